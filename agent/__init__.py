@@ -1,0 +1,1 @@
+"""The reference signing agent run at the user's side."""

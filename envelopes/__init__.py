@@ -1,0 +1,1 @@
+"""The domain's use cases: sealing, envelopes, sessions, batches, jobs."""

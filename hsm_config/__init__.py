@@ -1,0 +1,1 @@
+"""Deployment configuration (PKCS#11 seal keys, trust) and the development PKI."""

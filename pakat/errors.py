@@ -1,0 +1,244 @@
+"""Errors a user can cause, each with a stable code and a Persian and English message.
+
+Every failure that reaches a person or a platform is a :class:`PakatError`
+carrying an :class:`ErrorKind`. The web layer maps the kind to an HTTP status
+and the CLI to an exit code in exactly one place each (``web.errors`` and
+``pakat.cli``); nothing else decides how an error looks.
+
+Messages never interpolate secrets: ``detail`` is for technical facts (a file
+name, a certificate subject, a limit) and callers must not pass PINs, keys or
+API keys into it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    """One stable error code and how it is presented."""
+
+    code: str
+    http_status: int
+    exit_code: int
+    fa: str
+    en: str
+
+
+def _kind(code: str, http_status: int, exit_code: int, fa: str, en: str) -> ErrorKind:
+    kind = ErrorKind(code, http_status, exit_code, fa, en)
+    KINDS[code] = kind
+    return kind
+
+
+KINDS: dict[str, ErrorKind] = {}
+
+# Exit codes: 1 internal, 2 usage (click), 3 unusable input, 4 access or
+# configuration, 5 key store, 6 certificate refused, 7 remote service.
+
+# -- input ------------------------------------------------------------------
+NOT_A_PDF = _kind(
+    "NOT_A_PDF", 422, 3,
+    "فایل ارسال‌شده PDF نیست.",
+    "The uploaded file is not a PDF.",
+)
+PDF_TRUNCATED = _kind(
+    "PDF_TRUNCATED", 422, 3,
+    "فایل PDF ناقص است (انتهای فایل پیدا نشد).",
+    "The PDF is truncated: its end-of-file trailer is missing.",
+)
+PDF_UNPARSEABLE = _kind(
+    "PDF_UNPARSEABLE", 422, 3,
+    "ساختار فایل PDF خراب است و خوانده نمی‌شود.",
+    "The PDF's structure is damaged and cannot be read.",
+)
+PDF_ENCRYPTED = _kind(
+    "PDF_ENCRYPTED", 422, 3,
+    "فایل PDF رمزگذاری شده است؛ نسخه بدون رمز را بفرستید.",
+    "The PDF is encrypted; send an unencrypted copy.",
+)
+PDF_TOO_LARGE = _kind(
+    "PDF_TOO_LARGE", 413, 3,
+    "حجم فایل PDF از حد مجاز بیشتر است.",
+    "The PDF is larger than the configured limit.",
+)
+PDF_MISSING = _kind(
+    "PDF_MISSING", 400, 3,
+    "هیچ فایل PDF ای فرستاده نشده است.",
+    "No PDF file was sent.",
+)
+LEVEL_UNKNOWN = _kind(
+    "LEVEL_UNKNOWN", 400, 3,
+    "سطح امضا نامعتبر است؛ یکی از B-B، B-T، B-LT یا B-LTA را انتخاب کنید.",
+    "Unknown signature level; choose one of B-B, B-T, B-LT or B-LTA.",
+)
+DIGEST_REFUSED = _kind(
+    "DIGEST_REFUSED", 400, 3,
+    "الگوریتم چکیده پذیرفته نیست؛ فقط SHA-256 یا قوی‌تر.",
+    "Digest algorithm refused; only SHA-256 or stronger is allowed.",
+)
+OUTPUT_EXISTS = _kind(
+    "OUTPUT_EXISTS", 409, 3,
+    "فایل خروجی از پیش وجود دارد.",
+    "The output file already exists.",
+)
+
+# -- access and configuration ----------------------------------------------
+API_KEY_MISSING = _kind(
+    "API_KEY_MISSING", 401, 4,
+    "کلید API فرستاده نشده است (سرآیند Authorization: Bearer).",
+    "No API key was sent (Authorization: Bearer header).",
+)
+API_KEY_INVALID = _kind(
+    "API_KEY_INVALID", 401, 4,
+    "کلید API نامعتبر است.",
+    "The API key is not valid.",
+)
+ORGANISATION_FORBIDDEN = _kind(
+    "ORGANISATION_FORBIDDEN", 403, 4,
+    "این کلید API اجازه استفاده از مهر این سازمان را ندارد.",
+    "This API key may not use this organisation's seal.",
+)
+UNKNOWN_ORGANISATION = _kind(
+    "UNKNOWN_ORGANISATION", 404, 4,
+    "سازمانی با این شناسه پیکربندی نشده است.",
+    "No organisation with this identifier is configured.",
+)
+CONFIG_INVALID = _kind(
+    "CONFIG_INVALID", 500, 4,
+    "پیکربندی سرویس نادرست است.",
+    "The service configuration is invalid.",
+)
+PIN_NOT_CONFIGURED = _kind(
+    "PIN_NOT_CONFIGURED", 500, 4,
+    "رمز (PIN) کلید مهر سازمان تنظیم نشده است.",
+    "The seal key's PIN is not configured.",
+)
+
+# -- key store (HSM / token) -------------------------------------------------
+HSM_UNREACHABLE = _kind(
+    "HSM_UNREACHABLE", 503, 5,
+    "دسترسی به HSM ممکن نیست.",
+    "The HSM cannot be reached.",
+)
+HSM_TOKEN_NOT_FOUND = _kind(
+    "HSM_TOKEN_NOT_FOUND", 503, 5,
+    "توکن مهر سازمان در HSM پیدا نشد.",
+    "The organisation's seal token was not found in the HSM.",
+)
+HSM_KEY_NOT_FOUND = _kind(
+    "HSM_KEY_NOT_FOUND", 503, 5,
+    "کلید مهر سازمان روی توکن پیدا نشد.",
+    "The seal key was not found on the token.",
+)
+HSM_PIN_INCORRECT = _kind(
+    "HSM_PIN_INCORRECT", 503, 5,
+    "رمز (PIN) توکن مهر سازمان نادرست است.",
+    "The seal token's PIN is incorrect.",
+)
+HSM_PIN_LOCKED = _kind(
+    "HSM_PIN_LOCKED", 503, 5,
+    "رمز (PIN) توکن مهر سازمان قفل شده است.",
+    "The seal token's PIN is locked.",
+)
+HSM_SIGN_FAILED = _kind(
+    "HSM_SIGN_FAILED", 503, 5,
+    "HSM امضا را انجام نداد.",
+    "The HSM did not produce the signature.",
+)
+
+# -- certificates ------------------------------------------------------------
+SEAL_CERT_REVOKED = _kind(
+    "SEAL_CERT_REVOKED", 422, 6,
+    "گواهی مهر سازمان باطل شده است؛ امضا انجام نشد.",
+    "The seal certificate is revoked; nothing was signed.",
+)
+SEAL_CERT_EXPIRED = _kind(
+    "SEAL_CERT_EXPIRED", 422, 6,
+    "گواهی مهر سازمان منقضی شده یا هنوز معتبر نشده است؛ امضا انجام نشد.",
+    "The seal certificate is expired or not yet valid; nothing was signed.",
+)
+SEAL_CERT_UNTRUSTED = _kind(
+    "SEAL_CERT_UNTRUSTED", 422, 6,
+    "گواهی مهر سازمان به ریشه مورد اعتماد نمی‌رسد؛ امضا انجام نشد.",
+    "The seal certificate does not chain to a trusted root; nothing was signed.",
+)
+SEAL_CERT_UNUSABLE = _kind(
+    "SEAL_CERT_UNUSABLE", 422, 6,
+    "گواهی مهر سازمان برای امضا مناسب نیست.",
+    "The seal certificate is not usable for signing.",
+)
+SEAL_KEY_MISMATCH = _kind(
+    "SEAL_KEY_MISMATCH", 500, 6,
+    "کلید روی توکن با گواهی مهر سازمان جور نیست.",
+    "The key on the token does not match the seal certificate.",
+)
+
+# -- remote services -----------------------------------------------------------
+TSA_UNAVAILABLE = _kind(
+    "TSA_UNAVAILABLE", 503, 7,
+    "سرویس مهر زمانی پاسخ نداد؛ دوباره تلاش کنید.",
+    "The timestamp authority did not answer; try again.",
+)
+TSA_RESPONSE_INVALID = _kind(
+    "TSA_RESPONSE_INVALID", 502, 7,
+    "پاسخ سرویس مهر زمانی نامعتبر است.",
+    "The timestamp authority's answer is invalid.",
+)
+REVOCATION_UNAVAILABLE = _kind(
+    "REVOCATION_UNAVAILABLE", 503, 7,
+    "اطلاعات ابطال گواهی (OCSP/CRL) به دست نیامد؛ دوباره تلاش کنید.",
+    "Revocation data (OCSP/CRL) could not be obtained; try again.",
+)
+
+INTERNAL = _kind(
+    "INTERNAL", 500, 1,
+    "خطای داخلی سرویس.",
+    "Internal service error.",
+)
+
+
+class PakatError(Exception):
+    """An error with a stable code; ``detail`` adds facts, never secrets."""
+
+    def __init__(self, kind: ErrorKind, detail: str | None = None) -> None:
+        self.kind = kind
+        self.detail = detail
+        super().__init__(f"{kind.code}: {kind.en}" + (f" ({detail})" if detail else ""))
+
+    @property
+    def code(self) -> str:
+        return self.kind.code
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON body the API returns and the CLI prints with ``--json``."""
+        body: dict[str, Any] = {
+            "code": self.kind.code,
+            "message_fa": self.kind.fa,
+            "message_en": self.kind.en,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+class InputError(PakatError):
+    """The caller's document or request is unusable."""
+
+
+class AccessError(PakatError):
+    """Authentication, authorisation or configuration refused the request."""
+
+
+class KeyStoreError(PakatError):
+    """The HSM or token could not produce a signature."""
+
+
+class CertificateRefused(PakatError):
+    """A signing certificate failed the checks made before signing."""
+
+
+class ServiceUnavailable(PakatError):
+    """A remote service (TSA, OCSP, CRL) failed; usually worth retrying."""

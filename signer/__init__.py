@@ -1,0 +1,4 @@
+"""Making signatures: PAdES profiles, key sources, timestamps and LTV data.
+
+Knows nothing of Flask, SQL or RQ: bytes and configuration in, bytes out.
+"""

@@ -1,0 +1,1 @@
+"""Judging signatures: trust store, ETSI indications, reports."""

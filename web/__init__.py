@@ -1,0 +1,1 @@
+"""Flask application factory and blueprints (api, agent, pages)."""
