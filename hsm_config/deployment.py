@@ -1,0 +1,226 @@
+"""The deployment file: which organisations seal with which HSM key, and whom we trust.
+
+One YAML per deployment. Relative paths are resolved against the YAML's own
+folder. PINs never live here: each seal names ``pin_env`` (an environment
+variable) or ``pin_file`` (a secrets file, ideally mode 0600).
+
+.. code-block:: yaml
+
+    version: 1
+    trust:
+      roots:
+        - path: trust/iran-root-ca-g3.pem
+          sha256: aa7ff637...          # pinned: a root whose file changed is refused
+      intermediates: [certs/general-ca.pem]
+      revocation_url_prefixes: ["http://127.0.0.1:8390/"]
+    timestamping:
+      url: http://127.0.0.1:8390/tsa
+    limits:
+      max_pdf_bytes: 157286400
+    organisations:
+      demo-co:
+        name_en: Pakat Demo Co.
+        name_fa: شرکت نمونه پاکت
+        seal:
+          module: /usr/lib/softhsm/libsofthsm2.so
+          module_env: {SOFTHSM2_CONF: /srv/pakat/var/softhsm/softhsm2.conf}
+          token_label: demo-co-seal
+          key_label: seal
+          certificate: certs/demo-co-seal.pem
+          chain: [certs/general-ca.pem]
+          pin_file: secrets/demo-co.pin
+    api_keys:
+      - sha256: 5e88...                 # SHA-256 of the key, never the key itself
+        organisation: demo-co
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from pakat import errors
+from pakat.errors import AccessError
+
+DEFAULT_MAX_PDF_BYTES = 150 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TrustAnchor:
+    """A root certificate pinned by the SHA-256 of its DER encoding."""
+
+    path: Path
+    sha256: str
+
+    def load(self) -> x509.Certificate:
+        """Read the root and refuse it if its fingerprint is not the pinned one."""
+        cert = load_certificate(self.path)
+        actual = cert.fingerprint(hashes.SHA256()).hex()
+        if actual != self.sha256:
+            raise AccessError(
+                errors.CONFIG_INVALID,
+                f"trust root {self.path.name} has SHA-256 {actual}, pinned {self.sha256}",
+            )
+        return cert
+
+
+@dataclass(frozen=True)
+class SealKeyConfig:
+    """Where an organisation's seal key lives and how to unlock it."""
+
+    module: str
+    token_label: str
+    key_label: str
+    certificate: Path
+    chain: tuple[Path, ...] = ()
+    module_env: Mapping[str, str] = field(default_factory=dict)
+    pin_env: str | None = None
+    pin_file: Path | None = None
+
+    def read_pin(self) -> str:
+        """The user PIN from the environment or the secrets file; never logged."""
+        if self.pin_env:
+            pin = os.environ.get(self.pin_env)
+            if pin:
+                return pin
+        if self.pin_file is not None:
+            try:
+                pin = self.pin_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise AccessError(errors.PIN_NOT_CONFIGURED, f"cannot read {self.pin_file}") from exc
+            if pin:
+                return pin
+        where = f"${self.pin_env}" if self.pin_env else str(self.pin_file)
+        raise AccessError(errors.PIN_NOT_CONFIGURED, f"set {where}")
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """An organisation that applies its company seal (مهر سازمانی)."""
+
+    id: str
+    name_en: str
+    name_fa: str
+    seal: SealKeyConfig
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Everything a process needs to seal: organisations, trust, TSA, limits, API keys."""
+
+    source: Path
+    organisations: Mapping[str, Organisation]
+    trust_roots: tuple[TrustAnchor, ...]
+    intermediates: tuple[Path, ...] = ()
+    revocation_url_prefixes: tuple[str, ...] = ()
+    tsa_url: str | None = None
+    max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES
+    api_key_hashes: Mapping[str, str] = field(default_factory=dict)
+
+    def organisation(self, org_id: str) -> Organisation:
+        """The configured organisation, or UNKNOWN_ORGANISATION."""
+        try:
+            return self.organisations[org_id]
+        except KeyError:
+            raise AccessError(errors.UNKNOWN_ORGANISATION, org_id) from None
+
+    def organisation_for_api_key(self, api_key: str) -> str | None:
+        """The organisation an API key belongs to, comparing hashes in constant time."""
+        digest = hash_api_key(api_key)
+        found: str | None = None
+        for known, org_id in self.api_key_hashes.items():
+            if hmac.compare_digest(known, digest):
+                found = org_id
+        return found
+
+
+def hash_api_key(api_key: str) -> str:
+    """How API keys are stored: hex SHA-256 (keys are 256-bit random, so no salt is needed)."""
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    """A certificate from a PEM or DER file."""
+    data = path.read_bytes()
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
+
+
+def load_deployment(path: str | os.PathLike[str]) -> Deployment:
+    """Parse and check a deployment YAML; errors name the offending entry."""
+    source = Path(path).resolve()
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise AccessError(errors.CONFIG_INVALID, f"cannot read {source}: {exc}") from exc
+    if not isinstance(raw, dict) or raw.get("version") != 1:
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: expected a mapping with version: 1")
+    base = source.parent
+
+    def rel(value: Any, where: str) -> Path:
+        if not isinstance(value, str) or not value:
+            raise AccessError(errors.CONFIG_INVALID, f"{source}: {where} must be a path")
+        p = Path(value)
+        return p if p.is_absolute() else base / p
+
+    trust = raw.get("trust") or {}
+    roots = tuple(
+        TrustAnchor(rel(r.get("path"), "trust.roots[].path"), str(r.get("sha256", "")).lower().replace(":", ""))
+        for r in trust.get("roots") or []
+    )
+    if not roots:
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: trust.roots is empty")
+
+    orgs: dict[str, Organisation] = {}
+    for org_id, entry in (raw.get("organisations") or {}).items():
+        seal = (entry or {}).get("seal") or {}
+        where = f"organisations.{org_id}.seal"
+        missing = [k for k in ("module", "token_label", "key_label", "certificate") if not seal.get(k)]
+        if missing:
+            raise AccessError(errors.CONFIG_INVALID, f"{source}: {where} lacks {', '.join(missing)}")
+        if "pin" in seal:
+            raise AccessError(errors.CONFIG_INVALID, f"{source}: {where}: PINs never go in this file")
+        orgs[str(org_id)] = Organisation(
+            id=str(org_id),
+            name_en=str(entry.get("name_en", org_id)),
+            name_fa=str(entry.get("name_fa", entry.get("name_en", org_id))),
+            seal=SealKeyConfig(
+                module=str(seal["module"]),
+                token_label=str(seal["token_label"]),
+                key_label=str(seal["key_label"]),
+                certificate=rel(seal["certificate"], f"{where}.certificate"),
+                chain=tuple(rel(c, f"{where}.chain[]") for c in seal.get("chain") or []),
+                module_env={str(k): str(v) for k, v in (seal.get("module_env") or {}).items()},
+                pin_env=seal.get("pin_env"),
+                pin_file=rel(seal["pin_file"], f"{where}.pin_file") if seal.get("pin_file") else None,
+            ),
+        )
+
+    api_keys: dict[str, str] = {}
+    for entry in raw.get("api_keys") or []:
+        org_id = str(entry.get("organisation", ""))
+        if org_id not in orgs:
+            raise AccessError(errors.CONFIG_INVALID, f"{source}: api key for unknown organisation {org_id!r}")
+        api_keys[str(entry["sha256"]).lower()] = org_id
+
+    limits = raw.get("limits") or {}
+    return Deployment(
+        source=source,
+        organisations=orgs,
+        trust_roots=roots,
+        intermediates=tuple(rel(p, "trust.intermediates[]") for p in trust.get("intermediates") or []),
+        revocation_url_prefixes=tuple(str(p) for p in trust.get("revocation_url_prefixes") or []),
+        tsa_url=(raw.get("timestamping") or {}).get("url"),
+        max_pdf_bytes=int(limits.get("max_pdf_bytes", DEFAULT_MAX_PDF_BYTES)),
+        api_key_hashes=api_keys,
+    )
