@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pikepdf
@@ -61,20 +62,6 @@ def pdf_date(moment: datetime) -> bytes:
 
 
 @dataclass
-class RawDict:
-    """A dictionary whose values are kept as their exact PDF syntax."""
-
-    entries: dict[bytes, bytes] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, obj: pikepdf.Dictionary) -> RawDict:
-        return cls({pikepdf.Name(k).unparse(): v.unparse(resolved=False) for k, v in obj.items()})
-
-    def serialize(self) -> bytes:
-        return b"<<" + b"".join(b"%s %s" % kv for kv in self.entries.items()) + b">>"
-
-
-@dataclass
 class RawArray:
     """An array whose members are kept as their exact PDF syntax."""
 
@@ -82,10 +69,52 @@ class RawArray:
 
     @classmethod
     def of(cls, obj: pikepdf.Array) -> RawArray:
-        return cls([v.unparse(resolved=False) for v in obj])
+        return cls([_syntax(v) for v in obj])
 
     def serialize(self) -> bytes:
         return b"[" + b" ".join(self.items) + b"]"
+
+
+@dataclass
+class RawDict:
+    """A dictionary whose values are kept as their exact PDF syntax.
+
+    Direct arrays stay :class:`RawArray` so an update can append to them.
+    """
+
+    entries: dict[bytes, bytes | RawArray] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, obj: pikepdf.Dictionary) -> RawDict:
+        entries: dict[bytes, bytes | RawArray] = {}
+        for k, v in obj.items():
+            name = pikepdf.Name(k).unparse()
+            if isinstance(v, pikepdf.Array) and not v.is_indirect:
+                entries[name] = RawArray.of(v)
+            else:
+                entries[name] = _syntax(v)
+        return cls(entries)
+
+    def raw(self, key: bytes) -> bytes | None:
+        value = self.entries.get(key)
+        return value.serialize() if isinstance(value, RawArray) else value
+
+    def serialize(self) -> bytes:
+        body = (k + b" " + (v.serialize() if isinstance(v, RawArray) else v) for k, v in self.entries.items())
+        return b"<<" + b"".join(body) + b">>"
+
+
+def _syntax(value: object) -> bytes:
+    """The PDF syntax of a value pikepdf hands back (it turns scalars into Python values)."""
+    if isinstance(value, pikepdf.Object):
+        return value.unparse(resolved=False)
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    if isinstance(value, int):
+        return str(value).encode("ascii")
+    if isinstance(value, Decimal):
+        return format(value, "f").encode("ascii")  # PDF reals have no exponent
+    raise InputError(errors.PDF_UNPARSEABLE, f"unexpected value {type(value).__name__}")
 
 
 _REF = re.compile(rb"^(\d+) (\d+) R$")
@@ -283,7 +312,7 @@ class Update:
         )
         self._append_to(page, b"/Annots", ref(widget))
         form = self._acroform()
-        if self.source.dict_at(form).entries.get(b"/SigFlags") != b"3":
+        if self.source.dict_at(form).raw(b"/SigFlags") != b"3":
             self.edit_dict(form).entries[b"/SigFlags"] = b"3"
         self._append_to(form, b"/Fields", ref(widget))
 
@@ -294,7 +323,7 @@ class Update:
         """
         root = self.source.root
         catalog = self.source.dict_at(root)
-        raw = catalog.entries.get(b"/DSS")
+        raw = catalog.raw(b"/DSS")
         dss = parse_ref(raw) if raw else None
         known = self._dss_contents(dss) if dss else set()
         if dss is None:
@@ -324,7 +353,7 @@ class Update:
 
     def _acroform(self) -> Ref:
         catalog = self.source.dict_at(self.source.root)
-        raw = catalog.entries.get(b"/AcroForm")
+        raw = catalog.raw(b"/AcroForm")
         target = parse_ref(raw) if raw else None
         if target is not None:
             return target
@@ -337,14 +366,18 @@ class Update:
         return new
 
     def _append_to(self, owner: Ref, key: bytes, item: bytes) -> None:
-        raw = self.source.dict_at(owner).entries.get(key)
-        target = parse_ref(raw) if raw else None
+        value = self.source.dict_at(owner).entries.get(key)
+        if isinstance(value, RawArray):
+            self.edit_dict(owner)
+            value.items.append(item)
+            return
+        target = parse_ref(value) if value is not None else None
         if target is not None:
             self.edit_array(target).items.append(item)
-            return
-        items = _split_direct_array(raw) if raw else []
-        items.append(item)
-        self.edit_dict(owner).entries[key] = RawArray(items).serialize()
+        elif value is None:
+            self.edit_dict(owner).entries[key] = RawArray([item])
+        else:
+            raise InputError(errors.PDF_UNPARSEABLE, f"{key.decode()} of object {owner[0]} is not an array")
 
     # -- layout -----------------------------------------------------------------
     def layout(self, base: int, prev_startxref: int) -> tuple[Revision, int]:
@@ -469,14 +502,6 @@ def _xref_stream(own: Ref, offsets: dict[Ref, int], trailer: RawDict) -> bytes:
     entries[b"/Length"] = b"%d" % len(rows)
     head = RawDict(entries).serialize()
     return b"%d %d obj\n%s\nstream\n%s\nendstream\nendobj\n" % (own[0], own[1], head, bytes(rows))
-
-
-def _split_direct_array(raw: bytes) -> list[bytes]:
-    """Members of a direct array's syntax, through qpdf so nesting and strings parse right."""
-    parsed = pikepdf.Object.parse(raw)
-    if not isinstance(parsed, pikepdf.Array):
-        raise InputError(errors.PDF_UNPARSEABLE, "expected an array")
-    return [v.unparse(resolved=False) for v in parsed]
 
 
 def _check_envelope(path: Path, max_bytes: int) -> int:

@@ -1,0 +1,142 @@
+"""Sealing use case: an organisation applies its company seal to a PDF.
+
+One :class:`SealService` per process holds, per organisation, a logged-in
+PKCS#11 key and a :class:`signer.pades.PadesSigner`; the HTTP client, the
+revocation cache and the TSA client are shared by all organisations, so a
+batch reuses connections and fresh OCSP answers across documents.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hsm_config.deployment import Deployment, Organisation, load_certificate
+from signer.chain import TrustStore
+from signer.http import HttpClient
+from signer.keys import Pkcs11Key
+from signer.levels import PadesLevel
+from signer.pades import PadesSigner, SignatureDetails
+from signer.revocation import RevocationSource
+from signer.timestamps import TimestampAuthority
+
+
+@dataclass(frozen=True)
+class SealResult:
+    """What a seal produced: the file and the digests that identify input and output."""
+
+    organisation: str
+    level: PadesLevel
+    destination: Path
+    input_sha256: str
+    output_sha256: str
+    output_size: int
+    signed_at: datetime
+    timestamp_time: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["level"] = self.level.value
+        data["destination"] = str(self.destination)
+        data["signed_at"] = self.signed_at.isoformat()
+        data["timestamp_time"] = self.timestamp_time.isoformat() if self.timestamp_time else None
+        return data
+
+
+class SealService:
+    """Seals PDFs for the organisations of one deployment; thread-safe.
+
+    Create it after any fork (gunicorn, RQ): PKCS#11 sessions do not survive one.
+    """
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.trust = TrustStore(
+            [anchor.load() for anchor in deployment.trust_roots],
+            [load_certificate(p) for p in deployment.intermediates],
+        )
+        allowed = list(deployment.revocation_url_prefixes)
+        if deployment.tsa_url:
+            allowed.append(deployment.tsa_url)
+        self.http = HttpClient(allowed)
+        self.revocation = RevocationSource(self.http)
+        self.tsa = TimestampAuthority(deployment.tsa_url, self.http, self.trust) if deployment.tsa_url else None
+        self._signers: dict[str, PadesSigner] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_deployment(cls, deployment: Deployment) -> SealService:
+        return cls(deployment)
+
+    def signer_for(self, org_id: str) -> PadesSigner:
+        """The organisation's signer, logging in to its HSM token on first use."""
+        signer = self._signers.get(org_id)
+        if signer is not None:
+            return signer
+        with self._lock:
+            signer = self._signers.get(org_id)
+            if signer is None:
+                signer = self._signers[org_id] = self._make_signer(self.deployment.organisation(org_id))
+            return signer
+
+    def _make_signer(self, org: Organisation) -> PadesSigner:
+        seal = org.seal
+        key = Pkcs11Key(
+            module=seal.module,
+            token_label=seal.token_label,
+            key_label=seal.key_label,
+            certificate=load_certificate(seal.certificate),
+            pin=seal.read_pin,
+            module_env=seal.module_env,
+        )
+        signer = PadesSigner(
+            key,
+            self.trust,
+            chain_hint=[load_certificate(p) for p in seal.chain],
+            revocation=self.revocation,
+            tsa=self.tsa,
+        )
+        key.open()
+        return signer
+
+    def seal(
+        self,
+        org_id: str,
+        source: Path,
+        destination: Path,
+        level: PadesLevel,
+        *,
+        reason: str | None = None,
+        location: str | None = None,
+        contact: str | None = None,
+    ) -> SealResult:
+        """Seal ``source`` into ``destination`` (atomically; nothing is written on failure)."""
+        signer = self.signer_for(org_id)
+        org = self.deployment.organisation(org_id)
+        details = SignatureDetails(
+            reason=reason or f"مهر سازمانی {org.name_fa} / Company seal of {org.name_en}",
+            location=location,
+            contact=contact,
+        )
+        signed = signer.sign(source, destination, level, details, max_bytes=self.deployment.max_pdf_bytes)
+        return SealResult(
+            organisation=org_id,
+            level=level,
+            destination=signed.destination,
+            input_sha256=signed.input_sha256,
+            output_sha256=signed.output_sha256,
+            output_size=signed.output_size,
+            signed_at=signed.signed_at,
+            timestamp_time=signed.timestamp_time,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for signer in self._signers.values():
+                close = getattr(signer.key, "close", None)
+                if close is not None:
+                    close()
+            self._signers.clear()
