@@ -1,0 +1,114 @@
+"""Process settings from the environment, and the per-process seal service built from them.
+
+Every entry point (``pakat serve``, ``pakat worker``, ``pakat seal``) starts from
+:meth:`Settings.from_env`; nothing else reads ``PAKAT_*`` variables.
+
+=============  ==========================================  ============================
+variable       meaning                                     default
+=============  ==========================================  ============================
+PAKAT_HOME     state folder                                ``./var`` (from the cwd)
+PAKAT_CONFIG   deployment YAML (see hsm_config.deployment)  ``$PAKAT_HOME/pakat.yaml``
+REDIS_URL      Redis for the RQ queue                      none (no queue)
+PAKAT_QUEUE    RQ queue name                               ``pakat``
+PAKAT_TMP      uploads and outputs in flight               ``$PAKAT_HOME/tmp``
+=============  ==========================================  ============================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hsm_config.deployment import Deployment, load_deployment
+
+if TYPE_CHECKING:
+    from envelopes.sealing import SealService
+
+DEFAULT_QUEUE = "pakat"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where a Pakat process keeps its state and finds its configuration."""
+
+    home: Path
+    config: Path
+    tmp: Path
+    redis_url: str | None = None
+    queue: str = DEFAULT_QUEUE
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the ``PAKAT_*`` variables and ``REDIS_URL``; empty values count as unset."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        home = Path(get("PAKAT_HOME") or "var").resolve()
+        config = get("PAKAT_CONFIG")
+        tmp = get("PAKAT_TMP")
+        return cls(
+            home=home,
+            config=Path(config).resolve() if config else home / "pakat.yaml",
+            tmp=Path(tmp).resolve() if tmp else home / "tmp",
+            redis_url=get("REDIS_URL"),
+            queue=get("PAKAT_QUEUE") or DEFAULT_QUEUE,
+        )
+
+    def with_config(self, config: str | os.PathLike[str] | None) -> Settings:
+        """The same settings with another deployment file (the CLI's ``--config``)."""
+        if config is None:
+            return self
+        return dataclasses.replace(self, config=Path(config).resolve())
+
+    def load_deployment(self) -> Deployment:
+        """Parse the deployment YAML (no HSM is touched, so this is safe before a fork)."""
+        return load_deployment(self.config)
+
+    def ensure_tmp(self) -> Path:
+        """Create the temp folder if needed; owner-only, since it holds documents in flight."""
+        self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.tmp
+
+
+class LazySealService:
+    """One :class:`SealService` per process, built on first use.
+
+    PKCS#11 modules must not be initialised before a fork (gunicorn workers, and
+    anything else that forks), so the service is only created when a request or
+    job first needs it, and is rebuilt if the holder finds itself in a child
+    process. Threads share the one service, which keeps one HSM login per
+    organisation.
+    """
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self._lock = threading.Lock()
+        self._service: SealService | None = None
+        self._pid = 0
+
+    def get(self) -> SealService:
+        """The process's service, creating it (and logging in lazily) on first use."""
+        with self._lock:
+            if self._service is None or self._pid != os.getpid():
+                # A service inherited across fork() belongs to the parent's PKCS#11
+                # state: abandon it without finalising, and start afresh here.
+                from envelopes.sealing import SealService
+
+                self._service = SealService.from_deployment(self.deployment)
+                self._pid = os.getpid()
+            return self._service
+
+    def close(self) -> None:
+        """Log out and release the HSM sessions, if this process opened any."""
+        with self._lock:
+            service, self._service = self._service, None
+            if service is not None and self._pid == os.getpid():
+                service.close()
