@@ -1,1 +1,46 @@
 """Flask application factory and blueprints (api, agent, pages)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from pakat.settings import LazySealService, Settings
+from web import agent, api, errors, health, pages, uploads
+from web.state import EXTENSION_KEY, PakatState
+
+log = logging.getLogger(__name__)
+
+# Room for the multipart envelope and the small form fields around the PDF, so a
+# PDF just under the limit is not refused for its packaging; the seal service
+# then checks the PDF itself against the exact limit.
+UPLOAD_MARGIN_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the application from settings (default: the environment).
+
+    The deployment file is parsed now, so a broken configuration stops the process
+    at start; the HSM is only opened by the first request that seals, after any
+    fork (see :class:`pakat.settings.LazySealService`).
+    """
+    settings = settings or Settings.from_env()
+    deployment = settings.load_deployment()
+    settings.ensure_tmp()
+
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        MAX_CONTENT_LENGTH=deployment.max_pdf_bytes + UPLOAD_MARGIN_BYTES,
+        PAKAT_MAX_PDF_BYTES=deployment.max_pdf_bytes,
+        PAKAT_TMP=str(settings.tmp),
+    )
+    # Persian in JSON stays readable instead of \u escapes.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION_KEY] = PakatState(settings, deployment, LazySealService(deployment))
+
+    uploads.register(app)
+    errors.register(app)
+    for blueprint in (health.bp, api.bp, agent.bp, pages.bp):
+        app.register_blueprint(blueprint)
+    return app
