@@ -1,0 +1,123 @@
+"""RQ jobs: sealing files in a worker that keeps its HSM login between jobs.
+
+``pakat worker`` runs an RQ ``SimpleWorker`` (no fork per job), so the seal
+service built by the first job stays logged in for the next ones. Jobs take
+and return plain JSON-able values, so any producer can enqueue them by name::
+
+    Queue("pakat", connection=redis).enqueue(
+        "envelopes.jobs.seal_file_job", "demo-co", "/data/in.pdf", "/data/out.pdf", "B-LTA")
+
+Paths are read by the worker, so they should be absolute (a relative path is
+taken from the worker's current folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from envelopes.sealing import SealService
+from pakat.settings import LazySealService, Settings
+from signer.levels import PadesLevel
+
+log = logging.getLogger(__name__)
+
+RECORD_SUFFIX = ".pakat.json"
+
+_services: LazySealService | None = None
+_services_lock = threading.Lock()
+
+
+def worker_seal_service() -> SealService:
+    """This process's seal service, built from the environment's settings on first use."""
+    global _services
+    with _services_lock:
+        if _services is None:
+            _services = LazySealService(Settings.from_env().load_deployment())
+        holder = _services
+    return holder.get()
+
+
+def close_worker_services() -> None:
+    """Log out of the HSM at worker shutdown."""
+    global _services
+    with _services_lock:
+        holder, _services = _services, None
+    if holder is not None:
+        holder.close()
+
+
+def record_path(destination: Path) -> Path:
+    """Where a job notes what it wrote: beside the output, ``OUT.pdf.pakat.json``."""
+    return destination.with_name(destination.name + RECORD_SUFFIX)
+
+
+def seal_file_job(org_id: str, source: str, destination: str, level: str) -> dict[str, Any]:
+    """Seal ``source`` into ``destination`` for ``org_id`` at ``level``; safe to run twice.
+
+    If ``destination`` is already this job's completed output (same organisation,
+    level and source, and the file is byte for byte what was recorded), its
+    result is returned without signing again: a retried or duplicated job costs
+    no HSM operation and does not change the file. Otherwise the file is sealed
+    (replacing whatever was there) and the record is written after it.
+    """
+    src, dst = Path(source).absolute(), Path(destination).absolute()
+    pades = PadesLevel.parse(level)
+    done = _completed_record(org_id, src, dst, pades)
+    if done is not None:
+        log.info("already sealed: %s (%s, %s)", dst.name, org_id, pades.value)
+        return done
+    result = worker_seal_service().seal(org_id, src, dst, pades)
+    # Record the paths as this job names them, so a rerun recognises its own output.
+    record = {**result.as_dict(), "source": str(src), "destination": str(dst)}
+    _write_json_atomically(record_path(dst), record)
+    return record
+
+
+def _completed_record(org_id: str, src: Path, dst: Path, level: PadesLevel) -> dict[str, Any] | None:
+    try:
+        record = json.loads(record_path(dst).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    same_job = (
+        record.get("organisation") == org_id
+        and record.get("level") == level.value
+        and record.get("source") == str(src)
+        and record.get("destination") == str(dst)
+    )
+    if not same_job or not dst.is_file() or _sha256(dst) != record.get("output_sha256"):
+        return None
+    # A source changed since (same name, new content) is new work; a source
+    # already cleaned up does not make the finished output invalid.
+    if src.exists() and _sha256(src) != record.get("input_sha256"):
+        return None
+    return record
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
