@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Pakat's front door on a Debian/Ubuntu machine.
+#
+#   ./dev.sh start    set up, then run the dev PKI, Redis, the web app and a worker
+#   ./dev.sh test     set up, then ruff, mypy and the whole pytest suite
+#   ./dev.sh stop     stop what `start` started
+#   ./dev.sh status   show what is running
+#   ./dev.sh setup    only set up (system packages, .venv, dev PKI)
+#
+# Setup is idempotent: system packages are installed only when missing, .venv is
+# created only when absent, pip runs only when pyproject.toml changed since the
+# last install, and the dev PKI is initialised only once.
+#
+# Environment: PAKAT_HOME (default ./var), PAKAT_PORT (web, default 8000),
+# PAKAT_REDIS_PORT (our own Redis, default 6390, used only when REDIS_URL is unset).
+set -Eeuo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+
+export PAKAT_HOME="${PAKAT_HOME:-$ROOT/var}"
+VENV="$ROOT/.venv"
+RUN_DIR="$PAKAT_HOME/run"
+LOG_DIR="$PAKAT_HOME/log"
+STAMP="$PAKAT_HOME/.install-stamp"
+HOST=127.0.0.1
+WEB_PORT="${PAKAT_PORT:-8000}"
+SYSTEM_PACKAGES=(softhsm2 redis-server poppler-utils python3-venv python3-dev build-essential curl ca-certificates)
+
+say() { printf '%s\n' "$*"; }
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf '\ndev.sh: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- setup ----
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        # Without a terminal (CI) sudo must not wait for a password nobody will type.
+        if [ -t 0 ]; then sudo "$@"; else sudo -n "$@"; fi
+    else
+        die "need root to run: $* (install sudo or run as root)"
+    fi
+}
+
+missing_system_packages() {
+    local pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || printf '%s\n' "$pkg"
+    done
+}
+
+apt_install() {
+    step "Installing system packages: $*"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+ensure_system_packages() {
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        say "Not a Debian/Ubuntu system: install ${SYSTEM_PACKAGES[*]} yourself."
+        return
+    fi
+    local missing
+    mapfile -t missing < <(missing_system_packages "${SYSTEM_PACKAGES[@]}")
+    if [ "${#missing[@]}" -gt 0 ]; then
+        apt_install "${missing[@]}"
+    fi
+}
+
+# The newest python3.x >= 3.11 on PATH.
+find_python() {
+    local candidate
+    for candidate in python3.13 python3.12 python3.11 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+ensure_venv() {
+    if [ -x "$VENV/bin/python" ] &&
+        "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        return
+    fi
+    local python
+    if ! python=$(find_python); then
+        command -v apt-get >/dev/null 2>&1 || die "Python 3.11 or newer is needed"
+        apt_install python3.11 python3.11-venv python3.11-dev
+        python=$(find_python) || die "Python 3.11 or newer is needed"
+    fi
+    # Debian splits ensurepip out of the interpreter: venv needs python3.X-venv.
+    if ! "$python" -c 'import ensurepip' 2>/dev/null && command -v apt-get >/dev/null 2>&1; then
+        apt_install "$(basename "$python" | grep -Eo 'python3(\.[0-9]+)?')-venv"
+    fi
+    step "Creating .venv with $python"
+    rm -rf "$VENV"
+    "$python" -m venv "$VENV"
+    rm -f "$STAMP"
+}
+
+install_stamp() {
+    { sha256sum pyproject.toml; "$VENV/bin/python" -VV; } | sha256sum | cut -d' ' -f1
+}
+
+ensure_python_packages() {
+    mkdir -p "$PAKAT_HOME"
+    local want
+    want=$(install_stamp)
+    if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/pakat" ]; then
+        return
+    fi
+    step "Installing Pakat and its test tools into .venv"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[test]'
+    printf '%s\n' "$want" >"$STAMP"
+}
+
+ensure_dev_pki() {
+    step "Dev PKI and SoftHSM tokens (pakat devpki init)"
+    "$VENV/bin/pakat" devpki init
+}
+
+ensure_sample_pdf() {
+    [ -f "$PAKAT_HOME/sample.pdf" ] && return
+    "$VENV/bin/python" - "$PAKAT_HOME/sample.pdf" <<'PY'
+import sys
+
+import pikepdf
+
+pdf = pikepdf.new()
+page = pdf.add_blank_page(page_size=(595, 842))
+page.Resources = pikepdf.Dictionary(
+    Font=pikepdf.Dictionary(F1=pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                                                   BaseFont=pikepdf.Name.Helvetica)))
+page.Contents = pdf.make_stream(b"BT /F1 24 Tf 72 760 Td (Pakat sample envelope) Tj ET")
+pdf.save(sys.argv[1])
+PY
+}
+
+setup() {
+    ensure_system_packages
+    ensure_venv
+    ensure_python_packages
+    mkdir -p "$RUN_DIR" "$LOG_DIR"
+    ensure_dev_pki
+    ensure_sample_pdf
+}
+
+# ------------------------------------------------------------- services ----
+
+# A pid file is trusted only while its process still runs what we started
+# (pids are reused); $2 is a word its command line must contain.
+running_pid() {
+    local name=$1 marker=$2 pid
+    [ -f "$RUN_DIR/$name.pid" ] || return 1
+    pid=$(cat "$RUN_DIR/$name.pid")
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$marker" || return 1
+    printf '%s\n' "$pid"
+}
+
+start_service() {
+    local name=$1 marker=$2
+    shift 2
+    local pid
+    if pid=$(running_pid "$name" "$marker"); then
+        say "$name: already running (pid $pid)"
+        return
+    fi
+    # setsid: the service outlives this script and a Ctrl-C in this terminal.
+    setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+    printf '%s\n' "$!" >"$RUN_DIR/$name.pid"
+    say "$name: started (pid $!, log ${LOG_DIR#"$ROOT"/}/$name.log)"
+}
+
+stop_service() {
+    local name=$1 marker=$2 pid
+    if ! pid=$(running_pid "$name" "$marker"); then
+        rm -f "$RUN_DIR/$name.pid"
+        return
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        say "$name: did not stop in 10 s, killing pid $pid"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$RUN_DIR/$name.pid"
+    say "$name: stopped"
+}
+
+port_busy() {
+    (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+free_port() {
+    "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for_url() {
+    local name=$1 url=$2 marker=$3
+    for _ in $(seq 1 120); do
+        curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+        if ! running_pid "$name" "$marker" >/dev/null; then
+            tail -n 30 "$LOG_DIR/$name.log" >&2 || true
+            die "$name exited while starting; see ${LOG_DIR#"$ROOT"/}/$name.log"
+        fi
+        sleep 0.5
+    done
+    tail -n 30 "$LOG_DIR/$name.log" >&2 || true
+    die "$name did not answer $url within 60 s"
+}
+
+start_redis() {
+    if [ -n "${REDIS_URL:-}" ]; then
+        say "redis: using REDIS_URL from the environment"
+        return
+    fi
+    local port
+    if ! running_pid redis redis-server >/dev/null; then
+        port=${PAKAT_REDIS_PORT:-6390}
+        if port_busy "$port"; then
+            port=$(free_port)
+        fi
+        mkdir -p "$PAKAT_HOME/redis"
+        printf '%s\n' "$port" >"$RUN_DIR/redis.port"
+        start_service redis redis-server redis-server --bind "$HOST" --port "$port" \
+            --dir "$PAKAT_HOME/redis" --save 60 1 --appendonly no --daemonize no
+    else
+        say "redis: already running (port $(cat "$RUN_DIR/redis.port"))"
+    fi
+    port=$(cat "$RUN_DIR/redis.port")
+    export REDIS_URL="redis://$HOST:$port/0"
+    for _ in $(seq 1 50); do
+        port_busy "$port" && return 0
+        sleep 0.1
+    done
+    die "redis did not listen on port $port; see ${LOG_DIR#"$ROOT"/}/redis.log"
+}
+
+dev_info() {
+    "$VENV/bin/pakat" devpki info --json
+}
+
+print_next_steps() {
+    local url="http://$HOST:$WEB_PORT"
+    local info api_key org
+    info=$(dev_info)
+    org=demo-co
+    api_key=$(printf '%s' "$info" | "$VENV/bin/python" -c \
+        'import json, sys; print(json.load(sys.stdin)["organisations"]["demo-co"]["api_key"])')
+    cat <<EOF
+
+پاکت آماده است / Pakat is ready: $url/
+
+مهر کردن یک PDF نمونه با API / Seal a sample PDF through the API:
+  curl -fsS -H "Authorization: Bearer $api_key" -F pdf=@var/sample.pdf -F level=B-LTA -o var/sample-sealed.pdf $url/api/v1/seal
+
+همان کار از خط فرمان / The same from the command line:
+  .venv/bin/pakat seal var/sample.pdf -o var/sample-sealed-cli.pdf --org $org --level B-LTA
+
+دیدن امضا / Look at the signature:   pdfsig var/sample-sealed.pdf
+گزارش‌ها / Logs:                      var/log/
+توقف / Stop:                          ./dev.sh stop
+EOF
+}
+
+start() {
+    setup
+    step "Starting services"
+    start_service pki "devpki serve" "$VENV/bin/pakat" devpki serve
+    start_redis
+    if ! running_pid web "pakat serve" >/dev/null && port_busy "$WEB_PORT"; then
+        die "port $WEB_PORT is taken by another program; try PAKAT_PORT=8001 ./dev.sh start"
+    fi
+    start_service web "pakat serve" "$VENV/bin/pakat" serve --host "$HOST" --port "$WEB_PORT"
+    start_service worker "pakat worker" env REDIS_URL="$REDIS_URL" "$VENV/bin/pakat" worker
+    wait_for_url web "http://$HOST:$WEB_PORT/healthz" "pakat serve"
+    print_next_steps
+}
+
+stop() {
+    stop_service worker "pakat worker"
+    stop_service web "pakat serve"
+    stop_service redis redis-server
+    stop_service pki "devpki serve"
+}
+
+status() {
+    local entry name marker pid
+    for entry in "pki:devpki serve" "redis:redis-server" "web:pakat serve" "worker:pakat worker"; do
+        name=${entry%%:*}
+        marker=${entry#*:}
+        if pid=$(running_pid "$name" "$marker"); then
+            say "$name: running (pid $pid)"
+        else
+            say "$name: stopped"
+        fi
+    done
+}
+
+# ---------------------------------------------------------------- tests ----
+
+run_tests() {
+    setup
+    local failed=() rc
+    step "ruff check"
+    "$VENV/bin/ruff" check . || failed+=(ruff)
+    step "mypy"
+    "$VENV/bin/mypy" || failed+=(mypy)
+    step "pytest"
+    rc=0
+    "$VENV/bin/pytest" "$@" || rc=$?
+    case $rc in
+        0) ;;
+        5) say "pytest collected no test: that is a failure here"; failed+=("pytest (no tests)") ;;
+        *) failed+=(pytest) ;;
+    esac
+    if [ "${#failed[@]}" -gt 0 ]; then
+        printf '\nFAILED: %s\n' "${failed[*]}" >&2
+        exit 1
+    fi
+    printf '\nAll checks passed: ruff, mypy, pytest.\n'
+}
+
+usage() {
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+command=${1:-}
+[ $# -gt 0 ] && shift
+case $command in
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    setup) setup ;;
+    test) run_tests "$@" ;;
+    -h | --help | help) usage ;;
+    *) usage >&2; exit 2 ;;
+esac
