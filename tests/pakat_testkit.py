@@ -1,0 +1,207 @@
+"""Helpers for the web, CLI and worker tests: sample PDFs, broken PDFs, and checking a sealed PDF.
+
+The check trusts only the dev root: a signature that validates here chains to
+the dev PKI and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import yaml
+from pyhanko.keys import load_cert_from_pemder
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import DocumentSecurityStore, validate_pdf_signature, validate_pdf_timestamp
+from pyhanko_certvalidator import ValidationContext
+
+from signer.levels import PadesLevel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- PDFs ---------------------------------------------------------------------
+
+def pdf_bytes(text: str = "Pakat test envelope", *, pad_to: int = 0, pages: int = 1) -> bytes:
+    """A small valid PDF; ``pad_to`` adds an incompressible stream until the file is about that large."""
+    pdf = pikepdf.new()
+    for n in range(pages):
+        page = pdf.add_blank_page(page_size=(595, 842))
+        page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=pikepdf.Dictionary(
+            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)))
+        page.Contents = pdf.make_stream(f"BT /F1 18 Tf 72 760 Td ({text} {n + 1}) Tj ET".encode())
+    if pad_to:
+        pdf.Root.PakatPadding = pdf.make_stream(os.urandom(pad_to))
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+def encrypted_pdf_bytes(user_password: str = "user") -> bytes:
+    """A PDF encrypted with AES-256 (``user_password=""`` opens without a password but is still encrypted)."""
+    pdf = pikepdf.open(io.BytesIO(pdf_bytes()))
+    out = io.BytesIO()
+    pdf.save(out, encryption=pikepdf.Encryption(owner="owner-secret", user=user_password, R=6))
+    return out.getvalue()
+
+
+def truncated_pdf_bytes() -> bytes:
+    """A PDF cut before its trailer and %%EOF, as an interrupted upload leaves it."""
+    data = pdf_bytes()
+    return data[: len(data) * 2 // 3]
+
+
+def unparseable_pdf_bytes() -> bytes:
+    """Something with a PDF header and an end-of-file marker but no readable structure."""
+    return b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\nthis is not an object graph\nstartxref\n999999\n%%EOF\n"
+
+
+BAD_INPUTS: dict[str, tuple[bytes, str]] = {
+    "not-a-pdf": (b"Hello, this is a text file and not a PDF.\n", "NOT_A_PDF"),
+    "truncated": (truncated_pdf_bytes(), "PDF_TRUNCATED"),
+    "unparseable": (unparseable_pdf_bytes(), "PDF_UNPARSEABLE"),
+    "encrypted": (encrypted_pdf_bytes(), "PDF_ENCRYPTED"),
+    "encrypted-empty-user-password": (encrypted_pdf_bytes(""), "PDF_ENCRYPTED"),
+}
+
+
+def sha256(data: bytes) -> str:
+    """Hex SHA-256."""
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- checking what was sealed ---------------------------------------------------
+
+def check_sealed(data: bytes, root_cert_path: Path, level: PadesLevel) -> None:
+    """Assert that ``data`` carries one valid seal at ``level``, trusting only the dev root."""
+    assert data.startswith(b"%PDF-"), "not a PDF"
+    root = load_cert_from_pemder(str(root_cert_path))
+    reader = PdfFileReader(io.BytesIO(data))
+    seals = list(reader.embedded_regular_signatures)
+    assert len(seals) == 1, f"expected one seal, found {len(seals)}"
+    sig = seals[0]
+    assert sig.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
+
+    online = ValidationContext(trust_roots=[root], allow_fetching=False, revocation_mode="soft-fail")
+    status = validate_pdf_signature(sig, online)
+    _assert_good(status)
+
+    ts = status.timestamp_validity
+    if level.timestamped:
+        assert ts is not None, "no signature timestamp"
+        assert ts.intact and ts.valid and ts.trusted, "signature timestamp does not validate"
+    else:
+        assert ts is None, "B-B must carry no signature timestamp"
+
+    has_dss = "/DSS" in reader.root
+    assert has_dss == level.long_term, f"DSS present={has_dss} at {level.value}"
+    if level.long_term:
+        # Offline and strict: the revocation data embedded in the DSS must be enough.
+        dss = DocumentSecurityStore.read_dss(reader)
+        offline = dss.as_validation_context(
+            {"trust_roots": [root], "allow_fetching": False, "revocation_mode": "hard-fail"}
+        )
+        _assert_good(validate_pdf_signature(sig, offline))
+
+    doc_timestamps = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") == "/DocTimeStamp"]
+    assert bool(doc_timestamps) == level.archival, f"{len(doc_timestamps)} document timestamps at {level.value}"
+    for doc_ts in doc_timestamps:
+        doc_status = validate_pdf_timestamp(doc_ts, online)
+        assert doc_status.intact and doc_status.valid and doc_status.trusted, doc_status.pretty_print_details()
+
+
+def _assert_good(status: Any) -> None:
+    details = status.pretty_print_details()
+    assert status.intact and status.valid, details
+    assert status.trusted, details
+    assert status.bottom_line, details
+    assert status.coverage.name in ("ENTIRE_FILE", "ENTIRE_REVISION"), details
+
+
+# -- the dev environment --------------------------------------------------------
+
+ORGANISATIONS = ("demo-co", "demo-gov", "demo-revoked", "demo-expired")
+
+
+def api_key(dev_env: Any, org_id: str) -> str:
+    """The dev API key of an organisation, from the dev environment's info."""
+    return str(dev_env.info["organisations"][org_id]["api_key"])
+
+
+def secrets_of(dev_env: Any) -> list[str]:
+    """Every PIN and API key of the dev environment: none may ever be printed or returned."""
+    info = dev_env.info
+    holders = [*info["organisations"].values(), *info.get("users", {}).values()]
+    found = [h[k] for h in holders for k in ("pin", "api_key") if h.get(k)]
+    assert found, "the dev environment lists no secrets to look for"
+    return [str(s) for s in found]
+
+
+def assert_no_secret(texts: Iterable[str | bytes], secrets: Iterable[str]) -> None:
+    """No PIN or API key in any of ``texts``."""
+    for text in texts:
+        blob = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        for secret in secrets:
+            assert secret not in blob, "a secret leaked"
+
+
+def deployment_with_limit(deployment_path: Path, max_pdf_bytes: int, name: str) -> Path:
+    """A copy of the deployment beside the original (relative paths keep working) with another size limit."""
+    raw = yaml.safe_load(deployment_path.read_text(encoding="utf-8"))
+    raw.setdefault("limits", {})["max_pdf_bytes"] = max_pdf_bytes
+    copy = deployment_path.with_name(f"{name}.yaml")
+    copy.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return copy
+
+
+# -- processes ------------------------------------------------------------------
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pakat_command(*args: str) -> list[str]:
+    """``python -m pakat ARGS`` with this interpreter (the venv's)."""
+    return [sys.executable, "-m", "pakat", *args]
+
+
+def process_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The current environment plus ``extra``, with the ``PAKAT_*`` variables of the caller removed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAKAT_") and k != "REDIS_URL"}
+    env.update(extra)
+    return env
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """Terminate a process this test started, then kill it if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def wait_until(predicate: Any, timeout: float, what: str, proc: subprocess.Popen[Any] | None = None) -> None:
+    """Poll ``predicate`` until it is true; fail early if ``proc`` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{what}: the process exited with {proc.returncode}")
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not within {timeout} s")
