@@ -122,7 +122,7 @@ ensure_python_packages() {
 
 ensure_dev_pki() {
     step "Dev PKI and SoftHSM tokens (pakat devpki init)"
-    "$VENV/bin/pakat" devpki init
+    "$VENV/bin/pakat" devpki init --dir "$PAKAT_HOME"
 }
 
 ensure_sample_pdf() {
@@ -246,17 +246,17 @@ start_redis() {
     die "redis did not listen on port $port; see ${LOG_DIR#"$ROOT"/}/redis.log"
 }
 
+# One field of `pakat devpki info --json`, by its keys: dev_info services healthz
 dev_info() {
-    "$VENV/bin/pakat" devpki info --json
+    "$VENV/bin/pakat" devpki info --dir "$PAKAT_HOME" --json | "$VENV/bin/python" -c '
+import functools, json, sys
+print(functools.reduce(lambda node, key: node[key], sys.argv[1:], json.load(sys.stdin)))' "$@"
 }
 
 print_next_steps() {
     local url="http://$HOST:$WEB_PORT"
-    local info api_key org
-    info=$(dev_info)
-    org=demo-co
-    api_key=$(printf '%s' "$info" | "$VENV/bin/python" -c \
-        'import json, sys; print(json.load(sys.stdin)["organisations"]["demo-co"]["api_key"])')
+    local api_key org=demo-co
+    api_key=$(dev_info organisations "$org" api_key)
     cat <<EOF
 
 پاکت آماده است / Pakat is ready: $url/
@@ -276,7 +276,8 @@ EOF
 start() {
     setup
     step "Starting services"
-    start_service pki "devpki serve" "$VENV/bin/pakat" devpki serve
+    start_service pki "devpki serve" "$VENV/bin/pakat" devpki serve --dir "$PAKAT_HOME"
+    wait_for_url pki "$(dev_info services healthz)" "devpki serve"
     start_redis
     if ! running_pid web "pakat serve" >/dev/null && port_busy "$WEB_PORT"; then
         die "port $WEB_PORT is taken by another program; try PAKAT_PORT=8001 ./dev.sh start"
