@@ -192,6 +192,10 @@ class Pkcs11Key:
             raise KeyStoreError(errors.HSM_UNREACHABLE, type(exc).__name__) from None
         try:
             session = token.open(user_pin=self._pin())
+        except p11e.UserAlreadyLoggedIn:
+            # Login state belongs to the application, not the session: another
+            # session of this process already logged in, so ours is too.
+            session = token.open()
         except p11e.PinIncorrect:
             raise KeyStoreError(errors.HSM_PIN_INCORRECT, self.token_label) from None
         except p11e.PinLocked:

@@ -1,0 +1,248 @@
+"""Seal benchmark: Pakat beside pyHanko's straightforward loop, same run, same services.
+
+    python bench/seal.py [--count 40] [--levels B-B,B-T,B-LT,B-LTA] [--sizes small,5MB,50MB]
+
+It creates its own development PKI and SoftHSM tokens in a temporary folder,
+starts the PKI's OCSP/CRL/TSA responders on a free loopback port, and seals
+the same documents with the same HSM key two ways:
+
+- **pyHanko loop**: ``signers.sign_pdf`` per document, synchronous, a fresh
+  ``ValidationContext`` (fetching allowed) per document, default settings, a
+  new ``PKCS11Signer`` per document over one logged-in session, and pyHanko's
+  ``HTTPTimeStamper``.
+- **Pakat**: one ``SealService``, documents sealed one after another.
+
+For each it prints documents per second, process CPU milliseconds per
+document (user + system of this process, which includes SoftHSM since it runs
+in-process) and the ratio. For large files it also prints the hashing floor
+(SHA-256 over the file) and peak resident memory above the idle process,
+measured by resetting the kernel's high-water mark (``/proc/self/clear_refs``).
+Absolute times drift on a shared machine; the ratios are the figures to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import hashlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pikepdf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SIZES = {"small": 0, "5MB": 5 * 1024 * 1024, "50MB": 50 * 1024 * 1024}
+
+
+def make_pdf(path: Path, payload: int) -> None:
+    """A one-page PDF; ``payload`` bytes of incompressible image data make it large."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    page = pdf.pages[0]
+    text = b"BT /F1 12 Tf 72 760 Td (Pakat benchmark envelope - technical offer) Tj ET"
+    page.Contents = pdf.make_stream(text)
+    page.Resources = pikepdf.Dictionary(
+        Font=pikepdf.Dictionary(F1=pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                                                      BaseFont=pikepdf.Name.Helvetica))
+    )
+    if payload:
+        width = 1024
+        height = payload // width
+        image = pdf.make_stream(os.urandom(width * height))
+        image.Type = pikepdf.Name.XObject
+        image.Subtype = pikepdf.Name.Image
+        image.Width, image.Height = width, height
+        image.ColorSpace = pikepdf.Name.DeviceGray
+        image.BitsPerComponent = 8
+        page.Resources.XObject = pikepdf.Dictionary(Im1=image)
+        page.Contents = pdf.make_stream(text + b" q 100 0 0 100 72 500 cm /Im1 Do Q")
+    pdf.save(path, compress_streams=False)
+
+
+@dataclass
+class Measure:
+    docs: int
+    wall: float
+    cpu: float
+    peak_extra_mb: float | None = None
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.docs / self.wall
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu / self.docs
+
+
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def measure(run_one: Callable[[int], None], count: int, *, memory: bool = False) -> Measure:
+    run_one(-1)  # warm-up: first login, first OCSP fetch, first TSA token
+    gc.collect()
+    idle = _rss_kb("VmRSS")
+    if memory:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # reset VmHWM to the current RSS
+    c0, t0 = time.process_time(), time.perf_counter()
+    for i in range(count):
+        run_one(i)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = (_rss_kb("VmHWM") - idle) / 1024 if memory else None
+    return Measure(count, wall, cpu, peak)
+
+
+def hashing_floor(path: Path, repeat: int = 5) -> float:
+    """Milliseconds to SHA-256 the file, best of ``repeat``."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        h = hashlib.sha256()
+        with open(path, "rb", buffering=0) as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=40, help="documents per small-file run")
+    parser.add_argument("--large-count", type=int, default=5, help="documents per large-file run")
+    parser.add_argument("--levels", default="B-B,B-T,B-LT,B-LTA")
+    parser.add_argument("--sizes", default="small,5MB,50MB")
+    args = parser.parse_args()
+
+    from bench.services import dev_services  # noqa: PLC0415 - keeps --help fast
+    from envelopes.sealing import SealService
+    from hsm_config.deployment import load_deployment
+    from signer.levels import PadesLevel
+
+    with tempfile.TemporaryDirectory(prefix="pakat-bench-") as tmp_name, dev_services(Path(tmp_name)) as env:
+        tmp = Path(tmp_name)
+        deployment = load_deployment(env.deployment_path)
+        org = deployment.organisation("demo-co")
+        service = SealService(deployment)
+        baseline = PyHankoLoop(deployment, org.id)
+        print(f"# Pakat seal benchmark — {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+        print(f"# services: {env.base_url} (OCSP, CRL, TSA on loopback); key: SoftHSM RSA-2048 via PKCS#11\n")
+        print("| level | size | docs | pyHanko docs/s | Pakat docs/s | speed-up | pyHanko CPU ms/doc"
+              " | Pakat CPU ms/doc | CPU ratio | pyHanko peak MB | Pakat peak MB |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for size_name in args.sizes.split(","):
+            source = tmp / f"in-{size_name}.pdf"
+            make_pdf(source, SIZES[size_name])
+            large = SIZES[size_name] > 0
+            count = args.large_count if large else args.count
+            for level_name in args.levels.split(","):
+                level = PadesLevel.parse(level_name)
+                out = tmp / "out.pdf"
+
+                def pakat(i: int, level: PadesLevel = level, source: Path = source, out: Path = out) -> None:
+                    service.seal(org.id, source, out, level)
+
+                def pyhanko(i: int, level: PadesLevel = level, source: Path = source, out: Path = out) -> None:
+                    baseline.sign(source, out, level)
+
+                base = measure(pyhanko, count, memory=large)
+                ours = measure(pakat, count, memory=large)
+                mem = (
+                    f"{base.peak_extra_mb:.0f} | {ours.peak_extra_mb:.0f}"
+                    if large and base.peak_extra_mb is not None and ours.peak_extra_mb is not None
+                    else "– | –"
+                )
+                print(
+                    f"| {level.value} | {size_name} | {count} | {base.docs_per_s:.1f} | {ours.docs_per_s:.1f} | "
+                    f"{ours.docs_per_s / base.docs_per_s:.1f}× | {base.cpu_ms:.1f} | {ours.cpu_ms:.1f} | "
+                    f"{base.cpu_ms / ours.cpu_ms:.1f}× | {mem} |",
+                    flush=True,
+                )
+            if large:
+                print(f"|  | {size_name} hashing floor (SHA-256 of the file): {hashing_floor(source):.1f} ms "
+                      f"| | | | | | | | | |")
+        service.close()
+        baseline.close()
+
+
+class PyHankoLoop:
+    """pyHanko used the straightforward way: sync ``sign_pdf`` per document, default settings."""
+
+    def __init__(self, deployment: object, org_id: str) -> None:
+        import pkcs11  # noqa: PLC0415
+
+        from hsm_config.deployment import Deployment  # noqa: PLC0415
+
+        assert isinstance(deployment, Deployment)
+        org = deployment.organisation(org_id)
+        seal = org.seal
+        os.environ.update(seal.module_env)
+        lib = pkcs11.lib(seal.module)
+        token = lib.get_token(token_label=seal.token_label)
+        # One login for the whole loop: SoftHSM allows one per process, so even
+        # the plain loop cannot log in per document.
+        self.session = token.open(user_pin=seal.read_pin())
+        self.key_label = seal.key_label
+        from asn1crypto import x509 as asn1_x509  # noqa: PLC0415
+
+        def load(path: Path) -> asn1_x509.Certificate:
+            data = path.read_bytes()
+            if data.startswith(b"-----"):
+                from asn1crypto import pem  # noqa: PLC0415
+
+                _, _, data = pem.unarmor(data)
+            return asn1_x509.Certificate.load(data)
+
+        self.cert = load(seal.certificate)
+        self.chain = [load(p) for p in seal.chain]
+        self.roots = [load(a.path) for a in deployment.trust_roots]
+        self.tsa_url = deployment.tsa_url
+
+    def sign(self, source: Path, destination: Path, level: object) -> None:
+        from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # noqa: PLC0415
+        from pyhanko.sign import fields, signers, timestamps  # noqa: PLC0415
+        from pyhanko.sign.pkcs11 import PKCS11Signer  # noqa: PLC0415
+        from pyhanko_certvalidator import ValidationContext  # noqa: PLC0415
+
+        from signer.levels import PadesLevel  # noqa: PLC0415
+
+        assert isinstance(level, PadesLevel)
+        signer = PKCS11Signer(
+            self.session, key_label=self.key_label, signing_cert=self.cert, ca_chain=self.chain
+        )
+        vc = ValidationContext(trust_roots=self.roots, other_certs=self.chain, allow_fetching=True)
+        meta = signers.PdfSignatureMetadata(
+            field_name="Signature",
+            subfilter=fields.SigSeedSubFilter.PADES,
+            md_algorithm="sha256",
+            embed_validation_info=level.long_term,
+            use_pades_lta=level.archival,
+            validation_context=vc if level.long_term else None,
+        )
+        timestamper = timestamps.HTTPTimeStamper(self.tsa_url) if level.timestamped else None
+        with open(source, "rb") as inf, open(destination, "wb") as outf:
+            signers.sign_pdf(IncrementalPdfFileWriter(inf), meta, signer=signer, timestamper=timestamper, output=outf)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+if __name__ == "__main__":
+    asyncio.set_event_loop_policy(None)
+    main()
+    _ = statistics, subprocess

@@ -1,0 +1,209 @@
+"""Sealing at every PAdES level with the demo organisation's SoftHSM key, checked independently.
+
+Real parts throughout: the seal key signs inside SoftHSM through PKCS#11, the
+TSA and OCSP/CRL answers come over HTTP from the dev PKI's responders, and
+the output is judged by pyHanko (trusting only the dev root) and by poppler's
+pdfsig with an NSS database that trusts only the dev root.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pikepdf
+import pytest
+
+from envelopes.sealing import SealService
+from hsm_config.deployment import load_deployment
+from hsm_config.devsetup import DevEnvironment
+from pakat import errors
+from pakat.errors import CertificateRefused, InputError
+from signer.levels import PadesLevel
+from signing_checks import assert_pades_level, pdfsig
+
+
+def simple_pdf(path: Path, *, pages: int = 2, object_streams: bool = False) -> Path:
+    pdf = pikepdf.new()
+    for _ in range(pages):
+        pdf.add_blank_page()
+    pdf.docinfo["/Title"] = "پاکت ب — پیشنهاد فنی"
+    mode = pikepdf.ObjectStreamMode.generate if object_streams else pikepdf.ObjectStreamMode.disable
+    pdf.save(path, object_stream_mode=mode)
+    return path
+
+
+@pytest.fixture(scope="module")
+def service(dev_env: DevEnvironment) -> Iterator[SealService]:
+    svc = SealService(load_deployment(dev_env.deployment_path))
+    yield svc
+    svc.close()
+
+
+@pytest.mark.parametrize("level", list(PadesLevel), ids=lambda lv: lv.value)
+def test_each_level_is_reached_and_accepted_by_pyhanko_and_pdfsig(
+    service: SealService, dev_env: DevEnvironment, tmp_path: Path, level: PadesLevel
+) -> None:
+    source = simple_pdf(tmp_path / "envelope.pdf")
+    original = source.read_bytes()
+    out = tmp_path / "sealed.pdf"
+
+    result = service.seal("demo-co", source, out, level, location="تهران")
+
+    data = out.read_bytes()
+    assert data.startswith(original), "the original bytes must pass through untouched"
+    assert result.output_size == len(data)
+    assert result.level is level
+    assert (result.timestamp_time is not None) == level.timestamped
+    assert_pades_level(data, level, dev_env.root_cert_path)
+
+    report = pdfsig(out, dev_env.root_cert_path, tmp_path.parent / "nss")
+    assert "Signature Validation: Signature is Valid." in report, report
+    assert "Certificate Validation: Certificate is Trusted." in report, report
+    assert "Signature Type: ETSI.CAdES.detached" in report
+    if level.archival:
+        # poppler 22.12 cannot verify RFC 3161 document timestamps ("Unimplemented
+        # Feature"); it still sees the field covering the whole file. pyHanko
+        # verified the timestamp itself above.
+        stamp = report.split("Signature #2:", 1)[1]
+        assert "Pakat Archive Timestamp 1" in stamp and "Total document signed" in stamp, report
+    if level.long_term:
+        # Later revisions (DSS, document timestamp) follow the signature.
+        assert "Not total document signed" in report, report
+    else:
+        assert "Total document signed" in report, report
+
+
+def test_xref_stream_input_and_a_second_seal_on_top(service: SealService, dev_env: DevEnvironment, tmp_path: Path) -> None:
+    source = simple_pdf(tmp_path / "in.pdf", object_streams=True)
+    first, second = tmp_path / "one.pdf", tmp_path / "two.pdf"
+    service.seal("demo-co", source, first, PadesLevel.B_LTA)
+    service.seal("demo-gov", first, second, PadesLevel.B_LTA)
+
+    assert_pades_level(second.read_bytes(), PadesLevel.B_LTA, dev_env.root_cert_path, signatures=2)
+    with pikepdf.open(second) as pdf:
+        dss = pdf.Root.DSS
+        blobs = [bytes(s.read_bytes()) for key in ("/Certs", "/OCSPs", "/CRLs") for s in dss.get(key, [])]
+        assert len(blobs) == len(set(blobs)), "validation data already in the DSS was added again"
+        names = [str(f.T) for f in pdf.Root.AcroForm.Fields]
+    assert names == ["Pakat Seal 1", "Pakat Archive Timestamp 1", "Pakat Seal 2", "Pakat Archive Timestamp 2"]
+
+
+def test_existing_form_fields_and_annotations_are_kept(
+    service: SealService, dev_env: DevEnvironment, tmp_path: Path
+) -> None:
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    page = pdf.pages[0]
+    field = pdf.make_indirect(
+        pikepdf.Dictionary(
+            FT=pikepdf.Name.Tx, T="bidder", V="ACME", Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget,
+            Rect=[10, 10, 100, 30], P=page.obj,
+        )
+    )
+    link = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 0, 5, 5]))
+    page.Annots = pdf.make_indirect(pikepdf.Array([field, link]))
+    pdf.Root.AcroForm = pikepdf.Dictionary(Fields=[field])  # direct AcroForm, direct Fields
+    source = tmp_path / "form.pdf"
+    pdf.save(source)
+
+    out = tmp_path / "sealed.pdf"
+    service.seal("demo-co", source, out, PadesLevel.B_T)
+    assert_pades_level(out.read_bytes(), PadesLevel.B_T, dev_env.root_cert_path)
+    with pikepdf.open(out) as signed:
+        names = [str(f.T) for f in signed.Root.AcroForm.Fields]
+        annots = signed.pages[0].Annots
+        assert names == ["bidder", "Pakat Seal 1"]
+        assert len(annots) == 3 and annots.is_indirect
+        assert int(signed.Root.AcroForm.SigFlags) == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"PK\x03\x04 this is a zip file", errors.NOT_A_PDF),
+        (b"", errors.NOT_A_PDF),
+        (b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", errors.PDF_TRUNCATED),
+        (b"%PDF-1.7\ngarbage\nstartxref\n999999\n%%EOF\n", errors.PDF_UNPARSEABLE),
+    ],
+    ids=["zip", "empty", "truncated", "unparseable"],
+)
+def test_bad_input_is_refused_and_nothing_is_written(
+    service: SealService, tmp_path: Path, content: bytes, code: errors.ErrorKind
+) -> None:
+    source = tmp_path / "bad.pdf"
+    source.write_bytes(content)
+    out = tmp_path / "out" / "sealed.pdf"
+    out.parent.mkdir()
+    with pytest.raises(InputError) as caught:
+        service.seal("demo-co", source, out, PadesLevel.B_B)
+    assert caught.value.kind is code
+    assert list(out.parent.iterdir()) == []
+
+
+def test_truncated_real_pdf_and_encrypted_pdf_are_refused(service: SealService, tmp_path: Path) -> None:
+    good = simple_pdf(tmp_path / "good.pdf").read_bytes()
+    (tmp_path / "cut.pdf").write_bytes(good[: len(good) // 2])
+    enc = pikepdf.new()
+    enc.add_blank_page()
+    enc.save(tmp_path / "enc.pdf", encryption=pikepdf.Encryption(owner="owner-secret", user=""))
+    for name, code in (("cut.pdf", errors.PDF_TRUNCATED), ("enc.pdf", errors.PDF_ENCRYPTED)):
+        with pytest.raises(InputError) as caught:
+            service.seal("demo-co", tmp_path / name, tmp_path / "out.pdf", PadesLevel.B_B)
+        assert caught.value.kind is code, name
+        assert not (tmp_path / "out.pdf").exists()
+
+
+def test_oversized_pdf_is_refused(dev_env: DevEnvironment, tmp_path: Path) -> None:
+    deployment = load_deployment(dev_env.deployment_path)
+    small = SealService(type(deployment)(**{**deployment.__dict__, "max_pdf_bytes": 1000}))
+    source = simple_pdf(tmp_path / "in.pdf", pages=5)
+    with pytest.raises(InputError) as caught:
+        small.seal("demo-co", source, tmp_path / "out.pdf", PadesLevel.B_B)
+    assert caught.value.kind is errors.PDF_TOO_LARGE
+    assert not (tmp_path / "out.pdf").exists()
+
+
+@pytest.mark.parametrize(
+    ("org", "code"),
+    [("demo-revoked", errors.SEAL_CERT_REVOKED), ("demo-expired", errors.SEAL_CERT_EXPIRED)],
+)
+def test_revoked_and_expired_seals_are_refused_before_signing(
+    service: SealService, tmp_path: Path, org: str, code: errors.ErrorKind
+) -> None:
+    source = simple_pdf(tmp_path / "in.pdf")
+    with pytest.raises(CertificateRefused) as caught:
+        service.seal(org, source, tmp_path / "out.pdf", PadesLevel.B_LTA)
+    assert caught.value.kind is code
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_seal_certificate_from_an_unconfigured_root_is_refused(dev_env: DevEnvironment, tmp_path: Path) -> None:
+    from hsm_config.deployment import TrustAnchor
+
+    national = Path(__file__).resolve().parents[1] / "hsm_config" / "trust" / "iran-root-ca-g3.pem"
+    if not national.exists():
+        national = Path(__file__).resolve().parents[2] / "shared" / "trust" / "iran-root-ca-g3.pem"
+    from hsm_config.deployment import load_certificate
+
+    pin = load_certificate(national).fingerprint(__import__("cryptography.hazmat.primitives.hashes").hazmat.primitives.hashes.SHA256()).hex()
+    deployment = load_deployment(dev_env.deployment_path)
+    foreign = type(deployment)(**{**deployment.__dict__, "trust_roots": (TrustAnchor(national, pin),), "intermediates": ()})
+    with pytest.raises(CertificateRefused) as caught:
+        SealService(foreign).seal("demo-co", simple_pdf(tmp_path / "in.pdf"), tmp_path / "out.pdf", PadesLevel.B_B)
+    assert caught.value.kind is errors.SEAL_CERT_UNTRUSTED
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_signed_bytes_are_what_pyhanko_reads(service: SealService, tmp_path: Path) -> None:
+    """The ByteRange covers everything but the hole, and the hole holds exactly our CMS."""
+    out = tmp_path / "sealed.pdf"
+    service.seal("demo-co", simple_pdf(tmp_path / "in.pdf"), out, PadesLevel.B_B)
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    data = out.read_bytes()
+    sig = PdfFileReader(io.BytesIO(data)).embedded_signatures[0]
+    a, b, c, d = sig.byte_range
+    assert a == 0 and c + d == len(data)
+    assert data[b] == ord("<") and data[c - 1] == ord(">")
