@@ -254,22 +254,24 @@ print(functools.reduce(lambda node, key: node[key], sys.argv[1:], json.load(sys.
 }
 
 print_next_steps() {
-    local url="http://$HOST:$WEB_PORT"
-    local api_key org=demo-co
+    local url="http://$HOST:$WEB_PORT" org=demo-co api_key home env_prefix=""
     api_key=$(dev_info organisations "$org" api_key)
+    home=${PAKAT_HOME#"$ROOT"/}
+    # `pakat` finds ./var by itself; any other home has to be named.
+    [ "$home" = var ] || env_prefix="PAKAT_HOME=$PAKAT_HOME "
     cat <<EOF
 
 پاکت آماده است / Pakat is ready: $url/
 
 مهر کردن یک PDF نمونه با API / Seal a sample PDF through the API:
-  curl -fsS -H "Authorization: Bearer $api_key" -F pdf=@var/sample.pdf -F level=B-LTA -o var/sample-sealed.pdf $url/api/v1/seal
+  curl -fsS -H "Authorization: Bearer $api_key" -F pdf=@$home/sample.pdf -F level=B-LTA -o $home/sample-sealed.pdf $url/api/v1/seal
 
 همان کار از خط فرمان / The same from the command line:
-  .venv/bin/pakat seal var/sample.pdf -o var/sample-sealed-cli.pdf --org $org --level B-LTA
+  ${env_prefix}.venv/bin/pakat seal $home/sample.pdf -o $home/sample-sealed-cli.pdf --org $org --level B-LTA
 
-دیدن امضا / Look at the signature:   pdfsig var/sample-sealed.pdf
-گزارش‌ها / Logs:                      var/log/
-توقف / Stop:                          ./dev.sh stop
+دیدن امضا / Look at the signature:   pdfsig $home/sample-sealed.pdf
+گزارش‌ها / Logs:                      $home/log/
+توقف / Stop:                          ${env_prefix}./dev.sh stop
 EOF
 }
 

@@ -267,7 +267,7 @@ def test_uploads_are_streamed_to_named_files_in_pakat_tmp(app: Flask) -> None:
 # -- a real server -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def server(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
+def server(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path, int]]:
     home = tmp_path_factory.mktemp("serve-home")
     log_path = home / "serve.log"
     port = free_port()
@@ -287,14 +287,14 @@ def server(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
 
     try:
         wait_until(up, 60, "pakat serve answering /healthz", proc)
-        yield url, home / "tmp", log_path
+        yield url, home / "tmp", log_path, proc.pid
     finally:
         stop_process(proc)
 
 
-def test_real_server_seals_concurrently(server: tuple[str, Path, Path], dev_env: Any,
+def test_real_server_seals_concurrently(server: tuple[str, Path, Path, int], dev_env: Any,
                                         secrets: list[str]) -> None:
-    url, tmp, log_path = server
+    url, tmp, log_path, _ = server
     key = api_key(dev_env, "demo-co")
     levels = [PadesLevel.B_B, PadesLevel.B_T, PadesLevel.B_LT, PadesLevel.B_LTA] * 2
 
@@ -317,3 +317,33 @@ def test_real_server_seals_concurrently(server: tuple[str, Path, Path], dev_env:
     assert list(tmp.iterdir()) == []
     assert_no_secret([log_path.read_bytes()], secrets)
     assert b"Traceback" not in log_path.read_bytes()
+
+
+def _loads_pkcs11_module(pid: int, module: str) -> bool:
+    return Path(module).name in Path(f"/proc/{pid}/maps").read_text()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_pkcs11_is_initialised_only_after_fork(server: tuple[str, Path, Path, int], dev_env: Any) -> None:
+    """The gunicorn master never loads the PKCS#11 module; the workers that sealed did."""
+    url, _, _, master = server
+    headers = {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
+    response = requests.post(f"{url}/api/v1/seal", headers=headers,
+                             files={"pdf": ("e.pdf", SAMPLE, "application/pdf")}, timeout=60)
+    assert response.status_code == 200, response.text[:500]
+    module = dev_env.softhsm_module
+    assert not _loads_pkcs11_module(master, module)
+    workers = _children(master)
+    assert len(workers) == 2
+    assert any(_loads_pkcs11_module(pid, module) for pid in workers)
