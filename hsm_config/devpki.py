@@ -681,33 +681,30 @@ def _builder(
     )
 
 
-def _ca_key_usage() -> x509.KeyUsage:
-    # digitalSignature too: the CAs sign their own OCSP responses.
+def _key_usage(
+    *, digital_signature: bool = False, content_commitment: bool = False, cert_and_crl_sign: bool = False
+) -> x509.KeyUsage:
     return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
+        digital_signature=digital_signature,
+        content_commitment=content_commitment,
         key_encipherment=False,
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
+        key_cert_sign=cert_and_crl_sign,
+        crl_sign=cert_and_crl_sign,
         encipher_only=False,
         decipher_only=False,
     )
+
+
+def _ca_key_usage() -> x509.KeyUsage:
+    # digitalSignature too: the CAs sign their own OCSP responses.
+    return _key_usage(digital_signature=True, cert_and_crl_sign=True)
 
 
 def _leaf_key_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=True,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
+    # nonRepudiation (contentCommitment) is what marks a signing, not an authentication, key.
+    return _key_usage(digital_signature=True, content_commitment=True)
 
 
 def _policies(*oids: str) -> x509.CertificatePolicies:

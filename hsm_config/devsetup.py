@@ -318,11 +318,8 @@ def init_dev_environment(
     if force:
         _remove_generated(directory)
     else:
-        try:
-            env = load_dev_environment(directory)
-        except DevPKIError:
-            pass
-        else:
+        env = _try_load(directory)
+        if env is not None:
             _check_address(env.host, env.port, host, port, directory)
             if _complete(env):
                 return env
@@ -439,6 +436,13 @@ def load_dev_environment(directory: Path) -> DevEnvironment:
 
 
 # -- internals -------------------------------------------------------------------------
+
+
+def _try_load(directory: Path) -> DevEnvironment | None:
+    try:
+        return load_dev_environment(directory)
+    except DevPKIError:
+        return None  # nothing there yet, or an interrupted init
 
 
 def _manifest_path(directory: Path) -> Path:

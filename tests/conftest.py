@@ -10,6 +10,7 @@ reads ``SOFTHSM2_CONF`` once, when the module is first initialised.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -42,12 +43,13 @@ def wait_for_http(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeo
     while True:
         if proc.poll() is not None:
             pytest.fail(f"responders exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+        # Refused or reset while the server starts: try again.
+        with (
+            contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
+            urllib.request.urlopen(url, timeout=1) as resp,
+        ):
+            if resp.status == 200:
+                return
         if time.monotonic() > deadline:
             pytest.fail(
                 f"responders did not answer {url} within {timeout}s:\n{log_path.read_text(errors='replace')}"
