@@ -31,7 +31,9 @@ def dev_services(directory: Path) -> Iterator[DevEnvironment]:
     log = open(directory / "responders.log", "wb")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "hsm_config.cli", "serve", "--dir", str(directory)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 20

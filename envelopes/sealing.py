@@ -112,8 +112,12 @@ class SealService:
         reason: str | None = None,
         location: str | None = None,
         contact: str | None = None,
+        durable: bool = True,
     ) -> SealResult:
-        """Seal ``source`` into ``destination`` (atomically; nothing is written on failure)."""
+        """Seal ``source`` into ``destination`` (atomically; nothing is written on failure).
+
+        Pass ``durable=False`` only for a temporary output that is sent and deleted.
+        """
         signer = self.signer_for(org_id)
         org = self.deployment.organisation(org_id)
         details = SignatureDetails(
@@ -121,7 +125,9 @@ class SealService:
             location=location,
             contact=contact,
         )
-        signed = signer.sign(source, destination, level, details, max_bytes=self.deployment.max_pdf_bytes)
+        signed = signer.sign(
+            source, destination, level, details, max_bytes=self.deployment.max_pdf_bytes, durable=durable
+        )
         return SealResult(
             organisation=org_id,
             level=level,

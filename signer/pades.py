@@ -122,8 +122,13 @@ class PadesSigner:
         details: SignatureDetails = SignatureDetails(),
         *,
         max_bytes: int,
+        durable: bool = True,
     ) -> SignedDocument:
-        """Sign ``source`` into ``destination`` at ``level``; nothing is written on failure."""
+        """Sign ``source`` into ``destination`` at ``level``; nothing is written on failure.
+
+        ``durable`` syncs the file to disk before it appears under its name;
+        skip it only for outputs that are streamed back and deleted.
+        """
         if level.timestamped and self.tsa is None:
             raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs a timestamp authority")
         if level.long_term and self.revocation is None:
@@ -132,7 +137,7 @@ class PadesSigner:
         self.check_certificate(signed_at)
         pdf = PdfSource(source, max_bytes=max_bytes)
         try:
-            return self._sign_open(pdf, destination, level, details, signed_at)
+            return self._sign_open(pdf, destination, level, details, signed_at, durable)
         finally:
             pdf.close()
 
@@ -143,6 +148,7 @@ class PadesSigner:
         level: PadesLevel,
         details: SignatureDetails,
         signed_at: datetime,
+        durable: bool,
     ) -> SignedDocument:
         reserve = self.template.size_bound(self.tsa.token_size_bound if level.timestamped and self.tsa else 0)
         first = pdf.new_update()
@@ -182,7 +188,8 @@ class PadesSigner:
                     out.write(last.data)
                     whole.update(last.data)
                 out.flush()
-                os.fsync(out.fileno())
+                if durable:
+                    os.fsync(out.fileno())
                 size = out.tell()
             os.replace(temp, destination)
         except BaseException:
