@@ -65,6 +65,8 @@ class SealService:
         self.revocation = RevocationSource(self.http)
         self.tsa = TimestampAuthority(deployment.tsa_url, self.http, self.trust) if deployment.tsa_url else None
         self._signers: dict[str, PadesSigner] = {}
+        # Keys outlive failed logins so a refused PIN is remembered, not retried.
+        self._keys: dict[str, Pkcs11Key] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -84,14 +86,16 @@ class SealService:
 
     def _make_signer(self, org: Organisation) -> PadesSigner:
         seal = org.seal
-        key = Pkcs11Key(
-            module=seal.module,
-            token_label=seal.token_label,
-            key_label=seal.key_label,
-            certificate=load_certificate(seal.certificate),
-            pin=seal.read_pin,
-            module_env=seal.module_env,
-        )
+        key = self._keys.get(org.id)
+        if key is None:
+            key = self._keys[org.id] = Pkcs11Key(
+                module=seal.module,
+                token_label=seal.token_label,
+                key_label=seal.key_label,
+                certificate=load_certificate(seal.certificate),
+                pin=seal.read_pin,
+                module_env=seal.module_env,
+            )
         signer = PadesSigner(
             key,
             self.trust,
@@ -141,8 +145,7 @@ class SealService:
 
     def close(self) -> None:
         with self._lock:
-            for signer in self._signers.values():
-                close = getattr(signer.key, "close", None)
-                if close is not None:
-                    close()
+            for key in self._keys.values():
+                key.close()
+            self._keys.clear()
             self._signers.clear()

@@ -13,6 +13,7 @@ never produces a broken signed PDF.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -69,6 +70,15 @@ def verify_digest_signature(
 # environment it was initialised with (SoftHSM reads SOFTHSM2_CONF only then).
 _LIBRARIES: dict[str, tuple[Any, dict[str, str]]] = {}
 _LIBRARIES_LOCK = threading.Lock()
+# python-pkcs11 initialises modules without OS locking, so every call into one
+# module, whichever key or session it is for, is serialised per process.
+_MODULE_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _module_lock(module: str) -> threading.Lock:
+    with _LIBRARIES_LOCK:
+        return _MODULE_LOCKS.setdefault(module, threading.Lock())
+
 
 # Errors meaning the session is gone but a fresh login may well work.
 _SESSION_LOST = (
@@ -107,7 +117,8 @@ class Pkcs11Key:
     """A private key in an HSM or token, found by token label and key label.
 
     One logged-in session is kept for the life of the process (PKCS#11 allows
-    one login per application and token) and shared by threads under a lock.
+    one login per application and token) and shared by threads under the
+    module's lock.
     When the HSM drops the session, the next signature logs in again once.
     """
 
@@ -129,7 +140,10 @@ class Pkcs11Key:
         self._env = dict(module_env or {})
         self._session: Any = None
         self._key: Any = None
-        self._lock = threading.Lock()
+        self._lock = _module_lock(module)
+        # Digest of a PIN the token refused: trying it again on every request
+        # would burn the token's retry counter and lock it.
+        self._refused_pin: bytes | None = None
         public = certificate.public_key()
         if isinstance(public, rsa.RSAPublicKey):
             self._kind = "rsa"
@@ -190,18 +204,23 @@ class Pkcs11Key:
             raise KeyStoreError(errors.HSM_TOKEN_NOT_FOUND, f"{self.token_label} is not unique") from None
         except p11e.PKCS11Error as exc:
             raise KeyStoreError(errors.HSM_UNREACHABLE, type(exc).__name__) from None
+        pin = self._pin()
+        pin_digest = hashlib.sha256(pin.encode("utf-8")).digest()
+        if pin_digest == self._refused_pin:
+            raise KeyStoreError(
+                errors.HSM_PIN_INCORRECT, f"{self.token_label} (not retried until the PIN changes)"
+            )
         try:
-            session = token.open(user_pin=self._pin())
+            session = token.open(user_pin=pin)
         except p11e.UserAlreadyLoggedIn:
             # Login state belongs to the application, not the session: another
             # session of this process already logged in, so ours is too.
             session = token.open()
-        except p11e.PinIncorrect:
+        except (p11e.PinIncorrect, p11e.PinLenRange, p11e.PinInvalid):
+            self._refused_pin = pin_digest
             raise KeyStoreError(errors.HSM_PIN_INCORRECT, self.token_label) from None
         except p11e.PinLocked:
             raise KeyStoreError(errors.HSM_PIN_LOCKED, self.token_label) from None
-        except (p11e.PinLenRange, p11e.PinInvalid):
-            raise KeyStoreError(errors.HSM_PIN_INCORRECT, self.token_label) from None
         except p11e.PKCS11Error as exc:
             raise KeyStoreError(errors.HSM_UNREACHABLE, type(exc).__name__) from None
         try:

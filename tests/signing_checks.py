@@ -119,7 +119,18 @@ def pdfsig(path: Path, root_pem: Path, nss_dir: Path) -> str:
         nss_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run(["certutil", "-N", "-d", f"sql:{nss_dir}", "--empty-password"], check=True)
         subprocess.run(
-            ["certutil", "-A", "-d", f"sql:{nss_dir}", "-n", "pakat-dev-root", "-t", "CT,C,C", "-i", str(root_pem)],
+            [
+                "certutil",
+                "-A",
+                "-d",
+                f"sql:{nss_dir}",
+                "-n",
+                "pakat-dev-root",
+                "-t",
+                "CT,C,C",
+                "-i",
+                str(root_pem),
+            ],
             check=True,
         )
     result = subprocess.run(

@@ -8,20 +8,22 @@ pdfsig with an NSS database that trusts only the dev root.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pikepdf
 import pytest
+from cryptography.hazmat.primitives import hashes
+from signing_checks import assert_pades_level, pdfsig
 
 from envelopes.sealing import SealService
-from hsm_config.deployment import load_deployment
+from hsm_config.deployment import TrustAnchor, load_certificate, load_deployment
 from hsm_config.devsetup import DevEnvironment
 from pakat import errors
 from pakat.errors import CertificateRefused, InputError
 from signer.levels import PadesLevel
-from signing_checks import assert_pades_level, pdfsig
 
 
 def simple_pdf(path: Path, *, pages: int = 2, object_streams: bool = False) -> Path:
@@ -75,7 +77,9 @@ def test_each_level_is_reached_and_accepted_by_pyhanko_and_pdfsig(
         assert "Total document signed" in report, report
 
 
-def test_xref_stream_input_and_a_second_seal_on_top(service: SealService, dev_env: DevEnvironment, tmp_path: Path) -> None:
+def test_xref_stream_input_and_a_second_seal_on_top(
+    service: SealService, dev_env: DevEnvironment, tmp_path: Path
+) -> None:
     source = simple_pdf(tmp_path / "in.pdf", object_streams=True)
     first, second = tmp_path / "one.pdf", tmp_path / "two.pdf"
     service.seal("demo-co", source, first, PadesLevel.B_LTA)
@@ -98,11 +102,18 @@ def test_existing_form_fields_and_annotations_are_kept(
     page = pdf.pages[0]
     field = pdf.make_indirect(
         pikepdf.Dictionary(
-            FT=pikepdf.Name.Tx, T="bidder", V="ACME", Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget,
-            Rect=[10, 10, 100, 30], P=page.obj,
+            FT=pikepdf.Name.Tx,
+            T="bidder",
+            V="ACME",
+            Type=pikepdf.Name.Annot,
+            Subtype=pikepdf.Name.Widget,
+            Rect=[10, 10, 100, 30],
+            P=page.obj,
         )
     )
-    link = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 0, 5, 5]))
+    link = pdf.make_indirect(
+        pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 0, 5, 5])
+    )
     page.Annots = pdf.make_indirect(pikepdf.Array([field, link]))
     pdf.Root.AcroForm = pikepdf.Dictionary(Fields=[field])  # direct AcroForm, direct Fields
     source = tmp_path / "form.pdf"
@@ -156,8 +167,7 @@ def test_truncated_real_pdf_and_encrypted_pdf_are_refused(service: SealService, 
 
 
 def test_oversized_pdf_is_refused(dev_env: DevEnvironment, tmp_path: Path) -> None:
-    deployment = load_deployment(dev_env.deployment_path)
-    small = SealService(type(deployment)(**{**deployment.__dict__, "max_pdf_bytes": 1000}))
+    small = SealService(dataclasses.replace(load_deployment(dev_env.deployment_path), max_pdf_bytes=1000))
     source = simple_pdf(tmp_path / "in.pdf", pages=5)
     with pytest.raises(InputError) as caught:
         small.seal("demo-co", source, tmp_path / "out.pdf", PadesLevel.B_B)
@@ -180,18 +190,16 @@ def test_revoked_and_expired_seals_are_refused_before_signing(
 
 
 def test_seal_certificate_from_an_unconfigured_root_is_refused(dev_env: DevEnvironment, tmp_path: Path) -> None:
-    from hsm_config.deployment import TrustAnchor
-
+    """A deployment that trusts only the national root refuses the dev seal before signing."""
     national = Path(__file__).resolve().parents[1] / "hsm_config" / "trust" / "iran-root-ca-g3.pem"
-    if not national.exists():
-        national = Path(__file__).resolve().parents[2] / "shared" / "trust" / "iran-root-ca-g3.pem"
-    from hsm_config.deployment import load_certificate
-
-    pin = load_certificate(national).fingerprint(__import__("cryptography.hazmat.primitives.hashes").hazmat.primitives.hashes.SHA256()).hex()
-    deployment = load_deployment(dev_env.deployment_path)
-    foreign = type(deployment)(**{**deployment.__dict__, "trust_roots": (TrustAnchor(national, pin),), "intermediates": ()})
+    pin = load_certificate(national).fingerprint(hashes.SHA256()).hex()
+    deployment = dataclasses.replace(
+        load_deployment(dev_env.deployment_path), trust_roots=(TrustAnchor(national, pin),), intermediates=()
+    )
     with pytest.raises(CertificateRefused) as caught:
-        SealService(foreign).seal("demo-co", simple_pdf(tmp_path / "in.pdf"), tmp_path / "out.pdf", PadesLevel.B_B)
+        SealService(deployment).seal(
+            "demo-co", simple_pdf(tmp_path / "in.pdf"), tmp_path / "out.pdf", PadesLevel.B_B
+        )
     assert caught.value.kind is errors.SEAL_CERT_UNTRUSTED
     assert not (tmp_path / "out.pdf").exists()
 

@@ -1,0 +1,108 @@
+"""HSM failures reach the caller as stable codes, never leak the PIN, and never write a file."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import pikepdf
+import pytest
+
+from envelopes.sealing import SealService
+from hsm_config.deployment import Deployment, Organisation, load_deployment
+from hsm_config.devsetup import DevEnvironment
+from pakat import errors
+from pakat.errors import AccessError, KeyStoreError, PakatError
+from signer.levels import PadesLevel
+
+
+def _pdf(path: Path) -> Path:
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.save(path)
+    return path
+
+
+def _with_seal(dev_env: DevEnvironment, **changes: object) -> Deployment:
+    """The dev deployment whose demo-gov seal is altered; the key comes from a demo user's token.
+
+    A user's token is used so that no other test in this process has logged in
+    to it (PKCS#11 login state is shared by all sessions of a process).
+    """
+    deployment = load_deployment(dev_env.deployment_path)
+    org = deployment.organisation("demo-gov")
+    user = next(iter(dev_env.users.values()))
+    seal = dataclasses.replace(
+        org.seal,
+        token_label=user.token_label,
+        key_label=user.key_label,
+        certificate=user.certificate_path,
+        chain=user.chain,
+        pin_file=user.pin_file,
+    )
+    seal = dataclasses.replace(seal, **changes)  # type: ignore[arg-type]
+    orgs = {**deployment.organisations, "demo-gov": Organisation("demo-gov", org.name_en, org.name_fa, seal)}
+    return dataclasses.replace(deployment, organisations=orgs)
+
+
+def _refused(deployment: Deployment, tmp_path: Path) -> PakatError:
+    out = tmp_path / "out.pdf"
+    with pytest.raises(PakatError) as caught:
+        SealService(deployment).seal("demo-gov", _pdf(tmp_path / "in.pdf"), out, PadesLevel.B_B)
+    assert not out.exists()
+    return caught.value
+
+
+def test_wrong_pin_is_refused_once_and_never_shown(
+    dev_env: DevEnvironment, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "90817263"
+    pin_file = tmp_path / "wrong.pin"
+    pin_file.write_text(wrong)
+    service = SealService(_with_seal(dev_env, pin_file=pin_file))
+    source = _pdf(tmp_path / "in.pdf")
+    for attempt in range(2):
+        with pytest.raises(KeyStoreError) as caught:
+            service.seal("demo-gov", source, tmp_path / "out.pdf", PadesLevel.B_B)
+        assert caught.value.kind is errors.HSM_PIN_INCORRECT
+        assert wrong not in str(caught.value) and wrong not in repr(caught.value.as_dict())
+        if attempt == 1:
+            assert "not retried" in (caught.value.detail or "")
+    assert wrong not in caplog.text
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_missing_pin_configuration(dev_env: DevEnvironment, tmp_path: Path) -> None:
+    err = _refused(_with_seal(dev_env, pin_file=None, pin_env="PAKAT_TEST_UNSET_PIN"), tmp_path)
+    assert isinstance(err, AccessError) and err.kind is errors.PIN_NOT_CONFIGURED
+
+
+def test_unknown_token_and_key(dev_env: DevEnvironment, tmp_path: Path) -> None:
+    assert _refused(_with_seal(dev_env, token_label="no-such-token"), tmp_path).kind is errors.HSM_TOKEN_NOT_FOUND
+    assert _refused(_with_seal(dev_env, key_label="no-such-key"), tmp_path).kind is errors.HSM_KEY_NOT_FOUND
+
+
+def test_unloadable_module_is_unreachable(dev_env: DevEnvironment, tmp_path: Path) -> None:
+    err = _refused(_with_seal(dev_env, module=str(tmp_path / "libmissing-pkcs11.so")), tmp_path)
+    assert err.kind is errors.HSM_UNREACHABLE
+
+
+def test_unknown_organisation(dev_env: DevEnvironment, tmp_path: Path) -> None:
+    service = SealService(load_deployment(dev_env.deployment_path))
+    with pytest.raises(AccessError) as caught:
+        service.seal("no-such-org", _pdf(tmp_path / "in.pdf"), tmp_path / "out.pdf", PadesLevel.B_B)
+    assert caught.value.kind is errors.UNKNOWN_ORGANISATION
+
+
+def test_pin_is_never_read_from_the_deployment_file(tmp_path: Path) -> None:
+    (tmp_path / "pakat.yaml").write_text(
+        "version: 1\ntrust: {roots: [{path: r.pem, sha256: '00'}]}\n"
+        "organisations:\n  x:\n    seal: {module: m.so, token_label: t, key_label: k,"
+        " certificate: c.pem, pin: '1234'}\n"
+    )
+    with pytest.raises(AccessError) as caught:
+        load_deployment(tmp_path / "pakat.yaml")
+    assert caught.value.kind is errors.CONFIG_INVALID
+    assert "1234" not in str(caught.value)
