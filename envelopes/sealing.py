@@ -74,7 +74,7 @@ class SealService:
         return cls(deployment)
 
     def signer_for(self, org_id: str) -> PadesSigner:
-        """The organisation's signer, logging in to its HSM token on first use."""
+        """The organisation's signer; its key logs in to the HSM on the first signature."""
         signer = self._signers.get(org_id)
         if signer is not None:
             return signer
@@ -103,8 +103,7 @@ class SealService:
             revocation=self.revocation,
             tsa=self.tsa,
         )
-        key.open()
-        return signer
+        return signer  # the key logs in on its first signature, after the document was checked
 
     def seal(
         self,

@@ -134,9 +134,10 @@ class PadesSigner:
         if level.long_term and self.revocation is None:
             raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs revocation sources")
         signed_at = datetime.now(UTC).replace(microsecond=0)
-        self.check_certificate(signed_at)
+        # The document first: unusable input must cost neither an HSM login nor an OCSP round trip.
         pdf = PdfSource(source, max_bytes=max_bytes)
         try:
+            self.check_certificate(signed_at)
             return self._sign_open(pdf, destination, level, details, signed_at, durable)
         finally:
             pdf.close()

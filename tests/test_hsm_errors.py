@@ -106,3 +106,13 @@ def test_pin_is_never_read_from_the_deployment_file(tmp_path: Path) -> None:
         load_deployment(tmp_path / "pakat.yaml")
     assert caught.value.kind is errors.CONFIG_INVALID
     assert "1234" not in str(caught.value)
+
+
+def test_unusable_input_is_refused_before_the_hsm_is_touched(dev_env: DevEnvironment, tmp_path: Path) -> None:
+    """Junk costs neither an HSM login nor an OCSP round trip: the document is checked first."""
+    deployment = _with_seal(dev_env, module=str(tmp_path / "libmissing-pkcs11.so"))
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"not a pdf at all")
+    with pytest.raises(PakatError) as caught:
+        SealService(deployment).seal("demo-gov", junk, tmp_path / "out.pdf", PadesLevel.B_LTA)
+    assert caught.value.kind is errors.NOT_A_PDF

@@ -51,6 +51,7 @@ def seal() -> Response:
         reason=_optional(form.get("reason")),
         location=_optional(form.get("location")),
         contact=_optional(form.get("contact")),
+        durable=False,  # a temporary file, streamed back and deleted with the request
     )
     log.info(
         "sealed for %s at %s: %d bytes, sha256 %s",
