@@ -25,7 +25,7 @@ LOG_DIR="$PAKAT_HOME/log"
 STAMP="$PAKAT_HOME/.install-stamp"
 HOST=127.0.0.1
 WEB_PORT="${PAKAT_PORT:-8000}"
-SYSTEM_PACKAGES=(softhsm2 redis-server poppler-utils python3-venv python3-dev build-essential curl ca-certificates)
+SYSTEM_PACKAGES=(softhsm2 redis-server poppler-utils libnss3-tools python3-venv python3-dev build-essential curl ca-certificates)
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }
