@@ -22,7 +22,12 @@ import datetime as dt
 import json
 import secrets
 import shutil
-from collections.abc import Callable, Mapping
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -659,3 +664,38 @@ def _from_record(cls: type[_Record], raw: Mapping[str, Any], directory: Path) ->
         decode = _DECODERS.get(str(f.type))
         values[f.name] = raw[f.name] if decode is None else decode(raw[f.name], directory)
     return cls(**values)
+
+
+@contextmanager
+def running_responders(env: DevEnvironment, log_path: Path, timeout: float = 20.0) -> Iterator[None]:
+    """The environment's OCSP/CRL/TSA responders in a child process, answering, until the block ends.
+
+    Raises :class:`DevPKIError` with the responders' log when they exit or stay silent.
+    """
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hsm_config.cli", "serve", "--dir", str(env.directory)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(env.healthz_url, timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass  # not listening yet
+            if proc.poll() is not None or time.monotonic() > deadline:
+                state = f"exited with {proc.returncode}" if proc.poll() is not None else f"silent for {timeout}s"
+                raise DevPKIError(f"responders {state}:\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.05)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -19,10 +19,7 @@ from typing import Any
 
 import pikepdf
 import yaml
-from pyhanko.keys import load_cert_from_pemder
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import DocumentSecurityStore, validate_pdf_signature, validate_pdf_timestamp
-from pyhanko_certvalidator import ValidationContext
+from signing_checks import assert_pades_level
 
 from signer.levels import PadesLevel
 
@@ -31,13 +28,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # -- PDFs ---------------------------------------------------------------------
 
+
 def pdf_bytes(text: str = "Pakat test envelope", *, pad_to: int = 0, pages: int = 1) -> bytes:
     """A small valid PDF; ``pad_to`` adds an incompressible stream until the file is about that large."""
     pdf = pikepdf.new()
     for n in range(pages):
         page = pdf.add_blank_page(page_size=(595, 842))
-        page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=pikepdf.Dictionary(
-            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)))
+        page.Resources = pikepdf.Dictionary(
+            Font=pikepdf.Dictionary(
+                F1=pikepdf.Dictionary(
+                    Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+                )
+            )
+        )
         page.Contents = pdf.make_stream(f"BT /F1 18 Tf 72 760 Td ({text} {n + 1}) Tj ET".encode())
     if pad_to:
         pdf.Root.PakatPadding = pdf.make_stream(os.urandom(pad_to))
@@ -81,50 +84,11 @@ def sha256(data: bytes) -> str:
 
 # -- checking what was sealed ---------------------------------------------------
 
+
 def check_sealed(data: bytes, root_cert_path: Path, level: PadesLevel) -> None:
     """Assert that ``data`` carries one valid seal at ``level``, trusting only the dev root."""
     assert data.startswith(b"%PDF-"), "not a PDF"
-    root = load_cert_from_pemder(str(root_cert_path))
-    reader = PdfFileReader(io.BytesIO(data))
-    seals = list(reader.embedded_regular_signatures)
-    assert len(seals) == 1, f"expected one seal, found {len(seals)}"
-    sig = seals[0]
-    assert sig.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
-
-    online = ValidationContext(trust_roots=[root], allow_fetching=False, revocation_mode="soft-fail")
-    status = validate_pdf_signature(sig, online)
-    _assert_good(status)
-
-    ts = status.timestamp_validity
-    if level.timestamped:
-        assert ts is not None, "no signature timestamp"
-        assert ts.intact and ts.valid and ts.trusted, "signature timestamp does not validate"
-    else:
-        assert ts is None, "B-B must carry no signature timestamp"
-
-    has_dss = "/DSS" in reader.root
-    assert has_dss == level.long_term, f"DSS present={has_dss} at {level.value}"
-    if level.long_term:
-        # Offline and strict: the revocation data embedded in the DSS must be enough.
-        dss = DocumentSecurityStore.read_dss(reader)
-        offline = dss.as_validation_context(
-            {"trust_roots": [root], "allow_fetching": False, "revocation_mode": "hard-fail"}
-        )
-        _assert_good(validate_pdf_signature(sig, offline))
-
-    doc_timestamps = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") == "/DocTimeStamp"]
-    assert bool(doc_timestamps) == level.archival, f"{len(doc_timestamps)} document timestamps at {level.value}"
-    for doc_ts in doc_timestamps:
-        doc_status = validate_pdf_timestamp(doc_ts, online)
-        assert doc_status.intact and doc_status.valid and doc_status.trusted, doc_status.pretty_print_details()
-
-
-def _assert_good(status: Any) -> None:
-    details = status.pretty_print_details()
-    assert status.intact and status.valid, details
-    assert status.trusted, details
-    assert status.bottom_line, details
-    assert status.coverage.name in ("ENTIRE_FILE", "ENTIRE_REVISION"), details
+    assert_pades_level(data, level, root_cert_path)
 
 
 # -- the dev environment --------------------------------------------------------
@@ -164,6 +128,7 @@ def deployment_with_limit(deployment_path: Path, max_pdf_bytes: int, name: str) 
 
 
 # -- processes ------------------------------------------------------------------
+
 
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
