@@ -18,6 +18,7 @@ tokens; only their certificates come from the dev PKI.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import secrets
@@ -681,12 +682,10 @@ def running_responders(env: DevEnvironment, log_path: Path, timeout: float = 20.
     try:
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                with urllib.request.urlopen(env.healthz_url, timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass  # not listening yet
+            # OSError: not listening yet.
+            with contextlib.suppress(OSError), urllib.request.urlopen(env.healthz_url, timeout=1) as resp:
+                if resp.status == 200:
+                    break
             if proc.poll() is not None or time.monotonic() > deadline:
                 state = f"exited with {proc.returncode}" if proc.poll() is not None else f"silent for {timeout}s"
                 raise DevPKIError(f"responders {state}:\n{log_path.read_text(errors='replace')}")
