@@ -135,6 +135,9 @@ class SignerTemplate:
         at = encoded.index(marker) + len(marker) - digest.size
         self._attrs_head = encoded[:at]
         self._attrs_tail = encoded[at + digest.size :]
+        largest = self.signed_data(self.signed_attributes(b"\0" * digest.size), b"\0" * self.max_signature_size)
+        # Outer length fields may each grow by a byte or two with the timestamp; 16 covers it.
+        self._base_size = len(largest) + 16
 
     def signed_attributes(self, document_digest: bytes) -> bytes:
         """The DER SET of signed attributes over ``document_digest``: what the key signs."""
@@ -169,11 +172,10 @@ class SignerTemplate:
 
     def size_bound(self, timestamp_token_size: int = 0) -> int:
         """An upper bound on :meth:`signed_data`'s length, for reserving /Contents."""
-        dummy = self.signed_data(self.signed_attributes(b"\0" * self.digest.size), b"\0" * self.max_signature_size)
         if timestamp_token_size:
             # Attribute, SET and [1] wrappers: at most 3 headers of up to 4 bytes plus the OID.
-            dummy += b"\0" * (timestamp_token_size + 32)
-        return len(dummy)
+            return self._base_size + timestamp_token_size + 32
+        return self._base_size
 
 
 def _attribute(oid: str, value: bytes) -> bytes:

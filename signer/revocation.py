@@ -68,7 +68,7 @@ class RevocationSource:
     def __init__(self, http: HttpClient, *, ocsp_max_age: timedelta = DEFAULT_OCSP_MAX_AGE) -> None:
         self.http = http
         self.ocsp_max_age = ocsp_max_age
-        self._ocsp: dict[tuple[bytes, int], RevocationStatus] = {}
+        self._statuses: dict[tuple[bytes, int], RevocationStatus] = {}
         self._crl: dict[str, x509.CertificateRevocationList] = {}
         self._crl_der: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -77,15 +77,15 @@ class RevocationSource:
         """The certificate's status, from OCSP when it names a responder, else from its CRL."""
         now = datetime.now(UTC)
         key = (issuer.fingerprint(hashes.SHA256()), cert.serial_number)
-        cached = self._ocsp.get(key)
+        cached = self._statuses.get(key)
         if cached is not None and self._fresh(cached, now):
             return cached
         with self._lock:  # one fetch per certificate even when many threads miss at once
-            cached = self._ocsp.get(key)
+            cached = self._statuses.get(key)
             if cached is not None and self._fresh(cached, now):
                 return cached
             status = self._fetch(cert, issuer, now)
-            self._ocsp[key] = status
+            self._statuses[key] = status
             return status
 
     def _fresh(self, status: RevocationStatus, now: datetime) -> bool:
