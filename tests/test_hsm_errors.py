@@ -116,3 +116,17 @@ def test_unusable_input_is_refused_before_the_hsm_is_touched(dev_env: DevEnviron
     with pytest.raises(PakatError) as caught:
         SealService(deployment).seal("demo-gov", junk, tmp_path / "out.pdf", PadesLevel.B_LTA)
     assert caught.value.kind is errors.NOT_A_PDF
+
+
+def test_a_dropped_hsm_session_is_reopened(dev_env: DevEnvironment, tmp_path: Path) -> None:
+    """When the HSM drops the logged-in session, the next signature logs in again and succeeds."""
+    service = SealService(load_deployment(dev_env.deployment_path))
+    source = _pdf(tmp_path / "in.pdf")
+    service.seal("demo-co", source, tmp_path / "one.pdf", PadesLevel.B_B)
+    key = service.signer_for("demo-co").key
+    dropped = key._session  # type: ignore[attr-defined]
+    dropped.close()  # as if the HSM had closed it: our handle is now invalid
+    service.seal("demo-co", source, tmp_path / "two.pdf", PadesLevel.B_B)
+    assert key._session is not dropped  # type: ignore[attr-defined]
+    assert (tmp_path / "two.pdf").stat().st_size > source.stat().st_size
+    service.close()
