@@ -325,7 +325,7 @@ class Update:
         catalog = self.source.dict_at(root)
         raw = catalog.raw(b"/DSS")
         dss = parse_ref(raw) if raw else None
-        known = self._dss_contents(dss) if dss else set()
+        known = self._dss_contents() if raw else set()
         if dss is None:
             # A direct (or absent) DSS becomes an indirect object we can extend.
             dss = self.allocate()
@@ -342,9 +342,12 @@ class Update:
             # ETSI's extension marker for PDFs carrying a DSS (EN 319 142-1, 5.4).
             self.edit_dict(root).entries[b"/Extensions"] = b"<</ESIC<</BaseVersion/1.7/ExtensionLevel 1>>>>"
 
-    def _dss_contents(self, dss_ref: Ref) -> set[bytes]:
+    def _dss_contents(self) -> set[bytes]:
+        """What the original DSS (direct or indirect) already holds, by decoded content."""
         found: set[bytes] = set()
-        dss = self.source.pdf.get_object(dss_ref)
+        dss = self.source.pdf.Root.get("/DSS")
+        if not isinstance(dss, pikepdf.Dictionary):
+            return found
         for key in ("/Certs", "/OCSPs", "/CRLs"):
             for stream in dss.get(key, pikepdf.Array()):
                 if isinstance(stream, pikepdf.Stream):

@@ -16,6 +16,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 from signing_checks import assert_pades_level, pdfsig
 
 from envelopes.sealing import SealService
@@ -215,3 +216,20 @@ def test_signed_bytes_are_what_pyhanko_reads(service: SealService, tmp_path: Pat
     a, b, c, d = sig.byte_range
     assert a == 0 and c + d == len(data)
     assert data[b] == ord("<") and data[c - 1] == ord(">")
+
+
+def test_a_direct_dss_is_extended_without_duplicates(
+    service: SealService, dev_env: DevEnvironment, tmp_path: Path
+) -> None:
+    root_der = load_certificate(dev_env.root_cert_path).public_bytes(Encoding.DER)
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.Root.DSS = pikepdf.Dictionary(Type=pikepdf.Name.DSS, Certs=[pdf.make_stream(root_der)])  # direct
+    source = tmp_path / "dss.pdf"
+    pdf.save(source)
+    out = tmp_path / "sealed.pdf"
+    service.seal("demo-co", source, out, PadesLevel.B_LT)
+    assert_pades_level(out.read_bytes(), PadesLevel.B_LT, dev_env.root_cert_path)
+    with pikepdf.open(out) as signed:
+        certs = [bytes(s.read_bytes()) for s in signed.Root.DSS.Certs]
+    assert certs.count(root_der) == 1 and len(certs) > 1
