@@ -26,6 +26,8 @@ STAMP="$PAKAT_HOME/.install-stamp"
 HOST=127.0.0.1
 WEB_PORT="${PAKAT_PORT:-8000}"
 SYSTEM_PACKAGES=(softhsm2 redis-server poppler-utils libnss3-tools python3-venv python3-dev build-essential curl ca-certificates)
+# Only the tests need a real browser: the /validate page is checked in headless Chromium.
+TEST_SYSTEM_PACKAGES=(chromium chromium-driver)
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }
@@ -57,13 +59,15 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
 }
 
+# $@: extra packages beyond SYSTEM_PACKAGES.
 ensure_system_packages() {
+    local wanted=("${SYSTEM_PACKAGES[@]}" "$@")
     if ! command -v dpkg-query >/dev/null 2>&1; then
-        say "Not a Debian/Ubuntu system: install ${SYSTEM_PACKAGES[*]} yourself."
+        say "Not a Debian/Ubuntu system: install ${wanted[*]} yourself."
         return
     fi
     local missing
-    mapfile -t missing < <(missing_system_packages "${SYSTEM_PACKAGES[@]}")
+    mapfile -t missing < <(missing_system_packages "${wanted[@]}")
     if [ "${#missing[@]}" -gt 0 ]; then
         apt_install "${missing[@]}"
     fi
@@ -142,8 +146,9 @@ pdf.save(sys.argv[1])
 PY
 }
 
+# $@: extra system packages (the tests' browser).
 setup() {
-    ensure_system_packages
+    ensure_system_packages "$@"
     ensure_venv
     ensure_python_packages
     mkdir -p "$RUN_DIR" "$LOG_DIR"
@@ -313,7 +318,7 @@ status() {
 # ---------------------------------------------------------------- tests ----
 
 run_tests() {
-    setup
+    setup "${TEST_SYSTEM_PACKAGES[@]}"
     local failed=() rc
     step "ruff check"
     "$VENV/bin/ruff" check . || failed+=(ruff)
