@@ -11,8 +11,21 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
       roots:
         - path: trust/iran-root-ca-g3.pem
           sha256: aa7ff637...          # pinned: a root whose file changed is refused
-      intermediates: [certs/general-ca.pem]
+      intermediates: [certs/general-ca.pem, intermediates/]   # files, or folders of .pem/.cer/.crt
       revocation_url_prefixes: ["http://127.0.0.1:8390/"]
+    validation:                      # optional; defaults are validation.config.ValidationPolicy's
+      revocation: require            # require | if-available | skip
+      min_rsa_bits: 2048
+      min_ec_bits: 256
+      allowed_digests: [sha256, sha384, sha512]
+      digest_sunsets: {sha1: 2017-01-01}   # accepted only with proof of existence before the date
+      clock_skew_seconds: 300
+      classification:                # which CA or policy OID means which kind of signer
+        - kind: organisation_seal    # person_independent | person_affiliated | organisation_seal
+          policy_oid: 2.25.326198928783245305009728228841392471572
+          issuer_sha256: 0f3a...     # optional: the issuing CA's fingerprint
+          affiliation: private       # government | private
+          assurance_level: silver
     timestamping:
       url: http://127.0.0.1:8390/tsa
     limits:
@@ -36,6 +49,7 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -50,8 +64,14 @@ from cryptography.hazmat.primitives import hashes
 
 from pakat import errors
 from pakat.errors import AccessError
+from validation.config import ClassificationRule, RevocationMode, ValidationConfig, ValidationPolicy
+from validation.model import Affiliation, SignerKind
 
 DEFAULT_MAX_PDF_BYTES = 150 * 1024 * 1024
+# The national root CA, copied from shared/trust with its fingerprint: what production trusts by default.
+NATIONAL_ROOT_PATH = Path(__file__).parent / "trust" / "iran-root-ca-g3.pem"
+NATIONAL_ROOT_SHA256 = "aa7ff637d061295a6a003e9d6621a54f4780bae7aef96043a71b7c2af276d556"
+CERTIFICATE_SUFFIXES = (".pem", ".cer", ".crt", ".der")
 
 
 @dataclass(frozen=True)
@@ -125,6 +145,8 @@ class Deployment:
     tsa_url: str | None = None
     max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES
     api_key_hashes: Mapping[str, str] = field(default_factory=dict)
+    validation_policy: ValidationPolicy = field(default_factory=ValidationPolicy)
+    classification: tuple[ClassificationRule, ...] = ()
 
     def organisation(self, org_id: str) -> Organisation:
         """The configured organisation, or UNKNOWN_ORGANISATION."""
@@ -156,6 +178,84 @@ def load_certificate(path: Path) -> x509.Certificate:
     return x509.load_der_x509_certificate(data)
 
 
+def national_anchor() -> TrustAnchor:
+    """The national root CA, pinned: the production default trust anchor."""
+    return TrustAnchor(NATIONAL_ROOT_PATH, NATIONAL_ROOT_SHA256)
+
+
+def load_certificates(path: Path) -> list[x509.Certificate]:
+    """The certificate in ``path``, or every certificate file directly inside it when it is a folder."""
+    if path.is_dir():
+        return [load_certificate(p) for p in sorted(path.iterdir()) if p.suffix.lower() in CERTIFICATE_SUFFIXES]
+    return [load_certificate(path)]
+
+
+def validation_config(deployment: Deployment) -> ValidationConfig:
+    """What the validator trusts and demands under this deployment (roots checked against their pins)."""
+    try:
+        intermediates = [c for p in deployment.intermediates for c in load_certificates(p)]
+    except (OSError, ValueError) as exc:
+        raise AccessError(errors.CONFIG_INVALID, f"{deployment.source}: intermediates: {exc}") from exc
+    return ValidationConfig(
+        trust_roots=[anchor.load() for anchor in deployment.trust_roots],
+        intermediates=intermediates,
+        revocation_url_prefixes=deployment.revocation_url_prefixes,
+        policy=deployment.validation_policy,
+        classification=deployment.classification,
+        max_pdf_bytes=deployment.max_pdf_bytes,
+    )
+
+
+def default_validation_config() -> ValidationConfig:
+    """Production's default without a deployment file: the national root only, no online fetching."""
+    return ValidationConfig(trust_roots=[national_anchor().load()])
+
+
+def _fingerprint(value: Any) -> str:
+    return str(value).lower().replace(":", "")
+
+
+def _validation_policy(raw: Any, source: Path) -> tuple[ValidationPolicy, tuple[ClassificationRule, ...]]:
+    if raw is None:
+        return ValidationPolicy(), ()
+    if not isinstance(raw, dict):
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: validation must be a mapping")
+    defaults = ValidationPolicy()
+    try:
+        sunsets = {
+            str(k).lower(): dt.datetime.combine(
+                v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)), dt.time(), tzinfo=dt.UTC
+            )
+            for k, v in (raw.get("digest_sunsets") or {}).items()
+        } or defaults.digest_sunsets
+        policy = ValidationPolicy(
+            allowed_digests=tuple(str(d).lower() for d in raw.get("allowed_digests", defaults.allowed_digests)),
+            digest_sunsets=sunsets,
+            min_rsa_bits=int(raw.get("min_rsa_bits", defaults.min_rsa_bits)),
+            min_ec_bits=int(raw.get("min_ec_bits", defaults.min_ec_bits)),
+            revocation=RevocationMode(raw.get("revocation", defaults.revocation.value)),
+            clock_skew=dt.timedelta(seconds=int(raw.get("clock_skew_seconds", defaults.clock_skew.seconds))),
+        )
+        rules = tuple(
+            ClassificationRule(
+                kind=SignerKind(rule["kind"]),
+                issuer_sha256=_fingerprint(rule["issuer_sha256"]) if rule.get("issuer_sha256") else None,
+                policy_oid=str(rule["policy_oid"]) if rule.get("policy_oid") else None,
+                affiliation=Affiliation(rule["affiliation"]) if rule.get("affiliation") else None,
+                assurance_level=str(rule["assurance_level"]) if rule.get("assurance_level") else None,
+                requires_stamp_marker=bool(rule.get("requires_stamp_marker", False)),
+            )
+            for rule in raw.get("classification") or []
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: validation: {exc}") from exc
+    if any(r.issuer_sha256 is None and r.policy_oid is None for r in rules):
+        raise AccessError(
+            errors.CONFIG_INVALID, f"{source}: validation.classification: a rule needs issuer_sha256 or policy_oid"
+        )
+    return policy, rules
+
+
 def load_deployment(path: str | os.PathLike[str]) -> Deployment:
     """Parse and check a deployment YAML; errors name the offending entry."""
     source = Path(path).resolve()
@@ -175,7 +275,7 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
 
     trust = raw.get("trust") or {}
     roots = tuple(
-        TrustAnchor(rel(r.get("path"), "trust.roots[].path"), str(r.get("sha256", "")).lower().replace(":", ""))
+        TrustAnchor(rel(r.get("path"), "trust.roots[].path"), _fingerprint(r.get("sha256", "")))
         for r in trust.get("roots") or []
     )
     if not roots:
@@ -214,6 +314,7 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
         api_keys[str(entry["sha256"]).lower()] = org_id
 
     limits = raw.get("limits") or {}
+    policy, rules = _validation_policy(raw.get("validation"), source)
     return Deployment(
         source=source,
         organisations=orgs,
@@ -223,4 +324,6 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
         tsa_url=(raw.get("timestamping") or {}).get("url"),
         max_pdf_bytes=int(limits.get("max_pdf_bytes", DEFAULT_MAX_PDF_BYTES)),
         api_key_hashes=api_keys,
+        validation_policy=policy,
+        classification=rules,
     )

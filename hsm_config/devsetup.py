@@ -38,7 +38,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from hsm_config import devpki
-from hsm_config.deployment import DEFAULT_MAX_PDF_BYTES, hash_api_key, load_certificate
+from hsm_config.deployment import (
+    DEFAULT_MAX_PDF_BYTES,
+    NATIONAL_ROOT_PATH,
+    NATIONAL_ROOT_SHA256,
+    hash_api_key,
+    load_certificate,
+)
 from hsm_config.devpki import DevPKI, DevPKIError, PersonSubject, SealSubject, write_file
 from hsm_config.softhsm import KeySpec, SoftHSM
 
@@ -569,6 +575,20 @@ def _environment(
     )
 
 
+# How the dev PKI's (invented) policy OIDs classify signers; production reads its own from configuration.
+_DEV_CLASSES = {
+    devpki.PERSON_INDEPENDENT: ("person_independent", None),
+    devpki.PERSON_GOVERNMENT: ("person_affiliated", "government"),
+    devpki.PERSON_PRIVATE: ("person_affiliated", "private"),
+    devpki.SEAL_PRIVATE: ("organisation_seal", "private"),
+    devpki.SEAL_GOVERNMENT: ("organisation_seal", "government"),
+}
+_DEV_CLASSIFICATION = [
+    {"kind": kind, "policy_oid": devpki.POLICY_OIDS[profile], **({"affiliation": aff} if aff else {})}
+    for profile, (kind, aff) in _DEV_CLASSES.items()
+]
+
+
 def _write_deployment(env: DevEnvironment) -> None:
     """pakat.yaml in the format of hsm_config.deployment, paths relative to the file."""
 
@@ -579,10 +599,15 @@ def _write_deployment(env: DevEnvironment) -> None:
     doc: dict[str, Any] = {
         "version": 1,
         "trust": {
-            "roots": [{"path": rel(env.root_cert_path), "sha256": root.fingerprint(hashes.SHA256()).hex()}],
+            # Dev mode trusts the dev root beside the national one.
+            "roots": [
+                {"path": str(NATIONAL_ROOT_PATH), "sha256": NATIONAL_ROOT_SHA256},
+                {"path": rel(env.root_cert_path), "sha256": root.fingerprint(hashes.SHA256()).hex()},
+            ],
             "intermediates": [rel(p) for slug, p in env.ca_cert_paths.items() if slug != devpki.ROOT],
             "revocation_url_prefixes": [f"{env.base_url}/"],
         },
+        "validation": {"revocation": "require", "classification": _DEV_CLASSIFICATION},
         "timestamping": {"url": env.tsa_url},
         "limits": {"max_pdf_bytes": DEFAULT_MAX_PDF_BYTES},
         "organisations": {

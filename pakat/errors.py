@@ -69,6 +69,11 @@ PDF_MISSING = _kind(
     "هیچ فایل PDF ای فرستاده نشده است.",
     "No PDF file was sent.",
 )
+NO_SIGNATURES = _kind(
+    "NO_SIGNATURES", 422, 3,
+    "در این فایل PDF هیچ امضایی نیست.",
+    "The PDF holds no signature.",
+)
 LEVEL_UNKNOWN = _kind(
     "LEVEL_UNKNOWN", 400, 3,
     "سطح امضا نامعتبر است؛ یکی از B-B، B-T، B-LT یا B-LTA را انتخاب کنید.",
