@@ -1,0 +1,76 @@
+"""Dates and numbers as people read them: Jalali in Tehran time for Persian, Gregorian UTC for English.
+
+A Persian reader gets «۱۴۰۵/۰۹/۰۱ ساعت ۱۴:۳۰:۰۵ (تهران)», the way an Iranian
+tender calendar states deadlines; an English reader gets
+``2026-11-22 11:00:05 UTC``, unambiguous for anyone comparing with logs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jdatetime
+
+from validation.reports.labels import Lang
+
+_PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+def _tehran() -> tzinfo:
+    try:
+        return ZoneInfo("Asia/Tehran")
+    except ZoneInfoNotFoundError:
+        # No tz database (a bare Windows Python without tzdata): Iran has kept
+        # +03:30 all year since it dropped daylight saving in 2022.
+        return timezone(timedelta(hours=3, minutes=30), "Asia/Tehran")
+
+
+TEHRAN = _tehran()
+
+
+def persian_digits(text: str) -> str:
+    """``"1405/09/01"`` → ``"۱۴۰۵/۰۹/۰۱"``; everything but ASCII digits is kept."""
+    return text.translate(_PERSIAN_DIGITS)
+
+
+def localize_digits(text: str, lang: Lang) -> str:
+    """Persian digits for Persian, unchanged for English."""
+    return persian_digits(text) if lang == "fa" else text
+
+
+def _aware(moment: datetime) -> datetime:
+    # The model's datetimes are UTC; a naive one (a careless producer) is taken as UTC too
+    # rather than as the server's local time, which would shift it by the server's zone.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def format_datetime(moment: datetime, lang: Lang) -> str:
+    """A moment for people.
+
+    Persian: Jalali date, Tehran wall-clock time, Persian digits, e.g.
+    «۱۴۰۵/۰۹/۰۱ ساعت ۱۴:۳۰:۰۵ (تهران)». English: ``2026-11-22 11:00:05 UTC``.
+    """
+    moment = _aware(moment)
+    if lang == "fa":
+        local = moment.astimezone(TEHRAN)
+        jalali = jdatetime.datetime.fromgregorian(datetime=local)
+        return persian_digits(jalali.strftime("%Y/%m/%d") + " ساعت " + local.strftime("%H:%M:%S")) + " (تهران)"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_date(moment: datetime, lang: Lang) -> str:
+    """The date alone (certificate validity): Jalali in Tehran for Persian, ISO in UTC for English."""
+    moment = _aware(moment)
+    if lang == "fa":
+        jalali = jdatetime.datetime.fromgregorian(datetime=moment.astimezone(TEHRAN))
+        return persian_digits(jalali.strftime("%Y/%m/%d"))
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def format_int(value: int, lang: Lang) -> str:
+    """A count or size with thousands separators: «۱۲٬۳۴۵» or ``12,345``."""
+    if lang == "fa":
+        # U+066C ARABIC THOUSANDS SEPARATOR, the one Persian typesetting uses.
+        return persian_digits(f"{value:,}".replace(",", "٬"))
+    return f"{value:,}"

@@ -1,0 +1,450 @@
+"""A report laid out for people in one language: what to show, in which order, with which tone.
+
+Both the HTML page and the PDF draw this view, so they cannot disagree on
+what a field means or whether it is shown. It only reads the
+:class:`~validation.model.DocumentReport`; it never judges.
+
+Strings from certificates and from the PDF (signer names, field names, file
+names) are attacker-controlled. :func:`clean` drops control and bidi-override
+characters from them, so «‮fdp.exe» cannot pose as «exe.pdf» and a name
+cannot reorder the text around it; HTML escaping is the templates' job.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from validation.model import (
+    CertificateInfo,
+    ChainReport,
+    DocumentReport,
+    Finding,
+    Indication,
+    IntegrityReport,
+    ModificationReport,
+    RevocationReport,
+    Severity,
+    SignatureReport,
+    SignerIdentity,
+    SubIndication,
+    Text,
+    TimestampReport,
+)
+from validation.reports import labels as L
+from validation.reports.dates import format_date, format_datetime, format_int, localize_digits
+from validation.reports.labels import Lang, pick, ui
+
+Tone = Literal["ok", "bad", "warn", "plain"]
+
+_TONES: dict[Indication, Tone] = {
+    Indication.TOTAL_PASSED: "ok",
+    Indication.TOTAL_FAILED: "bad",
+    Indication.INDETERMINATE: "warn",
+}
+_SEVERITY_TONES: dict[Severity, Tone] = {Severity.ERROR: "bad", Severity.WARNING: "warn", Severity.INFO: "plain"}
+# Zero-width non-joiner and joiner are part of Persian spelling («می‌شود»); every other
+# format character (bidi embeddings, overrides, isolates, marks, BOM) is dropped.
+_KEEP_FORMAT = {"\u200c", "\u200d"}
+MAX_VALUE_CHARS = 400
+
+
+def clean(value: str | None) -> str:
+    """An untrusted string made safe to place in running text: no controls, no bidi tricks, bounded."""
+    if not value:
+        return ""
+    kept = "".join(
+        " " if ch in "\t\r\n" else ch
+        for ch in value
+        if ch in "\t\r\n" or ch in _KEEP_FORMAT or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+    ).strip()
+    return kept if len(kept) <= MAX_VALUE_CHARS else kept[: MAX_VALUE_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One labelled value.
+
+    ``ltr`` marks technical values (hashes, DNs, algorithm names) that read left
+    to right even on a Persian page; ``code`` is a stable code shown beside.
+    """
+
+    label: str
+    value: str
+    tone: Tone = "plain"
+    ltr: bool = False
+    code: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled group of rows; ``technical`` sections fold away on the web page."""
+
+    title: str
+    rows: list[Row]
+    technical: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The badge: the label in the page's language, the other language beside, and the codes."""
+
+    label: str
+    label_other: str
+    tone: Tone
+    indication: str
+    sub_indication: str | None
+    sub_label: str | None  # the sub-indication in words
+    reason: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class FindingView:
+    code: str
+    severity: str
+    tone: Tone
+    text: str
+
+
+@dataclass(frozen=True)
+class SignatureView:
+    number: int
+    heading: str  # «امضای ۱» / "Signature 1"
+    who: str  # the signer in a few words, as Adobe's panel lists signatures
+    verdict: Verdict
+    sections: list[Section]
+    findings: list[FindingView]
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """Everything a renderer draws, already in one language."""
+
+    lang: Lang
+    dir: Literal["rtl", "ltr"]
+    title: str
+    title_other: str
+    verdict: Verdict
+    summary: list[Row]
+    signatures: list[SignatureView]
+    document_timestamps: list[Section]
+    findings: list[FindingView]
+    policy: list[Row]
+    trust_anchors: list[str]
+    generator: str
+    footer: str
+    words: dict[str, str] = field(default_factory=dict)  # the layout's headings in this language
+
+
+def build_view(report: DocumentReport, lang: Lang) -> ReportView:
+    """Lay ``report`` out in ``lang`` ("fa" or "en")."""
+    other = L.other(lang)
+    summary = [
+        Row(ui("file_name", lang), clean(report.file_name) or pick(L.NONE_GIVEN, lang)),
+        Row(ui("file_size", lang), f"{format_int(report.file_size, lang)} {ui('bytes', lang)}"),
+        Row(ui("file_sha256", lang), report.file_sha256, ltr=True),
+        Row(ui("signature_count", lang), format_int(len(report.signatures), lang)),
+        Row(ui("revisions", lang), format_int(report.revisions, lang)),
+        Row(ui("validation_time", lang), format_datetime(report.validation_time, lang)),
+    ]
+    return ReportView(
+        lang=lang,
+        dir="rtl" if lang == "fa" else "ltr",
+        title=ui("title", lang),
+        title_other=ui("title", other),
+        verdict=_verdict(report.indication, report.sub_indication, report.reason, lang),
+        summary=summary,
+        signatures=[_signature(sig, lang) for sig in report.signatures],
+        document_timestamps=[
+            _timestamp_section(ts, n, lang) for n, ts in enumerate(report.document_timestamps, 1)
+        ],
+        findings=_findings(report.findings, lang),
+        policy=_policy(report.policy, lang),
+        trust_anchors=[clean(a) for a in report.trust_anchors],
+        generator=clean(report.generator),
+        footer=ui("footer", lang),
+        words={key: pick(text, lang) for key, text in L.UI.items()},
+    )
+
+
+def _verdict(indication: Indication, sub: SubIndication | None, reason: Text, lang: Lang) -> Verdict:
+    return Verdict(
+        label=pick(L.INDICATIONS[indication], lang),
+        label_other=pick(L.INDICATIONS[indication], L.other(lang)),
+        tone=_TONES[indication],
+        indication=indication.value,
+        sub_indication=sub.value if sub else None,
+        sub_label=pick(L.SUB_INDICATIONS[sub], lang) if sub else None,
+        reason=clean(pick(reason, lang)),
+        meaning=pick(L.INDICATION_MEANINGS[indication], lang),
+    )
+
+
+def _findings(findings: Iterable[Finding], lang: Lang) -> list[FindingView]:
+    return [
+        FindingView(
+            f.code, pick(L.SEVERITIES[f.severity], lang), _SEVERITY_TONES[f.severity], clean(pick(f.text, lang))
+        )
+        for f in findings
+    ]
+
+
+def _check(ok: bool | None, lang: Lang) -> tuple[str, Tone]:
+    if ok is None:
+        return pick(L.CHECK_UNKNOWN, lang), "warn"
+    return (pick(L.CHECK_OK, lang), "ok") if ok else (pick(L.CHECK_FAILED, lang), "bad")
+
+
+def _yes_no(value: bool, lang: Lang) -> str:
+    return pick(L.YES if value else L.NO, lang)
+
+
+def _signer_name(signer: SignerIdentity | None) -> str:
+    if signer is None:
+        return ""
+    return clean(signer.name) or clean(signer.certificate.common_name) or clean(signer.certificate.subject)
+
+
+def _signature(sig: SignatureReport, lang: Lang) -> SignatureView:
+    who = _signer_name(sig.signer)
+    if sig.signer and sig.signer.organisation and clean(sig.signer.organisation) not in who:
+        who = f"{who} — {clean(sig.signer.organisation)}" if who else clean(sig.signer.organisation)
+    sections = [
+        _overview(sig, lang),
+        *([_signer(sig.signer, lang)] if sig.signer else []),
+        _times(sig, lang),
+        _chain(sig.chain, lang),
+        _revocation(sig.revocation, lang),
+        _integrity(sig.integrity, lang),
+        _modifications(sig.modifications, sig.revision, lang),
+        _algorithms(sig, lang),
+        *[_timestamp_section(ts, n, lang) for n, ts in enumerate(sig.timestamps, 1)],
+        *([_certificate(sig.signer.certificate, ui("certificate", lang), lang)] if sig.signer else []),
+    ]
+    return SignatureView(
+        number=sig.index,
+        heading=f"{ui('signature', lang)} {localize_digits(str(sig.index), lang)}",
+        who=who,
+        verdict=_verdict(sig.indication, sig.sub_indication, sig.reason, lang),
+        sections=sections,
+        findings=_findings(sig.findings, lang),
+    )
+
+
+def _overview(sig: SignatureReport, lang: Lang) -> Section:
+    if sig.pades_level:
+        level_words = L.PADES_LEVELS.get(sig.pades_level)
+        level = f"{sig.pades_level} — {pick(level_words, lang)}" if level_words else clean(sig.pades_level)
+    else:
+        level = pick(L.NOT_PADES, lang)
+    rows = [
+        Row(ui("kind", lang), pick(L.SIGNATURE_KINDS[sig.kind], lang)),
+        Row(ui("pades_level", lang), level, tone="plain" if sig.pades_level else "warn"),
+    ]
+    if sig.field_name:
+        rows.append(Row(ui("field_name", lang), clean(sig.field_name)))
+    return Section(ui("overview", lang), rows)
+
+
+def _signer(signer: SignerIdentity, lang: Lang) -> Section:
+    kind = pick(L.SIGNER_KINDS[signer.kind], lang)
+    if signer.affiliation is not None:
+        kind = f"{kind} ({pick(L.AFFILIATIONS[signer.affiliation], lang)})"
+    rows = [
+        Row(ui("name", lang), _signer_name(signer) or pick(L.NONE_GIVEN, lang)),
+        Row(ui("national_id", lang), clean(signer.national_id) or pick(L.NONE_GIVEN, lang), ltr=True),
+    ]
+    optional = [
+        ("organisation", signer.organisation, False),
+        ("organisational_unit", signer.organisational_unit, False),
+        ("title_attr", signer.title, True),  # the exact English role title of government staff
+    ]
+    rows += [Row(ui(key, lang), clean(value), ltr=ltr) for key, value, ltr in optional if clean(value)]
+    rows.append(Row(ui("signer_kind", lang), kind))
+    if signer.assurance_level:
+        rows.append(Row(ui("assurance_level", lang), clean(signer.assurance_level)))
+    return Section(ui("signer", lang), rows)
+
+
+def _times(sig: SignatureReport, lang: Lang) -> Section:
+    rows: list[Row] = []
+    if sig.claimed_signing_time is not None:
+        rows.append(
+            Row(ui("claimed_time", lang), format_datetime(sig.claimed_signing_time, lang),
+                note=ui("claimed_time_note", lang))
+        )
+    else:
+        rows.append(Row(ui("claimed_time", lang), pick(L.NONE_GIVEN, lang)))
+    for ts in sig.timestamps:
+        if ts.kind == "signature":
+            tone: Tone = "ok" if ts.intact and ts.trusted else "bad"
+            rows.append(Row(ui("timestamp_time", lang), format_datetime(ts.time, lang), tone=tone))
+    rows.append(Row(ui("best_time", lang), format_datetime(sig.best_signature_time, lang)))
+    return Section(ui("times", lang), rows)
+
+
+def _chain(chain: ChainReport | None, lang: Lang) -> Section:
+    if chain is None:
+        return Section(ui("chain", lang), [Row(ui("trusted", lang), ui("chain_not_checked", lang), tone="warn")])
+    rows = [
+        Row(ui("trusted", lang), ui("chain_trusted" if chain.trusted else "chain_untrusted", lang),
+            tone="ok" if chain.trusted else "bad"),
+    ]
+    if chain.anchor:
+        rows.append(Row(ui("anchor", lang), clean(chain.anchor), ltr=True))
+    if chain.anchor_sha256:
+        rows.append(Row(ui("anchor_sha256", lang), chain.anchor_sha256, ltr=True))
+    for n, cert in enumerate(chain.certificates, 1):
+        rows.append(
+            Row(f"{ui('certificate', lang)} {localize_digits(str(n), lang)}",
+                clean(cert.common_name) or clean(cert.subject), ltr=not _is_rtl(cert.common_name),
+                note=_validity(cert, lang))
+        )
+    if chain.problem:
+        rows.append(Row(ui("problem", lang), clean(chain.problem), tone="bad", ltr=True))
+    return Section(ui("chain", lang), rows)
+
+
+def _revocation(rev: RevocationReport | None, lang: Lang) -> Section:
+    title = ui("revocation", lang)
+    if rev is None:
+        return Section(title, [Row(ui("revocation_status", lang), pick(L.CHECK_UNKNOWN, lang), tone="warn")])
+    tones: dict[str, Tone] = {"good": "ok", "revoked": "bad"}
+    rows = [Row(ui("revocation_status", lang), pick(L.REVOCATION_STATUSES[rev.status], lang),
+                tone=tones.get(rev.status.value, "warn"))]
+    if rev.source:
+        source = L.REVOCATION_SOURCES.get(rev.source)
+        rows.append(Row(ui("revocation_source", lang), pick(source, lang) if source else clean(rev.source)))
+    if rev.kind:
+        rows.append(Row(ui("revocation_kind", lang), clean(rev.kind), ltr=True))
+    if rev.produced_at:
+        rows.append(Row(ui("produced_at", lang), format_datetime(rev.produced_at, lang)))
+    if rev.revoked_at:
+        rows.append(Row(ui("revoked_at", lang), format_datetime(rev.revoked_at, lang), tone="bad"))
+    if rev.reason:
+        rows.append(Row(ui("revocation_reason", lang), clean(rev.reason), ltr=True))
+    return Section(title, rows)
+
+
+def _integrity(integrity: IntegrityReport, lang: Lang) -> Section:
+    byte_range = (
+        "[" + " ".join(str(n) for n in integrity.byte_range) + "]" if integrity.byte_range else "—"
+    )
+    coverage_tones: dict[str, Tone] = {"entire_file": "ok", "entire_revision": "ok", "partial": "bad"}
+    coverage = L.COVERAGES.get(integrity.coverage)
+    digest, digest_tone = _check(integrity.digest_ok, lang)
+    crypto, crypto_tone = _check(integrity.signature_ok, lang)
+    byte_range_word, byte_range_tone = _check(integrity.byte_range_ok, lang)
+    return Section(ui("integrity", lang), [
+        Row(ui("byte_range", lang), byte_range_word, tone=byte_range_tone, note=byte_range),
+        Row(ui("coverage", lang), pick(coverage, lang) if coverage else clean(integrity.coverage),
+            tone=coverage_tones.get(integrity.coverage, "warn")),
+        Row(ui("digest", lang), digest, tone=digest_tone),
+        Row(ui("crypto_signature", lang), crypto, tone=crypto_tone),
+    ])
+
+
+def _modifications(mods: ModificationReport, revision: int | None, lang: Lang) -> Section:
+    if mods.level is None:
+        rows = [Row(ui("modification_level", lang), pick(L.NOT_ANALYSED, lang), tone="warn")]
+    else:
+        level_tones: dict[str, Tone] = {"NONE": "ok", "LTA_UPDATES": "ok", "OTHER": "bad"}
+        rows = [Row(ui("modification_level", lang), pick(L.MODIFICATIONS[mods.level], lang),
+                    tone=level_tones.get(mods.level.value, "warn"), code=mods.level.value)]
+    if revision is not None:
+        rows.append(Row(ui("revision", lang), localize_digits(str(revision + 1), lang)))
+    if mods.docmdp_permission is not None:
+        permission = L.DOCMDP_PERMISSIONS.get(mods.docmdp_permission)
+        rows.append(Row(ui("docmdp", lang), pick(permission, lang) if permission else str(mods.docmdp_permission),
+                        code=f"P={mods.docmdp_permission}"))
+    if mods.docmdp_ok is not None:
+        word, tone = _check(mods.docmdp_ok, lang)
+        rows.append(Row(ui("docmdp_ok", lang), word, tone=tone))
+    return Section(ui("modifications", lang), rows)
+
+
+def _algorithms(sig: SignatureReport, lang: Lang) -> Section:
+    rows = [
+        Row(ui("digest_algorithm", lang), clean(sig.digest_algorithm) or "—", ltr=True),
+        Row(ui("signature_algorithm", lang), clean(sig.signature_algorithm) or "—", ltr=True),
+    ]
+    if sig.signer:
+        rows.append(Row(ui("key", lang), clean(sig.signer.certificate.key), ltr=True))
+    if sig.subfilter:
+        rows.append(Row(ui("subfilter", lang), clean(sig.subfilter), ltr=True))
+    return Section(ui("algorithms", lang), rows, technical=True)
+
+
+def _timestamp_section(ts: TimestampReport, number: int, lang: Lang) -> Section:
+    kind = L.TIMESTAMP_KINDS.get(ts.kind)
+    title = f"{pick(kind, lang) if kind else clean(ts.kind)} {localize_digits(str(number), lang)}"
+    intact, intact_tone = _check(ts.intact, lang)
+    rows = [
+        Row(ui("timestamp_time", lang), format_datetime(ts.time, lang)),
+        Row(ui("intact", lang), intact, tone=intact_tone),
+        Row(ui("trusted", lang), ui("chain_trusted" if ts.trusted else "chain_untrusted", lang),
+            tone="ok" if ts.trusted else "bad"),
+    ]
+    if ts.tsa:
+        rows.append(Row(ui("tsa", lang), clean(ts.tsa), ltr=True))
+    if ts.field_name:
+        rows.append(Row(ui("field_name", lang), clean(ts.field_name)))
+    if ts.covers_entire_file is not None:
+        rows.append(Row(ui("covers_entire_file", lang), _yes_no(ts.covers_entire_file, lang),
+                        tone="ok" if ts.covers_entire_file else "warn"))
+    rows.append(Row(ui("digest_algorithm", lang), clean(ts.digest_algorithm), ltr=True))
+    if ts.problem:
+        rows.append(Row(ui("problem", lang), clean(ts.problem), tone="bad", ltr=True))
+    return Section(title, rows)
+
+
+def _certificate(cert: CertificateInfo, title: str, lang: Lang) -> Section:
+    return Section(title, [
+        Row(ui("subject", lang), clean(cert.subject), ltr=True),
+        Row(ui("issuer", lang), clean(cert.issuer), ltr=True),
+        Row(ui("serial_number", lang), clean(cert.serial_number), ltr=True),
+        Row(ui("validity", lang), _validity(cert, lang)),
+        Row(ui("fingerprint", lang), clean(cert.sha256), ltr=True),
+        Row(ui("key", lang), clean(cert.key), ltr=True),
+    ], technical=True)
+
+
+def _validity(cert: CertificateInfo, lang: Lang) -> str:
+    return (f"{ui('not_before', lang)} {format_date(cert.not_before, lang)} "
+            f"{ui('not_after', lang)} {format_date(cert.not_after, lang)}")
+
+
+def _policy(policy: dict[str, Any], lang: Lang) -> list[Row]:
+    rows: list[Row] = []
+    for key, value in policy.items():
+        label = ui(key, lang) if key in L.UI else clean(key)
+        # "revocation" is also a section heading; the policy's own word for it is clearer here.
+        if key == "revocation":
+            label = ui("policy_revocation", lang)
+            mode = L.REVOCATION_MODES.get(str(value))
+            rows.append(Row(label, pick(mode, lang) if mode else clean(str(value))))
+        elif isinstance(value, list):
+            rows.append(Row(label, ", ".join(clean(str(v)) for v in value), ltr=True))
+        elif isinstance(value, dict):
+            rows.append(Row(label, ", ".join(f"{clean(str(k))} < {clean(str(v))[:10]}" for k, v in value.items()),
+                            ltr=True))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            rows.append(Row(label, format_int(value, lang)))
+        else:
+            rows.append(Row(label, clean(str(value)), ltr=True))
+    return rows
+
+
+def _is_rtl(text: str | None) -> bool:
+    # A Persian common name reads right to left; DNs and Latin names left to right.
+    for ch in text or "":
+        bidi = unicodedata.bidirectional(ch)
+        if bidi in ("R", "AL"):
+            return True
+        if bidi == "L":
+            return False
+    return False
