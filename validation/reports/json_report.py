@@ -1,0 +1,69 @@
+"""The validation report as JSON: the API's default answer and ``pakat validate --format json``.
+
+The shape is the :class:`validation.model.DocumentReport` dataclasses, field for
+field, described and versioned by ``schema/report-v1.json`` (JSON Schema 2020-12):
+
+* enums become their values (``"TOTAL_PASSED"``, ``"organisation_seal"``);
+* datetimes become ISO 8601 in UTC with a ``Z`` (a naive datetime is taken as UTC);
+* :class:`~validation.model.Text` becomes ``{"fa": ..., "en": ...}``;
+* every field is present, ``null`` when the model holds ``None``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from validation.model import DocumentReport, Text
+
+SCHEMA_RESOURCE = "schema/report-v1.json"
+
+
+def report_to_dict(report: DocumentReport) -> dict[str, Any]:
+    """The report as plain JSON-ready values (str, int, bool, None, list, dict)."""
+    result = _plain(report)
+    assert isinstance(result, dict)
+    return result
+
+
+def report_to_json(report: DocumentReport, *, indent: int | None = 2) -> str:
+    """The report as a JSON document; Persian stays readable (no ``\\u`` escapes)."""
+    return json.dumps(report_to_dict(report), ensure_ascii=False, indent=indent)
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema the reports of this version conform to."""
+    text = resources.files("validation.reports").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def iso_utc(value: datetime) -> str:
+    """``2025-03-01T08:30:00Z``; fractions of a second are kept when present (TSA times carry them)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def _plain(value: Any) -> Any:
+    # Enums first: StrEnum members are also str (and IntEnum members int).
+    if isinstance(value, enum.Enum):
+        return value.value
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, Text):
+        return {"fa": value.fa, "en": value.en}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    # A new type in the model must be given a JSON form on purpose, not str()'d by accident.
+    raise TypeError(f"no JSON form for {type(value).__name__} in a validation report")
