@@ -38,7 +38,15 @@ DEFAULT_DIGEST_SUNSETS: dict[str, datetime] = {
 class ValidationPolicy:
     """The constraints a signature must meet besides being intact and trusted."""
 
-    allowed_digests: tuple[str, ...] = ("sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512")
+    allowed_digests: tuple[str, ...] = (
+        "sha256",
+        "sha384",
+        "sha512",
+        "sha3_256",
+        "sha3_384",
+        "sha3_512",
+        "shake256",  # Ed448's digest
+    )
     # Digests not allowed for new signatures, but acceptable with proof of existence before the date.
     digest_sunsets: dict[str, datetime] = field(default_factory=lambda: dict(DEFAULT_DIGEST_SUNSETS))
     min_rsa_bits: int = 2048

@@ -1,0 +1,233 @@
+"""Every sentence the validator says, in Persian and English, under a stable code.
+
+Findings name what was seen (a code a platform can act on); reasons are the
+one-line verdict a clerk reads. Technical detail (offsets, library messages)
+is appended in English only: it is for whoever investigates, not for the clerk.
+"""
+
+from __future__ import annotations
+
+from validation.model import Finding, Severity, SubIndication, Text
+
+# code -> (severity, Persian, English)
+FINDINGS: dict[str, tuple[Severity, str, str]] = {
+    "CONTENTS_INVALID": (
+        Severity.ERROR,
+        "محتوای امضا (/Contents) خالی، صفر یا خراب است.",
+        "The signature value (/Contents) is missing, empty, zeroed or not a CMS signature.",
+    ),
+    "BYTE_RANGE_INVALID": (
+        Severity.ERROR,
+        "محدوده امضاشده (/ByteRange) نادرست یا ناقص است.",
+        "The signed byte range (/ByteRange) is missing or malformed.",
+    ),
+    "BYTE_RANGE_PAST_EOF": (
+        Severity.ERROR,
+        "محدوده امضاشده از انتهای فایل فراتر می‌رود؛ فایل کوتاه شده یا دستکاری شده است.",
+        "The signed byte range runs past the end of the file: the file was truncated or tampered with.",
+    ),
+    "BYTE_RANGE_GAP_MISMATCH": (
+        Severity.ERROR,
+        "بخش امضانشده فایل همان محتوای امضا نیست (حمله بسته‌بندی امضا).",
+        "The unsigned gap is not this signature's own value (signature wrapping).",
+    ),
+    "SIGNATURES_OVERLAP": (
+        Severity.ERROR,
+        "محدوده این امضا با امضای دیگری هم‌پوشانی دارد.",
+        "This signature's byte range overlaps another signature's.",
+    ),
+    "CMS_UNREADABLE": (
+        Severity.ERROR,
+        "ساختار امضای CMS خوانده نمی‌شود.",
+        "The CMS signature cannot be parsed.",
+    ),
+    "SIGNER_CERTIFICATE_MISSING": (
+        Severity.ERROR,
+        "گواهی امضاکننده در امضا نیست.",
+        "The signer's certificate is not in the signature.",
+    ),
+    "DIGEST_MISMATCH": (
+        Severity.ERROR,
+        "چکیده سند با چکیده امضاشده یکی نیست: محتوای امضاشده تغییر کرده است.",
+        "The document digest does not match the signed digest: the signed content was changed.",
+    ),
+    "SIGNATURE_INVALID": (
+        Severity.ERROR,
+        "مقدار امضا با گواهی امضاکننده تأیید نمی‌شود.",
+        "The signature value does not verify with the signer's certificate.",
+    ),
+    "UNSUPPORTED_ALGORITHM": (
+        Severity.ERROR,
+        "الگوریتم این امضا پشتیبانی نمی‌شود و نمی‌توان آن را بررسی کرد.",
+        "This signature's algorithm is not supported, so it cannot be checked.",
+    ),
+    "MODIFIED_AFTER_SIGNING": (
+        Severity.ERROR,
+        "پس از امضا تغییری غیرمجاز در سند داده شده است (صفحه، محتوا یا اشیای تازه).",
+        "The document was changed in a disallowed way after signing (pages, content or objects).",
+    ),
+    "COVERAGE_INCOMPLETE": (
+        Severity.ERROR,
+        "امضا کل نسخه امضاشده سند را پوشش نمی‌دهد.",
+        "The signature does not cover its whole revision of the document.",
+    ),
+    "DOCMDP_VIOLATION": (
+        Severity.ERROR,
+        "تغییرات پس از امضای گواهی‌کننده بیش از مجوز آن (DocMDP) است.",
+        "Changes after the certification signature exceed what its DocMDP permission allows.",
+    ),
+    "ANNOTATIONS_AFTER_SIGNING": (
+        Severity.WARNING,
+        "پس از امضا یادداشت یا حاشیه‌نویسی به سند افزوده شده است.",
+        "Annotations were added after signing.",
+    ),
+    "FORM_FILLED_AFTER_SIGNING": (
+        Severity.INFO,
+        "پس از امضا فرم پر شده یا امضای دیگری افزوده شده است.",
+        "Form fields were filled or further signatures added after signing.",
+    ),
+    "DIGEST_NOT_ALLOWED": (
+        Severity.ERROR,
+        "الگوریتم چکیده این امضا (مانند SHA-1) دیگر امن شمرده نمی‌شود.",
+        "The signature's digest algorithm (such as SHA-1) is no longer considered secure.",
+    ),
+    "KEY_TOO_SMALL": (
+        Severity.ERROR,
+        "طول کلید امضاکننده کمتر از حد مجاز است.",
+        "The signer's key is shorter than the policy allows.",
+    ),
+    "TIMESTAMP_INVALID": (
+        Severity.ERROR,
+        "مهر زمانی خراب است یا با امضا نمی‌خواند.",
+        "A timestamp is damaged or does not match what it stamps.",
+    ),
+    "TIMESTAMP_UNTRUSTED": (
+        Severity.WARNING,
+        "صادرکننده مهر زمانی مورد اعتماد نیست.",
+        "A timestamp's authority is not trusted.",
+    ),
+    "CLAIMED_TIME_AFTER_TIMESTAMP": (
+        Severity.WARNING,
+        "زمان اعلام‌شده امضاکننده پس از زمان مهر زمانی است.",
+        "The signer's claimed signing time is later than the timestamp.",
+    ),
+    "REVOCATION_FETCHED_ONLINE": (
+        Severity.INFO,
+        "وضعیت ابطال گواهی به صورت برخط از پاسخ‌گوی مجاز گرفته شد.",
+        "Revocation status was fetched online from an allow-listed responder.",
+    ),
+    "REVOCATION_NOT_CHECKED": (
+        Severity.WARNING,
+        "وضعیت ابطال گواهی بررسی نشد.",
+        "The certificate's revocation status was not checked.",
+    ),
+    "NOT_PADES": (
+        Severity.INFO,
+        "این امضا از قالب PAdES (ETSI.CAdES.detached) نیست.",
+        "This signature is not in the PAdES format (ETSI.CAdES.detached).",
+    ),
+    "HOSTILE_URL_IGNORED": (
+        Severity.INFO,
+        "نشانی‌های داخل گواهی که در فهرست مجاز نبودند فراخوانی نشدند.",
+        "Addresses in the certificate outside the allow-list were not contacted.",
+    ),
+}
+
+# sub-indication (or None for passed) -> one-line reason
+REASONS: dict[SubIndication | None, tuple[str, str]] = {
+    None: ("امضا معتبر است و به ریشه مورد اعتماد می‌رسد.", "The signature is valid and chains to a trusted root."),
+    SubIndication.FORMAT_FAILURE: (
+        "ساختار امضا یا سند نادرست است یا سند پس از امضا به شکلی غیرمجاز تغییر کرده است.",
+        "The signature or document structure is wrong, or the document was changed in a disallowed way.",
+    ),
+    SubIndication.HASH_FAILURE: (
+        "محتوای امضاشده تغییر کرده است.",
+        "The signed content has been changed.",
+    ),
+    SubIndication.SIG_CRYPTO_FAILURE: (
+        "مقدار امضا با گواهی امضاکننده تأیید نمی‌شود.",
+        "The signature value does not verify with the signer's certificate.",
+    ),
+    SubIndication.REVOKED: (
+        "گواهی امضاکننده پیش از امضا باطل شده بود.",
+        "The signer's certificate was revoked before the signature was made.",
+    ),
+    SubIndication.EXPIRED: (
+        "گواهی امضاکننده هنگام امضا منقضی شده بود.",
+        "The signer's certificate had expired when the signature was made.",
+    ),
+    SubIndication.NOT_YET_VALID: (
+        "گواهی امضاکننده هنگام امضا هنوز معتبر نشده بود.",
+        "The signer's certificate was not yet valid when the signature was made.",
+    ),
+    SubIndication.SIG_CONSTRAINTS_FAILURE: (
+        "امضا شرایط سیاست اعتبارسنجی را برآورده نمی‌کند.",
+        "The signature does not meet the validation policy's constraints.",
+    ),
+    SubIndication.CHAIN_CONSTRAINTS_FAILURE: (
+        "زنجیره گواهی شرایط لازم (مانند کاربری کلید) را ندارد.",
+        "The certificate chain does not meet the required constraints (such as key usage).",
+    ),
+    SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE: (
+        "زنجیره گواهی امضاکننده بررسی‌پذیر نیست.",
+        "The signer's certificate chain could not be validated.",
+    ),
+    SubIndication.CRYPTO_CONSTRAINTS_FAILURE: (
+        "الگوریتم یا طول کلید امضا دیگر امن شمرده نمی‌شود.",
+        "The signature's algorithm or key size is no longer considered secure.",
+    ),
+    SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE: (
+        "الگوریتم امضا دیگر امن نیست و مهر زمانی‌ای نشان نمی‌دهد که امضا پیش از آن ساخته شده است.",
+        "The signature's algorithm is no longer secure and no timestamp proves it was made before then.",
+    ),
+    SubIndication.TIMESTAMP_ORDER_FAILURE: (
+        "ترتیب زمانی مهرهای زمانی نادرست است.",
+        "The timestamps are in an impossible order.",
+    ),
+    SubIndication.NO_SIGNING_CERTIFICATE_FOUND: (
+        "گواهی امضاکننده پیدا نشد.",
+        "The signer's certificate could not be found.",
+    ),
+    SubIndication.NO_CERTIFICATE_CHAIN_FOUND: (
+        "گواهی امضاکننده به هیچ ریشه مورد اعتمادی نمی‌رسد.",
+        "The signer's certificate does not chain to a trusted root.",
+    ),
+    SubIndication.REVOKED_NO_POE: (
+        "گواهی امضاکننده باطل شده است و هیچ مهر زمانی نشان نمی‌دهد امضا پیش از ابطال بوده است.",
+        "The signer's certificate is revoked and no timestamp proves the signature came before the revocation.",
+    ),
+    SubIndication.REVOKED_CA_NO_POE: (
+        "یکی از مراجع صدور زنجیره باطل شده است.",
+        "A certificate authority in the chain has been revoked.",
+    ),
+    SubIndication.OUT_OF_BOUNDS_NO_POE: (
+        "گواهی امضاکننده منقضی شده است و هیچ مهر زمانی نشان نمی‌دهد امضا در دوره اعتبار آن بوده است.",
+        "The signer's certificate has expired and no timestamp proves the signature was made while it was valid.",
+    ),
+    SubIndication.OUT_OF_BOUNDS_NOT_REVOKED: (
+        "گواهی امضاکننده منقضی شده است؛ ابطال نشده ولی زمان امضا اثبات نشده است.",
+        "The signer's certificate has expired; it was not revoked, but the signing time is not proven.",
+    ),
+    SubIndication.TRY_LATER: (
+        "اطلاعات ابطال گواهی در دسترس نیست؛ بعداً دوباره بررسی کنید.",
+        "No revocation information is available for the certificate; try again later.",
+    ),
+    SubIndication.NO_POE: (
+        "اثبات وجود امضا در زمان لازم در دست نیست.",
+        "There is no proof the signature existed at the time it needed to.",
+    ),
+}
+
+
+def finding(code: str, *, detail: str | None = None) -> Finding:
+    """The finding ``code``; ``detail`` (English, technical) is appended to the English text."""
+    severity, fa, en = FINDINGS[code]
+    return Finding(code=code, severity=severity, text=Text(fa=fa, en=f"{en} ({detail})" if detail else en))
+
+
+def reason(sub_indication: SubIndication | None, *, detail: Finding | None = None) -> Text:
+    """The one-line reason for a verdict; the finding that decided it, when there is one, says it best."""
+    if detail is not None and detail.severity is Severity.ERROR:
+        return detail.text
+    fa, en = REASONS.get(sub_indication, REASONS[SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE])
+    return Text(fa=fa, en=en)
