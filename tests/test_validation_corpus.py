@@ -41,7 +41,9 @@ INTEGRITY_CODES = frozenset(
         "DOCMDP_VIOLATION",
     }
 )
-INTEGRITY_SUBS = frozenset({SubIndication.HASH_FAILURE, SubIndication.SIG_CRYPTO_FAILURE, SubIndication.FORMAT_FAILURE})
+INTEGRITY_SUBS = frozenset(
+    {SubIndication.HASH_FAILURE, SubIndication.SIG_CRYPTO_FAILURE, SubIndication.FORMAT_FAILURE}
+)
 MALFORMED_SECONDS = 10.0
 MALFORMED_EXTRA_MEMORY = 256 * 1024 * 1024
 
@@ -87,7 +89,7 @@ def test_corpus_entry(validator: Validator, entry: dict[str, Any]) -> None:
         assert outcome.kind is errors.NO_SIGNATURES
         return
 
-    assert isinstance(outcome, DocumentReport), f"{outcome.kind.code}: {outcome.detail}"  # type: ignore[union-attr]
+    assert isinstance(outcome, DocumentReport), f"{outcome.kind.code}: {outcome.detail}"
     assert len(outcome.signatures) == entry["signatures"]
     assert len(outcome.document_timestamps) == entry.get("doc_timestamps", 0)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,10 @@ from validation.structure import check_byte_range, overlapping_gaps
 from validation.trust import ChainJudge, ChainOutcome, Evidence
 
 fastpaths.install()
+# pyHanko logs each rejected modification with a traceback at ERROR level. For a validator those
+# are expected outcomes, stated in the report as MODIFIED_AFTER_SIGNING; logging them again as
+# errors would bury real failures in the service's log.
+logging.getLogger("pyhanko.sign.diff_analysis").setLevel(logging.CRITICAL)
 
 _HEAD_BYTES = 1024
 _TAIL_BYTES = 4096
