@@ -66,6 +66,7 @@ from validation.model import (
     Severity,
     SignatureKind,
     SignatureReport,
+    SignerIdentity,
     SubIndication,
     Text,
     TimestampReport,
@@ -449,7 +450,7 @@ class _Verdict:
     digest_algorithm: str | None = None
     signature_algorithm: str | None = None
     signer_cert: asn1_x509.Certificate | None = None
-    identity: object = None
+    identity: SignerIdentity | None = None
     outcome: ChainOutcome | None = None
     pades_level: str | None = None
     timestamps: list[TimestampReport] = field(default_factory=list)
@@ -493,7 +494,7 @@ class _Verdict:
             revision=self.revision,
             subfilter=self.subfilter,
             pades_level=self.pades_level if indication is Indication.TOTAL_PASSED else None,
-            signer=self.identity,  # type: ignore[arg-type]
+            signer=self.identity,
             chain=chain,
             revocation=outcome.revocation if outcome is not None else None,
             integrity=IntegrityReport(
