@@ -352,7 +352,7 @@ def _parse(xml: str) -> etree._Element:
     return etree.fromstring(xml.encode("utf-8"), parser=etree.XMLParser(resolve_entities=False, no_network=True))
 
 
-def _check_structure(xml: str) -> vr.ValidationReport:
+def check_etsi_structure(xml: str) -> vr.ValidationReport:
     """Well-formed, every VO reference resolves, and it round-trips through the ETSI bindings complete."""
     root = _parse(xml)
     assert root.tag == f"{VR}ValidationReport"
@@ -373,7 +373,7 @@ def test_xml_per_signature_status_and_structure() -> None:
     report = document_report(passed_signature(), failed_signature(),
                              indication=Indication.TOTAL_FAILED, sub=SubIndication.HASH_FAILURE)
     xml = report_to_etsi_xml(report)
-    parsed = _check_structure(xml)
+    parsed = check_etsi_structure(xml)
     assert parsed.signature_validation_report == build_validation_report(report).signature_validation_report
 
     root = _parse(xml)
@@ -438,7 +438,7 @@ def test_xml_revoked_and_indeterminate() -> None:
     sig.chain = dataclasses.replace(sig.chain, trusted=False, anchor=None, anchor_sha256=None)
     xml = report_to_etsi_xml(document_report(sig, indication=Indication.INDETERMINATE,
                                              sub=SubIndication.REVOKED_NO_POE))
-    _check_structure(xml)
+    check_etsi_structure(xml)
     root = _parse(xml)
     status = root.find("vr:SignatureValidationReport/vr:SignatureValidationStatus", namespaces=NS)
     assert status.findtext(f"{VR}MainIndication") == "urn:etsi:019102:mainindication:indeterminate"
@@ -462,27 +462,50 @@ def test_xml_needs_a_signature() -> None:
 
 @pytest.fixture(scope="module")
 def signed_pdf() -> tuple[bytes, x509.Certificate]:
-    """A PDF signed with a throw-away self-signed EC key (the chain is not the point here)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Pakat report test signer")])
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(T0 - timedelta(days=1)).not_valid_after(T0 + timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
+    return sign_with_throwaway_key()
+
+
+def sign_with_throwaway_key(field_name: str = "Bidder") -> tuple[bytes, x509.Certificate]:
+    """A PDF signed under a fresh throw-away root: a proper signing certificate whose only fault is its root."""
     from asn1crypto import keys
 
+    now = datetime.now(UTC)
+    root_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Throw-away Root CA")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Pakat report test signer")])
+
+    def usage(*, signing: bool) -> x509.KeyUsage:
+        return x509.KeyUsage(digital_signature=signing, content_commitment=signing, key_encipherment=False,
+                             data_encipherment=False, key_agreement=False, key_cert_sign=not signing,
+                             crl_sign=not signing, encipher_only=False, decipher_only=False)
+
+    def builder(subject: x509.Name, public: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
+        return (x509.CertificateBuilder().subject_name(subject).issuer_name(root_name).public_key(public)
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365)))
+
+    root = (builder(root_name, root_key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(usage(signing=False), critical=True)
+            .sign(root_key, hashes.SHA256()))
+    cert = (builder(name, key.public_key())
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(usage(signing=True), critical=True)
+            .sign(root_key, hashes.SHA256()))
+
+    def asn1(c: x509.Certificate) -> asn1_x509.Certificate:
+        return asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+
     signer = SimpleSigner(
-        signing_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+        signing_cert=asn1(cert),
         signing_key=keys.PrivateKeyInfo.load(key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())),
-        cert_registry=SimpleCertificateStore(),
+        cert_registry=SimpleCertificateStore.from_certs([asn1(root)]),
     )
     out = io.BytesIO()
     signers.sign_pdf(
         IncrementalPdfFileWriter(io.BytesIO(pdf_bytes("ETSI report test"))),
-        signers.PdfSignatureMetadata(field_name="Bidder", reason="پیشنهاد قیمت", location="تهران",
+        signers.PdfSignatureMetadata(field_name=field_name, reason="پیشنهاد قیمت", location="تهران",
                                      subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"),
         signer=signer, output=out,
     )
@@ -495,7 +518,7 @@ def test_xml_reads_signature_material_from_the_pdf(signed_pdf: tuple[bytes, x509
     der = cert.public_bytes(serialization.Encoding.DER)
     info = CertificateInfo(
         subject="CN=Pakat report test signer", common_name="Pakat report test signer",
-        issuer="CN=Pakat report test signer", serial_number=f"{cert.serial_number:x}",
+        issuer="CN=Throw-away Root CA", serial_number=f"{cert.serial_number:x}",
         not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
         sha256=hashlib.sha256(der).hexdigest(), key="ECDSA-P256",
     )
@@ -509,7 +532,7 @@ def test_xml_reads_signature_material_from_the_pdf(signed_pdf: tuple[bytes, x509
     path.write_bytes(data)
     xml = report_to_etsi_xml(report, path)
     assert report_to_etsi_xml(report, data) == xml  # bytes or path: the same report
-    _check_structure(xml)
+    check_etsi_structure(xml)
 
     embedded = PdfFileReader(io.BytesIO(data)).embedded_signatures[0]
     signer_info = embedded.signer_info

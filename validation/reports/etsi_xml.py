@@ -158,7 +158,10 @@ def _read_into(evidence: PdfEvidence, stream: IO[bytes]) -> None:
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
     reader = PdfFileReader(stream, strict=False)
-    _collect_dss_certificates(reader, evidence.certificates)
+    try:
+        _collect_dss_certificates(reader, evidence.certificates)
+    except Exception:  # a broken DSS costs the certificates' bytes, not the signatures
+        log.warning("the DSS could not be read for the ETSI report", exc_info=True)
     for name, _value, field_ref in enumerate_sig_fields(reader, filled_status=True):
         try:
             embedded = EmbeddedPdfSignature(reader, field_ref, name)
@@ -175,7 +178,7 @@ def _collect_dss_certificates(reader: object, into: dict[str, bytes]) -> None:
         dss = DocumentSecurityStore.read_dss(reader)  # type: ignore[arg-type]
     except NoDSSFoundError:
         return
-    for cert in dss.certs.values():
+    for cert in dss.load_certs():
         der = cert.dump()
         into[hashlib.sha256(der).hexdigest()] = der
 
