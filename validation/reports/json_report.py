@@ -49,6 +49,19 @@ def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
+def parse_iso_time(text: str) -> datetime:
+    """An ISO 8601 moment from a person or a platform: ``Z`` or an offset, or none for UTC; a date is midnight UTC.
+
+    Raises :class:`ValueError` with the text that was not understood.
+    """
+    value = text.strip()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time: {text!r} (e.g. 2026-03-01T08:30:00Z)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _plain(value: Any) -> Any:
     # Enums first: StrEnum members are also str (and IntEnum members int).
     if isinstance(value, enum.Enum):
