@@ -1,0 +1,409 @@
+"""Validation benchmark: Pakat beside pyHanko's straightforward loop, same run, same documents.
+
+    python bench/validate.py [--docs 60] [--rounds 3] [--large-mb 50]
+
+It creates its own development PKI, SoftHSM tokens and responders in a
+temporary folder (as ``bench/seal.py`` does), then seals with ``SealService``
+a batch of distinct small documents (different text each) by one organisation
+(demo-co) at B-LT and at B-LTA, and one large document (incompressible image
+data, default 50 MB) at B-LTA. Each file is then validated two ways:
+
+- **pyHanko loop**: stock pyHanko (the hex-string fast path that importing
+  ``validation.engine`` installs is swapped out for pyHanko's own), per
+  document a ``PdfFileReader`` over the open file, the DSS read with
+  ``DocumentSecurityStore.read_dss`` (certificates, OCSP responses, CRLs), a
+  fresh ``ValidationContext`` trusting the dev root with that data (fetching
+  off, revocation hard-fail) and ``validate_pdf_signature``; for B-LTA also ``validate_pdf_timestamp`` on the
+  document timestamp. Every result is asserted intact, valid and trusted.
+- **Pakat**: one ``Validator(validation_config(deployment))`` per batch,
+  reused for every document of it (its chain and revocation cache is the
+  point), validating each file by path. Every report is asserted
+  TOTAL_PASSED at the expected PAdES level.
+
+Each round runs every batch both ways, alternating which goes first, and the
+best round of each is kept, so drift on a shared machine hits both alike. A
+round's Pakat validator is new (cold cache): the first document of every batch
+pays for path building and revocation checks.
+
+Peak memory for the large document is measured in a fresh child process per
+implementation: imports and one small validation first, then the idle
+resident set, then the kernel's high-water mark reset
+(``/proc/self/clear_refs``, as ``bench/seal.py`` does) and the large
+validation; the figure is ``VmHWM`` minus idle. Resident memory counts C
+allocations (qpdf, OpenSSL) as well as Python's. Without ``clear_refs`` it
+falls back to ``ru_maxrss`` minus idle, and says so.
+
+CPU time is this process's user + system time (the responders run in another
+process and sit idle: nothing is fetched). Absolute times drift on a shared
+machine; the ratios are the figures to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pikepdf
+from pyhanko.pdf_utils import generic as pdf_generic
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Importing validation.engine swaps in Pakat's bulk hex-string reader (validation/fastpaths.py) for
+# pyHanko's own; the baseline must run stock pyHanko, so keep the original before anything imports it.
+STOCK_HEX_READER = pdf_generic.read_hex_string_from_stream
+assert STOCK_HEX_READER.__module__ == "pyhanko.pdf_utils.generic", "bench/validate.py must be imported first"
+
+LEVELS = ("B-LT", "B-LTA")
+SPEED_TARGET = 2.0  # × pyHanko's throughput on the small batch
+MEMORY_TARGET = 0.5  # × the large document's size, peak above idle
+
+
+def make_pdf(path: Path, text: str, payload: int = 0) -> None:
+    """A one-page PDF saying ``text``; ``payload`` bytes of incompressible image data make it large."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    page = pdf.pages[0]
+    content = f"BT /F1 12 Tf 72 760 Td ({text}) Tj ET".encode()
+    page.Contents = pdf.make_stream(content)
+    page.Resources = pikepdf.Dictionary(
+        Font=pikepdf.Dictionary(
+            F1=pikepdf.Dictionary(
+                Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+            )
+        )
+    )
+    if payload:
+        width = 1024
+        height = payload // width
+        image = pdf.make_stream(os.urandom(width * height))
+        image.Type = pikepdf.Name.XObject
+        image.Subtype = pikepdf.Name.Image
+        image.Width, image.Height = width, height
+        image.ColorSpace = pikepdf.Name.DeviceGray
+        image.BitsPerComponent = 8
+        page.Resources.XObject = pikepdf.Dictionary(Im1=image)
+        page.Contents = pdf.make_stream(content + b" q 100 0 0 100 72 500 cm /Im1 Do Q")
+    pdf.save(path, compress_streams=False)
+
+
+# -- the two ways to validate ---------------------------------------------------------------
+
+
+def load_asn1_certificate(path: Path) -> object:
+    """An asn1crypto certificate from a PEM or DER file."""
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+
+    data = path.read_bytes()
+    if pem.detect(data):
+        _, _, data = pem.unarmor(data)
+    return asn1_x509.Certificate.load(data)
+
+
+@contextlib.contextmanager
+def stock_pyhanko() -> Iterator[None]:
+    """pyHanko exactly as shipped for the duration, Pakat's fast path back afterwards."""
+    current = pdf_generic.read_hex_string_from_stream
+    pdf_generic.read_hex_string_from_stream = STOCK_HEX_READER
+    try:
+        yield
+    finally:
+        pdf_generic.read_hex_string_from_stream = current
+
+
+def pyhanko_validate(path: Path, level: str, roots: Sequence[object]) -> None:
+    """pyHanko's straightforward loop body: DSS in, fresh context, validate, assert."""
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+    from pyhanko_certvalidator import ValidationContext
+
+    with stock_pyhanko(), open(path, "rb") as fh:
+        reader = PdfFileReader(fh)
+        dss = DocumentSecurityStore.read_dss(reader)
+        vc = ValidationContext(
+            trust_roots=list(roots),
+            other_certs=list(dss.load_certs()),
+            ocsps=[asn1_ocsp.OCSPResponse.load(o.get_object().data) for o in dss.ocsps],
+            crls=[asn1_crl.CertificateList.load(c.get_object().data) for c in dss.crls],
+            allow_fetching=False,
+            revocation_mode="hard-fail",
+        )
+        status = validate_pdf_signature(reader.embedded_regular_signatures[0], vc)
+        if not (status.intact and status.valid and status.trusted):
+            raise AssertionError(f"pyHanko: {path.name}: {status.pretty_print_details()}")
+        if level == "B-LTA":
+            stamps = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") == "/DocTimeStamp"]
+            ts = validate_pdf_timestamp(stamps[-1], vc)
+            if not (ts.intact and ts.valid and ts.trusted):
+                raise AssertionError(f"pyHanko: {path.name} document timestamp: {ts!r}")
+
+
+def pakat_validate(validator: object, path: Path, level: str) -> None:
+    """One document through a shared ``Validator``, asserted TOTAL_PASSED at ``level``."""
+    from validation.engine import Validator
+    from validation.model import Indication
+
+    assert isinstance(validator, Validator)
+    report = validator.validate(path)
+    levels = [s.pades_level for s in report.signatures]
+    if report.indication is not Indication.TOTAL_PASSED or levels != [level]:
+        raise AssertionError(f"Pakat: {path.name}: {report.indication} {report.sub_indication} {levels}")
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+@dataclass
+class Measure:
+    docs: int
+    wall: float
+    cpu: float
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.docs / self.wall
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu / self.docs
+
+    def best(self, other: Measure | None) -> Measure:
+        if other is None:
+            return self
+        return Measure(self.docs, min(self.wall, other.wall), min(self.cpu, other.cpu))
+
+
+def run_batch(run_one: Callable[[Path], None], files: Sequence[Path]) -> Measure:
+    gc.collect()
+    c0, t0 = time.process_time(), time.perf_counter()
+    for path in files:
+        run_one(path)
+    return Measure(len(files), time.perf_counter() - t0, time.process_time() - c0)
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def probe(args: argparse.Namespace) -> None:
+    """Child process: peak resident memory above idle while validating one large file."""
+    from hsm_config.deployment import load_deployment, validation_config
+    from validation.engine import Validator
+
+    large, warm = Path(args.probe_file), Path(args.probe_warm)
+    if args.probe == "pyhanko":
+        roots = [load_asn1_certificate(Path(args.root))]
+
+        def run(path: Path) -> None:
+            pyhanko_validate(path, "B-LTA", roots)
+    else:
+        validator = Validator(validation_config(load_deployment(Path(args.deployment))))
+
+        def run(path: Path) -> None:
+            pakat_validate(validator, path, "B-LTA")
+
+    run(warm)  # imports, lazy initialisation, the chain cache for this organisation
+    gc.collect()
+    idle = _status_kb("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # reset VmHWM to the current RSS
+        method = "VmHWM after clear_refs"
+    except OSError:
+        method = "ru_maxrss"
+    run(large)
+    if method.startswith("VmHWM"):
+        peak = _status_kb("VmHWM")
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    print(json.dumps({"idle_kb": idle, "peak_kb": peak, "method": method}))
+
+
+def peak_extra_mb(which: str, large: Path, warm: Path, deployment: Path, root: Path) -> tuple[float, float, str]:
+    """(peak above idle MB, idle MB, method) for ``which`` validating ``large`` in a fresh process."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--probe",
+            which,
+            "--probe-file",
+            str(large),
+            "--probe-warm",
+            str(warm),
+            "--deployment",
+            str(deployment),
+            "--root",
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return (result["peak_kb"] - result["idle_kb"]) / 1024, result["idle_kb"] / 1024, str(result["method"])
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=60, help="small documents per level")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the best of each is kept")
+    parser.add_argument("--large-mb", type=int, default=50, help="size of the large B-LTA document")
+    for hidden in ("--probe", "--probe-file", "--probe-warm", "--deployment", "--root"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe:
+        probe(args)
+        return
+
+    from bench.seal import hashing_floor
+    from bench.services import dev_services
+    from envelopes.sealing import SealService
+    from hsm_config.deployment import load_deployment, validation_config
+    from signer.levels import PadesLevel
+    from validation.engine import Validator
+
+    with tempfile.TemporaryDirectory(prefix="pakat-bench-") as tmp_name, dev_services(Path(tmp_name)) as env:
+        tmp = Path(tmp_name)
+        deployment = load_deployment(env.deployment_path)
+        org = deployment.organisation("demo-co")
+        roots = [load_asn1_certificate(env.root_cert_path)]
+        config = validation_config(deployment)
+
+        # Setup: seal the batches and the large document.
+        t0 = time.perf_counter()
+        service = SealService(deployment)
+        batches: dict[str, list[Path]] = {}
+        for level_name in LEVELS:
+            level = PadesLevel.parse(level_name)
+            files = []
+            for i in range(args.docs):
+                source, out = tmp / "in.pdf", tmp / f"{level_name}-{i:04d}.pdf"
+                make_pdf(source, f"Pakat validation benchmark - technical offer {i} at {level_name}")
+                service.seal(org.id, source, out, level, durable=False)
+                files.append(out)
+            batches[level_name] = files
+        large_source, large = tmp / "in-large.pdf", tmp / "B-LTA-large.pdf"
+        make_pdf(large_source, "Pakat validation benchmark - large technical offer", args.large_mb * 1024 * 1024)
+        service.seal(org.id, large_source, large, PadesLevel.parse("B-LTA"), durable=False)
+        large_source.unlink()
+        service.close()
+        large_mb = large.stat().st_size / (1024 * 1024)
+        setup = time.perf_counter() - t0
+
+        print(f"# Pakat validation benchmark — {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+        print(
+            f"# {args.docs} small documents per level and one {large_mb:.1f} MB B-LTA document, sealed by "
+            f"{org.id} (SoftHSM RSA-2048, responders at {env.base_url}) in {setup:.0f} s"
+        )
+        print(
+            f"# best of {args.rounds} alternating rounds; Pakat: one Validator per batch (cold cache at its "
+            "first document); pyHanko: fresh ValidationContext per document, DSS data, fetching off, hard-fail\n"
+        )
+
+        # Warm-up both (imports, lazy initialisation) on a throwaway validator.
+        warm = Validator(config)
+        for level_name in LEVELS:
+            pyhanko_validate(batches[level_name][0], level_name, roots)
+            pakat_validate(warm, batches[level_name][0], level_name)
+
+        best: dict[tuple[str, str], Measure] = {}
+        cache: dict[str, tuple[int, int]] = {}
+
+        def record(key: tuple[str, str], m: Measure) -> None:
+            best[key] = m.best(best.get(key))
+
+        for r in range(args.rounds):
+            for level_name, files in [*batches.items(), ("large", [large])]:
+                expected = "B-LTA" if level_name == "large" else level_name
+                validator = Validator(config)
+
+                def base(path: Path, expected: str = expected) -> None:
+                    pyhanko_validate(path, expected, roots)
+
+                def ours(path: Path, expected: str = expected, validator: Validator = validator) -> None:
+                    pakat_validate(validator, path, expected)
+
+                order = [("pyhanko", base), ("pakat", ours)]
+                for who, fn in order if r % 2 == 0 else reversed(order):
+                    record((level_name, who), run_batch(fn, files))
+                cache[level_name] = (validator.chains.hits, validator.chains.misses)
+
+        memory = {
+            who: peak_extra_mb(who, large, batches["B-LTA"][0], env.deployment_path, env.root_cert_path)
+            for who in ("pyhanko", "pakat")
+        }
+
+        print(
+            "| document | docs | pyHanko docs/s | Pakat docs/s | speed-up | pyHanko CPU ms/doc"
+            " | Pakat CPU ms/doc | CPU ratio | pyHanko peak MB | Pakat peak MB |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for level_name, label in [
+            ("B-LT", "B-LT small"),
+            ("B-LTA", "B-LTA small"),
+            ("large", f"B-LTA {large_mb:.0f} MB"),
+        ]:
+            b, o = best[(level_name, "pyhanko")], best[(level_name, "pakat")]
+            mem = f"{memory['pyhanko'][0]:.1f} | {memory['pakat'][0]:.1f}" if level_name == "large" else "– | –"
+            print(
+                f"| {label} | {b.docs} | {b.docs_per_s:.1f} | {o.docs_per_s:.1f} | "
+                f"{o.docs_per_s / b.docs_per_s:.2f}× | {b.cpu_ms:.1f} | {o.cpu_ms:.1f} | "
+                f"{b.cpu_ms / o.cpu_ms:.2f}× | {mem} |"
+            )
+        print(
+            f"|  | {large_mb:.0f} MB hashing floor (one SHA-256 pass over the file): {hashing_floor(large):.1f} ms"
+            " | | | | | | | | |"
+        )
+        method = memory["pakat"][2]
+        print(
+            f"\n# peak MB = resident memory above the idle process ({method}), each in a fresh child process "
+            f"after one small validation; idle: pyHanko {memory['pyhanko'][1]:.0f} MB, "
+            f"Pakat {memory['pakat'][1]:.0f} MB. Counts C allocations (qpdf, OpenSSL) too."
+        )
+        print(
+            "# Pakat chain cache (hits/misses, last round): "
+            + ", ".join(f"{k} {h}/{m}" for k, (h, m) in cache.items())
+        )
+
+        print()
+        for level_name in LEVELS:
+            ratio = best[(level_name, "pakat")].docs_per_s / best[(level_name, "pyhanko")].docs_per_s
+            verdict = "PASS" if ratio >= SPEED_TARGET else "MISS"
+            print(
+                f"{verdict}: {level_name} small batch throughput {ratio:.2f}× pyHanko (target ≥ {SPEED_TARGET:g}×)"
+            )
+        limit = MEMORY_TARGET * large_mb
+        extra = memory["pakat"][0]
+        verdict = "PASS" if extra <= limit else "MISS"
+        print(
+            f"{verdict}: {large_mb:.0f} MB B-LTA peak memory above idle {extra:.1f} MB "
+            f"(target ≤ {limit:.1f} MB, half the document)"
+        )
+
+
+if __name__ == "__main__":
+    main()
