@@ -1,6 +1,6 @@
 """Validation benchmark: Pakat beside pyHanko's straightforward loop, same run, same documents.
 
-    python bench/validate.py [--docs 60] [--rounds 3] [--large-mb 50]
+    python bench/validate.py [--docs 60] [--rounds 5] [--large-mb 50]
 
 It creates its own development PKI, SoftHSM tokens and responders in a
 temporary folder (as ``bench/seal.py`` does), then seals with ``SealService``
@@ -13,8 +13,8 @@ data, default 50 MB) at B-LTA. Each file is then validated two ways:
   document a ``PdfFileReader`` over the open file, the DSS read with
   ``DocumentSecurityStore.read_dss`` (certificates, OCSP responses, CRLs), a
   fresh ``ValidationContext`` trusting the dev root with that data (fetching
-  off, revocation hard-fail) and ``validate_pdf_signature``; for B-LTA also ``validate_pdf_timestamp`` on the
-  document timestamp. Every result is asserted intact, valid and trusted.
+  off, revocation hard-fail) and ``validate_pdf_signature``; for B-LTA also
+  ``validate_pdf_timestamp`` on the document timestamp. Every result is asserted intact, valid and trusted.
 - **Pakat**: one ``Validator(validation_config(deployment))`` per batch,
   reused for every document of it (its chain and revocation cache is the
   point), validating each file by path. Every report is asserted
