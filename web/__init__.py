@@ -1,4 +1,4 @@
-"""Flask application factory and blueprints (api, agent, pages)."""
+"""Flask application factory and blueprints (api, agent, pages, the /validate page)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 
 from pakat.settings import LazySealService, Settings
-from web import agent, api, errors, health, pages, uploads
+from web import agent, api, errors, health, pages, uploads, validate_page
 from web.state import EXTENSION_KEY, PakatState
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     uploads.register(app)
     errors.register(app)
-    for blueprint in (health.bp, api.bp, agent.bp, pages.bp):
+    for blueprint in (health.bp, api.bp, agent.bp, pages.bp, validate_page.bp):
         app.register_blueprint(blueprint)
     return app

@@ -368,3 +368,33 @@ UI: dict[str, Text] = {
 def ui(key: str, lang: Lang) -> str:
     """A layout word (heading or field name) in ``lang``."""
     return pick(UI[key], lang)
+
+# The /validate web page around the report.
+PAGE: dict[str, Text] = {
+    "title": T("اعتبارسنجی امضای فایل PDF", "Validate a signed PDF"),
+    "intro": T(
+        "فایل PDF امضاشده را بفرستید تا ببینید چه کسی آن را امضا کرده، آیا پس از امضا تغییر کرده، "
+        "آیا گواهی امضاکننده از زنجیره ملی است و آیا باطل شده است.",
+        "Upload a signed PDF to see who signed it, whether it changed after signing, whether the "
+        "signer's certificate is from the national chain and whether it was revoked.",
+    ),
+    "file": T("فایل PDF", "PDF file"),
+    "submit": T("بررسی امضاها", "Check the signatures"),
+    "privacy": T(
+        "فایل فقط برای همین بررسی خوانده می‌شود و پس از آن نگه‌داری نمی‌شود.",
+        "The file is read for this check only and is not kept afterwards.",
+    ),
+    "switch": T("فارسی", "English"),  # the label of the link to a language is that language's own name
+    "home": T("صفحه اصلی", "Home"),
+    "error": T("فایل بررسی نشد", "The file was not checked"),
+    "error_code": T("کد خطا", "Error code"),
+    "downloads": T("دریافت گزارش", "Download the report"),
+    "download_pdf": T("گزارش PDF", "PDF report"),
+    "download_json": T("گزارش JSON (برای سامانه‌ها)", "JSON report (for systems)"),
+    "again": T("بررسی فایل دیگر", "Check another file"),
+}
+
+
+def page(key: str, lang: Lang) -> str:
+    """A word of the /validate page in ``lang``."""
+    return pick(PAGE[key], lang)

@@ -1,0 +1,311 @@
+"""The reports people read: labels, Jalali dates, the HTML page and the PDF, on hand-built reports.
+
+No validator here: every report is built by hand, so each renderer is tested on
+exactly the case it must draw (a hostile signer name, a failed signature with
+no certificate, a file without signatures). The PDF is checked the way a
+reader would meet it: poppler's ``pdftotext`` must give the Persian words
+back, and the glyphs drawn must be the joined (initial, medial, final) forms,
+not the isolated letters an unshaped renderer would place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import io
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pikepdf
+import pytest
+from fontTools.ttLib import TTFont
+
+from validation.model import (
+    REPORT_SCHEMA_VERSION,
+    Affiliation,
+    CertificateInfo,
+    ChainReport,
+    DocumentReport,
+    Finding,
+    Indication,
+    IntegrityReport,
+    Modification,
+    ModificationReport,
+    RevocationReport,
+    RevocationStatus,
+    Severity,
+    SignatureKind,
+    SignatureReport,
+    SignerIdentity,
+    SignerKind,
+    SubIndication,
+    Text,
+    TimestampReport,
+)
+from validation.reports import labels
+from validation.reports.dates import format_date, format_datetime, format_int, persian_digits
+from validation.reports.html import render_fragment, render_html
+from validation.reports.pdf import FONT_DIR, FONT_FILES, isolate, render_pdf
+from validation.reports.view import build_view, clean
+
+MOMENT = datetime(2026, 11, 22, 11, 0, 5, tzinfo=UTC)  # ۱۴۰۵/۰۹/۰۱ ۱۴:۳۰:۰۵ in Tehran
+RLO = "\u202e"
+HOSTILE = f"<script>alert('x')</script>{RLO}fdp.exe"
+PERSIAN_LETTERS = re.compile(r"[\u0600-\u06ff]")
+BIDI_MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+# -- hand-built reports -------------------------------------------------------------------
+
+def cert(cn: str, subject: str) -> CertificateInfo:
+    return CertificateInfo(
+        subject=subject, common_name=cn, issuer="CN=Pakat Dev General CA,O=Pakat Dev,C=IR",
+        serial_number="4f3a9c01", not_before=datetime(2025, 3, 21, tzinfo=UTC),
+        not_after=datetime(2027, 3, 20, tzinfo=UTC), sha256="ab" * 32, key="RSA-2048",
+    )
+
+
+def signature(
+    name: str = "شرکت نمونه پاکت [Stamp]", *, index: int = 1,
+    indication: Indication = Indication.TOTAL_PASSED, sub: SubIndication | None = None,
+) -> SignatureReport:
+    signer_cert = cert(name, f"CN={name},serialNumber=10101234567,C=IR")
+    return SignatureReport(
+        index=index, field_name="Pakat Seal 1", kind=SignatureKind.APPROVAL, indication=indication,
+        sub_indication=sub, reason=Text("امضا معتبر است.", "The signature is valid."), revision=0,
+        subfilter="/ETSI.CAdES.detached", pades_level="B-LTA",
+        signer=SignerIdentity(
+            name=name, national_id="10101234567", organisation="شرکت نمونه پاکت", organisational_unit=None,
+            title="Chief Procurement Officer", kind=SignerKind.ORGANISATION_SEAL,
+            affiliation=Affiliation.PRIVATE, assurance_level=None, certificate=signer_cert,
+        ),
+        chain=ChainReport(trusted=True, anchor="CN=Pakat Dev Root,C=IR", anchor_sha256="cd" * 32,
+                          certificates=[signer_cert, cert("Pakat Dev Root", "CN=Pakat Dev Root,C=IR")],
+                          problem=None),
+        revocation=RevocationReport(RevocationStatus.GOOD, "embedded", "OCSP", MOMENT, None, None),
+        integrity=IntegrityReport([0, 1000, 9000, 500], True, "entire_revision", True, True),
+        modifications=ModificationReport(Modification.LTA_UPDATES, None, None),
+        claimed_signing_time=datetime(2026, 11, 22, 10, 59, 58, tzinfo=UTC), best_signature_time=MOMENT,
+        timestamps=[TimestampReport(kind="signature", time=MOMENT, tsa="CN=Pakat Dev TSA,C=IR", intact=True,
+                                    trusted=True, digest_algorithm="sha256")],
+        digest_algorithm="sha256", signature_algorithm="sha256_rsa",
+        findings=[Finding("CLAIMED_TIME_BEFORE_TIMESTAMP", Severity.INFO,
+                          Text("زمان ادعاشده پیش از مهر زمانی است.", "The claimed time precedes the timestamp."))],
+    )
+
+
+def document(*signatures: SignatureReport, indication: Indication = Indication.TOTAL_PASSED,
+             sub: SubIndication | None = None) -> DocumentReport:
+    return DocumentReport(
+        schema_version=REPORT_SCHEMA_VERSION, generator="Pakat 0.1.0", validation_time=MOMENT,
+        file_name="پاکت-ب.pdf", file_sha256="ef" * 32, file_size=123456, indication=indication,
+        sub_indication=sub, reason=Text("همه امضاها معتبرند.", "All signatures are valid."),
+        signatures=list(signatures),
+        document_timestamps=[TimestampReport(kind="document", time=MOMENT, tsa="CN=Pakat Dev TSA,C=IR",
+                                             intact=True, trusted=True, digest_algorithm="sha256",
+                                             field_name="Pakat Archive Timestamp 1", covers_entire_file=True)],
+        revisions=3, trust_anchors=["CN=Pakat Dev Root,C=IR"],
+        policy={"allowed_digests": ["sha256", "sha384"], "digest_sunsets": {"sha1": "2017-01-01T00:00:00+00:00"},
+                "min_rsa_bits": 2048, "min_ec_bits": 256, "revocation": "require", "clock_skew_seconds": 300},
+    )
+
+
+def broken_signature() -> SignatureReport:
+    """A signature whose /Contents could not be read: no signer, no chain, nothing analysed."""
+    return dataclasses.replace(
+        signature(index=2, indication=Indication.TOTAL_FAILED, sub=SubIndication.FORMAT_FAILURE),
+        reason=Text("ساختار امضا خراب است.", "The signature is malformed."),
+        signer=None, chain=None, revocation=None, timestamps=[], pades_level=None, subfilter=None,
+        integrity=IntegrityReport(None, False, "unclear", None, None),
+        modifications=ModificationReport(None, None, None), claimed_signing_time=None,
+        digest_algorithm=None, signature_algorithm=None,
+        findings=[Finding("BYTE_RANGE_PAST_EOF", Severity.ERROR, Text(
+            "بازه بایت‌ها از انتهای فایل می‌گذرد.", "The byte range runs past the end of the file."))],
+    )
+
+
+# -- labels and dates ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("enum_type", "table"),
+    [
+        (Indication, labels.INDICATIONS), (Indication, labels.INDICATION_MEANINGS),
+        (SubIndication, labels.SUB_INDICATIONS), (Modification, labels.MODIFICATIONS),
+        (SignatureKind, labels.SIGNATURE_KINDS), (SignerKind, labels.SIGNER_KINDS),
+        (Affiliation, labels.AFFILIATIONS), (RevocationStatus, labels.REVOCATION_STATUSES),
+        (Severity, labels.SEVERITIES),
+    ],
+    ids=lambda x: x.__name__ if isinstance(x, type) else "",
+)
+def test_every_model_value_has_a_label_in_both_languages(enum_type: type[enum.Enum], table: dict) -> None:
+    assert set(table) == set(enum_type)
+    for text in table.values():
+        assert PERSIAN_LETTERS.search(text.fa), text
+        assert text.en and not PERSIAN_LETTERS.search(text.en), text
+
+
+def test_indication_words_a_clerk_understands() -> None:
+    assert labels.INDICATIONS[Indication.TOTAL_PASSED] == Text("معتبر", "Valid")
+    assert labels.INDICATIONS[Indication.TOTAL_FAILED] == Text("نامعتبر", "Invalid")
+    assert labels.INDICATIONS[Indication.INDETERMINATE] == Text("نامشخص", "Indeterminate")
+    assert labels.parse_lang("EN") == "en" and labels.parse_lang(None) == "fa" and labels.parse_lang("de") == "fa"
+
+
+def test_persian_dates_are_jalali_in_tehran_time_with_persian_digits() -> None:
+    assert format_datetime(MOMENT, "fa") == "۱۴۰۵/۰۹/۰۱ ساعت ۱۴:۳۰:۰۵ (تهران)"
+    assert format_datetime(MOMENT, "en") == "2026-11-22 11:00:05 UTC"
+    # Tehran is 3:30 ahead: 21:00 UTC on 20 March 2026 is already Nowruz, 1 Farvardin 1405.
+    assert format_datetime(datetime(2026, 3, 20, 21, 0, tzinfo=UTC), "fa") == "۱۴۰۵/۰۱/۰۱ ساعت ۰۰:۳۰:۰۰ (تهران)"
+    assert format_datetime(datetime(2026, 3, 20, 20, 0, tzinfo=UTC), "fa").startswith("۱۴۰۴/۱۲/۲۹")
+    assert format_date(datetime(2026, 3, 20, 21, 0, tzinfo=UTC), "en") == "2026-03-20"
+    # A naive datetime is UTC, not the server's local time.
+    assert format_datetime(MOMENT.replace(tzinfo=None), "fa") == format_datetime(MOMENT, "fa")
+    assert format_int(123456, "fa") == "۱۲۳٬۴۵۶" and format_int(123456, "en") == "123,456"
+    assert persian_digits("B-LTA 2026") == "B-LTA ۲۰۲۶"
+
+
+def test_clean_drops_bidi_tricks_and_controls_but_keeps_persian_spelling() -> None:
+    assert clean(f"{RLO}fdp.exe") == "fdp.exe"
+    assert clean("می\u200cشود") == "می\u200cشود"  # the zero-width non-joiner is Persian orthography
+    assert clean("a\x00b\nc\u2066d\u2069") == "ab cd"
+    assert clean(None) == "" and len(clean("x" * 5000)) == 400
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+def test_html_persian_is_rtl_jalali_and_self_contained() -> None:
+    page = render_html(document(signature()), "fa")
+    assert page.startswith("<!doctype html>")
+    assert '<html lang="fa" dir="rtl">' in page
+    assert "۱۴۰۵/۰۹/۰۱ ساعت ۱۴:۳۰:۰۵ (تهران)" in page
+    assert "معتبر" in page and 'data-indication="TOTAL_PASSED"' in page and "pk-badge-ok" in page
+    assert "B-LTA" in page and "CLAIMED_TIME_BEFORE_TIMESTAMP" in page
+    assert "<style>" in page
+    # Nothing to fetch: no URL, no script, no external stylesheet or font.
+    for needle in ("://", "<script", "<link", "src=", "url(", "@import"):
+        assert needle not in page, needle
+
+
+def test_html_english_is_ltr_with_utc_dates() -> None:
+    page = render_html(document(signature()), "en")
+    assert '<html lang="en" dir="ltr">' in page
+    assert "2026-11-22 11:00:05 UTC" in page and ">Valid<" in page
+    assert "۱۴۰۵" not in page
+
+
+def test_html_escapes_a_hostile_signer_name() -> None:
+    page = render_html(document(signature(HOSTILE)), "fa")
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert RLO not in page, "a right-to-left override from a certificate must not reach the page"
+    assert "fdp.exe" in page
+
+
+def test_html_failed_and_partial_reports() -> None:
+    report = document(signature(), broken_signature(), indication=Indication.TOTAL_FAILED,
+                      sub=SubIndication.FORMAT_FAILURE)
+    page = render_html(report, "fa")
+    assert "pk-badge-bad" in page and "نامعتبر" in page
+    assert labels.SUB_INDICATIONS[SubIndication.FORMAT_FAILURE].fa in page
+    assert "BYTE_RANGE_PAST_EOF" in page and "FORMAT_FAILURE" in page
+    assert labels.UI["chain_not_checked"].fa in page and labels.NOT_ANALYSED.fa in page
+    empty = render_html(document(), "en")
+    assert labels.UI["no_signatures"].en in empty
+
+
+def test_fragment_is_the_article_alone() -> None:
+    fragment = str(render_fragment(document(signature()), "fa"))
+    assert fragment.lstrip().startswith("<article") and fragment.rstrip().endswith("</article>")
+    assert "<html" not in fragment and 'dir="rtl"' in fragment
+
+
+# -- PDF ----------------------------------------------------------------------------------------
+
+def pdftotext(data: bytes, tmp_path: Path) -> str:
+    assert shutil.which("pdftotext"), "poppler-utils (pdftotext) is required"
+    path = tmp_path / "report.pdf"
+    path.write_bytes(data)
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True).stdout
+    # pdftotext wraps right-to-left runs in bidi embedding marks; the letters in between are in logical order.
+    return BIDI_MARKS.sub("", out.decode("utf-8"))
+
+
+def test_pdf_persian_text_comes_back_in_logical_order(tmp_path: Path) -> None:
+    data = render_pdf(document(signature(HOSTILE)), "fa")
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    text = pdftotext(data, tmp_path)
+    # Persian-only runs come back whole and in logical order. In a line that mixes Persian
+    # with digit runs («۱۴۰۵/۰۹/۰۱ ساعت ۱۴:۳۰:۰۵ (تهران)») poppler moves the spaces and the
+    # parentheses around the digit runs, so the date is checked piece by piece.
+    for words in ("گزارش اعتبارسنجی امضا", "معتبر", "امضاکننده", "۱۴۰۵/۰۹/۰۱", "ساعت", "۱۴:۳۰:۰۵", "تهران",
+                  "B-LTA",
+                  "<script>alert('x')</script>", "CLAIMED_TIME_BEFORE_TIMESTAMP", "TOTAL_PASSED"):
+        assert words in text, words
+    assert RLO not in text
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        assert str(pdf.Root.Lang) == "fa"
+
+
+def test_pdf_english(tmp_path: Path) -> None:
+    report = document(signature(), broken_signature(), indication=Indication.TOTAL_FAILED,
+                      sub=SubIndication.FORMAT_FAILURE)
+    text = pdftotext(render_pdf(report, "en"), tmp_path)
+    for words in ("Signature validation report", "Invalid", "2026-11-22 11:00:05 UTC", "FORMAT_FAILURE",
+                  "BYTE_RANGE_PAST_EOF", "شرکت نمونه پاکت"):
+        assert words in text, words
+
+
+def _outline(font: TTFont, glyph_name: str) -> tuple[object, ...]:
+    coords, ends, _flags = font["glyf"][glyph_name].getCoordinates(font["glyf"])
+    return tuple(coords), tuple(ends)
+
+
+def test_pdf_draws_joined_letter_forms() -> None:
+    """Every Persian letter inside a word is drawn with its contextual glyph, not the isolated one.
+
+    The embedded subset font renumbers glyphs, so glyphs are compared by outline:
+    for each CID the PDF maps (ToUnicode) to a letter, the subset glyph's outline
+    is compared with the isolated glyph the original font's cmap gives for it.
+    """
+    data = render_pdf(document(signature()), "fa")
+    original = TTFont(FONT_DIR / FONT_FILES["B"])  # the title is bold
+    isolated = {cp: _outline(original, name) for cp, name in original.getBestCmap().items()}
+    forms: dict[int, set[bool]] = {}
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        bold = next(f for f in pdf.pages[0].Resources.Font.values() if "Bold" in str(f.BaseFont))
+        descendant = bold.DescendantFonts[0]
+        subset = TTFont(io.BytesIO(descendant.FontDescriptor.FontFile2.read_bytes()))
+        order = subset.getGlyphOrder()
+        cid_to_gid = descendant.CIDToGIDMap.read_bytes()
+        cmap = bold.ToUnicode.read_bytes().decode("ascii")
+    for cid_hex, uni_hex in re.findall(r"<([0-9A-F]{4})> <([0-9A-F]{4})>", cmap):
+        cid, cp = int(cid_hex, 16), int(uni_hex, 16)
+        if not 0x0620 <= cp <= 0x06FF or cp not in isolated:
+            continue
+        gid = int.from_bytes(cid_to_gid[2 * cid: 2 * cid + 2], "big")
+        forms.setdefault(cp, set()).add(_outline(subset, order[gid]) == isolated[cp])
+    # «گزارش اعتبارسنجی امضا»: ت ب س ن ج sit inside words and can only appear joined there.
+    for letter in "تبسنج":
+        assert False in forms.get(ord(letter), set()), f"{letter} is drawn only in its isolated form"
+    joined = [chr(cp) for cp, kinds in forms.items() if False in kinds]
+    assert len(joined) >= 8, joined
+
+
+def test_isolate_keeps_technical_runs_in_their_direction() -> None:
+    assert isolate("/ETSI.CAdES.detached", "rtl") == "\u200e/ETSI.CAdES.detached\u200e"
+    assert isolate("[0 1000 9000 500]", "rtl").startswith("\u200e")
+    assert isolate("شرکت نمونه", "ltr") == "\u200fشرکت نمونه\u200f"
+    assert isolate("شرکت نمونه", "rtl") == "شرکت نمونه" and isolate("sha256", "ltr") == "sha256"
+
+
+def test_views_cover_both_languages_without_persian_in_english_labels() -> None:
+    report = document(signature(), broken_signature())
+    english = build_view(report, "en")
+    labels_used = [row.label for sig in english.signatures for s in sig.sections for row in s.rows]
+    labels_used += [row.label for row in english.summary + english.policy]
+    assert labels_used and not any(PERSIAN_LETTERS.search(label) for label in labels_used), labels_used
+    persian = build_view(report, "fa")
+    assert all(PERSIAN_LETTERS.search(row.label) for row in persian.summary)

@@ -1,0 +1,157 @@
+"""The /validate page: upload a signed PDF, read the verdict, download the report as PDF or JSON.
+
+Persian by default (``dir="rtl"``, Jalali dates), English with ``?lang=en``.
+The report on the page is the same fragment as the downloadable HTML report
+(:func:`validation.reports.html.render_fragment`).
+
+The uploaded file dies with the request (``web.uploads``), so the download
+links carry the report itself as ``data:`` URLs rendered from this very
+validation: nothing about a confidential bid envelope is kept on the server,
+and no client-supplied report is ever re-rendered under Pakat's name.
+
+Errors on this page are pages too: a clear bilingual message with the stable
+code and the HTTP status of :mod:`pakat.errors`, never a stack trace and never
+the API's JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+
+from flask import Blueprint, Response, render_template, request, send_from_directory, url_for
+from werkzeug.exceptions import HTTPException, NotFound
+
+from pakat import errors
+from pakat.errors import ErrorKind, InputError, PakatError
+from validation.model import DocumentReport
+from validation.reports import labels
+from validation.reports.html import render_fragment, report_css
+from validation.reports.json_report import report_to_json
+from validation.reports.labels import Lang, parse_lang
+from validation.reports.pdf import FONT_DIR, FONT_FILES, render_pdf
+from web import errors as web_errors
+from web.uploads import upload_request, uploaded_path
+from web.validation_service import validate_file
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("validate_pages", __name__, template_folder="templates")
+
+_FONTS = frozenset(FONT_FILES.values())
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
+# Only this server: styles and fonts from here, no script at all, forms post back here.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; font-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+_BY_STATUS: dict[int, ErrorKind] = {
+    400: web_errors.BAD_REQUEST, 404: web_errors.NOT_FOUND, 405: web_errors.METHOD_NOT_ALLOWED,
+}
+
+
+@bp.get("/validate")
+def form() -> Response:
+    """The upload form."""
+    return _page(_lang())
+
+
+@bp.post("/validate")
+def validate() -> Response:
+    """Validate the uploaded ``file`` and show the report, with PDF and JSON downloads."""
+    lang = _lang()
+    upload = upload_request().files.get("file")
+    if upload is None or not upload.filename:
+        raise InputError(errors.PDF_MISSING)
+    file_name = report_file_name(upload.filename)
+    report = validate_file(uploaded_path(upload.stream), file_name)
+    log.info("validated %s: %s (%d signatures)", report.file_sha256, report.indication.value,
+             len(report.signatures))
+    return _page(lang, report=report)
+
+
+@bp.get("/validate/fonts/<name>")
+def font(name: str) -> Response:
+    """The vendored Vazirmatn, so the page looks the same on machines without a Persian font."""
+    if name not in _FONTS:
+        raise NotFound()
+    return send_from_directory(FONT_DIR, name, mimetype="font/ttf", max_age=7 * 24 * 3600)
+
+
+@bp.errorhandler(PakatError)
+def _refused(error: PakatError) -> Response:
+    log.info("validation refused: %s%s", error.code, f" ({error.detail})" if error.detail else "")
+    return _page(_lang(), error=error, status=error.kind.http_status)
+
+
+@bp.errorhandler(HTTPException)
+def _http_refused(error: HTTPException) -> Response:
+    status = error.code or 500
+    if status == 413:  # the upload is over MAX_CONTENT_LENGTH; werkzeug stopped reading it
+        return _refused(PakatError(errors.PDF_TOO_LARGE))
+    if status >= 500:
+        return _broken(error)
+    return _refused(PakatError(_BY_STATUS.get(status, web_errors.HTTP_REFUSED), f"HTTP {status}"))
+
+
+@bp.errorhandler(Exception)
+def _broken(error: Exception) -> Response:
+    # The traceback goes to the log; the person sees the INTERNAL code only.
+    log.exception("internal error on the validation page")
+    return _page(_lang(), error=PakatError(errors.INTERNAL), status=500)
+
+
+def report_file_name(original: str) -> str:
+    """The name the report shows: no folders, no control characters, at most 200 characters."""
+    name = original.replace("\\", "/").rsplit("/", 1)[-1]
+    return _UNSAFE_NAME.sub("", name).strip()[:200] or "document.pdf"
+
+
+def _lang() -> Lang:
+    return parse_lang(request.args.get("lang"))
+
+
+def _lang_url(endpoint: str, lang: Lang) -> str:
+    # Persian is the default and keeps the clean URL.
+    return url_for(endpoint, lang="en") if lang == "en" else url_for(endpoint)
+
+
+def _data_url(mimetype: str, data: bytes) -> str:
+    return f"data:{mimetype};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _page(lang: Lang, *, report: DocumentReport | None = None, error: PakatError | None = None,
+          status: int = 200) -> Response:
+    downloads = None
+    if report is not None:
+        stem = report_file_name(report.file_name or "document").removesuffix(".pdf").removesuffix(".PDF")
+        downloads = {
+            "pdf": _data_url("application/pdf", render_pdf(report, lang)),
+            "pdf_name": f"{stem}-validation-{lang}.pdf",
+            "json": _data_url("application/json", report_to_json(report).encode("utf-8")),
+            "json_name": f"{stem}-validation.json",
+        }
+    other = labels.other(lang)
+    body = render_template(
+        "validate.html",
+        lang=lang,
+        dir="rtl" if lang == "fa" else "ltr",
+        other=other,
+        words={key: labels.pick(text, lang) for key, text in labels.PAGE.items()},
+        other_words={key: labels.pick(text, other) for key, text in labels.PAGE.items()},
+        action=_lang_url("validate_pages.validate", lang),
+        switch_url=_lang_url("validate_pages.form", other),
+        switch_label=labels.page("switch", other),
+        error=error,
+        report_html=render_fragment(report, lang) if report is not None else None,
+        report_css=report_css(),
+        downloads=downloads,
+    )
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    # A report says who signed a confidential bid: no cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return response

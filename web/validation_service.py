@@ -1,0 +1,44 @@
+"""The web app's way to the validator: one :class:`~validation.engine.Validator` per application and process.
+
+The validator caches chain and revocation answers, so it is built once and
+shared by the requests (it is thread-safe). It is built on first use, not in
+``create_app``: under gunicorn that is after the fork, so every worker gets
+its own caches and no lock crosses a fork.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from flask import current_app
+
+from hsm_config.deployment import validation_config
+from validation.engine import Validator
+from validation.model import DocumentReport
+from web.state import pakat_state
+
+VALIDATOR_KEY = "pakat.validator"
+_build_lock = threading.Lock()
+
+
+def validator() -> Validator:
+    """The current application's validator, built from its deployment on first use."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    found: Validator | None = app.extensions.get(VALIDATOR_KEY)
+    if found is None:
+        with _build_lock:  # two first requests at once build it once
+            found = app.extensions.get(VALIDATOR_KEY)
+            if found is None:
+                found = Validator(validation_config(pakat_state().deployment))
+                app.extensions[VALIDATOR_KEY] = found
+    return found
+
+
+def validate_file(path: Path, file_name: str | None) -> DocumentReport:
+    """Judge the PDF at ``path``; ``file_name`` is only what the report calls it.
+
+    Raises :class:`pakat.errors.InputError` (not a PDF, truncated, encrypted, too
+    large, no signature …) with a stable code.
+    """
+    return validator().validate(path, file_name=file_name)
