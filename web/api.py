@@ -1,22 +1,31 @@
 """JSON API v1 for platforms: ``/api/v1/...``.
 
 Views parse the request and render the answer; sealing itself is
-:class:`envelopes.sealing.SealService`.
+:class:`envelopes.sealing.SealService`, validation :mod:`web.validation_service`.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+from pathlib import Path
 
-from flask import Blueprint, Response, send_file
+from flask import Blueprint, Response, request, send_file
 
 from pakat import errors
-from pakat.errors import InputError
+from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
+from validation.model import DocumentReport
+from validation.reports.etsi_xml import report_to_etsi_xml
+from validation.reports.json_report import parse_iso_time, report_to_json
+from validation.reports.labels import Lang
+from validation.reports.pdf import render_pdf
 from web.auth import check_organisation, organisation_of_caller
+from web.errors import BAD_REQUEST
 from web.state import pakat_state
 from web.uploads import upload_request, uploaded_path
+from web.validation_service import validator
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +89,83 @@ def sealed_download_name(original: str | None) -> str:
     if name.lower().endswith(".pdf"):
         name = name[:-4]
     return f"{name[:150] or 'document'}-sealed.pdf"
+
+
+REPORT_TYPES = {"json": "application/json", "xml": "application/xml", "pdf": "application/pdf"}
+
+
+@bp.post("/validate")
+def validate() -> Response:
+    """Validate one signed PDF and answer with the report; open to anyone, no API key.
+
+    Multipart form: ``file``. Query: ``format`` (json, xml or pdf; otherwise the
+    ``Accept`` header decides: ``application/xml`` gives the ETSI TS 119 102-2 XML,
+    ``application/pdf`` the PDF report, anything else JSON), ``lang`` (fa or en, for
+    the PDF) and ``at`` (ISO 8601 validation time; naive means UTC). The status is
+    200 whenever a verdict was reached, whatever it is; unusable input gets the
+    error JSON with its code.
+    """
+    # Everything but the body first: a malformed request costs no upload spooling.
+    kind = _report_kind()
+    lang = _report_lang()
+    try:
+        at = parse_iso_time(request.args["at"]) if request.args.get("at", "").strip() else None
+    except ValueError as exc:
+        raise PakatError(BAD_REQUEST, f"at: {exc}") from None
+    upload = upload_request().files.get("file")
+    if upload is None:
+        raise InputError(errors.PDF_MISSING)
+
+    path = uploaded_path(upload.stream)
+    report = validator().validate(path, file_name=report_file_name(upload.filename), at=at)
+    log.info("validated %s: %s, %d signature(s)", report.file_sha256, report.indication.value,
+             len(report.signatures))
+    body = _render_report(kind, report, path, lang)
+    if kind == "pdf":
+        # send_file writes the RFC 6266 filename* form that Persian names need.
+        stem = (report.file_name or "document").removesuffix(".pdf").removesuffix(".PDF")
+        response = send_file(io.BytesIO(body), mimetype=REPORT_TYPES[kind], as_attachment=True,
+                             download_name=f"{stem}-validation-{lang}.pdf", conditional=False, etag=False,
+                             max_age=0)
+    else:
+        response = Response(body, mimetype=REPORT_TYPES[kind])
+    response.headers["X-Pakat-Indication"] = report.indication.value
+    # A report says who signed a confidential bid: no shared cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _report_lang() -> Lang:
+    lang = request.args.get("lang", "").strip().lower()
+    if lang not in ("", "fa", "en"):
+        raise PakatError(BAD_REQUEST, "lang must be fa or en")
+    return "en" if lang == "en" else "fa"
+
+
+def _report_kind() -> str:
+    """json, xml or pdf: ``?format=`` when given, else the best of the ``Accept`` header, else json."""
+    asked = request.args.get("format", "").strip().lower()
+    if asked:
+        if asked not in REPORT_TYPES:
+            raise PakatError(BAD_REQUEST, "format must be json, xml or pdf")
+        return asked
+    offered = ["application/json", "application/xml", "text/xml", "application/pdf"]
+    best = request.accept_mimetypes.best_match(offered, default="application/json")
+    return {"application/xml": "xml", "text/xml": "xml", "application/pdf": "pdf"}.get(best or "", "json")
+
+
+def _render_report(kind: str, report: DocumentReport, pdf_path: Path, lang: Lang) -> bytes:
+    if kind == "xml":
+        return report_to_etsi_xml(report, pdf_path).encode("utf-8")
+    if kind == "pdf":
+        return render_pdf(report, lang)
+    return report_to_json(report).encode("utf-8")
+
+
+def report_file_name(original: str | None) -> str | None:
+    """The name the report shows for an upload: no folders, no control characters, at most 200 characters."""
+    name = (original or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return _UNSAFE_NAME.sub("", name).strip()[:200] or None
 
 
 def _optional(value: str | None) -> str | None:
