@@ -264,8 +264,16 @@ def test_browser_validates_in_persian_then_english(browser: Any, server: str, se
     assert "معتبر" in browser.find_element(By.CSS_SELECTOR, ".pk-verdict .pk-badge-label").text
     assert JALALI_DATE.search(report.text), report.text[:500]
     assert "demo" in report.text.lower() or "پاکت" in report.text  # the signer's name is shown
-    pdf_link = browser.find_element(By.ID, "download-pdf").get_attribute("href")
-    assert base64.b64decode(pdf_link.split(",", 1)[1]).startswith(b"%PDF-")
+    # The downloads really download (data: URLs with a download name), under a strict CSP.
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    browser.find_element(By.ID, "download-pdf").click()
+    browser.find_element(By.ID, "download-json").click()
+    pdf_file, json_file = downloads / "پاکت-ب-validation-fa.pdf", downloads / "پاکت-ب-validation.json"
+    wait_until(lambda: pdf_file.exists() and json_file.exists(), 10, "the report downloads")
+    assert pdf_file.read_bytes().startswith(b"%PDF-")
+    assert json.loads(json_file.read_text(encoding="utf-8"))["indication"] == "TOTAL_PASSED"
     urls = assert_only_loopback(browser)
     assert any(u.endswith("/validate/fonts/Vazirmatn-Regular.ttf") for u in urls), urls
 

@@ -305,7 +305,8 @@ def _chain(chain: ChainReport | None, lang: Lang) -> Section:
                 note=_validity(cert, lang))
         )
     if chain.problem:
-        rows.append(Row(ui("problem", lang), clean(chain.problem), tone="bad", ltr=True))
+        # The library's words, for a technical reader; the "trusted" row above carries the colour.
+        rows.append(Row(ui("problem", lang), clean(chain.problem), ltr=True))
     return Section(ui("chain", lang), rows)
 
 
@@ -398,7 +399,7 @@ def _timestamp_section(ts: TimestampReport, number: int, lang: Lang) -> Section:
                         tone="ok" if ts.covers_entire_file else "warn"))
     rows.append(Row(ui("digest_algorithm", lang), clean(ts.digest_algorithm), ltr=True))
     if ts.problem:
-        rows.append(Row(ui("problem", lang), clean(ts.problem), tone="bad", ltr=True))
+        rows.append(Row(ui("problem", lang), clean(ts.problem), ltr=True))
     return Section(title, rows)
 
 
