@@ -50,20 +50,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pikepdf
-from pyhanko.pdf_utils import generic as pdf_generic
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# Importing validation.engine swaps in Pakat's bulk hex-string reader (validation/fastpaths.py) for
-# pyHanko's own; the baseline must run stock pyHanko, so keep the original before anything imports it.
-STOCK_HEX_READER = pdf_generic.read_hex_string_from_stream
-assert STOCK_HEX_READER.__module__ == "pyhanko.pdf_utils.generic", "bench/validate.py must be imported first"
 
 LEVELS = ("B-LT", "B-LTA")
 SPEED_TARGET = 2.0  # × pyHanko's throughput on the small batch
@@ -112,15 +107,12 @@ def load_asn1_certificate(path: Path) -> object:
     return asn1_x509.Certificate.load(data)
 
 
-@contextlib.contextmanager
-def stock_pyhanko() -> Iterator[None]:
-    """pyHanko exactly as shipped for the duration, Pakat's fast path back afterwards."""
-    current = pdf_generic.read_hex_string_from_stream
-    pdf_generic.read_hex_string_from_stream = STOCK_HEX_READER
-    try:
-        yield
-    finally:
-        pdf_generic.read_hex_string_from_stream = current
+def stock_pyhanko() -> contextlib.AbstractContextManager[None]:
+    """pyHanko exactly as shipped for the duration: importing validation.engine swaps in Pakat's
+    bulk hex-string and lazy stream-payload readers (validation/fastpaths.py) for pyHanko's own."""
+    from validation.fastpaths import pyhanko_as_shipped
+
+    return pyhanko_as_shipped()
 
 
 def pyhanko_validate(path: Path, level: str, roots: Sequence[object]) -> None:
