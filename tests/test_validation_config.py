@@ -174,3 +174,22 @@ def test_intermediates_may_be_a_folder(dev_env: DevEnvironment, tmp_path: Path) 
     trust["intermediates"] = [str(folder)]
     config = validation_config(load_deployment(_rewrite(dev_env.deployment_path, "folder", {"trust": trust})))
     assert len(config.intermediates) == len(dev_env.ca_cert_paths) - 1
+
+
+def test_large_streams_are_read_lazily_and_judged_the_same(dev_env: DevEnvironment, tmp_path: Path) -> None:
+    """A file validated by path maps its multi-megabyte streams instead of reading them; same verdict."""
+    source = tmp_path / "large.pdf"
+    source.write_bytes(pdf_bytes("large", pad_to=3 * 1024 * 1024))
+    sealed_path = tmp_path / "large-sealed.pdf"
+    service = SealService(load_deployment(dev_env.deployment_path))
+    try:
+        service.seal("demo-co", source, sealed_path, PadesLevel.B_LTA)
+    finally:
+        service.close()
+    validator = Validator(validation_config(load_deployment(dev_env.deployment_path)))
+    by_path = validator.validate(sealed_path)
+    by_bytes = validator.validate(sealed_path.read_bytes())
+    for report in (by_path, by_bytes):
+        assert report.indication is Indication.TOTAL_PASSED, report.reason
+        assert report.signatures[0].pades_level == "B-LTA"
+    assert by_path.file_sha256 == by_bytes.file_sha256
