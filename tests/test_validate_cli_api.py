@@ -32,13 +32,18 @@ from flask.testing import FlaskClient
 from lxml import etree
 from pakat_testkit import deployment_with_limit, pakat_command, pdf_bytes, process_env
 from test_reports_machine import NS, check_etsi_structure, sign_with_throwaway_key
+from validation_samples import names, samples_for
 
 from envelopes.sealing import SealService
-from hsm_config.deployment import load_deployment
+from hsm_config.deployment import load_deployment, validation_config
 from pakat.cli import main
+from pakat.errors import InputError
 from pakat.settings import Settings
 from signer.levels import PadesLevel
-from validation.reports.json_report import report_schema
+from validation.engine import Validator
+from validation.model import DocumentReport
+from validation.reports.etsi_xml import report_to_etsi_xml
+from validation.reports.json_report import report_schema, report_to_dict
 from web import create_app
 
 LIMIT = 400_000  # the web app's PDF limit here; every sample is far below it
@@ -358,3 +363,39 @@ def test_api_errors(client: FlaskClient, sealed: bytes) -> None:
     assert error_code(post_validate(client, big), 413) == "PDF_TOO_LARGE"
     wrong = client.get("/api/v1/validate")
     assert error_code(wrong, 405) == "METHOD_NOT_ALLOWED"
+
+
+# -- every real verdict renders ------------------------------------------------------------
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+
+def _real_reports(dev_env: Any) -> Iterator[tuple[str, bytes, DocumentReport]]:
+    """The engine's reports on the shared corpus and on every attack and trust sample."""
+    validator = Validator(validation_config(load_deployment(dev_env.deployment_path)))
+    manifest = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))  # missing corpus: fail
+    factory = samples_for(dev_env)
+    inputs = [(entry["file"], (CORPUS / entry["file"]).read_bytes(), None) for entry in manifest]
+    inputs += [(name, (s := factory.get(name)).data, s.at) for name in names()]
+    for name, data, at in inputs:
+        try:
+            yield name, data, validator.validate(data, file_name=Path(name).name, at=at)
+        except InputError:
+            continue  # unusable input has no report; the corpus test checks those codes
+
+
+def test_every_real_report_matches_the_schema_and_makes_etsi_xml(
+    dev_env: Any, schema_validator: jsonschema.Draft202012Validator
+) -> None:
+    """Drift between the engine and the renderers shows here, on real verdicts of every kind."""
+    seen: set[str] = set()
+    count = 0
+    for name, data, report in _real_reports(dev_env):
+        errors_found = [f"{list(e.absolute_path)}: {e.message[:200]}"
+                        for e in schema_validator.iter_errors(report_to_dict(report))]
+        assert errors_found == [], name
+        check_etsi_structure(report_to_etsi_xml(report, data))
+        seen.add(report.indication.value)
+        count += 1
+    assert count >= 30
+    assert seen == {"TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"}
