@@ -216,7 +216,7 @@ class TrustFile(click.ParamType):
               default="text", show_default=True,
               help="text: a bilingual summary; json: the report (schema v1); xml: ETSI TS 119 102-2; pdf.")
 @click.option("-o", "--output", "destination", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report to OUT instead of stdout (whole or not at all).")
+              help="Write the report to this file instead of stdout (whole or not at all).")
 @click.option("--at", type=IsoTime(), help="Judge as of this ISO 8601 time (no zone: UTC). Default: now.")
 @click.option("--trust", "trust", multiple=True, type=TrustFile(),
               help="Also trust the root certificate(s) in this PEM or DER file, for this run. Repeatable.")
