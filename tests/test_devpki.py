@@ -32,7 +32,7 @@ from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBack
 
 from hsm_config import devpki
 from hsm_config.cli import devpki as devpki_cli
-from hsm_config.deployment import load_certificate, load_deployment
+from hsm_config.deployment import load_certificate, load_deployment, national_anchor
 from hsm_config.devpki import DevPKI, DevPKIError, SealSubject
 from hsm_config.devsetup import DevEnvironment, init_dev_environment
 
@@ -450,7 +450,8 @@ def test_secrets_are_private(dev_env: DevEnvironment) -> None:
 def test_deployment_file_loads(dev_env: DevEnvironment) -> None:
     deployment = load_deployment(dev_env.deployment_path)
     assert set(deployment.organisations) == {"demo-co", "demo-gov", "demo-revoked", "demo-expired"}
-    (anchor,) = deployment.trust_roots
+    national, anchor = deployment.trust_roots  # dev mode trusts the dev root beside the national one
+    assert national == national_anchor()
     root = anchor.load()  # refuses a root whose SHA-256 is not the pinned one
     assert root.fingerprint(hashes.SHA256()).hex() == anchor.sha256
     assert anchor.path == dev_env.root_cert_path

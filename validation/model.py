@@ -1,7 +1,7 @@
 """What a validation produces: the report, as plain dataclasses.
 
 The report is the contract with everything that reads a verdict: the JSON API
-(schema ``validation/schema/report-v1.json``), the HTML page, the PDF report,
+(schema ``validation/reports/schema/report-v1.json``), the HTML page, the PDF report,
 the ETSI TS 119 102-2 XML and the CLI's exit code. Renderers only read these
 objects; they never judge.
 

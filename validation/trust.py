@@ -208,7 +208,9 @@ class ChainJudge:
         except DisallowedAlgorithmError as exc:
             return self._failed("algorithm", exc, cert, evidence, mode)
         except InvalidCertificateError as exc:
-            return self._failed("usage", exc, cert, evidence, mode)
+            # A self-signed leaf that is not a trust root has no chain; other refusals are constraints.
+            failure = "no_chain" if cert.self_signed != "no" else "usage"
+            return self._failed(failure, exc, cert, evidence, mode)
         except (PathValidationError, ValidationError) as exc:
             return self._failed("general", exc, cert, evidence, mode)
         certs = tuple(path.iter_certs(include_root=True))

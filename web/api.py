@@ -25,7 +25,7 @@ from web.auth import check_organisation, organisation_of_caller
 from web.errors import BAD_REQUEST
 from web.state import pakat_state
 from web.uploads import upload_request, uploaded_path
-from web.validation_service import validator
+from web.validation_service import validate_file
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def validate() -> Response:
         raise InputError(errors.PDF_MISSING)
 
     path = uploaded_path(upload.stream)
-    report = validator().validate(path, file_name=report_file_name(upload.filename), at=at)
+    report = validate_file(path, report_file_name(upload.filename), at=at)
     log.info("validated %s: %s, %d signature(s)", report.file_sha256, report.indication.value,
              len(report.signatures))
     body = _render_report(kind, report, path, lang)

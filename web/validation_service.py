@@ -9,6 +9,7 @@ its own caches and no lock crosses a fork.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
@@ -35,10 +36,10 @@ def validator() -> Validator:
     return found
 
 
-def validate_file(path: Path, file_name: str | None) -> DocumentReport:
-    """Judge the PDF at ``path``; ``file_name`` is only what the report calls it.
+def validate_file(path: Path, file_name: str | None, *, at: datetime | None = None) -> DocumentReport:
+    """Judge the PDF at ``path`` (at ``at``, default now); ``file_name`` is only what the report calls it.
 
     Raises :class:`pakat.errors.InputError` (not a PDF, truncated, encrypted, too
     large, no signature …) with a stable code.
     """
-    return validator().validate(path, file_name=file_name)
+    return validator().validate(path, file_name=file_name, at=at)
