@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pikepdf
 import pytest
 from asn1crypto import cms as asn1_cms
+from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -27,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.fields import MDPPerm
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -587,36 +588,127 @@ def check_revoked_before_signing(s: Sample, ctx: Ctx) -> None:
     assert stamped is not None and revocation.time < stamped
 
 
+def _dev_tsa_stamp(s: Sample, ctx: Ctx) -> dt.datetime:
+    """genTime of the signature timestamp, which must come from the dev TSA's certificate."""
+    der = first_cms(s.data)
+    stamped = timestamp_time(der)
+    assert stamped is not None, "no signature timestamp"
+    si = signer_info(der)
+    token = next(a for a in si["unsigned_attrs"] if a["type"].native == "signature_time_stamp_token")
+    tsa = x509.load_pem_x509_certificate(ctx.env.tsa_cert_path.read_bytes())
+    assert signing_certificate(token["values"][0].dump()) == tsa, "stamped by the dev TSA's key"
+    return stamped
+
+
+def claimed_time(data: bytes) -> dt.datetime:
+    """The first signature's /M: the signer's own word on when it signed (PAdES has no signing-time)."""
+    claimed = PdfFileReader(io.BytesIO(data)).embedded_regular_signatures[0].self_reported_timestamp
+    assert claimed is not None, "no /M"
+    return claimed
+
+
+def _revoked_an_hour_later(s: Sample, ctx: Ctx) -> tuple[x509.Certificate, devpki.Revocation, dt.datetime]:
+    cert, revocation = _revoked_live(s, ctx)
+    signed = claimed_time(s.data)
+    assert revocation.time - signed > dt.timedelta(minutes=50), "far beyond any clock-skew allowance"
+    return cert, revocation, signed
+
+
 def check_revoked_after_signing_b_t(s: Sample, ctx: Ctx) -> None:
-    _cert, revocation = _revoked_live(s, ctx)
-    stamped = timestamp_time(first_cms(s.data))
-    assert stamped is not None and stamped < revocation.time
+    _cert, revocation, signed = _revoked_an_hour_later(s, ctx)
+    stamped = _dev_tsa_stamp(s, ctx)
+    assert signed < stamped < revocation.time - dt.timedelta(minutes=50)
     assert b"/DSS" not in s.data
 
 
-def check_revoked_after_signing_b_lt(s: Sample, ctx: Ctx) -> None:
-    cert, revocation = _revoked_live(s, ctx)
-    stamped = timestamp_time(first_cms(s.data))
-    assert stamped is not None and stamped < revocation.time
-    dss = DocumentSecurityStore.read_dss(PdfFileReader(io.BytesIO(s.data)))
+def _dss_answers(data: bytes, cert: x509.Certificate) -> list[tuple[str, dt.datetime]]:
+    """(status, thisUpdate) of the DSS's OCSP answers about ``cert``."""
+    dss = DocumentSecurityStore.read_dss(PdfFileReader(io.BytesIO(data)))
     answers = []
     for ref in dss.ocsps:
         response = asn1_ocsp.OCSPResponse.load(ref.get_object().data)
         for single in response.basic_ocsp_response["tbs_response_data"]["responses"]:
             if single["cert_id"]["serial_number"].native == cert.serial_number:
-                answers.append((single["cert_status"].name, single["this_update"].native))
-    assert answers and all(state == "good" and when < revocation.time for state, when in answers), answers
+                answers.append((str(single["cert_status"].name), single["this_update"].native))
+    return answers
+
+
+def check_revoked_after_signing_b_lt(s: Sample, ctx: Ctx) -> None:
+    cert, revocation, signed = _revoked_an_hour_later(s, ctx)
+    stamped = _dev_tsa_stamp(s, ctx)
+    assert signed < stamped < revocation.time - dt.timedelta(minutes=50)
+    answers = _dss_answers(s.data, cert)
+    assert answers and all(state == "good" and stamped < when < revocation.time for state, when in answers)
 
 
 def check_revoked_after_signing_b_b(s: Sample, ctx: Ctx) -> None:
-    _revoked_live(s, ctx)
+    _revoked_an_hour_later(s, ctx)
     assert timestamp_time(first_cms(s.data)) is None
 
 
 # -- 8. expiry -----------------------------------------------------------------------------------
 
 
-def _expiring(s: Sample, ctx: Ctx) -> x509.Certificate:
+def _dss_context(data: bytes, root: asn1_x509.Certificate, moment: dt.datetime) -> ValidationContext:
+    """Validation at ``moment`` from the document's DSS alone, no fetching."""
+    dss = DocumentSecurityStore.read_dss(PdfFileReader(io.BytesIO(data)))
+    return ValidationContext(
+        trust_roots=[root],
+        other_certs=list(dss.load_certs()),
+        ocsps=[asn1_ocsp.OCSPResponse.load(o.get_object().data) for o in dss.ocsps],
+        crls=[asn1_crl.CertificateList.load(c.get_object().data) for c in dss.crls],
+        moment=moment,
+        retroactive_revinfo=True,
+        allow_fetching=False,
+    )
+
+
+def _expired_now(s: Sample, ctx: Ctx) -> tuple[x509.Certificate, dt.datetime]:
+    """Expired before now, signed (by its own claim) while valid; pyHanko now: intact, untrusted."""
+    assert s.at is None, "validated now"
+    der = first_cms(s.data)
+    cert = signing_certificate(der)
+    signed = claimed_time(s.data)
+    assert cert.not_valid_before_utc < signed < cert.not_valid_after_utc < dt.datetime.now(dt.UTC)
+    status = pyhanko_status(s.data, ctx.root)
+    assert status.intact and status.valid and not status.trusted, "pyHanko now: expired"
+    return cert, signed
+
+
+def _valid_when_stamped(s: Sample, ctx: Ctx, cert: x509.Certificate) -> dt.datetime:
+    """The dev TSA proves it signed while valid, and the DSS alone validates it at that moment."""
+    stamped = _dev_tsa_stamp(s, ctx)
+    assert stamped < cert.not_valid_after_utc
+    assert [state for state, _ in _dss_answers(s.data, cert)] == ["good"]
+    reader = PdfFileReader(io.BytesIO(s.data))
+    status = validate_pdf_signature(reader.embedded_regular_signatures[0], _dss_context(s.data, ctx.root, stamped))
+    assert status.bottom_line, status.pretty_print_details()
+    return stamped
+
+
+def check_expired_with_lta(s: Sample, ctx: Ctx) -> None:
+    cert, _signed = _expired_now(s, ctx)
+    _valid_when_stamped(s, ctx, cert)
+    reader = PdfFileReader(io.BytesIO(s.data))
+    (stamp,) = reader.embedded_timestamp_signatures
+    status = validate_pdf_timestamp(stamp, ValidationContext(trust_roots=[ctx.root], allow_fetching=True))
+    assert status.intact and status.valid and status.trusted
+    assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    assert status.timestamp > cert.not_valid_after_utc, "the document timestamp is recent, live"
+
+
+def check_expired_with_lt(s: Sample, ctx: Ctx) -> None:
+    cert, _signed = _expired_now(s, ctx)
+    _valid_when_stamped(s, ctx, cert)
+    assert not PdfFileReader(io.BytesIO(s.data)).embedded_timestamp_signatures
+
+
+def check_expired_without_ltv(s: Sample, ctx: Ctx) -> None:
+    _expired_now(s, ctx)
+    assert timestamp_time(first_cms(s.data)) is None and b"/DSS" not in s.data
+
+
+def _expires_later(s: Sample, ctx: Ctx) -> x509.Certificate:
     assert s.at is not None
     cert = signing_certificate(first_cms(s.data))
     now = dt.datetime.now(dt.UTC)
@@ -627,17 +719,17 @@ def _expiring(s: Sample, ctx: Ctx) -> x509.Certificate:
     return cert
 
 
-def check_expired_with_lta(s: Sample, ctx: Ctx) -> None:
-    cert = _expiring(s, ctx)
+def check_expires_later_with_lta(s: Sample, ctx: Ctx) -> None:
+    cert = _expires_later(s, ctx)
     stamped = timestamp_time(first_cms(s.data))
     assert stamped is not None and stamped < cert.not_valid_after_utc
     reader = PdfFileReader(io.BytesIO(s.data))
     assert reader.embedded_timestamp_signatures, "a document timestamp"
-    DocumentSecurityStore.read_dss(reader)
+    assert DocumentSecurityStore.read_dss(reader).ocsps
 
 
-def check_expired_with_lt(s: Sample, ctx: Ctx) -> None:
-    cert = _expiring(s, ctx)
+def check_expires_later_with_lt(s: Sample, ctx: Ctx) -> None:
+    cert = _expires_later(s, ctx)
     stamped = timestamp_time(first_cms(s.data))
     assert stamped is not None and stamped < cert.not_valid_after_utc
     reader = PdfFileReader(io.BytesIO(s.data))
@@ -645,8 +737,8 @@ def check_expired_with_lt(s: Sample, ctx: Ctx) -> None:
     assert DocumentSecurityStore.read_dss(reader).ocsps
 
 
-def check_expired_without_ltv(s: Sample, ctx: Ctx) -> None:
-    _expiring(s, ctx)
+def check_expires_later_without_ltv(s: Sample, ctx: Ctx) -> None:
+    _expires_later(s, ctx)
     assert timestamp_time(first_cms(s.data)) is None and b"/DSS" not in s.data
     later = pyhanko_status(s.data, ctx.root, moment=s.at)
     assert later.intact and not later.trusted, "pyHanko at the validation time: expired"

@@ -48,6 +48,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.signers.pdf_signer import TimestampDSSContentSettings
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -191,6 +193,34 @@ class SoftSigner:
         )
 
 
+class PdfSignerAt(signers.PdfSigner):
+    """pyHanko's PdfSigner with the signing time chosen (the signing-time attribute and /M)."""
+
+    def __init__(self, *args: Any, system_time: dt.datetime | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.system_time = system_time
+
+    def init_signing_session(self, *args: Any, **kwargs: Any) -> Any:
+        session = super().init_signing_session(*args, **kwargs)
+        if self.system_time is not None:
+            session.system_time = self.system_time
+        return session
+
+
+class DevTsaAt(DummyTimeStamper):
+    """The dev TSA's key and certificate stamping a chosen time, under the dev TSA's policy.
+
+    The live responder always stamps now; a scenario that needs a signature
+    made in the past (revoked an hour after signing, expired since) gets its
+    timestamp from the same TSA identity, offline.
+    """
+
+    def _build_tst_info(self, message_imprint: Any, dt: Any, req: Any) -> Any:
+        info = super()._build_tst_info(message_imprint, dt, req)
+        info["policy"] = devpki.TSA_POLICY_OID
+        return info
+
+
 @dataclass(frozen=True)
 class RevokedAfter:
     """Three signatures by one key made before its certificate was revoked."""
@@ -203,13 +233,13 @@ class RevokedAfter:
 
 @dataclass(frozen=True)
 class ExpiringSigned:
-    """Signatures made while a short-lived certificate was valid, and when to validate them."""
+    """Signatures made while a certificate was valid, and when to validate them (after it expired)."""
 
     b_b: bytes
     b_lt: bytes
     b_lta: bytes
     not_after: dt.datetime
-    validate_at: dt.datetime
+    validate_at: dt.datetime | None  # None: now
 
 
 class SampleFactory:
@@ -262,29 +292,37 @@ class SampleFactory:
         """A dev CA certificate (``general-ca``, ``government-ca``, ``root-ca``)."""
         return x509.load_pem_x509_certificate(self.env.ca_cert_paths[slug].read_bytes())
 
-    def soft_signer(
-        self, name: str, *, not_before: dt.datetime | None = None, not_after: dt.datetime | None = None
-    ) -> SoftSigner:
-        """A new RSA-2048 key with a person-independent certificate from the dev PKI, once per name."""
+    def soft_signer(self, name: str) -> SoftSigner:
+        """The software signer ``name`` of :data:`SOFT_SIGNERS` (all are issued together, on first use)."""
+        signers_: dict[str, SoftSigner] = self.memo("signers", self._issue_soft_signers)
+        return signers_[name]
 
-        def build() -> SoftSigner:
+    def _issue_soft_signers(self) -> dict[str, SoftSigner]:
+        """An RSA-2048 key and a person-independent dev-PKI certificate for each of :data:`SOFT_SIGNERS`.
+
+        Issued in one go, then one wait: the responders reload the register at
+        most once a second and answer "unknown" for a serial they have not seen.
+        """
+        now = _whole_seconds(dt.datetime.now(dt.UTC))
+        pki = DevPKI.load(self.pki_dir)  # afresh: other tests may have issued or revoked since
+        issuer = devpki.PROFILE_ISSUER[devpki.PERSON_INDEPENDENT]
+        chain = (self.ca_certificate(issuer), self.root_certificate())
+        issued = {}
+        for name, validity in SOFT_SIGNERS.items():
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             code = devpki.national_code(f"{zlib.crc32(name.encode()) % 10**9:09d}")
-            subject = PersonSubject(f"Sample Signer {name}", "Sample", name, code)
-            # Load the state afresh: other tests may have issued or revoked since.
-            cert = DevPKI.load(self.pki_dir).issue(
+            not_before, not_after = (None, None) if validity is None else (now + validity[0], now + validity[1])
+            cert = pki.issue(
                 devpki.PERSON_INDEPENDENT,
-                subject,
+                PersonSubject(f"Sample Signer {name}", "Sample", name, code),
                 key.public_key(),
                 CERT_PREFIX + name,
                 not_before=not_before,
                 not_after=not_after,
             )
-            issuer = devpki.PROFILE_ISSUER[devpki.PERSON_INDEPENDENT]
-            return SoftSigner(key, cert, (self.ca_certificate(issuer), self.root_certificate()))
-
-        signer: SoftSigner = self.memo(f"signer:{name}", build)
-        return signer
+            issued[name] = SoftSigner(key, cert, chain)
+        time.sleep(STATE_POLL_SECONDS + 0.2)
+        return issued
 
     def revoke(self, certificate: x509.Certificate, when: dt.datetime) -> None:
         """Revoke in the dev PKI (keyCompromise at ``when``) and wait until the responders serve it."""
@@ -292,12 +330,28 @@ class SampleFactory:
         # The responders poll state.json at most once a second; after that the next request reloads it.
         time.sleep(STATE_POLL_SECONDS + 0.2)
 
-    def validation_context(self) -> ValidationContext:
-        """pyHanko's context for embedding validation data: the dev root, fetching on."""
+    def validation_context(self, moment: dt.datetime | None = None) -> ValidationContext:
+        """pyHanko's context for embedding validation data: the dev root, fetching on.
+
+        With a past ``moment`` (backdated signatures) revocation answers issued
+        after it are accepted, as they are for any signature validated later.
+        """
         others = [asn1_cert(self.ca_certificate(s)) for s in (devpki.GENERAL, devpki.GOVERNMENT)]
         return ValidationContext(
-            trust_roots=[asn1_cert(self.root_certificate())], other_certs=others, allow_fetching=True
+            trust_roots=[asn1_cert(self.root_certificate())],
+            other_certs=others,
+            allow_fetching=True,
+            moment=moment,
+            retroactive_revinfo=moment is not None,
         )
+
+    def dev_tsa_at(self, when: dt.datetime) -> timestamps.TimeStamper:
+        """The dev TSA's own key and certificate stamping ``when`` instead of now (see :class:`DevTsaAt`)."""
+        tsa = DevPKI.load(self.pki_dir).tsa
+        key_der = tsa.key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return DevTsaAt(asn1_cert(tsa.certificate), asn1_keys.PrivateKeyInfo.load(key_der), fixed_dt=when)
 
     # -- signing --
 
@@ -320,8 +374,18 @@ class SampleFactory:
         level: PadesLevel = PadesLevel.B_B,
         md: str = "sha256",
         certify: fields.MDPPerm | None = None,
+        signed_at: dt.datetime | None = None,
     ) -> bytes:
-        """``data`` signed by pyHanko as PAdES at ``level`` (a certification when ``certify`` is given)."""
+        """``data`` signed by pyHanko as PAdES at ``level`` (a certification when ``certify`` is given).
+
+        Timestamps come from the live dev TSA; with ``signed_at`` the signature
+        is backdated instead: signing-time ``signed_at``, a signature timestamp
+        a minute later from the dev TSA's key (:meth:`dev_tsa_at`), and for B-LT
+        revocation answers fetched now. B-LTA is not offered backdated: add a
+        live document timestamp with :meth:`document_timestamp`.
+        """
+        if signed_at is not None and level.archival:
+            raise SampleError("a backdated B-LTA is a backdated B-LT plus document_timestamp()")
         meta = signers.PdfSignatureMetadata(
             field_name=field,
             md_algorithm=md,
@@ -330,13 +394,32 @@ class SampleFactory:
             docmdp_permissions=certify or fields.MDPPerm.FILL_FORMS,
             embed_validation_info=level.long_term,
             use_pades_lta=level.archival,
-            validation_context=self.validation_context() if level.long_term else None,
+            validation_context=self.validation_context(signed_at) if level.long_term else None,
         )
-        stamper = timestamps.HTTPTimeStamper(self.env.tsa_url) if level.timestamped else None
+        stamper: timestamps.TimeStamper | None = None
+        if level.timestamped:
+            stamper = (
+                timestamps.HTTPTimeStamper(self.env.tsa_url)
+                if signed_at is None
+                else self.dev_tsa_at(signed_at + dt.timedelta(minutes=1))
+            )
         signer = who.pyhanko() if isinstance(who, SoftSigner) else who
         out = io.BytesIO()
-        signers.PdfSigner(meta, signer, timestamper=stamper).sign_pdf(
+        PdfSignerAt(meta, signer, timestamper=stamper, system_time=signed_at).sign_pdf(
             IncrementalPdfFileWriter(io.BytesIO(data)), output=out
+        )
+        return out.getvalue()
+
+    def document_timestamp(self, data: bytes) -> bytes:
+        """``data`` with the live dev TSA's validation data in the DSS and a document timestamp (B-LTA)."""
+        out = io.BytesIO()
+        signers.PdfTimeStamper(timestamps.HTTPTimeStamper(self.env.tsa_url)).timestamp_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(data)),
+            "sha256",
+            validation_context=self.validation_context(),
+            output=out,
+            # The DSS first, so the timestamp covers the whole file, as in our B-LTA.
+            dss_settings=TimestampDSSContentSettings(update_before_ts=True, include_vri=False),
         )
         return out.getvalue()
 
@@ -383,6 +466,20 @@ class SampleFactory:
 
         data: bytes = self.memo(f"certified:{permission.value}", build)
         return data
+
+
+#: The software signers samples use, by name: validity as (notBefore, notAfter) offsets from
+#: now, or None for the dev PKI's default (a day back to a year on).
+SOFT_SIGNERS: dict[str, tuple[dt.timedelta, dt.timedelta] | None] = {
+    "pyhanko": None,
+    "certifier": None,
+    "endesive": None,
+    "sha1": None,
+    "revoked-before": None,
+    "revoked-after": None,
+    "expired": (-dt.timedelta(days=10), -dt.timedelta(days=2)),
+    "short-lived": (-dt.timedelta(days=1), dt.timedelta(days=2)),
+}
 
 
 _FACTORIES: dict[Path, SampleFactory] = {}
@@ -1167,10 +1264,13 @@ def revoked_before_signing(f: SampleFactory) -> Made:
 def _revoked_after(f: SampleFactory) -> RevokedAfter:
     def build() -> RevokedAfter:
         signer = f.soft_signer("revoked-after")
-        b_b = f.pyhanko_sign(document(), signer, field="Signature1")
-        b_t = f.pyhanko_sign(document(), signer, field="Signature1", level=PadesLevel.B_T)
-        b_lt = f.pyhanko_sign(document(), signer, field="Signature1", level=PadesLevel.B_LT)
-        # TSA times are whole seconds and never later than now: the next second is after all of them.
+        # Signed an hour ago (timestamps from the dev TSA's key), so the proof of existence
+        # precedes the revocation by far more than any clock-skew allowance.
+        signed_at = _whole_seconds(dt.datetime.now(dt.UTC)) - dt.timedelta(hours=1)
+        b_b = f.pyhanko_sign(document(), signer, field="Signature1", signed_at=signed_at)
+        b_t = f.pyhanko_sign(document(), signer, field="Signature1", level=PadesLevel.B_T, signed_at=signed_at)
+        # B-LT's OCSP "good" is fetched now, so the revocation must come after now.
+        b_lt = f.pyhanko_sign(document(), signer, field="Signature1", level=PadesLevel.B_LT, signed_at=signed_at)
         when = _whole_seconds(dt.datetime.now(dt.UTC)) + dt.timedelta(seconds=1)
         f.revoke(signer.certificate, when)
         while dt.datetime.now(dt.UTC) <= when:
@@ -1183,29 +1283,68 @@ def _revoked_after(f: SampleFactory) -> RevokedAfter:
 
 @_sample(Category.TRUST)
 def revoked_after_signing_b_t(f: SampleFactory) -> Made:
-    """B-T whose certificate was revoked a second after its signature timestamp (no embedded revocation data)."""
+    """B-T timestamped an hour before its certificate was revoked (no embedded revocation data)."""
     return Made(_revoked_after(f).b_t)
 
 
 @_sample(Category.TRUST)
 def revoked_after_signing_b_lt(f: SampleFactory) -> Made:
-    """B-LT (OCSP "good" in the DSS) whose certificate was revoked after its signature timestamp."""
+    """B-LT (OCSP "good" in the DSS) timestamped an hour before its certificate was revoked."""
     return Made(_revoked_after(f).b_lt)
 
 
 @_sample(Category.TRUST)
 def revoked_after_signing_b_b(f: SampleFactory) -> Made:
-    """B-B (no timestamp) made before its certificate was revoked: nothing proves when it was made."""
+    """B-B (no timestamp) signed an hour before its certificate was revoked: nothing proves when."""
     return Made(_revoked_after(f).b_b)
 
 
 # == 8. expiry ====================================================================================
 
 
-def _expiring(f: SampleFactory) -> ExpiringSigned:
+def _expired(f: SampleFactory) -> ExpiringSigned:
+    """Signed five days ago by a certificate that expired two days ago, validated now."""
+
     def build() -> ExpiringSigned:
         now = _whole_seconds(dt.datetime.now(dt.UTC))
-        signer = f.soft_signer("short-lived", not_after=now + dt.timedelta(days=2))
+        signer = f.soft_signer("expired")
+        signed_at = now - dt.timedelta(days=5)
+        b_lt = f.pyhanko_sign(document(), signer, field="Signature1", level=PadesLevel.B_LT, signed_at=signed_at)
+        return ExpiringSigned(
+            b_b=f.pyhanko_sign(document(), signer, field="Signature1", signed_at=signed_at),
+            b_lt=b_lt,
+            b_lta=f.document_timestamp(b_lt),
+            not_after=signer.certificate.not_valid_after_utc,
+            validate_at=None,
+        )
+
+    scenario: ExpiringSigned = f.memo("expired", build)
+    return scenario
+
+
+@_sample(Category.TRUST)
+def expired_with_lta(f: SampleFactory) -> Made:
+    """B-LT signed 5 days ago, certificate expired 2 days ago, then a live document timestamp (B-LTA)."""
+    return Made(_expired(f).b_lta)
+
+
+@_sample(Category.TRUST)
+def expired_with_lt(f: SampleFactory) -> Made:
+    """B-LT signed 5 days ago (timestamp and OCSP "good" embedded), certificate expired 2 days ago."""
+    return Made(_expired(f).b_lt)
+
+
+@_sample(Category.TRUST)
+def expired_without_ltv(f: SampleFactory) -> Made:
+    """B-B signed 5 days ago by a certificate that expired 2 days ago: nothing proves when."""
+    return Made(_expired(f).b_b)
+
+
+def _expiring(f: SampleFactory) -> ExpiringSigned:
+    """Signed now by a certificate valid for two more days, to be validated a day after it expires."""
+
+    def build() -> ExpiringSigned:
+        signer = f.soft_signer("short-lived")
         not_after = signer.certificate.not_valid_after_utc
         return ExpiringSigned(
             b_b=f.pyhanko_sign(document(), signer, field="Signature1"),
@@ -1220,22 +1359,22 @@ def _expiring(f: SampleFactory) -> ExpiringSigned:
 
 
 @_sample(Category.TRUST)
-def expired_with_lta(f: SampleFactory) -> Made:
-    """B-LTA made while a 2-day certificate was valid; validate a day after it expired (``at``)."""
+def expires_later_with_lta(f: SampleFactory) -> Made:
+    """B-LTA by a 2-day certificate, made now; validate (``at``) a day after it expires."""
     scenario = _expiring(f)
     return Made(scenario.b_lta, at=scenario.validate_at)
 
 
 @_sample(Category.TRUST)
-def expired_with_lt(f: SampleFactory) -> Made:
-    """B-LT made while a 2-day certificate was valid; validate a day after it expired (``at``)."""
+def expires_later_with_lt(f: SampleFactory) -> Made:
+    """B-LT by a 2-day certificate, made now; validate (``at``) a day after it expires."""
     scenario = _expiring(f)
     return Made(scenario.b_lt, at=scenario.validate_at)
 
 
 @_sample(Category.TRUST)
-def expired_without_ltv(f: SampleFactory) -> Made:
-    """B-B made while a 2-day certificate was valid; validate a day after it expired (``at``)."""
+def expires_later_without_ltv(f: SampleFactory) -> Made:
+    """B-B by a 2-day certificate, made now; validate (``at``) a day after it expires."""
     scenario = _expiring(f)
     return Made(scenario.b_b, at=scenario.validate_at)
 
