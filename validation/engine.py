@@ -25,7 +25,7 @@ import io
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -300,14 +300,25 @@ class Validator:
     def _signer_chain(
         self, doc: _Document, cert: asn1_x509.Certificate, evidence: Evidence, poe: datetime | None
     ) -> ChainOutcome:
-        """The chain now; when expiry or revocation breaks it, again at the proven signing time."""
-        now = self.chains.judge(cert, evidence, doc.moment, mode=doc.policy.revocation)
+        """The chain now; when expiry or revocation breaks it, again at the proven signing time.
+
+        This is EN 319 102-1's past signature validation: a signature whose existence is
+        proven before its certificate expired or was revoked keeps its value.
+        """
+        mode = doc.policy.revocation
+        now = self.chains.judge(cert, evidence, doc.moment, mode=mode)
         if now.trusted or poe is None or now.failure not in ("expired", "revoked", "no_revocation"):
             return now
-        past = self.chains.judge(cert, evidence, poe, mode=doc.policy.revocation, retroactive=True)
-        if past.trusted:
-            return past
-        return now
+        if now.failure == "revoked":
+            if now.revoked_at is None or poe >= now.revoked_at:
+                return now
+            # Revoked, but later than the proof of existence: the chain must still hold at that time.
+            past = self.chains.judge(cert, evidence, poe, mode=RevocationMode.SKIP)
+            if not past.trusted:
+                return now
+            return replace(past, revocation=now.revocation, fetched_online=now.fetched_online)
+        past = self.chains.judge(cert, evidence, poe, mode=mode, retroactive=True)
+        return past if past.trusted else now
 
     # -- timestamps --------------------------------------------------------------------------
 
@@ -353,9 +364,7 @@ class Validator:
         except Exception as exc:
             return _broken_timestamp(kind, f"{type(exc).__name__}: {exc}"[:200], field_name=field_name)
         tsa_evidence = evidence.plus(_cms_evidence(token, None))
-        chain = self.chains.judge(
-            tsa_cert, tsa_evidence, doc.moment, mode=doc.policy.revocation, extended_key_usage=_TSA_EKU
-        )
+        chain = self._tsa_chain(doc, tsa_cert, tsa_evidence, gen_time)
         problem = None if imprint_ok and intact and valid else "imprint or signature does not verify"
         if problem is None and not chain.trusted:
             problem = chain.message
@@ -369,6 +378,19 @@ class Validator:
             field_name=field_name,
             problem=problem,
         )
+
+    def _tsa_chain(
+        self, doc: _Document, tsa_cert: asn1_x509.Certificate, evidence: Evidence, gen_time: datetime
+    ) -> ChainOutcome:
+        """The TSA's chain now; if its revocation data has aged or it expired since, at the stamp's own time."""
+        mode = doc.policy.revocation
+        now = self.chains.judge(tsa_cert, evidence, doc.moment, mode=mode, extended_key_usage=_TSA_EKU)
+        if now.trusted or now.failure not in ("expired", "no_revocation"):
+            return now
+        then = self.chains.judge(
+            tsa_cert, evidence, gen_time, mode=mode, extended_key_usage=_TSA_EKU, retroactive=True
+        )
+        return then if then.trusted else now
 
     def _document_timestamp(self, doc: _Document, name: str, sig_field: generic.DictionaryObject) -> _DocTimestamp:
         try:
@@ -520,6 +542,8 @@ def _chain_verdict(verdict: _Verdict, outcome: ChainOutcome) -> SignatureReport:
             verdict.findings.append(finding("REVOCATION_FETCHED_ONLINE"))
         if outcome.revocation.status is RevocationStatus.NOT_CHECKED:
             verdict.findings.append(finding("REVOCATION_NOT_CHECKED"))
+        elif outcome.revocation.status is RevocationStatus.REVOKED:
+            verdict.findings.append(finding("REVOKED_AFTER_SIGNING"))
         return verdict.passed()
     failure = outcome.failure
     if failure == "no_chain":

@@ -116,6 +116,11 @@ FINDINGS: dict[str, tuple[Severity, str, str]] = {
         "وضعیت ابطال گواهی به صورت برخط از پاسخ‌گوی مجاز گرفته شد.",
         "Revocation status was fetched online from an allow-listed responder.",
     ),
+    "REVOKED_AFTER_SIGNING": (
+        Severity.WARNING,
+        "گواهی امضاکننده پس از امضا باطل شده است؛ مهر زمانی ثابت می‌کند امضا پیش از ابطال بوده است.",
+        "The signer's certificate was revoked after signing; a timestamp proves the signature came first.",
+    ),
     "REVOCATION_NOT_CHECKED": (
         Severity.WARNING,
         "وضعیت ابطال گواهی بررسی نشد.",

@@ -184,6 +184,16 @@ class ChainJudge:
             if extra.ocsps or extra.crls:
                 evidence = evidence.plus(extra)
                 fetched = True
+        if mode is not RevocationMode.SKIP and moment > cert.not_valid_after + self._policy.clock_skew:
+            # An expired certificate is "out of bounds" whatever its revocation data says (certvalidator
+            # would report the missing fresh revocation data first): check the rest of the path alone.
+            bounds = self._validate(
+                cert, evidence, moment, RevocationMode.SKIP, key_usage, extended_key_usage, False
+            )
+            if bounds.failure not in ("expired", None):
+                return bounds
+            expired = f"the certificate expired at {cert.not_valid_after.isoformat()}"
+            return self._failed("expired", expired, cert, evidence, mode, fetched)
         if mode is RevocationMode.SKIP:
             evidence = Evidence(evidence.certificates)
         context = self._context(evidence, moment, mode, retroactive)
@@ -195,24 +205,24 @@ class ChainJudge:
                 )
             )
         except PathBuildingError as exc:
-            return self._failed("no_chain", exc, cert, evidence, mode)
+            return self._failed("no_chain", str(exc), cert, evidence, mode, fetched)
         except RevokedError as exc:
             failure = "revoked" if exc.is_ee_cert else "ca_revoked"
-            return self._failed(failure, exc, cert, evidence, mode)
+            return self._failed(failure, str(exc), cert, evidence, mode, fetched)
         except ExpiredError as exc:
-            return self._failed("expired", exc, cert, evidence, mode)
+            return self._failed("expired", str(exc), cert, evidence, mode, fetched)
         except NotYetValidError as exc:
-            return self._failed("not_yet_valid", exc, cert, evidence, mode)
+            return self._failed("not_yet_valid", str(exc), cert, evidence, mode, fetched)
         except InsufficientRevinfoError as exc:
-            return self._failed("no_revocation", exc, cert, evidence, mode)
+            return self._failed("no_revocation", str(exc), cert, evidence, mode, fetched)
         except DisallowedAlgorithmError as exc:
-            return self._failed("algorithm", exc, cert, evidence, mode)
+            return self._failed("algorithm", str(exc), cert, evidence, mode, fetched)
         except InvalidCertificateError as exc:
             # A self-signed leaf that is not a trust root has no chain; other refusals are constraints.
             failure = "no_chain" if cert.self_signed != "no" else "usage"
-            return self._failed(failure, exc, cert, evidence, mode)
+            return self._failed(failure, str(exc), cert, evidence, mode, fetched)
         except (PathValidationError, ValidationError) as exc:
-            return self._failed("general", exc, cert, evidence, mode)
+            return self._failed("general", str(exc), cert, evidence, mode, fetched)
         certs = tuple(path.iter_certs(include_root=True))
         return ChainOutcome(
             trusted=True,
@@ -224,17 +234,24 @@ class ChainJudge:
         )
 
     def _failed(
-        self, failure: str, exc: Exception, cert: asn1_x509.Certificate, evidence: Evidence, mode: RevocationMode
+        self,
+        failure: str,
+        message: str,
+        cert: asn1_x509.Certificate,
+        evidence: Evidence,
+        mode: RevocationMode,
+        fetched: bool,
     ) -> ChainOutcome:
         certs = self._best_effort_path(cert, evidence)
-        report = revocation_report(cert, certs, evidence, mode, fetched=False)
+        report = revocation_report(cert, certs, evidence, mode, fetched)
         return ChainOutcome(
             trusted=False,
             path=certs,
             failure=failure,
-            message=str(exc)[:300],
+            message=message[:300],
             revocation=report,
             revoked_at=report.revoked_at,
+            fetched_online=fetched,
         )
 
     def _best_effort_path(
