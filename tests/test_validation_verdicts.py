@@ -231,3 +231,21 @@ def test_controls_pass_at_their_level(name: str, samples: SampleFactory, validat
         assert sig.indication is Indication.TOTAL_PASSED, describe(sig)
         assert not [f for f in sig.findings if f.severity is Severity.ERROR], describe(sig)
     assert report.signatures[-1].pades_level == CONTROL_LEVELS[name], describe(report.signatures[-1])
+
+
+# Long-term scenarios keep their level when validated after expiry or revocation: the level is what the
+# document's data proves, and past signature validation uses exactly that data.
+LONG_TERM_LEVELS = {
+    "expired_with_lta": "B-LTA",
+    "expired_with_lt": "B-LT",
+    "expires_later_with_lta": "B-LTA",
+    "expires_later_with_lt": "B-LT",
+    "revoked_after_signing_b_lt": "B-LT",
+}
+
+
+@pytest.mark.parametrize("name", list(LONG_TERM_LEVELS))
+def test_long_term_scenarios_reach_their_level(name: str, samples: SampleFactory, validator: Validator) -> None:
+    sample = samples.get(name)
+    report = validator.validate(sample.data, at=sample.at)
+    assert report.signatures[-1].pades_level == LONG_TERM_LEVELS[name], describe(report.signatures[-1])

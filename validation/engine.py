@@ -106,7 +106,7 @@ class _Document:
     sha256: str
     reader: PdfFileReader
     evidence: Evidence  # DSS contents
-    dss_revision: int | None
+    dss_changes: tuple[int, ...]  # revisions that wrote the DSS
     moment: datetime
     policy: ValidationPolicy
     doc_timestamps: list[_DocTimestamp] = field(default_factory=list)
@@ -145,8 +145,8 @@ class Validator:
         with _open(source) as stream:
             size, digest = _check_envelope(stream, self.config.max_pdf_bytes)
             reader = _read(stream)
-            evidence, dss_revision = _dss_evidence(reader)
-            doc = _Document(stream, size, digest, reader, evidence, dss_revision, moment, policy)
+            evidence, dss_changes = _dss_evidence(reader)
+            doc = _Document(stream, size, digest, reader, evidence, dss_changes, moment, policy)
             try:
                 fields = list(enumerate_sig_fields(reader, filled_status=True))
             except (misc.PdfError, ValueError, TypeError, KeyError, RecursionError) as exc:
@@ -620,15 +620,15 @@ def _pades_level(
     stamped_docs = [t for t in doc.doc_timestamps if t.sound and t.revision >= emb.signed_revision]
     if not any(t.intact and t.trusted for t in verdict.timestamps) and not stamped_docs:
         return "B-B"
+    signed = emb.signed_revision
+    # B-LT: validation data added after the signature, and enough to validate it offline.
     long_term = (
-        doc.dss_revision is not None
-        and doc.dss_revision > emb.signed_revision
-        and outcome.trusted
-        and outcome.revocation.source == "embedded"
+        any(r > signed for r in doc.dss_changes) and outcome.trusted and outcome.revocation.source == "embedded"
     )
     if not long_term:
         return "B-T"
-    if any(t.revision >= (doc.dss_revision or 0) for t in stamped_docs):
+    # B-LTA: a document timestamp over such data (a DSS written after it, for the timestamp itself, is normal).
+    if any(any(signed < r <= t.revision for r in doc.dss_changes) for t in stamped_docs):
         return "B-LTA"
     return "B-LT"
 
@@ -683,21 +683,37 @@ def _read(stream: BinaryIO) -> PdfFileReader:
     return reader
 
 
-def _dss_evidence(reader: PdfFileReader) -> tuple[Evidence, int | None]:
+def _dss_evidence(reader: PdfFileReader) -> tuple[Evidence, tuple[int, ...]]:
+    """The DSS's certificates and revocation data, and the revisions that wrote it."""
     try:
         dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
-        return Evidence(), None
+        return Evidence(), ()
     except Exception:  # a broken DSS is no evidence; the signatures are still judged
-        return Evidence(), None
+        return Evidence(), ()
     try:
         certs = tuple(dss.load_certs())
         ocsps = tuple(asn1_ocsp.OCSPResponse.load(o.get_object().data) for o in dss.ocsps)
         crls = tuple(asn1_crl.CertificateList.load(c.get_object().data) for c in dss.crls)
-        revision = reader.xrefs.get_last_change(reader.root.raw_get("/DSS").reference)
+        changes = _dss_changes(reader)
     except Exception:
-        return Evidence(), None
-    return Evidence(certs, ocsps, crls), revision
+        return Evidence(), ()
+    return Evidence(certs, ocsps, crls), changes
+
+
+def _dss_changes(reader: PdfFileReader) -> tuple[int, ...]:
+    """The revisions that wrote the DSS (or a catalog holding it directly)."""
+    changes = []
+    for revision in range(reader.xrefs.total_revisions):
+        root = reader.get_historical_root(revision)
+        if "/DSS" not in root:
+            continue
+        value = root.raw_get("/DSS")
+        written = reader.xrefs.explicit_refs_in_revision(revision)
+        ref = value.reference if isinstance(value, generic.IndirectObject) else reader.root_ref
+        if ref in written:
+            changes.append(revision)
+    return tuple(changes)
 
 
 def _cms_evidence(signed_data: cms.SignedData, signer_info: cms.SignerInfo | None) -> Evidence:
