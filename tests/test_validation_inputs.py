@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import resource
 import socket
@@ -13,13 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from pakat_testkit import encrypted_pdf_bytes, pdf_bytes, truncated_pdf_bytes
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
+from validation_samples import throwaway_ca
 
 from hsm_config.deployment import load_deployment, validation_config
 from hsm_config.devsetup import DevEnvironment
@@ -118,77 +114,18 @@ def tripwire() -> Iterator[tuple[str, list[bytes]]]:
         server.close()
 
 
-def _throwaway_pki(tmp_path: Path, hostile_url: str) -> tuple[Path, Path, Path]:
-    """A one-off root and a signing certificate whose OCSP and CRL addresses are ``hostile_url``."""
-    now = dt.datetime.now(dt.UTC)
-    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Throwaway Root")])
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-        .sign(root_key, hashes.SHA256())
-    )
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Hostile URL Signer")]))
-        .issuer_name(root_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=10))
-        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
-        .add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(hostile_url)
-                    )
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.CRLDistributionPoints(
-                [x509.DistributionPoint([x509.UniformResourceIdentifier(hostile_url + "x.crl")], None, None, None)]
-            ),
-            critical=False,
-        )
-        .sign(root_key, hashes.SHA256())
-    )
-    paths = (tmp_path / "root.pem", tmp_path / "leaf.pem", tmp_path / "leaf.key")
-    paths[0].write_bytes(root.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return paths
-
-
 def test_hostile_certificate_urls_are_never_fetched(
-    dev_config: ValidationConfig, tmp_path: Path, tripwire: tuple[str, list[bytes]]
+    dev_config: ValidationConfig, tripwire: tuple[str, list[bytes]]
 ) -> None:
     url, hits = tripwire
-    root_path, leaf_path, key_path = _throwaway_pki(tmp_path, url)
-    signer = signers.SimpleSigner.load(str(key_path), str(leaf_path), ca_chain_files=(str(root_path),))
-    assert signer is not None
+    signer, root = throwaway_ca(revocation_url=url)
     out = io.BytesIO()
     signers.sign_pdf(
         IncrementalPdfFileWriter(io.BytesIO(pdf_bytes("hostile"))),
         signers.PdfSignatureMetadata(field_name="Sig1", subfilter=fields.SigSeedSubFilter.PADES),
-        signer=signer,
+        signer=signer.pyhanko(),
         output=out,
     )
-    root = x509.load_pem_x509_certificate(root_path.read_bytes())
     # Trust the throwaway root for this run, as `--trust` would: revocation is then required and
     # the only addresses on offer are the certificate's own, which are not allow-listed.
     report = Validator(dev_config.with_extra_anchors([root])).validate(out.getvalue())

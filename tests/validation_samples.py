@@ -45,7 +45,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.signers.pdf_signer import TimestampDSSContentSettings
@@ -1382,8 +1382,11 @@ def expires_later_without_ltv(f: SampleFactory) -> Made:
 # == 9. untrusted root =================================================================================
 
 
-def throwaway_ca() -> tuple[SoftSigner, x509.Certificate]:
-    """A self-signed root unrelated to the dev PKI and a signer under it, all in memory."""
+def throwaway_ca(revocation_url: str | None = None) -> tuple[SoftSigner, x509.Certificate]:
+    """A self-signed root unrelated to the dev PKI and a signer under it, all in memory.
+
+    ``revocation_url``, when given, is the leaf's OCSP and CRL address (e.g. one nobody may contact).
+    """
     now = dt.datetime.now(dt.UTC)
     root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     root_name = x509.Name(
@@ -1436,9 +1439,16 @@ def throwaway_ca() -> tuple[SoftSigner, x509.Certificate]:
             critical=True,
         )
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
-        .sign(root_key, hashes.SHA256())
     )
-    return SoftSigner(key, leaf, (root,)), root
+    if revocation_url is not None:
+        uri = x509.UniformResourceIdentifier(revocation_url)
+        leaf = leaf.add_extension(
+            x509.AuthorityInformationAccess([x509.AccessDescription(AuthorityInformationAccessOID.OCSP, uri)]),
+            critical=False,
+        ).add_extension(
+            x509.CRLDistributionPoints([x509.DistributionPoint([uri], None, None, None)]), critical=False
+        )
+    return SoftSigner(key, leaf.sign(root_key, hashes.SHA256()), (root,)), root
 
 
 @_sample(Category.TRUST)
