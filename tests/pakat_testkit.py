@@ -6,6 +6,7 @@ the dev PKI and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -13,11 +14,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pikepdf
+import requests
 import yaml
 from signing_checks import assert_pades_level
 
@@ -170,3 +172,34 @@ def wait_until(predicate: Any, timeout: float, what: str, proc: subprocess.Popen
             raise AssertionError(f"{what}: the process exited with {proc.returncode}")
         time.sleep(0.2)
     raise AssertionError(f"{what}: not within {timeout} s")
+
+
+@contextlib.contextmanager
+def pakat_server(deployment_path: Path, home: Path, *, workers: int) -> Iterator[tuple[str, Path, int]]:
+    """``pakat serve`` on a free loopback port until the block ends: (base URL, log path, pid)."""
+    log_path = home / "serve.log"
+    port = free_port()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            pakat_command(
+                "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--threads", "4"
+            ),
+            env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(deployment_path)}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_until(up, 60, "pakat serve answering /healthz", proc)
+        yield url, log_path, proc.pid
+    finally:
+        stop_process(proc)
+

@@ -14,24 +14,19 @@ import io
 import json
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from pakat_testkit import (
     deployment_with_limit,
     encrypted_pdf_bytes,
-    free_port,
-    pakat_command,
+    pakat_server,
     pdf_bytes,
-    process_env,
-    stop_process,
     wait_until,
 )
 
@@ -175,27 +170,8 @@ def test_font_is_served_from_here(client: FlaskClient) -> None:
 @pytest.fixture(scope="module")
 def server(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("validate-serve")
-    log_path = home / "serve.log"
-    port = free_port()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            pakat_command("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--threads", "4"),
-            env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(dev_env.deployment_path)}),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_until(up, 60, "pakat serve answering /healthz", proc)
+    with pakat_server(dev_env.deployment_path, home, workers=1) as (url, _, _):
         yield url
-    finally:
-        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

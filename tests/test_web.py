@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,14 +24,10 @@ from pakat_testkit import (
     assert_no_secret,
     check_sealed,
     deployment_with_limit,
-    free_port,
-    pakat_command,
+    pakat_server,
     pdf_bytes,
-    process_env,
     secrets_of,
     sha256,
-    stop_process,
-    wait_until,
 )
 from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -269,27 +264,8 @@ def test_uploads_are_streamed_to_named_files_in_pakat_tmp(app: Flask) -> None:
 @pytest.fixture(scope="module")
 def server(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path, int]]:
     home = tmp_path_factory.mktemp("serve-home")
-    log_path = home / "serve.log"
-    port = free_port()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            pakat_command("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--threads", "4"),
-            env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(dev_env.deployment_path)}),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_until(up, 60, "pakat serve answering /healthz", proc)
-        yield url, home / "tmp", log_path, proc.pid
-    finally:
-        stop_process(proc)
+    with pakat_server(dev_env.deployment_path, home, workers=2) as (url, log_path, pid):
+        yield url, home / "tmp", log_path, pid
 
 
 def test_real_server_seals_concurrently(server: tuple[str, Path, Path, int], dev_env: Any,
