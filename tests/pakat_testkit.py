@@ -129,6 +129,10 @@ def deployment_with_limit(deployment_path: Path, max_pdf_bytes: int, name: str) 
     return copy
 
 
+# The conformance corpus: signed and broken PDFs from DSS, pyHanko and qpdf, with asserted verdicts.
+CONFORMANCE_CORPUS = Path(__file__).resolve().parent / "conformance"
+
+
 # -- processes ------------------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
-from pakat_testkit import deployment_with_limit, pakat_command, pdf_bytes, process_env
+from pakat_testkit import CONFORMANCE_CORPUS, deployment_with_limit, pakat_command, pdf_bytes, process_env
 from test_reports_machine import NS, check_etsi_structure, sign_with_throwaway_key
 from validation_samples import names, samples_for
 
@@ -367,7 +367,7 @@ def test_api_errors(client: FlaskClient, sealed: bytes) -> None:
 
 # -- every real verdict renders ------------------------------------------------------------
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+CORPUS = CONFORMANCE_CORPUS
 
 
 def _real_reports(dev_env: Any) -> Iterator[tuple[str, bytes, DocumentReport]]:

@@ -1,6 +1,6 @@
 """The shared conformance corpus: signed and broken PDFs from DSS, pyHanko and qpdf.
 
-Every entry of ``shared/corpora/manifest.json`` is validated and its outcome
+Every entry of ``tests/conformance/manifest.json`` (a copy of ``shared/corpora``) is validated and its outcome
 checked against what the source project asserts (see the corpus README). The
 files carry foreign trust anchors, so "intact" means no integrity, structure or
 modification verdict, not TOTAL_PASSED.
@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import resource
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
+from pakat_testkit import CONFORMANCE_CORPUS
 
 from hsm_config.deployment import default_validation_config
 from pakat import errors
@@ -22,7 +22,7 @@ from pakat.errors import InputError
 from validation.engine import Validator
 from validation.model import DocumentReport, Indication, Severity, SubIndication
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+CORPUS = CONFORMANCE_CORPUS
 MANIFEST = CORPUS / "manifest.json"
 
 # What an "intact" file must never show.
