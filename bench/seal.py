@@ -41,12 +41,12 @@ sys.path.insert(0, str(ROOT))
 SIZES = {"small": 0, "5MB": 5 * 1024 * 1024, "50MB": 50 * 1024 * 1024}
 
 
-def make_pdf(path: Path, payload: int) -> None:
-    """A one-page PDF; ``payload`` bytes of incompressible image data make it large."""
+def make_pdf(path: Path, payload: int, words: str = "Pakat benchmark envelope - technical offer") -> None:
+    """A one-page PDF saying ``words``; ``payload`` bytes of incompressible image data make it large."""
     pdf = pikepdf.new()
     pdf.add_blank_page(page_size=(595, 842))
     page = pdf.pages[0]
-    text = b"BT /F1 12 Tf 72 760 Td (Pakat benchmark envelope - technical offer) Tj ET"
+    text = f"BT /F1 12 Tf 72 760 Td ({words}) Tj ET".encode()
     page.Contents = pdf.make_stream(text)
     page.Resources = pikepdf.Dictionary(
         Font=pikepdf.Dictionary(

@@ -54,8 +54,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pikepdf
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -63,37 +61,6 @@ sys.path.insert(0, str(ROOT))
 LEVELS = ("B-LT", "B-LTA")
 SPEED_TARGET = 2.0  # × pyHanko's throughput on the small batch
 MEMORY_TARGET = 0.5  # × the large document's size, peak above idle
-
-
-def make_pdf(path: Path, text: str, payload: int = 0) -> None:
-    """A one-page PDF saying ``text``; ``payload`` bytes of incompressible image data make it large."""
-    pdf = pikepdf.new()
-    pdf.add_blank_page(page_size=(595, 842))
-    page = pdf.pages[0]
-    content = f"BT /F1 12 Tf 72 760 Td ({text}) Tj ET".encode()
-    page.Contents = pdf.make_stream(content)
-    page.Resources = pikepdf.Dictionary(
-        Font=pikepdf.Dictionary(
-            F1=pikepdf.Dictionary(
-                Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
-            )
-        )
-    )
-    if payload:
-        width = 1024
-        height = payload // width
-        image = pdf.make_stream(os.urandom(width * height))
-        image.Type = pikepdf.Name.XObject
-        image.Subtype = pikepdf.Name.Image
-        image.Width, image.Height = width, height
-        image.ColorSpace = pikepdf.Name.DeviceGray
-        image.BitsPerComponent = 8
-        page.Resources.XObject = pikepdf.Dictionary(Im1=image)
-        page.Contents = pdf.make_stream(content + b" q 100 0 0 100 72 500 cm /Im1 Do Q")
-    pdf.save(path, compress_streams=False)
-
-
-# -- the two ways to validate ---------------------------------------------------------------
 
 
 def load_asn1_certificate(path: Path) -> object:
@@ -271,7 +238,7 @@ def main() -> None:
         probe(args)
         return
 
-    from bench.seal import hashing_floor
+    from bench.seal import hashing_floor, make_pdf
     from bench.services import dev_services
     from envelopes.sealing import SealService
     from hsm_config.deployment import load_deployment, validation_config
@@ -294,12 +261,12 @@ def main() -> None:
             files = []
             for i in range(args.docs):
                 source, out = tmp / "in.pdf", tmp / f"{level_name}-{i:04d}.pdf"
-                make_pdf(source, f"Pakat validation benchmark - technical offer {i} at {level_name}")
+                make_pdf(source, 0, f"Pakat validation benchmark - technical offer {i} at {level_name}")
                 service.seal(org.id, source, out, level, durable=False)
                 files.append(out)
             batches[level_name] = files
         large_source, large = tmp / "in-large.pdf", tmp / "B-LTA-large.pdf"
-        make_pdf(large_source, "Pakat validation benchmark - large technical offer", args.large_mb * 1024 * 1024)
+        make_pdf(large_source, args.large_mb * 1024 * 1024, "Pakat validation benchmark - large technical offer")
         service.seal(org.id, large_source, large, PadesLevel.parse("B-LTA"), durable=False)
         large_source.unlink()
         service.close()
