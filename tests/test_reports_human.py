@@ -309,3 +309,11 @@ def test_views_cover_both_languages_without_persian_in_english_labels() -> None:
     assert labels_used and not any(PERSIAN_LETTERS.search(label) for label in labels_used), labels_used
     persian = build_view(report, "fa")
     assert all(PERSIAN_LETTERS.search(row.label) for row in persian.summary)
+
+
+def test_text_summary_strips_bidi_tricks_from_a_hostile_signer_name() -> None:
+    from validation.reports.text import report_to_text
+
+    text = report_to_text(document(signature(HOSTILE)))
+    assert RLO not in text, "a right-to-left override from a certificate must not reorder the terminal line"
+    assert "fdp.exe" in text

@@ -10,11 +10,12 @@ from __future__ import annotations
 from validation.model import DocumentReport, Indication, SignatureReport, SubIndication
 from validation.reports.dates import format_int
 from validation.reports.labels import INDICATIONS, Lang, pick
+from validation.reports.view import clean
 
 
 def report_to_text(report: DocumentReport) -> str:
     """The summary, lines ending in a newline."""
-    name = report.file_name or report.file_sha256[:16]
+    name = clean(report.file_name) or report.file_sha256[:16]
     lines = [
         f"نتیجه «{name}»: {_verdict(report.indication, report.sub_indication, 'fa')} — {report.reason.fa}",
         f"Result for \"{name}\": {_verdict(report.indication, report.sub_indication, 'en')} — {report.reason.en}",
@@ -37,14 +38,15 @@ def _verdict(indication: Indication, sub: SubIndication | None, lang: Lang) -> s
 def _signature_line(sig: SignatureReport, lang: Lang) -> str:
     signer = None
     if sig.signer is not None:
-        signer = sig.signer.name or sig.signer.certificate.common_name or sig.signer.certificate.subject
+        # Names come from certificates: a bidi override must not reorder the terminal line.
+        signer = clean(sig.signer.name or sig.signer.certificate.common_name or sig.signer.certificate.subject)
     parts = [_verdict(sig.indication, sig.sub_indication, lang)]
     if signer:
         parts.append(signer)
     if sig.pades_level:
         parts.append(f"PAdES {sig.pades_level}")
     parts.append(pick(sig.reason, lang))
-    field = sig.field_name or "?"
+    field = clean(sig.field_name) or "?"
     if lang == "fa":
         return f"امضای {format_int(sig.index, 'fa')} «{field}»: " + " — ".join(parts)
     return f"Signature {sig.index} \"{field}\": " + " — ".join(parts)
