@@ -84,8 +84,15 @@ class Measure:
     def cpu_ms(self) -> float:
         return 1000 * self.cpu / self.docs
 
+    def best(self, other: Measure | None) -> Measure:
+        """The faster of two runs of the same work (repeated rounds on a shared machine)."""
+        if other is None:
+            return self
+        return Measure(self.docs, min(self.wall, other.wall), min(self.cpu, other.cpu))
 
-def _rss_kb(field: str) -> int:
+
+def status_kb(field: str) -> int:
+    """A ``/proc/self/status`` figure in kB (VmRSS, VmHWM …)."""
     with open("/proc/self/status") as fh:
         for line in fh:
             if line.startswith(field + ":"):
@@ -96,7 +103,7 @@ def _rss_kb(field: str) -> int:
 def measure(run_one: Callable[[int], None], count: int, *, memory: bool = False) -> Measure:
     run_one(-1)  # warm-up: first login, first OCSP fetch, first TSA token
     gc.collect()
-    idle = _rss_kb("VmRSS")
+    idle = status_kb("VmRSS")
     if memory:
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")  # reset VmHWM to the current RSS
@@ -104,7 +111,7 @@ def measure(run_one: Callable[[int], None], count: int, *, memory: bool = False)
     for i in range(count):
         run_one(i)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    peak = (_rss_kb("VmHWM") - idle) / 1024 if memory else None
+    peak = (status_kb("VmHWM") - idle) / 1024 if memory else None
     return Measure(count, wall, cpu, peak)
 
 

@@ -51,12 +51,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.seal import Measure, hashing_floor, make_pdf, status_kb  # noqa: E402 - needs ROOT on sys.path
 
 LEVELS = ("B-LT", "B-LTA")
 SPEED_TARGET = 2.0  # × pyHanko's throughput on the small batch
@@ -127,40 +127,12 @@ def pakat_validate(validator: object, path: Path, level: str) -> None:
 # -- measuring ------------------------------------------------------------------------------
 
 
-@dataclass
-class Measure:
-    docs: int
-    wall: float
-    cpu: float
-
-    @property
-    def docs_per_s(self) -> float:
-        return self.docs / self.wall
-
-    @property
-    def cpu_ms(self) -> float:
-        return 1000 * self.cpu / self.docs
-
-    def best(self, other: Measure | None) -> Measure:
-        if other is None:
-            return self
-        return Measure(self.docs, min(self.wall, other.wall), min(self.cpu, other.cpu))
-
-
 def run_batch(run_one: Callable[[Path], None], files: Sequence[Path]) -> Measure:
     gc.collect()
     c0, t0 = time.process_time(), time.perf_counter()
     for path in files:
         run_one(path)
     return Measure(len(files), time.perf_counter() - t0, time.process_time() - c0)
-
-
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
 
 
 def probe(args: argparse.Namespace) -> None:
@@ -182,7 +154,7 @@ def probe(args: argparse.Namespace) -> None:
 
     run(warm)  # imports, lazy initialisation, the chain cache for this organisation
     gc.collect()
-    idle = _status_kb("VmRSS")
+    idle = status_kb("VmRSS")
     try:
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")  # reset VmHWM to the current RSS
@@ -190,10 +162,8 @@ def probe(args: argparse.Namespace) -> None:
     except OSError:
         method = "ru_maxrss"
     run(large)
-    if method.startswith("VmHWM"):
-        peak = _status_kb("VmHWM")
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    # ru_maxrss is in kB on Linux, like /proc/self/status.
+    peak = status_kb("VmHWM") if method.startswith("VmHWM") else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"idle_kb": idle, "peak_kb": peak, "method": method}))
 
 
@@ -238,7 +208,6 @@ def main() -> None:
         probe(args)
         return
 
-    from bench.seal import hashing_floor, make_pdf
     from bench.services import dev_services
     from envelopes.sealing import SealService
     from hsm_config.deployment import load_deployment, validation_config
