@@ -21,9 +21,13 @@ from typing import Any
 import pikepdf
 import requests
 import yaml
+from flask import Flask
+from flask.testing import FlaskClient
 from signing_checks import assert_pades_level
 
+from pakat.settings import Settings
 from signer.levels import PadesLevel
+from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -206,4 +210,27 @@ def pakat_server(deployment_path: Path, home: Path, *, workers: int) -> Iterator
         yield url, log_path, proc.pid
     finally:
         stop_process(proc)
+
+
+# -- the Flask app --------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def pakat_app(deployment_path: Path, home: Path, max_pdf_bytes: int) -> Iterator[Flask]:
+    """The web app on a copy of the deployment with an upload limit; its seal sessions closed after."""
+    config = deployment_with_limit(deployment_path, max_pdf_bytes, f"test-{home.name}")
+    try:
+        application = create_app(Settings(home=home, config=config, tmp=home / "tmp"))
+        yield application
+        application.extensions["pakat"].seals.close()
+    finally:
+        config.unlink()
+
+
+@contextlib.contextmanager
+def tidy_client(app: Flask) -> Iterator[FlaskClient]:
+    """A test client; afterwards no upload may be left in the app's temp folder."""
+    yield app.test_client()
+    leftovers = sorted(p.name for p in Path(app.config["PAKAT_TMP"]).iterdir())
+    assert leftovers == [], f"temp files left behind: {leftovers}"
 

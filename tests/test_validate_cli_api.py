@@ -30,7 +30,14 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
-from pakat_testkit import CONFORMANCE_CORPUS, deployment_with_limit, pakat_command, pdf_bytes, process_env
+from pakat_testkit import (
+    CONFORMANCE_CORPUS,
+    pakat_app,
+    pakat_command,
+    pdf_bytes,
+    process_env,
+    tidy_client,
+)
 from test_reports_machine import NS, check_etsi_structure, sign_with_throwaway_key
 from validation_samples import names, samples_for
 
@@ -38,13 +45,11 @@ from envelopes.sealing import SealService
 from hsm_config.deployment import load_deployment, validation_config
 from pakat.cli import main
 from pakat.errors import InputError
-from pakat.settings import Settings
 from signer.levels import PadesLevel
 from validation.engine import Validator
 from validation.model import DocumentReport
 from validation.reports.etsi_xml import report_to_etsi_xml
 from validation.reports.json_report import report_schema, report_to_dict
-from web import create_app
 
 LIMIT = 400_000  # the web app's PDF limit here; every sample is far below it
 
@@ -264,21 +269,14 @@ def test_the_real_process_exit_codes(dev_env: Any, sealed: bytes, tampered: byte
 
 @pytest.fixture(scope="module")
 def app(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    home = tmp_path_factory.mktemp("validate-web")
-    config = deployment_with_limit(dev_env.deployment_path, LIMIT, f"test-validate-{home.name}")
-    try:
-        application = create_app(Settings(home=home, config=config, tmp=home / "tmp"))
+    with pakat_app(dev_env.deployment_path, tmp_path_factory.mktemp("validate-web"), LIMIT) as application:
         yield application
-        application.extensions["pakat"].seals.close()
-    finally:
-        config.unlink()
 
 
 @pytest.fixture
 def client(app: Flask) -> Iterator[FlaskClient]:
-    yield app.test_client()
-    leftovers = sorted(p.name for p in Path(app.config["PAKAT_TMP"]).iterdir())
-    assert leftovers == [], f"temp files left behind: {leftovers}"
+    with tidy_client(app) as test_client:
+        yield test_client
 
 
 def post_validate(client: FlaskClient, data: bytes | None, *, query: str = "", accept: str | None = None,

@@ -23,19 +23,18 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pakat_testkit import (
-    deployment_with_limit,
     encrypted_pdf_bytes,
+    pakat_app,
     pakat_server,
     pdf_bytes,
+    tidy_client,
     wait_until,
 )
 
 from envelopes.sealing import SealService
 from hsm_config.deployment import load_deployment
 from pakat import errors
-from pakat.settings import Settings
 from signer.levels import PadesLevel
-from web import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -67,19 +66,14 @@ def sealed(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    home = tmp_path_factory.mktemp("validate-home")
-    config = deployment_with_limit(dev_env.deployment_path, LIMIT, f"test-validate-{home.name}")
-    try:
-        yield create_app(Settings(home=home, config=config, tmp=home / "tmp"))
-    finally:
-        config.unlink()
+    with pakat_app(dev_env.deployment_path, tmp_path_factory.mktemp("validate-home"), LIMIT) as application:
+        yield application
 
 
 @pytest.fixture
 def client(app: Flask) -> Iterator[FlaskClient]:
-    yield app.test_client()
-    leftovers = sorted(p.name for p in Path(app.config["PAKAT_TMP"]).iterdir())
-    assert leftovers == [], f"temp files left behind: {leftovers}"
+    with tidy_client(app) as test_client:
+        yield test_client
 
 
 def post(client: FlaskClient, data: bytes | None, name: str = "envelope.pdf", query: str = "") -> Any:

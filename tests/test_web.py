@@ -23,15 +23,15 @@ from pakat_testkit import (
     api_key,
     assert_no_secret,
     check_sealed,
-    deployment_with_limit,
+    pakat_app,
     pakat_server,
     pdf_bytes,
     secrets_of,
     sha256,
+    tidy_client,
 )
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from pakat.settings import Settings
 from signer.levels import PadesLevel
 from web import UPLOAD_MARGIN_BYTES, create_app
 from web.uploads import UploadRequest
@@ -49,21 +49,14 @@ def secrets(dev_env: Any) -> list[str]:
 
 @pytest.fixture(scope="module")
 def app(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    home = tmp_path_factory.mktemp("web-home")
-    config = deployment_with_limit(dev_env.deployment_path, LIMIT, f"test-web-{home.name}")
-    try:
-        application = create_app(Settings(home=home, config=config, tmp=home / "tmp"))
+    with pakat_app(dev_env.deployment_path, tmp_path_factory.mktemp("web-home"), LIMIT) as application:
         yield application
-        application.extensions["pakat"].seals.close()
-    finally:
-        config.unlink()
 
 
 @pytest.fixture
 def client(app: Flask) -> Iterator[FlaskClient]:
-    yield app.test_client()
-    leftovers = sorted(p.name for p in Path(app.config["PAKAT_TMP"]).iterdir())
-    assert leftovers == [], f"temp files left behind: {leftovers}"
+    with tidy_client(app) as test_client:
+        yield test_client
 
 
 @pytest.fixture(autouse=True)
