@@ -16,7 +16,6 @@ earlier one without parsing our own output again.
 from __future__ import annotations
 
 import io
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,10 +27,9 @@ import pikepdf
 
 from pakat import errors
 from pakat.errors import InputError
+from pakat.pdf_input import TAIL_BYTES, check_envelope
 
 # How much of the file's head and tail we look at before handing it to qpdf.
-_HEAD_BYTES = 1024
-_TAIL_BYTES = 4096
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF", re.S)
 
 # ByteRange is written with fixed-width placeholders and rewritten in place
@@ -174,7 +172,7 @@ class PdfSource:
         self.path = path
         self.size = _check_envelope(path, max_bytes)
         with open(path, "rb") as fh:
-            fh.seek(max(0, self.size - _TAIL_BYTES))
+            fh.seek(max(0, self.size - TAIL_BYTES))
             tail = fh.read()
         matches = list(_STARTXREF.finditer(tail))
         if not matches:
@@ -508,22 +506,11 @@ def _xref_stream(own: Ref, offsets: dict[Ref, int], trailer: RawDict) -> bytes:
 
 
 def _check_envelope(path: Path, max_bytes: int) -> int:
-    """Size limit, PDF header and end-of-file marker, before qpdf sees the file."""
     try:
-        size = os.stat(path).st_size
+        with open(path, "rb") as fh:
+            return check_envelope(fh, max_bytes)
     except OSError as exc:
         raise InputError(errors.PDF_MISSING, path.name) from exc
-    if size > max_bytes:
-        raise InputError(errors.PDF_TOO_LARGE, f"{size} bytes > limit {max_bytes}")
-    with open(path, "rb") as fh:
-        head = fh.read(_HEAD_BYTES)
-        if b"%PDF-" not in head:
-            raise InputError(errors.NOT_A_PDF)
-        fh.seek(max(0, size - _TAIL_BYTES))
-        tail = fh.read()
-    if b"%%EOF" not in tail:
-        raise InputError(errors.PDF_TRUNCATED, "no %%EOF marker at the end of the file")
-    return size
 
 
 def _qpdf_reason(exc: BaseException) -> str:

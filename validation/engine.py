@@ -48,6 +48,7 @@ from pyhanko_certvalidator.policy_decl import AcceptAllAlgorithms
 
 from pakat import __version__, errors
 from pakat.errors import InputError
+from pakat.pdf_input import check_envelope
 from validation import fastpaths
 from validation.config import RevocationMode, ValidationConfig, ValidationPolicy
 from validation.identity import certificate_info, signer_identity, to_cryptography
@@ -80,8 +81,6 @@ fastpaths.install()
 # errors would bury real failures in the service's log.
 logging.getLogger("pyhanko.sign.diff_analysis").setLevel(logging.CRITICAL)
 
-_HEAD_BYTES = 1024
-_TAIL_BYTES = 4096
 _HASH_CHUNK = 1024 * 1024
 _PADES_SUBFILTER = "/ETSI.CAdES.detached"
 _SIGNING_KEY_USAGES = frozenset({"digital_signature", "non_repudiation"})
@@ -650,18 +649,8 @@ def _open(source: bytes | str | os.PathLike[str]) -> Iterator[BinaryIO]:
 
 
 def _check_envelope(stream: BinaryIO, max_bytes: int) -> tuple[int, str]:
-    """Size, header, end-of-file marker and the file's SHA-256, in one streaming pass."""
-    stream.seek(0, io.SEEK_END)
-    size = stream.tell()
-    if size > max_bytes:
-        raise InputError(errors.PDF_TOO_LARGE, f"{size} bytes > limit {max_bytes}")
-    stream.seek(0)
-    if b"%PDF-" not in stream.read(_HEAD_BYTES):
-        raise InputError(errors.NOT_A_PDF)
-    stream.seek(max(0, size - _TAIL_BYTES))
-    if b"%%EOF" not in stream.read():
-        raise InputError(errors.PDF_TRUNCATED, "no %%EOF marker at the end of the file")
-    stream.seek(0)
+    """The shared first look at the file, plus its SHA-256 for the report."""
+    size = check_envelope(stream, max_bytes)
     digest = hashlib.sha256()
     while chunk := stream.read(_HASH_CHUNK):
         digest.update(chunk)
