@@ -36,7 +36,8 @@ def _kind(code: str, http_status: int, exit_code: int, fa: str, en: str) -> Erro
 KINDS: dict[str, ErrorKind] = {}
 
 # Exit codes: 1 internal, 2 usage (click), 3 unusable input, 4 access or
-# configuration, 5 key store, 6 certificate refused, 7 remote service.
+# configuration, 5 key store or token, 6 certificate refused, 7 remote service,
+# 8 cancelled by the user.
 
 # -- input ------------------------------------------------------------------
 NOT_A_PDF = _kind(
@@ -196,6 +197,145 @@ REVOCATION_UNAVAILABLE = _kind(
     "REVOCATION_UNAVAILABLE", 503, 7,
     "اطلاعات ابطال گواهی (OCSP/CRL) به دست نیامد؛ دوباره تلاش کنید.",
     "Revocation data (OCSP/CRL) could not be obtained; try again.",
+)
+
+# -- documents and signing sessions (platform and agent protocol) -------------
+REQUEST_INVALID = _kind(
+    "REQUEST_INVALID", 400, 3,
+    "درخواست نادرست است؛ جزئیات را ببینید.",
+    "The request is malformed; see the detail.",
+)
+REQUEST_TOO_LARGE = _kind(
+    "REQUEST_TOO_LARGE", 413, 3,
+    "حجم درخواست از حد مجاز بیشتر است.",
+    "The request body is larger than allowed.",
+)
+DOCUMENT_NOT_FOUND = _kind(
+    "DOCUMENT_NOT_FOUND", 404, 3,
+    "چنین سندی وجود ندارد.",
+    "No such document.",
+)
+DOCUMENT_BUSY = _kind(
+    "DOCUMENT_BUSY", 409, 3,
+    "امضای قبلی این سند هنوز در حال تکمیل است؛ چند لحظه بعد دوباره تلاش کنید.",
+    "The document's previous signature is still being completed; try again in a moment.",
+)
+DOCUMENT_CHANGED = _kind(
+    "DOCUMENT_CHANGED", 409, 3,
+    "سند پس از آماده‌سازی امضای دیگری گرفته است؛ گواهی را دوباره بفرستید تا سند دوباره آماده شود.",
+    "Another signature landed on the document since it was prepared; send the certificate again to re-prepare.",
+)
+SESSION_NOT_FOUND = _kind(
+    "SESSION_NOT_FOUND", 404, 3,
+    "چنین نشست امضایی وجود ندارد.",
+    "No such signing session.",
+)
+AGENT_SECRET_INVALID = _kind(
+    "AGENT_SECRET_INVALID", 401, 4,
+    "رمز نشست امضا نادرست است یا فرستاده نشده است.",
+    "The signing session's agent secret is missing or wrong.",
+)
+SESSION_EXPIRED = _kind(
+    "SESSION_EXPIRED", 410, 3,
+    "مهلت این نشست امضا تمام شده است؛ نشست تازه‌ای بسازید.",
+    "This signing session has expired; start a new one.",
+)
+SESSION_CANCELLED = _kind(
+    "SESSION_CANCELLED", 410, 3,
+    "این نشست امضا لغو شده است.",
+    "This signing session was cancelled.",
+)
+SESSION_FINISHED = _kind(
+    "SESSION_FINISHED", 409, 3,
+    "این نشست امضا پیش‌تر به پایان رسیده است.",
+    "This signing session has already finished.",
+)
+STEP_OUT_OF_ORDER = _kind(
+    "STEP_OUT_OF_ORDER", 409, 3,
+    "این گام پیش‌تر انجام شده یا هنوز نوبتش نرسیده است.",
+    "This step was already taken or is not due yet.",
+)
+CERTIFICATE_UNREADABLE = _kind(
+    "CERTIFICATE_UNREADABLE", 422, 6,
+    "گواهی فرستاده‌شده خوانا نیست (باید DER با base64 باشد).",
+    "The certificate sent cannot be read (base64 DER expected).",
+)
+SIGNER_CERT_UNTRUSTED = _kind(
+    "SIGNER_CERT_UNTRUSTED", 422, 6,
+    "گواهی امضاکننده به زنجیره اعتماد ملی نمی‌رسد.",
+    "The signer's certificate does not chain to the national trust root.",
+)
+SIGNER_CERT_EXPIRED = _kind(
+    "SIGNER_CERT_EXPIRED", 422, 6,
+    "گواهی امضاکننده (یا صادرکننده آن) اکنون معتبر نیست.",
+    "The signer's certificate, or one of its issuers, is not valid now.",
+)
+SIGNER_CERT_REVOKED = _kind(
+    "SIGNER_CERT_REVOKED", 422, 6,
+    "گواهی امضاکننده باطل شده است.",
+    "The signer's certificate has been revoked.",
+)
+SIGNER_CERT_UNUSABLE = _kind(
+    "SIGNER_CERT_UNUSABLE", 422, 6,
+    "گواهی امضاکننده برای امضای سند مناسب نیست.",
+    "The signer's certificate is not usable for signing documents.",
+)
+SIGNER_NOT_EXPECTED = _kind(
+    "SIGNER_NOT_EXPECTED", 422, 6,
+    "این گواهی از آنِ امضاکننده‌ای نیست که این نشست برایش ساخته شده است.",
+    "This certificate is not the signer this session was created for.",
+)
+CERTIFICATE_MISMATCH = _kind(
+    "CERTIFICATE_MISMATCH", 422, 6,
+    "گواهی این امضا با گواهی اعلام‌شده در گام قبل یکی نیست.",
+    "The signature comes with a certificate other than the one announced.",
+)
+SIGNATURE_INVALID = _kind(
+    "SIGNATURE_INVALID", 422, 6,
+    "امضای فرستاده‌شده با گواهی اعلام‌شده تأیید نمی‌شود؛ چیزی در سند درج نشد.",
+    "The signature does not verify with the announced certificate; nothing was embedded.",
+)
+QUEUE_UNAVAILABLE = _kind(
+    "QUEUE_UNAVAILABLE", 503, 7,
+    "صف کارها (Redis) در دسترس نیست؛ دوباره تلاش کنید.",
+    "The job queue (Redis) is unavailable; try again.",
+)
+
+# -- the reference agent, at the user's side --------------------------------------
+TOKEN_NOT_PRESENT = _kind(
+    "TOKEN_NOT_PRESENT", 503, 5,
+    "توکن پیدا نشد؛ توکن را وصل کنید و برچسب آن را بررسی کنید.",
+    "The token was not found; plug it in and check its label.",
+)
+NO_CERTIFICATE = _kind(
+    "NO_CERTIFICATE", 422, 5,
+    "روی توکن گواهی امضایی با کلید خصوصی همراه پیدا نشد.",
+    "The token holds no signing certificate with a matching private key.",
+)
+WRONG_PIN = _kind(
+    "WRONG_PIN", 401, 5,
+    "رمز (PIN) توکن نادرست است.",
+    "The token's PIN is wrong.",
+)
+PIN_LOCKED = _kind(
+    "PIN_LOCKED", 423, 5,
+    "رمز توکن قفل شده است؛ با رمز مدیر (SO PIN) یا صادرکننده آن را باز کنید.",
+    "The token's PIN is locked; unblock it with the SO PIN or at the issuer.",
+)
+USER_CANCELLED = _kind(
+    "USER_CANCELLED", 400, 8,
+    "امضا به خواست کاربر لغو شد.",
+    "Signing was cancelled by the user.",
+)
+CERTIFICATE_REJECTED = _kind(
+    "CERTIFICATE_REJECTED", 422, 6,
+    "سرور گواهی شما را نپذیرفت.",
+    "The server rejected your certificate.",
+)
+SERVER_UNREACHABLE = _kind(
+    "SERVER_UNREACHABLE", 503, 7,
+    "سرور پاکت در دسترس نیست؛ اتصال شبکه را بررسی کنید.",
+    "The Pakat server cannot be reached; check the network connection.",
 )
 
 INTERNAL = _kind(

@@ -11,6 +11,9 @@ PAKAT_CONFIG   deployment YAML (see hsm_config.deployment)  ``$PAKAT_HOME/pakat.
 REDIS_URL      Redis for the RQ queue                      none (no queue)
 PAKAT_QUEUE    RQ queue name                               ``pakat``
 PAKAT_TMP      uploads and outputs in flight               ``$PAKAT_HOME/tmp``
+PAKAT_DATABASE_URL  SQLAlchemy URL of the database          ``sqlite:///$PAKAT_HOME/pakat.db``
+PAKAT_DOCUMENTS     stored documents, by SHA-256            ``$PAKAT_HOME/documents``
+PAKAT_PUBLIC_URL    base of the URLs given to agents        the request's own host
 =============  ==========================================  ============================
 """
 
@@ -41,6 +44,9 @@ class Settings:
     tmp: Path
     redis_url: str | None = None
     queue: str = DEFAULT_QUEUE
+    database_url: str = ""
+    documents: Path = Path()
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +66,9 @@ class Settings:
             tmp=Path(tmp).resolve() if tmp else home / "tmp",
             redis_url=get("REDIS_URL"),
             queue=get("PAKAT_QUEUE") or DEFAULT_QUEUE,
+            database_url=get("PAKAT_DATABASE_URL") or f"sqlite:///{home / 'pakat.db'}",
+            documents=Path(documents).resolve() if (documents := get("PAKAT_DOCUMENTS")) else home / "documents",
+            public_url=(get("PAKAT_PUBLIC_URL") or "").rstrip("/") or None,
         )
 
     def with_config(self, config: str | os.PathLike[str] | None) -> Settings:

@@ -1,0 +1,182 @@
+"""The tables behind documents and signing sessions, and the per-process engine.
+
+SQLAlchemy Core, not the ORM: every state change is one conditional UPDATE
+(``… WHERE state = :expected``), so two web processes racing on one session
+or one document resolve in the database, whichever process serves which step.
+SQLite is the embedded default; PostgreSQL is what several machines share.
+The schema is created and migrated by Alembic (``envelopes/migrations``), never
+by ``metadata.create_all`` outside tests of the migrations themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps stored and returned as aware UTC datetimes, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("organisation", String(64), nullable=False),
+    # SHA-256 of the API key that stored it: which platform's webhook hears about it.
+    Column("api_key_sha256", String(64), nullable=True),
+    Column("name", String(255), nullable=False),
+    Column("pages", Integer, nullable=False),
+    # Index of the latest revision; every signature moves it by compare-and-set.
+    Column("head", Integer, nullable=False),
+    # The session whose signature is being raised to its level: nobody prepares on top meanwhile.
+    Column("busy_session", String(32), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_documents_organisation", "organisation"),
+)
+
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("document_id", String(32), ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # upload | signature | seal | level
+    Column("session_id", String(32), nullable=True),
+    Column("level", String(8), nullable=True),
+    Column("signer", Text, nullable=True),  # the signer's subject, as a person reads it
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+signing_sessions = Table(
+    "signing_sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("document_id", String(32), ForeignKey("documents.id", ondelete="CASCADE"), nullable=False),
+    Column("organisation", String(64), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),  # never the secret itself
+    Column("state", String(24), nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("expected_national_id", String(32), nullable=True),
+    Column("expected_role", String(255), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    # -- prepared state (certificate step); it never leaves the server --
+    Column("base_revision", Integer, nullable=True),
+    Column("digest_algorithm", String(8), nullable=True),
+    Column("certificate", LargeBinary, nullable=True),
+    Column("chain", LargeBinary, nullable=True),  # concatenated DER, issuers up to the root
+    Column("signer_subject", Text, nullable=True),
+    Column("signer_national_id", String(32), nullable=True),
+    Column("signer_role", String(255), nullable=True),
+    Column("signing_time", UtcDateTime, nullable=True),
+    Column("prepared_update", LargeBinary, nullable=True),  # zlib: the update with its empty hole
+    Column("hole_start", BigInteger, nullable=True),
+    Column("hole_end", BigInteger, nullable=True),
+    Column("signed_attributes", LargeBinary, nullable=True),
+    # -- signature step and after --
+    Column("signature", LargeBinary, nullable=True),
+    Column("signed_revision", Integer, nullable=True),
+    Column("completed_revision", Integer, nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("error_detail", Text, nullable=True),
+    Index("ix_signing_sessions_document", "document_id"),
+)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers go on while one process writes; the timeout queues writers instead of failing them.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """One engine per process for a database URL, created on first use and again after a fork."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None or self._pid != os.getpid():
+                # An engine inherited across fork() shares sockets with the parent: start afresh.
+                self._engine = make_engine(self.url)
+                self._pid = os.getpid()
+            return self._engine
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection in a transaction, committed on success and rolled back on any error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None and self._pid == os.getpid():
+                self._engine.dispose()
+            self._engine = None
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the settings Pakat relies on (SQLite: WAL, busy timeout, foreign keys)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, to the microsecond (what every column of this schema stores)."""
+    return datetime.now(UTC)
