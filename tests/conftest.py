@@ -1,5 +1,6 @@
 """Shared fixtures: a real development PKI with live responders and SoftHSM tokens.
 
+``redis_url`` (session scope) is a redis-server of the tests' own.
 ``dev_env`` (session scope) builds the environment once in a temporary folder,
 points ``SOFTHSM2_CONF`` at its tokens for the whole session, and runs the
 OCSP/CRL/TSA responders as a real subprocess on a free loopback port.
@@ -11,10 +12,14 @@ reads ``SOFTHSM2_CONF`` once, when the module is first initialised.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 
 import pytest
-from pakat_testkit import free_port
+from pakat_testkit import free_port, stop_process, wait_until
+from redis import Redis
+from redis.exceptions import RedisError
 
 from hsm_config.devpki import DevPKIError
 from hsm_config.devsetup import DevEnvironment, init_dev_environment, running_responders
@@ -45,3 +50,31 @@ def dev_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevEnvironment
             os.environ.pop("SOFTHSM2_CONF", None)
         else:
             os.environ["SOFTHSM2_CONF"] = saved
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of our own on a free loopback port (never the machine's 6379)."""
+    server = shutil.which("redis-server")
+    assert server, "redis-server is not installed: run ./dev.sh test, which installs it"
+    directory = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    proc = subprocess.Popen(
+        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(directory)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )
+    connection = Redis(host="127.0.0.1", port=port)
+
+    def ready() -> bool:
+        try:
+            return bool(connection.ping())
+        except RedisError:
+            return False
+
+    try:
+        wait_until(ready, 20, "redis-server answering PING", proc)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        connection.close()
+        stop_process(proc)

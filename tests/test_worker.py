@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 import uuid
@@ -24,40 +23,11 @@ from pakat_testkit import (
     wait_until,
 )
 from redis import Redis
-from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job, JobStatus
 
 from envelopes.jobs import record_path, seal_file_job
 from signer.levels import PadesLevel
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A redis-server of our own on a free loopback port (never the machine's 6379)."""
-    server = shutil.which("redis-server")
-    assert server, "redis-server is not installed: run ./dev.sh test, which installs it"
-    directory = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    proc = subprocess.Popen(
-        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(directory)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-    )
-    connection = Redis(host="127.0.0.1", port=port)
-
-    def ready() -> bool:
-        try:
-            return bool(connection.ping())
-        except RedisError:
-            return False
-
-    try:
-        wait_until(ready, 20, "redis-server answering PING", proc)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        connection.close()
-        stop_process(proc)
 
 
 @pytest.fixture(scope="module")
