@@ -17,6 +17,7 @@ same revision, covering the DSS.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import tempfile
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from signer.cms import SHA256, DigestAlgorithm, SignerTemplate
 from signer.keys import SigningKey
 from signer.levels import PadesLevel
 from signer.pdf import Hole, PdfSource, Revision, signature_dictionary
-from signer.revocation import RevocationSource, ValidationData
+from signer.revocation import RevocationSource
 from signer.timestamps import TimestampAuthority, TimestampToken
 
 _COPY_CHUNK = 1 << 20
@@ -87,7 +88,7 @@ class PadesSigner:
         self.template = SignerTemplate(key.certificate, self.chain[1:-1], digest)
         if tsa is not None and tsa.digest is not SHA256:
             raise PakatError(errors.CONFIG_INVALID, "document timestamps are computed over SHA-256")
-        _check_key_usage(key.certificate)
+        check_key_usage(key.certificate, SEAL_REFUSALS)
 
     def check_certificate(self, at: datetime | None = None) -> None:
         """Refuse (CertificateRefused) when the signer's chain is expired or revoked at ``at``.
@@ -95,24 +96,7 @@ class PadesSigner:
         Revocation answers come from the cache while fresh, so this is cheap
         enough to run before every document.
         """
-        moment = at or datetime.now(UTC)
-        for cert in self.chain:
-            if not cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc:
-                raise CertificateRefused(
-                    errors.SEAL_CERT_EXPIRED,
-                    f"{cert.subject.rfc4514_string()} valid {cert.not_valid_before_utc:%Y-%m-%d}"
-                    f"…{cert.not_valid_after_utc:%Y-%m-%d}",
-                )
-        if self.revocation is None:
-            return
-        for cert, issuer in zip(self.chain, self.chain[1:], strict=False):
-            status = self.revocation.status(cert, issuer)
-            if status.revoked:
-                when = f" on {status.revoked_at:%Y-%m-%d %H:%M}Z" if status.revoked_at else ""
-                raise CertificateRefused(
-                    errors.SEAL_CERT_REVOKED,
-                    f"{cert.subject.rfc4514_string()} revoked{when} ({status.reason or 'unspecified'})",
-                )
+        check_chain(self.chain, self.revocation, at or datetime.now(UTC), SEAL_REFUSALS)
 
     def sign(
         self,
@@ -152,20 +136,7 @@ class PadesSigner:
         durable: bool,
     ) -> SignedDocument:
         reserve = self.template.size_bound(self.tsa.token_size_bound if level.timestamped and self.tsa else 0)
-        first = pdf.new_update()
-        first.add_signature_field(
-            signature_dictionary(
-                sub_filter=b"/ETSI.CAdES.detached",
-                contents_bytes=reserve + _CONTENTS_MARGIN,
-                signing_time=signed_at,
-                reason=details.reason,
-                location=details.location,
-                contact=details.contact,
-            ),
-            pdf.unique_field_name(details.field_stem),
-        )
-        revision, xref_at = first.layout(pdf.size, pdf.startxref)
-        (hole,) = revision.holes
+        revision, hole, xref_at = signature_update(pdf, reserve, details, signed_at)
 
         destination = destination.resolve()
         fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=".pakat-", suffix=".part")
@@ -185,7 +156,7 @@ class PadesSigner:
                 whole.update(revision.data)
 
                 if level.long_term:
-                    last = self._add_long_term(pdf, revision, xref_at, whole, level, token)
+                    last = self._add_long_term(pdf, revision.end, xref_at, whole, level, token)
                     out.write(last.data)
                     whole.update(last.data)
                 out.flush()
@@ -232,44 +203,88 @@ class PadesSigner:
     def _add_long_term(
         self,
         pdf: PdfSource,
-        previous: Revision,
+        base: int,
         prev_xref: int,
         whole: hashlib._Hash,
         level: PadesLevel,
         token: TimestampToken | None,
     ) -> Revision:
         assert self.revocation is not None
-        data = self.revocation.validation_data(self.chain)
-        if token is not None:
-            data = data.merged(self._tsa_validation_data(token))
-        update = pdf.new_update()
-        update.add_dss(list(data.certificates), list(data.ocsp_responses), list(data.crls))
-        if level.archival:
-            assert self.tsa is not None
-            update.add_signature_field(
-                signature_dictionary(
-                    sub_filter=b"/ETSI.RFC3161",
-                    contents_bytes=self.tsa.token_size_bound + _CONTENTS_MARGIN,
-                    doc_timestamp=True,
-                ),
-                pdf.unique_field_name("Pakat Archive Timestamp"),
-            )
-        revision, _ = update.layout(previous.end, prev_xref)
-        if level.archival:
-            assert self.tsa is not None
-            (hole,) = revision.holes
-            covered = whole.copy()  # the TSA's digest is SHA-256, checked at construction
-            for part in revision.signed_ranges(hole):
-                covered.update(part)
-            doc_token = self.tsa.timestamp_digest(covered.digest())
-            if len(doc_token.der) > hole.capacity:
-                raise PakatError(errors.TSA_RESPONSE_INVALID, "document timestamp larger than the space reserved")
-            revision.fill(hole, doc_token.der)
-        return revision
+        return long_term_update(
+            pdf, base, prev_xref, whole, level, self.revocation, self.tsa, self.chain, token
+        )
 
-    def _tsa_validation_data(self, token: TimestampToken) -> ValidationData:
-        assert self.revocation is not None
-        return self.revocation.validation_data(token.tsa_chain)
+
+def signature_update(
+    pdf: PdfSource, reserve: int, details: SignatureDetails, signed_at: datetime
+) -> tuple[Revision, Hole, int]:
+    """The incremental update adding one signature field with an empty hole of ``reserve`` bytes.
+
+    Returns the laid-out update, its hole and the update's startxref; the caller
+    fills the hole with the CMS once it has the signature.
+    """
+    update = pdf.new_update()
+    update.add_signature_field(
+        signature_dictionary(
+            sub_filter=b"/ETSI.CAdES.detached",
+            contents_bytes=reserve + _CONTENTS_MARGIN,
+            signing_time=signed_at,
+            reason=details.reason,
+            location=details.location,
+            contact=details.contact,
+        ),
+        pdf.unique_field_name(details.field_stem),
+    )
+    revision, xref_at = update.layout(pdf.size, pdf.startxref)
+    (hole,) = revision.holes
+    return revision, hole, xref_at
+
+
+def long_term_update(
+    pdf: PdfSource,
+    base: int,
+    prev_xref: int,
+    whole: hashlib._Hash,
+    level: PadesLevel,
+    revocation: RevocationSource,
+    tsa: TimestampAuthority | None,
+    chain: Sequence[x509.Certificate],
+    token: TimestampToken | None,
+) -> Revision:
+    """The update that raises a signature to B-LT (DSS) or B-LTA (DSS and a document timestamp).
+
+    ``base`` and ``prev_xref`` say where the file ends now and where its last
+    cross-reference section is; ``whole`` is the running SHA-256 of those
+    ``base`` bytes, continued here over the update for the document timestamp.
+    """
+    data = revocation.validation_data(chain)
+    if token is not None:
+        data = data.merged(revocation.validation_data(token.tsa_chain))
+    update = pdf.new_update()
+    update.add_dss(list(data.certificates), list(data.ocsp_responses), list(data.crls))
+    if level.archival:
+        if tsa is None:
+            raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs a timestamp authority")
+        update.add_signature_field(
+            signature_dictionary(
+                sub_filter=b"/ETSI.RFC3161",
+                contents_bytes=tsa.token_size_bound + _CONTENTS_MARGIN,
+                doc_timestamp=True,
+            ),
+            pdf.unique_field_name("Pakat Archive Timestamp"),
+        )
+    revision, _ = update.layout(base, prev_xref)
+    if level.archival:
+        assert tsa is not None
+        (hole,) = revision.holes
+        covered = whole.copy()  # the TSA's digest is SHA-256, checked where the TSA is configured
+        for part in revision.signed_ranges(hole):
+            covered.update(part)
+        doc_token = tsa.timestamp_digest(covered.digest())
+        if len(doc_token.der) > hole.capacity:
+            raise PakatError(errors.TSA_RESPONSE_INVALID, "document timestamp larger than the space reserved")
+        revision.fill(hole, doc_token.der)
+    return revision
 
 
 def _copy_hashing(path: Path, out: BinaryIO, size: int) -> hashlib._Hash:
@@ -290,12 +305,61 @@ def _copy_hashing(path: Path, out: BinaryIO, size: int) -> hashlib._Hash:
     return h
 
 
-def _check_key_usage(cert: x509.Certificate) -> None:
+@dataclass(frozen=True)
+class Refusals:
+    """The error kinds a certificate check raises: the seal's own, or a remote signer's."""
+
+    untrusted: errors.ErrorKind
+    expired: errors.ErrorKind
+    revoked: errors.ErrorKind
+    unusable: errors.ErrorKind
+
+
+SEAL_REFUSALS = Refusals(
+    errors.SEAL_CERT_UNTRUSTED, errors.SEAL_CERT_EXPIRED, errors.SEAL_CERT_REVOKED, errors.SEAL_CERT_UNUSABLE
+)
+SIGNER_REFUSALS = Refusals(
+    errors.SIGNER_CERT_UNTRUSTED,
+    errors.SIGNER_CERT_EXPIRED,
+    errors.SIGNER_CERT_REVOKED,
+    errors.SIGNER_CERT_UNUSABLE,
+)
+
+
+def check_chain(
+    chain: Sequence[x509.Certificate],
+    revocation: RevocationSource | None,
+    moment: datetime,
+    refusals: Refusals,
+) -> None:
+    """Refuse a chain with a certificate outside its validity at ``moment`` or revoked now.
+
+    ``chain`` runs from the signer to the root; the root is not asked about.
+    """
+    for cert in chain:
+        if not cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc:
+            raise CertificateRefused(
+                refusals.expired,
+                f"{cert.subject.rfc4514_string()} valid {cert.not_valid_before_utc:%Y-%m-%d}"
+                f"…{cert.not_valid_after_utc:%Y-%m-%d}",
+            )
+    if revocation is None:
+        return
+    for cert, issuer in itertools.pairwise(chain):
+        status = revocation.status(cert, issuer)
+        if status.revoked:
+            when = f" on {status.revoked_at:%Y-%m-%d %H:%M}Z" if status.revoked_at else ""
+            raise CertificateRefused(
+                refusals.revoked,
+                f"{cert.subject.rfc4514_string()} revoked{when} ({status.reason or 'unspecified'})",
+            )
+
+
+def check_key_usage(cert: x509.Certificate, refusals: Refusals) -> None:
+    """Refuse a certificate whose key usage allows neither digitalSignature nor nonRepudiation."""
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return
     if not (usage.digital_signature or usage.content_commitment):
-        raise CertificateRefused(
-            errors.SEAL_CERT_UNUSABLE, "key usage allows neither digitalSignature nor nonRepudiation"
-        )
+        raise CertificateRefused(refusals.unusable, "key usage allows neither digitalSignature nor nonRepudiation")
