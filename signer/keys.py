@@ -75,7 +75,8 @@ _LIBRARIES_LOCK = threading.Lock()
 _MODULE_LOCKS: dict[str, threading.Lock] = {}
 
 
-def _module_lock(module: str) -> threading.Lock:
+def module_lock(module: str) -> threading.Lock:
+    """The lock every call into ``module`` takes in this process (the agent shares it)."""
     with _LIBRARIES_LOCK:
         return _MODULE_LOCKS.setdefault(module, threading.Lock())
 
@@ -93,7 +94,8 @@ _SESSION_LOST = (
 )
 
 
-def _library(module: str, env: Mapping[str, str]) -> Any:
+def load_module(module: str, env: Mapping[str, str]) -> Any:
+    """The one python-pkcs11 library object for ``module`` in this process; KeyStoreError if unloadable."""
     with _LIBRARIES_LOCK:
         loaded = _LIBRARIES.get(module)
         if loaded is not None:
@@ -140,7 +142,7 @@ class Pkcs11Key:
         self._env = dict(module_env or {})
         self._session: Any = None
         self._key: Any = None
-        self._lock = _module_lock(module)
+        self._lock = module_lock(module)
         # Digest of a PIN the token refused: trying it again on every request
         # would burn the token's retry counter and lock it.
         self._refused_pin: bytes | None = None
@@ -195,7 +197,7 @@ class Pkcs11Key:
         raise AssertionError("unreachable")
 
     def _login(self) -> None:
-        lib = _library(self.module, self._env)
+        lib = load_module(self.module, self._env)
         try:
             token = lib.get_token(token_label=self.token_label)
         except p11e.NoSuchToken:
