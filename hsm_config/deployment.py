@@ -45,6 +45,15 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
     api_keys:
       - sha256: 5e88...                 # SHA-256 of the key, never the key itself
         organisation: demo-co
+        platform:                       # optional: who asks, shown to the signer; default: the organisation
+          name_fa: سامانه نمونه تدارکات
+          name_en: Demo procurement platform
+        webhook:                        # optional: signature.completed / signature.failed events
+          url: https://platform.example/pakat/events
+          secret_env: PAKAT_WEBHOOK_SECRET_DEMO   # or secret_file: secrets/demo-platform.webhook
+    webhooks:                           # optional; these are the defaults
+      retry_intervals: [10, 60, 300, 900, 3600, 10800]   # seconds before each retry
+      timeout_seconds: 5
 """
 
 from __future__ import annotations
@@ -53,10 +62,11 @@ import datetime as dt
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from cryptography import x509
@@ -72,6 +82,8 @@ DEFAULT_MAX_PDF_BYTES = 150 * 1024 * 1024
 NATIONAL_ROOT_PATH = Path(__file__).parent / "trust" / "iran-root-ca-g3.pem"
 NATIONAL_ROOT_SHA256 = "aa7ff637d061295a6a003e9d6621a54f4780bae7aef96043a71b7c2af276d556"
 CERTIFICATE_SUFFIXES = (".pem", ".cer", ".crt", ".der")
+DEFAULT_WEBHOOK_RETRY_INTERVALS = (10, 60, 300, 900, 3600, 10800)
+DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,52 @@ class Organisation:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """Where a platform receives its events, and where the HMAC secret for them is kept."""
+
+    url: str
+    secret_env: str | None = None
+    secret_file: Path | None = None
+
+    def read_secret(self) -> str:
+        """The HMAC secret from the environment or the secrets file; never logged."""
+        if self.secret_env:
+            secret = os.environ.get(self.secret_env)
+            if secret:
+                return secret
+        if self.secret_file is not None:
+            try:
+                secret = self.secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise AccessError(
+                    errors.CONFIG_INVALID, f"cannot read the webhook secret file {self.secret_file}"
+                ) from exc
+            if secret:
+                return secret
+        where = f"${self.secret_env}" if self.secret_env else str(self.secret_file)
+        raise AccessError(errors.CONFIG_INVALID, f"the webhook secret is empty or unset: set {where}")
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Who uses an API key: the name the signer sees, and the webhook its events go to."""
+
+    api_key_sha256: str
+    organisation: str
+    name_fa: str
+    name_en: str
+    webhook: Webhook | None = None
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """How webhooks are delivered: the wait before each retry, and the HTTP timeout."""
+
+    retry_intervals: tuple[int, ...] = DEFAULT_WEBHOOK_RETRY_INTERVALS
+    timeout_seconds: float = DEFAULT_WEBHOOK_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
 class Deployment:
     """Everything a process needs to seal: organisations, trust, TSA, limits, API keys."""
 
@@ -147,6 +205,8 @@ class Deployment:
     api_key_hashes: Mapping[str, str] = field(default_factory=dict)
     validation_policy: ValidationPolicy = field(default_factory=ValidationPolicy)
     classification: tuple[ClassificationRule, ...] = ()
+    platforms: Mapping[str, Platform] = field(default_factory=dict)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     def organisation(self, org_id: str) -> Organisation:
         """The configured organisation, or UNKNOWN_ORGANISATION."""
@@ -162,6 +222,16 @@ class Deployment:
         for known, org_id in self.api_key_hashes.items():
             if hmac.compare_digest(known, digest):
                 found = org_id
+        return found
+
+    def platform_for_api_key(self, api_key: str) -> Platform | None:
+        """The platform an API key belongs to, comparing hashes in constant time."""
+        digest = hash_api_key(api_key)
+        found: Platform | None = None
+        # No early exit: the time taken does not tell which entry matched.
+        for known, platform in self.platforms.items():
+            if hmac.compare_digest(known, digest):
+                found = platform
         return found
 
 
@@ -306,12 +376,7 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
             ),
         )
 
-    api_keys: dict[str, str] = {}
-    for entry in raw.get("api_keys") or []:
-        org_id = str(entry.get("organisation", ""))
-        if org_id not in orgs:
-            raise AccessError(errors.CONFIG_INVALID, f"{source}: api key for unknown organisation {org_id!r}")
-        api_keys[str(entry["sha256"]).lower()] = org_id
+    platforms = _platforms(raw.get("api_keys"), orgs, source, rel)
 
     limits = raw.get("limits") or {}
     policy, rules = _validation_policy(raw.get("validation"), source)
@@ -323,7 +388,95 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
         revocation_url_prefixes=tuple(str(p) for p in trust.get("revocation_url_prefixes") or []),
         tsa_url=(raw.get("timestamping") or {}).get("url"),
         max_pdf_bytes=int(limits.get("max_pdf_bytes", DEFAULT_MAX_PDF_BYTES)),
-        api_key_hashes=api_keys,
+        api_key_hashes={digest: p.organisation for digest, p in platforms.items()},
         validation_policy=policy,
         classification=rules,
+        platforms=platforms,
+        webhooks=_webhook_settings(raw.get("webhooks"), source),
     )
+
+
+def _platforms(
+    raw: Any, orgs: Mapping[str, Organisation], source: Path, rel: Callable[[Any, str], Path]
+) -> dict[str, Platform]:
+    """The api_keys entries, keyed by the key's SHA-256; errors name the entry, never a secret."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: api_keys must be a list")
+    platforms: dict[str, Platform] = {}
+    for n, entry in enumerate(raw):
+        where = f"api_keys[{n}]"
+        if not isinstance(entry, dict):
+            raise AccessError(errors.CONFIG_INVALID, f"{source}: {where} must be a mapping")
+        org_id = str(entry.get("organisation", ""))
+        if org_id not in orgs:
+            raise AccessError(errors.CONFIG_INVALID, f"{source}: api key for unknown organisation {org_id!r}")
+        where = f"api_keys[{n}] ({org_id})"
+        digest = str(entry.get("sha256") or "").lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise AccessError(errors.CONFIG_INVALID, f"{source}: {where}: sha256 must be 64 hex digits")
+        named = entry.get("platform") or {}
+        if not isinstance(named, dict):
+            raise AccessError(errors.CONFIG_INVALID, f"{source}: {where}.platform must be a mapping")
+        org = orgs[org_id]
+        platforms[digest] = Platform(
+            api_key_sha256=digest,
+            organisation=org_id,
+            name_fa=str(named.get("name_fa") or org.name_fa),
+            name_en=str(named.get("name_en") or org.name_en),
+            webhook=_webhook(entry.get("webhook"), source, f"{where}.webhook", rel),
+        )
+    return platforms
+
+
+def _webhook(raw: Any, source: Path, where: str, rel: Callable[[Any, str], Path]) -> Webhook | None:
+    if raw is None:
+        return None
+
+    def refuse(problem: str) -> AccessError:
+        return AccessError(errors.CONFIG_INVALID, f"{source}: {where}{problem}")
+
+    if not isinstance(raw, dict):
+        raise refuse(" must be a mapping")
+    if "secret" in raw:
+        raise refuse(": secrets never go in this file (use secret_env or secret_file)")
+    url = raw.get("url")
+    if not isinstance(url, str) or not url:
+        raise refuse(".url is missing")
+    # The URL is not quoted in these messages: its query may carry a platform's token.
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError:
+        raise refuse(".url is malformed") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise refuse(f".url must be an http or https URL with a host, not {parts.scheme or 'no'} scheme")
+    if parts.username is not None or parts.password is not None:
+        raise refuse(".url: credentials never go in a URL")
+    secret_env, secret_file = raw.get("secret_env"), raw.get("secret_file")
+    if not secret_env and not secret_file:
+        raise refuse(" needs secret_env or secret_file")
+    return Webhook(
+        url=url,
+        secret_env=str(secret_env) if secret_env else None,
+        secret_file=rel(secret_file, f"{where}.secret_file") if secret_file else None,
+    )
+
+
+def _webhook_settings(raw: Any, source: Path) -> WebhookSettings:
+    if raw is None:
+        return WebhookSettings()
+    if not isinstance(raw, dict):
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: webhooks must be a mapping")
+    intervals = raw.get("retry_intervals", list(DEFAULT_WEBHOOK_RETRY_INTERVALS))
+    timeout = raw.get("timeout_seconds", DEFAULT_WEBHOOK_TIMEOUT_SECONDS)
+    if not isinstance(intervals, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in intervals
+    ):
+        raise AccessError(
+            errors.CONFIG_INVALID, f"{source}: webhooks.retry_intervals must be a list of whole seconds >= 0"
+        )
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 60:
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: webhooks.timeout_seconds must be in (0, 60]")
+    return WebhookSettings(retry_intervals=tuple(intervals), timeout_seconds=float(timeout))

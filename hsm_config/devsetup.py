@@ -51,6 +51,8 @@ from hsm_config.softhsm import KeySpec, SoftHSM
 ENVIRONMENT_VERSION = 1
 SEAL_KEY_LABEL = "seal"
 USER_KEY_LABEL = "sign"
+# The platform the demo API keys stand for: the name the signer is shown.
+_DEV_PLATFORM = {"name_fa": "سامانه نمونه تدارکات", "name_en": "Demo procurement platform"}
 
 _Record = TypeVar("_Record", "DemoOrganisation", "DemoUser")
 
@@ -626,8 +628,9 @@ def _write_deployment(env: DevEnvironment) -> None:
             }
             for org in env.organisations.values()
         },
+        # Every demo key is used by one demo platform; no webhook, since dev has no receiver for it.
         "api_keys": [
-            {"sha256": hash_api_key(org.read_api_key()), "organisation": org.id}
+            {"sha256": hash_api_key(org.read_api_key()), "organisation": org.id, "platform": dict(_DEV_PLATFORM)}
             for org in env.organisations.values()
         ],
     }
