@@ -432,7 +432,7 @@ def worker(burst: bool, config: Path | None) -> None:
     # HSM again for every job and throw the session away afterwards.
     rq_worker = SimpleWorker([Queue(settings.queue, connection=connection)], connection=connection)
     try:
-        rq_worker.work(burst=burst, logging_level="INFO")
+        rq_worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
     finally:
         close_worker_services()
 
