@@ -22,6 +22,7 @@ from cryptography import x509
 from gunicorn.app.base import BaseApplication
 
 import pakat
+from agent.cli import agent
 from pakat import errors
 from pakat.errors import AccessError, InputError, PakatError
 from pakat.settings import Settings
@@ -91,6 +92,9 @@ config_option = click.option(
 @click.version_option(pakat.__version__, prog_name="pakat")
 def main() -> None:
     """پاکت: امضا و مهر PDF (PAdES) / Pakat: PAdES signing and sealing of PDFs."""
+
+
+main.add_command(agent)
 
 
 @main.command()

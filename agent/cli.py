@@ -1,0 +1,180 @@
+"""``pakat agent``: the reference signing agent, run at the user's side with their token.
+
+``pakat agent list`` shows the token's signing certificates (no PIN needed);
+``pakat agent sign`` walks one signing session (see docs/agent-protocol.md).
+Errors are PakatErrors and reach the terminal through ``pakat.cli`` like every
+other command's. The heavy imports (PKCS#11, the signer) wait until a command runs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from pakat import errors
+from pakat.errors import PakatError
+
+if TYPE_CHECKING:
+    from agent.token import TokenCertificate
+
+module_option = click.option(
+    "--module", required=True, metavar="PKCS11.so", help="The token's PKCS#11 module (a shared library)."
+)
+token_option = click.option("--token-label", required=True, metavar="LABEL", help="The token's label.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print the result (or error) as JSON on stdout."
+)
+
+
+@click.group()
+def agent() -> None:
+    """عامل امضا با توکن کاربر / The signing agent, with the user's own token."""
+
+
+def _json_errors(as_json: bool) -> None:
+    # pakat.cli imports this module, so its names are looked up only once a command runs.
+    from pakat.cli import JSON_OUTPUT
+
+    click.get_current_context().meta[JSON_OUTPUT] = as_json
+
+
+@agent.command("list")
+@module_option
+@token_option
+@json_option
+def list_certificates(module: str, token_label: str, as_json: bool) -> None:
+    """List the signing certificates on a token: those with a key pair of the same CKA_ID."""
+    _json_errors(as_json)
+    from agent.present import certificate_facts, certificate_lines
+    from agent.token import read_token
+
+    contents = read_token(module, token_label)
+    if not contents.signing:
+        raise PakatError(errors.NO_CERTIFICATE, f"token {token_label!r}")
+    if as_json:
+        click.echo(json.dumps(
+            {"token": token_label, "certificates": [certificate_facts(c) for c in contents.signing]},
+            ensure_ascii=False,
+        ))
+        return
+    click.echo(f"توکن / Token: {token_label}")
+    for n, chosen in enumerate(contents.signing, 1):
+        click.echo(f"{n}.")
+        for line in certificate_lines(chosen):
+            click.echo(line)
+
+
+class TerminalInteraction:
+    """The flow's questions on a terminal; the PIN from a file or descriptor when automated."""
+
+    def __init__(self, pin_file: Path | None, pin_fd: int | None) -> None:
+        self.pin_file = pin_file
+        self.pin_fd = pin_fd
+
+    def show(self, lines: Sequence[str]) -> None:
+        for line in lines:
+            click.echo(line, err=True)
+
+    def warn(self, text: str) -> None:
+        click.echo(text, err=True)
+
+    def choose(self, candidates: Sequence[TokenCertificate]) -> TokenCertificate | None:
+        if not sys.stdin.isatty():
+            return None
+        from agent.present import certificate_choices
+
+        click.echo("چند گواهی امضا روی توکن هست / The token holds several signing certificates:", err=True)
+        click.echo(certificate_choices(candidates), err=True)
+        try:
+            number = click.prompt(
+                "شماره گواهی / Certificate number", type=click.IntRange(1, len(candidates)), err=True
+            )
+        except (click.Abort, EOFError, KeyboardInterrupt):
+            raise PakatError(errors.USER_CANCELLED, "no certificate was chosen") from None
+        return candidates[number - 1]
+
+    def pin(self) -> str:
+        return read_pin(self.pin_file, self.pin_fd)
+
+
+def read_pin(pin_file: Path | None, pin_fd: int | None, prompt: Callable[[str], str] | None = None) -> str:
+    """The PIN from ``--pin-file``, ``--pin-fd`` or the terminal (getpass, no echo).
+
+    Empty, end of input or Ctrl-C is USER_CANCELLED. ``prompt`` replaces getpass (tests).
+    """
+    from agent.present import PIN_PROMPT
+
+    try:
+        if pin_file is not None:
+            text = pin_file.read_text(encoding="utf-8")
+        elif pin_fd is not None:
+            with os.fdopen(pin_fd, "r", encoding="utf-8", closefd=True) as stream:
+                text = stream.readline()
+        else:
+            ask = prompt or getpass.getpass
+            text = ask(PIN_PROMPT)
+    except (EOFError, KeyboardInterrupt):
+        raise PakatError(errors.USER_CANCELLED, "no PIN was given") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PakatError(errors.USER_CANCELLED, f"the PIN could not be read: {type(exc).__name__}") from None
+    pin = str(text).rstrip("\r\n")
+    if not pin:
+        raise PakatError(errors.USER_CANCELLED, "no PIN was given")
+    return pin
+
+
+@agent.command("sign")
+@click.option("--session-url", required=True, metavar="URL",
+              help="The session's agent address (…/agent/v1/sessions/ID).")
+@click.option("--secret-file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="File holding the session's one-time agent secret.")
+@module_option
+@token_option
+@click.option("--pin-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read the PIN from this file instead of asking (automation).")
+@click.option("--pin-fd", type=click.IntRange(min=0), metavar="N",
+              help="Read the PIN from this open file descriptor instead of asking (automation).")
+@click.option("--certificate", metavar="ID|LABEL",
+              help="The certificate to sign with: its hex CKA_ID or its label (see `pakat agent list`).")
+@json_option
+def sign(
+    session_url: str,
+    secret_file: Path,
+    module: str,
+    token_label: str,
+    pin_file: Path | None,
+    pin_fd: int | None,
+    certificate: str | None,
+    as_json: bool,
+) -> None:
+    """Sign a session's document with the token, after showing what will be signed and for whom."""
+    _json_errors(as_json)
+    if pin_file is not None and pin_fd is not None:
+        raise click.UsageError("give --pin-file or --pin-fd, not both")
+    from agent.flow import ChoiceNeeded, SignRequest, sign_session
+    from agent.present import certificate_choices
+
+    try:
+        secret = secret_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PakatError(errors.AGENT_SECRET_INVALID, f"{secret_file}: {type(exc).__name__}") from None
+    request = SignRequest(session_url, secret, module, token_label, certificate)
+    try:
+        outcome = sign_session(request, TerminalInteraction(pin_file, pin_fd))
+    except ChoiceNeeded as need:
+        raise click.UsageError(
+            f"{need}; choose one with --certificate ID|LABEL / چند گواهی روی توکن هست؛ یکی را با --certificate"
+            f" انتخاب کنید:\n{certificate_choices(need.candidates)}"
+        ) from None
+    if as_json:
+        click.echo(json.dumps(outcome.as_dict(), ensure_ascii=False))
+    else:
+        for line in outcome.lines():
+            click.echo(line)
