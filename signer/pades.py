@@ -143,7 +143,7 @@ class PadesSigner:
         temp = Path(temp_name)
         try:
             with os.fdopen(fd, "wb") as out:
-                original = _copy_hashing(pdf.path, out, pdf.size)
+                original = copy_hashing(pdf.path, out, pdf.size)
                 input_sha256 = original.hexdigest()
 
                 # The signature covers the original and revision 1 except the hole.
@@ -287,7 +287,7 @@ def long_term_update(
     return revision
 
 
-def _copy_hashing(path: Path, out: BinaryIO, size: int) -> hashlib._Hash:
+def copy_hashing(path: Path, out: BinaryIO, size: int) -> hashlib._Hash:
     """Copy ``size`` bytes of ``path`` into ``out`` through one reused buffer, hashing them."""
     h = hashlib.sha256()
     buffer = bytearray(_COPY_CHUNK)
