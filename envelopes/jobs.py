@@ -1,4 +1,4 @@
-"""RQ jobs: sealing files in a worker that keeps its HSM login between jobs.
+"""RQ jobs: sealing files, and raising agent signatures to their level, in a long-lived worker.
 
 ``pakat worker`` runs an RQ ``SimpleWorker`` (no fork per job), so the seal
 service built by the first job stays logged in for the next ones. Jobs take
@@ -22,7 +22,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from rq import get_current_job
+
+from envelopes.blobs import DocumentStore
+from envelopes.database import Database
+from envelopes.queueing import RQJobQueue
 from envelopes.sealing import SealService
+from envelopes.sessions import SigningSessions
 from pakat.settings import LazySealService, Settings
 from signer.levels import PadesLevel
 
@@ -32,6 +38,7 @@ RECORD_SUFFIX = ".pakat.json"
 
 _services: LazySealService | None = None
 _services_lock = threading.Lock()
+_sessions: SigningSessions | None = None
 
 
 def worker_seal_service() -> SealService:
@@ -42,6 +49,35 @@ def worker_seal_service() -> SealService:
             _services = LazySealService(Settings.from_env().load_deployment())
         holder = _services
     return holder.get()
+
+
+def worker_signing_sessions() -> SigningSessions:
+    """This process's signing-session use cases, over the environment's database, store and queue."""
+    global _sessions
+    seals = worker_seal_service()
+    with _services_lock:
+        if _sessions is None or _sessions.seals is not seals:
+            settings = Settings.from_env()
+            deployment = seals.deployment
+            _sessions = SigningSessions(
+                Database(settings.database_url),
+                DocumentStore(settings.document_root),
+                deployment,
+                seals,
+                RQJobQueue(settings.redis_url, settings.queue, deployment),
+            )
+        return _sessions
+
+
+def raise_signature_job(session_id: str) -> dict[str, Any]:
+    """Raise a signed session's signature to its level (timestamp, LTV); a no-op once the session is over.
+
+    Retryable failures are raised for RQ to retry; the last attempt instead
+    ends the session ``failed`` and tells the platform.
+    """
+    job = get_current_job()
+    final = job is None or not job.retries_left
+    return worker_signing_sessions().raise_level(session_id, final_attempt=final).as_dict()
 
 
 def close_worker_services() -> None:

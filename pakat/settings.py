@@ -44,9 +44,22 @@ class Settings:
     tmp: Path
     redis_url: str | None = None
     queue: str = DEFAULT_QUEUE
-    database_url: str = ""
-    documents: Path = Path()
+    database_url: str = ""  # empty: SQLite in ``home``
+    documents: Path | None = None  # None: ``home/documents``
     public_url: str | None = None
+
+    def __post_init__(self) -> None:
+        # Settings built in code (tests, tools) get the same defaults as from_env.
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.home / 'pakat.db'}")
+        if self.documents is None:
+            object.__setattr__(self, "documents", self.home / "documents")
+
+    @property
+    def document_root(self) -> Path:
+        """Where stored documents live (``documents``, always set after construction)."""
+        assert self.documents is not None
+        return self.documents
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -66,8 +79,8 @@ class Settings:
             tmp=Path(tmp).resolve() if tmp else home / "tmp",
             redis_url=get("REDIS_URL"),
             queue=get("PAKAT_QUEUE") or DEFAULT_QUEUE,
-            database_url=get("PAKAT_DATABASE_URL") or f"sqlite:///{home / 'pakat.db'}",
-            documents=Path(documents).resolve() if (documents := get("PAKAT_DOCUMENTS")) else home / "documents",
+            database_url=get("PAKAT_DATABASE_URL") or "",
+            documents=Path(documents).resolve() if (documents := get("PAKAT_DOCUMENTS")) else None,
             public_url=(get("PAKAT_PUBLIC_URL") or "").rstrip("/") or None,
         )
 

@@ -1,0 +1,240 @@
+"""Stored documents: upload, read, the organisation seal on the latest revision.
+
+A document is a chain of revisions, each a whole PDF kept content-addressed in
+the :class:`envelopes.blobs.DocumentStore`. ``documents.head`` names the
+latest; every signature moves it with a compare-and-set from the revision it
+was made on, so two signers racing on one document can never lose a
+signature: the later one finds the head moved and is refused or re-prepared.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from envelopes.blobs import DocumentStore
+from envelopes.database import Database, documents, revisions, utcnow
+from envelopes.sealing import SealService
+from pakat import errors
+from pakat.errors import InputError, PakatError
+from signer.levels import PadesLevel
+from signer.pdf import PdfSource
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    """One version of a document, as the API shows it."""
+
+    number: int
+    sha256: str
+    size: int
+    kind: str  # upload | signature | seal | level
+    level: str | None
+    signer: str | None
+    session_id: str | None
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "sha256": self.sha256,
+            "size": self.size,
+            "kind": self.kind,
+            "level": self.level,
+            "signer": self.signer,
+            "session_id": self.session_id,
+            "created_at": _iso(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A document with its revisions, newest last."""
+
+    id: str
+    organisation: str
+    name: str
+    pages: int
+    busy: bool
+    created_at: datetime
+    api_key_sha256: str | None = None  # the platform that stored it
+    revisions: tuple[RevisionView, ...] = field(default_factory=tuple)
+
+    @property
+    def head(self) -> RevisionView:
+        return self.revisions[-1]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON the API answers with: the latest revision's digest first, then the history."""
+        signatures = [
+            {"revision": r.number, "kind": "seal" if r.kind == "seal" else "signature", "signer": r.signer,
+             "level": _final_level(self.revisions, r), "session_id": r.session_id, "signed_at": _iso(r.created_at)}
+            for r in self.revisions
+            if r.kind in ("signature", "seal")
+        ]
+        return {
+            "id": self.id,
+            "name": self.name,
+            "organisation": self.organisation,
+            "pages": self.pages,
+            "state": "busy" if self.busy else "ready",
+            "revision": self.head.number,
+            "sha256": self.head.sha256,
+            "size": self.head.size,
+            "created_at": _iso(self.created_at),
+            "signatures": signatures,
+            "revisions": [r.as_dict() for r in self.revisions],
+        }
+
+
+class DocumentService:
+    """Documents of one deployment: stored once, read by any process."""
+
+    def __init__(self, database: Database, store: DocumentStore, max_pdf_bytes: int) -> None:
+        self.database = database
+        self.store = store
+        self.max_pdf_bytes = max_pdf_bytes
+
+    def add(self, organisation: str, api_key_sha256: str | None, upload: Path, name: str | None) -> DocumentView:
+        """Check ``upload`` as signing will read it, store it, and record revision 0."""
+        pdf = PdfSource(upload, max_bytes=self.max_pdf_bytes)
+        try:
+            pages = len(pdf.pdf.pages)
+        finally:
+            pdf.close()
+        sha256, size = self.store.put_file(upload)
+        now = utcnow()
+        doc_id = secrets.token_hex(16)
+        with self.database.begin() as conn:
+            conn.execute(insert(documents).values(
+                id=doc_id, organisation=organisation, api_key_sha256=api_key_sha256,
+                name=(name or "document.pdf")[:255], pages=pages, head=0, busy_session=None,
+                created_at=now, updated_at=now,
+            ))
+            conn.execute(insert(revisions).values(
+                document_id=doc_id, number=0, sha256=sha256, size=size, kind="upload", created_at=now,
+            ))
+        return self.get(organisation, doc_id)
+
+    def get(self, organisation: str, doc_id: str) -> DocumentView:
+        """The document, if it is this organisation's; anyone else's is DOCUMENT_NOT_FOUND."""
+        with self.database.begin() as conn:
+            return load_document(conn, organisation, doc_id)
+
+    def latest(self, organisation: str, doc_id: str) -> tuple[DocumentView, Path]:
+        """The document and the path of its latest revision's PDF."""
+        doc = self.get(organisation, doc_id)
+        return doc, self.store.path(doc.head.sha256)
+
+    def seal(self, organisation: str, doc_id: str, level: PadesLevel, seals: SealService) -> DocumentView:
+        """Apply the organisation's seal to the latest revision, as a new revision.
+
+        Refused with DOCUMENT_BUSY while a signature is being raised to its
+        level, and with DOCUMENT_CHANGED if a signature landed while sealing.
+        """
+        doc, source = self.latest(organisation, doc_id)
+        if doc.busy:
+            raise PakatError(errors.DOCUMENT_BUSY)
+        temp = self.store.incoming()
+        try:
+            result = seals.seal(organisation, source, temp, level)
+            with self.database.begin() as conn:
+                add_revision(conn, doc_id, doc.head.number, result.output_sha256, result.output_size,
+                             kind="seal", level=level.value, signer=seal_signer(seals, organisation))
+                self.store.adopt(temp, result.output_sha256)
+        finally:
+            temp.unlink(missing_ok=True)
+        return self.get(organisation, doc_id)
+
+
+def seal_signer(seals: SealService, organisation: str) -> str:
+    return seals.signer_for(organisation).key.certificate.subject.rfc4514_string()
+
+
+def load_document(conn: Connection, organisation: str | None, doc_id: str) -> DocumentView:
+    """Read a document and its revisions; ``organisation`` None skips the ownership check (jobs)."""
+    row = conn.execute(select(documents).where(documents.c.id == doc_id)).first()
+    if row is None or (organisation is not None and row.organisation != organisation):
+        raise InputError(errors.DOCUMENT_NOT_FOUND, doc_id[:64])
+    revs = conn.execute(
+        select(revisions).where(revisions.c.document_id == doc_id).order_by(revisions.c.number)
+    ).all()
+    return _view(row, revs)
+
+
+def add_revision(
+    conn: Connection,
+    doc_id: str,
+    base: int,
+    sha256: str,
+    size: int,
+    *,
+    kind: str,
+    level: str | None = None,
+    signer: str | None = None,
+    session_id: str | None = None,
+    busy_session: str | None = None,
+    release_session: str | None = None,
+) -> int:
+    """Record revision ``base + 1`` and move the head to it, if the head is still ``base``.
+
+    ``busy_session`` marks the document busy for that session (its level is
+    still to be raised); ``release_session`` is the session whose busy mark
+    this revision clears. Raises DOCUMENT_CHANGED when the head moved or the
+    document is busy for another session: the caller's transaction then rolls back.
+    """
+    number = base + 1
+    condition = (documents.c.id == doc_id) & (documents.c.head == base)
+    if release_session is None:
+        condition &= documents.c.busy_session.is_(None)
+    else:
+        condition &= documents.c.busy_session == release_session
+    moved = conn.execute(
+        update(documents).where(condition).values(head=number, busy_session=busy_session, updated_at=utcnow())
+    )
+    if moved.rowcount != 1:
+        raise PakatError(errors.DOCUMENT_CHANGED, f"revision {base} is no longer the latest")
+    conn.execute(insert(revisions).values(
+        document_id=doc_id, number=number, sha256=sha256, size=size, kind=kind, level=level,
+        signer=signer, session_id=session_id, created_at=utcnow(),
+    ))
+    return number
+
+
+def _view(row: Row[Any], revs: Sequence[Row[Any]]) -> DocumentView:
+    return DocumentView(
+        id=row.id,
+        organisation=row.organisation,
+        name=row.name,
+        pages=row.pages,
+        busy=row.busy_session is not None,
+        created_at=row.created_at,
+        api_key_sha256=row.api_key_sha256,
+        revisions=tuple(
+            RevisionView(r.number, r.sha256, r.size, r.kind, r.level, r.signer, r.session_id, r.created_at)
+            for r in revs
+        ),
+    )
+
+
+def _final_level(revs: tuple[RevisionView, ...], signature: RevisionView) -> str | None:
+    """The level a signature reached: its own, or that of the level revision that raised it."""
+    for r in revs:
+        if r.kind == "level" and r.session_id is not None and r.session_id == signature.session_id:
+            return r.level
+    return signature.level
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def document_links(doc: Mapping[str, Any]) -> dict[str, str]:
+    base = f"/api/v1/documents/{doc['id']}"
+    return {"self": base, "pdf": f"{base}/pdf", "signing_sessions": f"{base}/signing-sessions"}

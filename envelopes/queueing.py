@@ -1,0 +1,67 @@
+"""The follow-up work of signing sessions, queued on RQ.
+
+Web processes and workers each hold one :class:`RQJobQueue` (its Redis
+connection is opened on first use, after any fork). Jobs are enqueued by
+importable name with plain arguments, so any worker with the code runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import rq
+from redis import Redis
+from redis.exceptions import RedisError
+
+from envelopes import webhooks
+from hsm_config.deployment import Deployment
+from pakat import errors
+from pakat.errors import ServiceUnavailable
+
+# Seconds between attempts to raise a signature to its level when the TSA or a
+# responder is down; after the last, the session ends failed with the B-B signature kept.
+RAISE_RETRY_INTERVALS = (5, 30, 120, 600)
+
+
+class RQJobQueue:
+    """:class:`envelopes.sessions.JobQueue` on an RQ queue; without a Redis URL every use is QUEUE_UNAVAILABLE."""
+
+    def __init__(self, redis_url: str | None, name: str, deployment: Deployment) -> None:
+        self.redis_url = redis_url
+        self.name = name
+        self.deployment = deployment
+        self._queue: rq.Queue | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def queue(self) -> rq.Queue:
+        if not self.redis_url:
+            raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, "REDIS_URL is not set")
+        with self._lock:
+            if self._queue is None or self._pid != os.getpid():
+                self._queue = rq.Queue(self.name, connection=Redis.from_url(self.redis_url))
+                self._pid = os.getpid()
+            return self._queue
+
+    def ping(self) -> None:
+        try:
+            self.queue().connection.ping()
+        except RedisError as exc:
+            raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, type(exc).__name__) from None
+
+    def raise_level(self, session_id: str) -> None:
+        try:
+            self.queue().enqueue(
+                "envelopes.jobs.raise_signature_job",
+                session_id,
+                job_id=f"raise-{session_id}",
+                description=f"raise the signature of session {session_id} to its level",
+                retry=rq.Retry(max=len(RAISE_RETRY_INTERVALS), interval=list(RAISE_RETRY_INTERVALS)),
+            )
+        except RedisError as exc:
+            raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, type(exc).__name__) from None
+
+    def event(self, api_key_sha256: str | None, event: str, data: dict[str, Any]) -> None:
+        webhooks.enqueue_event(self.queue(), self.deployment, api_key_sha256, event, data)

@@ -1,0 +1,564 @@
+"""Signing sessions: a user's own token signs a stored document through an agent.
+
+The platform opens a session for a document; the agent, holding the one-time
+secret, walks it: certificate → (Pakat prepares, the token signs) → signature.
+Every step is one conditional UPDATE from the state it requires, so a
+replayed or raced step finds the state moved and is refused, whichever web
+process serves it. The prepared state (the update with its empty hole, the
+signed attributes) is kept in the session's row and never leaves the server.
+
+After the signature step the document holds the B-B signature and is busy for
+this session until :func:`raise_signature_job` has added the timestamp and
+the LTV data on the queue; the platform hears of the outcome by webhook.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import secrets
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+from sqlalchemy import Connection, Row, insert, select, update
+
+from envelopes.blobs import DocumentStore
+from envelopes.database import Database, documents, signing_sessions, utcnow
+from envelopes.documents import DocumentService, DocumentView, add_revision, load_document
+from envelopes.sealing import SealService
+from hsm_config.deployment import Deployment
+from pakat import errors
+from pakat.errors import CertificateRefused, InputError, PakatError
+from signer import der
+from signer.cms import digest_algorithm
+from signer.external import (
+    ExpectedSigner,
+    PreparedSignature,
+    SignerCertificate,
+    check_signer_certificate,
+    finish_signature,
+    prepare_signature,
+    raise_signature,
+)
+from signer.levels import PadesLevel
+from signer.pades import SignatureDetails
+from signer.pdf import Hole
+
+log = logging.getLogger(__name__)
+
+AWAITING_CERTIFICATE = "awaiting_certificate"
+AWAITING_SIGNATURE = "awaiting_signature"
+SIGNED = "signed"  # in the document at B-B; the level is being raised on the queue
+COMPLETED = "completed"
+FAILED = "failed"
+CANCELLED = "cancelled"
+EXPIRED = "expired"  # never stored: an open session past its expiry
+OPEN_STATES = (AWAITING_CERTIFICATE, AWAITING_SIGNATURE)
+
+DEFAULT_EXPIRY = timedelta(minutes=10)
+MAX_EXPIRY = timedelta(hours=1)
+MIN_EXPIRY = timedelta(minutes=1)
+MAX_CHAIN = 8
+MAX_CERTIFICATE_BYTES = 16 * 1024
+ACCEPTED_DIGESTS = ("sha256", "sha384", "sha512")
+_PREPARED_COLUMNS = (
+    "base_revision", "digest_algorithm", "certificate", "chain", "signer_subject", "signer_national_id",
+    "signer_role", "signing_time", "prepared_update", "hole_start", "hole_end", "signed_attributes",
+)
+
+
+class JobQueue(Protocol):
+    """Where follow-up work goes: RQ in production (see :mod:`web.state`)."""
+
+    def ping(self) -> None:
+        """Raise QUEUE_UNAVAILABLE when jobs cannot be queued now."""
+
+    def raise_level(self, session_id: str) -> None:
+        """Queue :func:`envelopes.jobs.raise_signature_job` for a signed session."""
+
+    def event(self, api_key_sha256: str | None, event: str, data: dict[str, Any]) -> None:
+        """Queue a webhook to the platform behind ``api_key_sha256``, if it has one."""
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A signing session as the platform and the agent see it (never with its secret)."""
+
+    id: str
+    document_id: str
+    organisation: str
+    state: str
+    level: str
+    expected_signer: ExpectedSigner
+    created_at: datetime
+    expires_at: datetime
+    signer_subject: str | None
+    signer_national_id: str | None
+    signer_role: str | None
+    signed_revision: int | None
+    completed_revision: int | None
+    error_code: str | None
+    error_detail: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "document_id": self.document_id,
+            "state": self.state,
+            "level": self.level,
+            "expected_signer": {
+                "national_id": self.expected_signer.national_id,
+                "role": self.expected_signer.role,
+            },
+            "created_at": _iso(self.created_at),
+            "expires_at": _iso(self.expires_at),
+        }
+        if self.signer_subject:
+            body["signer"] = {"subject": self.signer_subject, "national_id": self.signer_national_id,
+                              "role": self.signer_role}
+        if self.signed_revision is not None:
+            body["signed_revision"] = self.signed_revision
+        if self.completed_revision is not None:
+            body["completed_revision"] = self.completed_revision
+        if self.error_code:
+            kind = errors.KINDS.get(self.error_code)
+            body["error"] = {"code": self.error_code, "message_fa": kind.fa if kind else None,
+                             "message_en": kind.en if kind else None, "detail": self.error_detail}
+        return body
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A session just created: the only time its agent secret is shown."""
+
+    session: SessionView
+    secret: str
+
+
+@dataclass(frozen=True)
+class DataToSign:
+    """The certificate step's answer: what the token signs, and for whom."""
+
+    session: SessionView
+    prepared: PreparedSignature
+    signer: SignerCertificate
+
+
+class SigningSessions:
+    """The signing-session use cases; shared by the API, the agent protocol and the jobs."""
+
+    def __init__(
+        self,
+        database: Database,
+        store: DocumentStore,
+        deployment: Deployment,
+        seals: SealService,
+        queue: JobQueue,
+    ) -> None:
+        self.database = database
+        self.store = store
+        self.deployment = deployment
+        self.seals = seals
+        self.queue = queue
+        self.documents = DocumentService(database, store, deployment.max_pdf_bytes)
+
+    # -- the platform's side ------------------------------------------------------
+    def create(
+        self,
+        organisation: str,
+        doc_id: str,
+        level: PadesLevel,
+        expected: ExpectedSigner,
+        expires_in: timedelta = DEFAULT_EXPIRY,
+    ) -> NewSession:
+        """Open a session on a document of ``organisation``; the secret is returned once, stored hashed."""
+        if not MIN_EXPIRY <= expires_in <= MAX_EXPIRY:
+            raise InputError(errors.REQUEST_INVALID, "expires_in must be between 60 and 3600 seconds")
+        if level.timestamped and self.seals.tsa is None:
+            raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs a timestamp authority")
+        self.queue.ping()  # the signature step will need it: refuse now, not after the user signed
+        self.documents.get(organisation, doc_id)
+        secret = secrets.token_urlsafe(32)  # 256 bits
+        now = utcnow()
+        session_id = secrets.token_hex(16)
+        with self.database.begin() as conn:
+            conn.execute(insert(signing_sessions).values(
+                id=session_id, document_id=doc_id, organisation=organisation, secret_sha256=_hash_secret(secret),
+                state=AWAITING_CERTIFICATE, level=level.value, expected_national_id=expected.national_id,
+                expected_role=expected.role, created_at=now, updated_at=now, expires_at=now + expires_in,
+            ))
+        return NewSession(self.get(organisation, doc_id, session_id), secret)
+
+    def get(self, organisation: str, doc_id: str, session_id: str) -> SessionView:
+        """A session of this organisation's document; anything else is SESSION_NOT_FOUND."""
+        with self.database.begin() as conn:
+            row = _session_row(conn, session_id)
+        if row.organisation != organisation or row.document_id != doc_id:
+            raise InputError(errors.SESSION_NOT_FOUND, session_id[:64])
+        return _view(row)
+
+    def cancel(self, organisation: str, doc_id: str, session_id: str) -> SessionView:
+        """Cancel a session whose signature has not been posted yet."""
+        self.get(organisation, doc_id, session_id)
+        with self.database.begin() as conn:
+            done = conn.execute(
+                update(signing_sessions)
+                .where((signing_sessions.c.id == session_id) & signing_sessions.c.state.in_(OPEN_STATES))
+                .values(state=CANCELLED, updated_at=utcnow(), **_cleared())
+            )
+        if done.rowcount != 1:
+            view = self.get(organisation, doc_id, session_id)
+            if view.state != CANCELLED:
+                raise PakatError(errors.SESSION_FINISHED, view.state)
+        return self.get(organisation, doc_id, session_id)
+
+    # -- the agent's side -----------------------------------------------------------
+    def for_agent(self, session_id: str, secret: str) -> tuple[SessionView, DocumentView]:
+        """The session and its document, for a caller holding the session's secret."""
+        with self.database.begin() as conn:
+            row = _authenticated(conn, session_id, secret)
+            doc = load_document(conn, None, row.document_id)
+        return _view(row), doc
+
+    def present_certificate(
+        self, session_id: str, secret: str, certificate: str, chain: list[str], digest_name: str
+    ) -> DataToSign:
+        """Check the user's certificate and prepare the document; answer what the token must sign."""
+        digest = digest_algorithm(digest_name)  # DIGEST_REFUSED for SHA-1 and unknown names
+        leaf = _certificate(certificate)
+        if len(chain) > MAX_CHAIN:
+            raise InputError(errors.REQUEST_INVALID, f"at most {MAX_CHAIN} chain certificates")
+        issuers = [_certificate(c) for c in chain]
+        with self.database.begin() as conn:
+            row = _authenticated(conn, session_id, secret)
+            _require(row, AWAITING_CERTIFICATE)
+            doc = load_document(conn, None, row.document_id)
+        if doc.busy:
+            raise PakatError(errors.DOCUMENT_BUSY)
+        policy = self.deployment.validation_policy
+        signer = check_signer_certificate(
+            leaf, issuers, self.seals.trust, self.seals.revocation,
+            ExpectedSigner(row.expected_national_id, row.expected_role),
+            min_rsa_bits=policy.min_rsa_bits, min_ec_bits=policy.min_ec_bits,
+        )
+        level = PadesLevel.parse(row.level)
+        tsa = self.seals.tsa
+        prepared = prepare_signature(
+            self.store.path(doc.head.sha256), signer, digest,
+            SignatureDetails(reason=_reason(signer), field_stem="Pakat Signature"),
+            timestamp_reserve=tsa.token_size_bound if level.timestamped and tsa is not None else 0,
+            max_bytes=self.deployment.max_pdf_bytes,
+        )
+        with self.database.begin() as conn:
+            moved = conn.execute(
+                update(signing_sessions)
+                .where(_open_in(session_id, AWAITING_CERTIFICATE))
+                .values(state=AWAITING_SIGNATURE, updated_at=utcnow(), **_prepared_values(doc.head.number,
+                                                                                           signer, prepared))
+            )
+            if moved.rowcount != 1:
+                raise PakatError(errors.STEP_OUT_OF_ORDER, "the certificate was already posted")
+            row = _session_row(conn, session_id)
+        return DataToSign(_view(row), prepared, signer)
+
+    def post_signature(self, session_id: str, secret: str, signature: str, certificate: str | None) -> SessionView:
+        """Verify the token's signature, embed it, and queue the level's timestamp and LTV work.
+
+        Nothing changes when the signature does not verify, comes with another
+        certificate than the announced one, or the document moved meanwhile
+        (then the session goes back to the certificate step: DOCUMENT_CHANGED).
+        """
+        raw_signature = _b64(signature, "signature", 2048)
+        with self.database.begin() as conn:
+            row = _authenticated(conn, session_id, secret)
+            _require(row, AWAITING_SIGNATURE)
+            doc = load_document(conn, None, row.document_id)
+        if certificate is not None and _certificate(certificate).public_bytes(Encoding.DER) != row.certificate:
+            raise CertificateRefused(errors.CERTIFICATE_MISMATCH)
+        level = PadesLevel.parse(row.level)
+        if doc.head.number != row.base_revision or doc.busy:
+            self._back_to_certificate(session_id)
+            raise PakatError(errors.DOCUMENT_CHANGED, f"revision {row.base_revision} is no longer the latest")
+        signer, prepared = _prepared_from(row, doc.head.size)
+        if level.timestamped:
+            self.queue.ping()
+        temp = self.store.incoming()
+        try:
+            written = finish_signature(prepared, self.store.path(doc.head.sha256), signer, raw_signature, temp)
+            try:
+                with self.database.begin() as conn:
+                    number = add_revision(
+                        conn, doc.id, row.base_revision, written.sha256, written.size, kind="signature",
+                        level=PadesLevel.B_B.value, signer=signer.subject, session_id=session_id,
+                        busy_session=session_id if level.timestamped else None,
+                    )
+                    moved = conn.execute(
+                        update(signing_sessions)
+                        .where(_open_in(session_id, AWAITING_SIGNATURE))
+                        .values(state=SIGNED if level.timestamped else COMPLETED, signature=raw_signature,
+                                signed_revision=number,
+                                completed_revision=None if level.timestamped else number, updated_at=utcnow())
+                    )
+                    if moved.rowcount != 1:
+                        raise PakatError(errors.STEP_OUT_OF_ORDER, "the signature was already posted")
+                    self.store.adopt(temp, written.sha256)
+            except PakatError as exc:
+                if exc.kind is errors.DOCUMENT_CHANGED:
+                    self._back_to_certificate(session_id)
+                raise
+        finally:
+            temp.unlink(missing_ok=True)
+        view = self.get(row.organisation, row.document_id, session_id)
+        log.info("session %s: signed revision %d of %s by %s", session_id, number, doc.id, signer.subject)
+        if level.timestamped:
+            self.queue.raise_level(session_id)
+        else:
+            self.queue.event(doc.api_key_sha256, "signature.completed", completed_event(view))
+        return view
+
+    def _back_to_certificate(self, session_id: str) -> None:
+        with self.database.begin() as conn:
+            conn.execute(
+                update(signing_sessions)
+                .where(_open_in(session_id, AWAITING_SIGNATURE))
+                .values(state=AWAITING_CERTIFICATE, updated_at=utcnow(), **_cleared())
+            )
+
+    # -- the queue's side ---------------------------------------------------------------
+    def raise_level(self, session_id: str, *, final_attempt: bool) -> SessionView:
+        """Raise a signed session's signature to its level; idempotent once the session is over.
+
+        A retryable failure (TSA, OCSP) is raised again for the queue to retry,
+        except on the final attempt, which ends the session ``failed`` (the
+        document keeps the B-B signature) and tells the platform.
+        """
+        with self.database.begin() as conn:
+            row = _session_row(conn, session_id)
+            doc = load_document(conn, None, row.document_id)
+        if row.state != SIGNED:
+            return _view(row)
+        signer, prepared = _prepared_from(row, doc.revisions[row.base_revision].size)
+        level = PadesLevel.parse(row.level)
+        temp = self.store.incoming()
+        try:
+            written = raise_signature(
+                self.store.path(doc.head.sha256), prepared, signer, row.signature, level, temp,
+                tsa=self.seals.tsa, revocation=self.seals.revocation, max_bytes=self.deployment.max_pdf_bytes,
+            )
+            with self.database.begin() as conn:
+                number = add_revision(
+                    conn, doc.id, row.signed_revision, written.sha256, written.size, kind="level",
+                    level=level.value, signer=signer.subject, session_id=session_id, release_session=session_id,
+                )
+                conn.execute(
+                    update(signing_sessions)
+                    .where((signing_sessions.c.id == session_id) & (signing_sessions.c.state == SIGNED))
+                    .values(state=COMPLETED, completed_revision=number, updated_at=utcnow())
+                )
+                self.store.adopt(temp, written.sha256)
+        except PakatError as exc:
+            retryable = exc.kind.http_status in (502, 503)
+            if retryable and not final_attempt:
+                raise
+            self._fail(session_id, doc.id, doc.api_key_sha256, exc)
+            return self.get(row.organisation, row.document_id, session_id)
+        finally:
+            temp.unlink(missing_ok=True)
+        view = self.get(row.organisation, row.document_id, session_id)
+        self.queue.event(doc.api_key_sha256, "signature.completed", completed_event(view))
+        return view
+
+    def _fail(self, session_id: str, doc_id: str, api_key_sha256: str | None, error: PakatError) -> None:
+        with self.database.begin() as conn:
+            conn.execute(
+                update(signing_sessions)
+                .where((signing_sessions.c.id == session_id) & (signing_sessions.c.state == SIGNED))
+                .values(state=FAILED, error_code=error.code, error_detail=(error.detail or "")[:500] or None,
+                        updated_at=utcnow())
+            )
+            conn.execute(
+                update(documents)
+                .where((documents.c.id == doc_id) & (documents.c.busy_session == session_id))
+                .values(busy_session=None, updated_at=utcnow())
+            )
+            row = _session_row(conn, session_id)
+        log.warning("session %s: level not reached: %s", session_id, error)
+        view = _view(row)
+        self.queue.event(api_key_sha256, "signature.failed", {
+            **_event_base(view), "error": view.as_dict().get("error"),
+        })
+
+
+def completed_event(view: SessionView) -> dict[str, Any]:
+    """The webhook body's data for ``signature.completed``."""
+    return {
+        **_event_base(view),
+        "revision": view.completed_revision,
+        "signer": {"subject": view.signer_subject, "national_id": view.signer_national_id,
+                   "role": view.signer_role},
+    }
+
+
+def _event_base(view: SessionView) -> dict[str, Any]:
+    return {"document_id": view.document_id, "session_id": view.id, "level": view.level}
+
+
+def pairing_link(agent_url: str, secret: str) -> str:
+    """``pakat://sign?session=…&secret=…``: for the user's own device only (QR code, deep link)."""
+    return f"pakat://sign?session={quote(agent_url, safe='')}&secret={quote(secret, safe='')}"
+
+
+# -- rows ----------------------------------------------------------------------------------
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _session_row(conn: Connection, session_id: str) -> Row[Any]:
+    row = conn.execute(select(signing_sessions).where(signing_sessions.c.id == session_id)).first()
+    if row is None:
+        raise InputError(errors.SESSION_NOT_FOUND, session_id[:64])
+    return row
+
+
+def _authenticated(conn: Connection, session_id: str, secret: str) -> Row[Any]:
+    row = _session_row(conn, session_id)
+    if not secret or not hmac.compare_digest(_hash_secret(secret), row.secret_sha256):
+        raise PakatError(errors.AGENT_SECRET_INVALID)
+    return row
+
+
+def _state(row: Row[Any]) -> str:
+    if row.state in OPEN_STATES and utcnow() >= row.expires_at:
+        return EXPIRED
+    return str(row.state)
+
+
+def _require(row: Row[Any], wanted: str) -> None:
+    state = _state(row)
+    if state == wanted:
+        return
+    if state == EXPIRED:
+        raise PakatError(errors.SESSION_EXPIRED, f"expired at {_iso(row.expires_at)}")
+    if state == CANCELLED:
+        raise PakatError(errors.SESSION_CANCELLED)
+    raise PakatError(errors.STEP_OUT_OF_ORDER, f"the session is {state}, this step needs {wanted}")
+
+
+def _open_in(session_id: str, state: str) -> Any:
+    return (
+        (signing_sessions.c.id == session_id)
+        & (signing_sessions.c.state == state)
+        & (signing_sessions.c.expires_at > utcnow())
+    )
+
+
+def _view(row: Row[Any]) -> SessionView:
+    return SessionView(
+        id=row.id,
+        document_id=row.document_id,
+        organisation=row.organisation,
+        state=_state(row),
+        level=row.level,
+        expected_signer=ExpectedSigner(row.expected_national_id, row.expected_role),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        signer_subject=row.signer_subject,
+        signer_national_id=row.signer_national_id,
+        signer_role=row.signer_role,
+        signed_revision=row.signed_revision,
+        completed_revision=row.completed_revision,
+        error_code=row.error_code,
+        error_detail=row.error_detail,
+    )
+
+
+def _prepared_values(base: int, signer: SignerCertificate, prepared: PreparedSignature) -> dict[str, Any]:
+    return {
+        "base_revision": base,
+        "digest_algorithm": prepared.digest_algorithm.name,
+        "certificate": signer.certificate.public_bytes(Encoding.DER),
+        "chain": b"".join(c.public_bytes(Encoding.DER) for c in signer.chain[1:]),
+        "signer_subject": signer.subject,
+        "signer_national_id": signer.national_id,
+        "signer_role": signer.role,
+        "signing_time": prepared.signing_time,
+        # The update is mostly the hole's zeros: it compresses to a few hundred bytes.
+        "prepared_update": zlib.compress(prepared.update, 6),
+        "hole_start": prepared.hole.start,
+        "hole_end": prepared.hole.end,
+        "signed_attributes": prepared.signed_attributes,
+    }
+
+
+def _cleared() -> dict[str, Any]:
+    return dict.fromkeys(_PREPARED_COLUMNS)
+
+
+def _prepared_from(row: Row[Any], base_size: int) -> tuple[SignerCertificate, PreparedSignature]:
+    """Rebuild the prepared signature stored by the certificate step (its checks already passed).
+
+    ``base_size`` is the size of the revision it was prepared on.
+    """
+    certificate = x509.load_der_x509_certificate(row.certificate)
+    chain = tuple(x509.load_der_x509_certificate(part) for part in _split_der(row.chain or b""))
+    signer = SignerCertificate(
+        certificate, (certificate, *chain), row.signer_subject, row.signer_national_id, row.signer_role
+    )
+    update_bytes = zlib.decompress(row.prepared_update)
+    prepared = PreparedSignature(
+        base_size=base_size,
+        update=update_bytes,
+        hole=Hole(row.hole_start, row.hole_end),
+        signed_attributes=row.signed_attributes,
+        digest_algorithm=digest_algorithm(row.digest_algorithm),
+        signing_time=row.signing_time,
+    )
+    return signer, prepared
+
+
+def _split_der(data: bytes) -> list[bytes]:
+    """Concatenated DER certificates, one by one (the ``chain`` column)."""
+    parts, offset = [], 0
+    while offset < len(data):
+        _, _, end = der.read_tlv(data, offset)
+        parts.append(data[offset:end])
+        offset = end
+    return parts
+
+
+def _certificate(text: str) -> x509.Certificate:
+    raw = _b64(text, "certificate", MAX_CERTIFICATE_BYTES, kind=errors.CERTIFICATE_UNREADABLE)
+    try:
+        return x509.load_der_x509_certificate(raw)
+    except ValueError:
+        raise CertificateRefused(errors.CERTIFICATE_UNREADABLE, "not a DER X.509 certificate") from None
+
+
+def _b64(text: str, what: str, limit: int, kind: errors.ErrorKind = errors.REQUEST_INVALID) -> bytes:
+    if not isinstance(text, str) or len(text) > limit * 4 // 3 + 4:
+        raise InputError(kind, f"{what}: base64 text of at most {limit} bytes expected")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(kind, f"{what} is not valid base64") from None
+
+
+def _reason(signer: SignerCertificate) -> str:
+    names = signer.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    name = str(names[0].value) if names else signer.subject
+    return f"امضای {name} / Signed by {name}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
