@@ -25,6 +25,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from signing_checks import assert_pades_level
 
+from envelopes.schema import upgrade
 from pakat.settings import Settings
 from signer.levels import PadesLevel
 from web import create_app
@@ -216,11 +217,18 @@ def pakat_server(deployment_path: Path, home: Path, *, workers: int) -> Iterator
 
 
 @contextlib.contextmanager
-def pakat_app(deployment_path: Path, home: Path, max_pdf_bytes: int) -> Iterator[Flask]:
-    """The web app on a copy of the deployment with an upload limit; its seal sessions closed after."""
+def pakat_app(deployment_path: Path, home: Path, max_pdf_bytes: int, **settings: Any) -> Iterator[Flask]:
+    """The web app on a copy of the deployment with an upload limit; its seal sessions closed after.
+
+    ``settings`` override :class:`pakat.settings.Settings` fields (redis_url, queue, database_url…);
+    the database is migrated first, as ``pakat serve`` does.
+    """
     config = deployment_with_limit(deployment_path, max_pdf_bytes, f"test-{home.name}")
     try:
-        application = create_app(Settings(home=home, config=config, tmp=home / "tmp"))
+        chosen = Settings(home=home, config=config, tmp=home / "tmp", **settings)
+        home.mkdir(parents=True, exist_ok=True)
+        upgrade(chosen.database_url)
+        application = create_app(chosen)
         yield application
         application.extensions["pakat"].seals.close()
     finally:

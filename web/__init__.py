@@ -6,8 +6,12 @@ import logging
 
 from flask import Flask
 
+from envelopes.blobs import DocumentStore
+from envelopes.database import Database
+from envelopes.queueing import RQJobQueue
+from envelopes.schema import check_current
 from pakat.settings import LazySealService, Settings
-from web import agent, api, errors, health, pages, uploads, validate_page
+from web import agent, api, documents_api, errors, health, pages, uploads, validate_page
 from web.state import EXTENSION_KEY, PakatState
 
 log = logging.getLogger(__name__)
@@ -28,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     deployment = settings.load_deployment()
     settings.ensure_tmp()
+    check_current(settings.database_url)  # `pakat serve` migrated it; a stale schema must not serve
 
     app = Flask(__name__, static_folder=None)
     app.config.update(
@@ -37,10 +42,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     # Persian in JSON stays readable instead of \u escapes.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION_KEY] = PakatState(settings, deployment, LazySealService(deployment))
+    app.extensions[EXTENSION_KEY] = PakatState(
+        settings,
+        deployment,
+        LazySealService(deployment),
+        Database(settings.database_url),
+        DocumentStore(settings.document_root),
+        RQJobQueue(settings.redis_url, settings.queue, deployment),
+    )
 
     uploads.register(app)
     errors.register(app)
-    for blueprint in (health.bp, api.bp, agent.bp, pages.bp, validate_page.bp):
+    for blueprint in (health.bp, api.bp, documents_api.bp, agent.bp, pages.bp, validate_page.bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,11 +1,115 @@
-"""The signing-agent protocol (``/agent/v1``): sessions a user's token signs through.
+"""The signing-agent protocol (``/agent/v1``): a user's token signs through a session.
 
-Empty for now; it is registered so the URL space and the error handling are in
-place when the two-phase flow of DESIGN.md lands.
+The agent authenticates with the session's one-time secret as a bearer token
+(never in the URL). Reading the session is repeatable; the certificate and
+signature steps are each valid once, in order (see docs/agent-protocol.md).
+Views parse and render; :class:`envelopes.sessions.SigningSessions` decides.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
+import base64
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from envelopes.previews import first_page_png
+from envelopes.sessions import ACCEPTED_DIGESTS
+from pakat import errors
+from pakat.errors import InputError, PakatError
+from web.documents_api import json_body
+from web.state import pakat_state
 
 bp = Blueprint("agent", __name__, url_prefix="/agent/v1")
+
+MAX_AGENT_BODY = 64 * 1024
+
+
+@bp.get("/sessions/<session_id>")
+def session(session_id: str) -> Response:
+    """What is asked: the document, who asks, for whom, the level and the expiry."""
+    state = pakat_state()
+    view, doc = state.sessions().for_agent(session_id, _secret())
+    org = state.deployment.organisation(view.organisation)
+    platform = state.deployment.platforms.get(doc.api_key_sha256 or "")
+    body: dict[str, Any] = {
+        "session": view.id,
+        "state": view.state,
+        "expires_at": view.as_dict()["expires_at"],
+        "level": view.level,
+        "document": {"name": doc.name, "sha256": doc.head.sha256, "size": doc.head.size, "pages": doc.pages,
+                     "revision": doc.head.number},
+        "requested_by": {
+            "organisation": org.id,
+            "name_fa": org.name_fa,
+            "name_en": org.name_en,
+            "platform_fa": platform.name_fa if platform else None,
+            "platform_en": platform.name_en if platform else None,
+        },
+        "expected_signer": view.as_dict()["expected_signer"],
+        "digest_algorithms": list(ACCEPTED_DIGESTS),
+        "preview_url": f"/agent/v1/sessions/{view.id}/preview.png",
+    }
+    return _no_store(jsonify(body))
+
+
+@bp.get("/sessions/<session_id>/preview.png")
+def preview(session_id: str) -> Response:
+    """The first page of the document being signed."""
+    state = pakat_state()
+    _, doc = state.sessions().for_agent(session_id, _secret())
+    png = first_page_png(state.store.path(doc.head.sha256), doc.head.sha256, state.settings.home / "previews")
+    return _no_store(Response(png, mimetype="image/png"))
+
+
+@bp.post("/sessions/<session_id>/certificate")
+def certificate(session_id: str) -> Response:
+    """Check the user's certificate, prepare the document, answer with the DER signed attributes."""
+    secret = _secret()
+    body = json_body(MAX_AGENT_BODY)
+    chain = body.get("chain") or []
+    if not isinstance(chain, list):
+        raise InputError(errors.REQUEST_INVALID, "chain must be a list of base64 certificates")
+    prepared = pakat_state().sessions().present_certificate(
+        session_id, secret, _field(body, "certificate"), chain, str(body.get("digest_algorithm") or "sha256")
+    )
+    signer = prepared.signer
+    return _no_store(jsonify({
+        "state": prepared.session.state,
+        "signed_attributes": base64.b64encode(prepared.prepared.signed_attributes).decode("ascii"),
+        "digest_algorithm": prepared.prepared.digest_algorithm.name,
+        "signature_algorithm": signer.signature_algorithm,
+        "digest": prepared.prepared.digest.hex(),
+        "signer": {"subject": signer.subject, "national_id": signer.national_id, "role": signer.role},
+    }))
+
+
+@bp.post("/sessions/<session_id>/signature")
+def signature(session_id: str) -> tuple[Response, int]:
+    """Verify the token's signature, embed it, and queue the level's work: 202."""
+    secret = _secret()
+    body = json_body(MAX_AGENT_BODY)
+    cert = body.get("certificate")
+    view = pakat_state().sessions().post_signature(
+        session_id, secret, _field(body, "signature"), cert if isinstance(cert, str) else None
+    )
+    return _no_store(jsonify({"state": view.state, "level": view.level})), 202
+
+
+def _secret() -> str:
+    scheme, _, secret = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise PakatError(errors.AGENT_SECRET_INVALID)
+    return secret.strip()
+
+
+def _field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise InputError(errors.REQUEST_INVALID, f"{name} (base64) is required")
+    return value
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response

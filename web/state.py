@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from envelopes.blobs import DocumentStore
+from envelopes.database import Database
+from envelopes.documents import DocumentService
+from envelopes.queueing import RQJobQueue
+from envelopes.sessions import SigningSessions
 from hsm_config.deployment import Deployment
 from pakat.settings import LazySealService, Settings
 
@@ -14,11 +19,21 @@ EXTENSION_KEY = "pakat"
 
 @dataclass(frozen=True)
 class PakatState:
-    """Settings, the parsed deployment and the process's (lazy) seal service."""
+    """Settings, the parsed deployment, and the process's (lazy) services."""
 
     settings: Settings
     deployment: Deployment
     seals: LazySealService
+    database: Database
+    store: DocumentStore
+    queue: RQJobQueue
+
+    def documents(self) -> DocumentService:
+        return DocumentService(self.database, self.store, self.deployment.max_pdf_bytes)
+
+    def sessions(self) -> SigningSessions:
+        """The signing-session use cases; cheap to build, the heavy parts are shared."""
+        return SigningSessions(self.database, self.store, self.deployment, self.seals.get(), self.queue)
 
 
 def pakat_state() -> PakatState:

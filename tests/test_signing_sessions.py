@@ -1,0 +1,355 @@
+"""Signing sessions through the web app: the platform API and the agent protocol, in process.
+
+The user's token is a SoftHSM token of a dev-PKI person, reached through
+python-pkcs11 exactly as an agent would; the queue is a real Redis, and the
+level-raising job is run in this process (the end-to-end test runs it in a
+real worker). Every refusal is checked to leave the document unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+from flask import Flask
+from flask.testing import FlaskClient
+from pakat_testkit import api_key, pakat_app, pdf_bytes
+from sqlalchemy import update
+from validation_samples import throwaway_ca
+
+from envelopes.database import signing_sessions, utcnow
+from signer.cms import DIGESTS
+from signer.keys import Pkcs11Key
+from validation.engine import Validator
+from validation.model import Indication
+
+LIMIT = 20 * 1024 * 1024
+PERSON = "user-independent"
+
+
+@pytest.fixture(scope="module")
+def app(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    home = tmp_path_factory.mktemp("sessions-home")
+    with pakat_app(dev_env.deployment_path, home, LIMIT, redis_url=redis_url,
+                   queue=f"sessions-{uuid.uuid4().hex[:8]}") as application:
+        yield application
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class Platform:
+    """The platform's side: an API key and the calls it makes."""
+
+    def __init__(self, client: FlaskClient, key: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+    def upload(self, text: str = "bid envelope B") -> dict[str, Any]:
+        reply = self.client.post("/api/v1/documents", headers=self.headers,
+                                 data={"pdf": (io.BytesIO(pdf_bytes(text, pages=2)), "پاکت-ب.pdf")})
+        assert reply.status_code == 201, reply.json
+        return dict(reply.json or {})
+
+    def document(self, doc_id: str) -> dict[str, Any]:
+        reply = self.client.get(f"/api/v1/documents/{doc_id}", headers=self.headers)
+        assert reply.status_code == 200, reply.json
+        return dict(reply.json or {})
+
+    def session(self, doc_id: str, **body: Any) -> dict[str, Any]:
+        reply = self.client.post(f"/api/v1/documents/{doc_id}/signing-sessions", headers=self.headers,
+                                 json={"level": "B-LTA", **body})
+        assert reply.status_code == 201, reply.json
+        return dict(reply.json or {})
+
+
+class Token:
+    """A person's token: their certificate and a key that signs digests (SoftHSM via PKCS#11)."""
+
+    def __init__(self, dev_env: Any, user_id: str) -> None:
+        user = dev_env.users[user_id]
+        self.user = user
+        self.certificate = user.certificate()
+        self.key = Pkcs11Key(module=dev_env.softhsm_module, token_label=user.token_label,
+                             key_label=user.key_label, certificate=self.certificate, pin=user.read_pin,
+                             module_env=dev_env.softhsm_env())
+
+    @property
+    def certificate_b64(self) -> str:
+        return base64.b64encode(self.certificate.public_bytes(Encoding.DER)).decode()
+
+    def sign(self, answer: dict[str, Any]) -> str:
+        attributes = base64.b64decode(answer["signed_attributes"])
+        algorithm = DIGESTS[answer["digest_algorithm"]]
+        digest = algorithm.digest(attributes)
+        assert digest.hex() == answer["digest"]  # an agent signs only what it can recompute
+        return base64.b64encode(self.key.sign_digest(digest, algorithm)).decode()
+
+
+class Agent:
+    """The agent's side of one session."""
+
+    def __init__(self, client: FlaskClient, created: dict[str, Any], secret: str | None = None) -> None:
+        self.client = client
+        self.path = "/agent/v1/sessions/" + created["id"]
+        self.headers = {"Authorization": f"Bearer {secret or created['agent_secret']}"}
+
+    def fetch(self) -> Any:
+        return self.client.get(self.path, headers=self.headers)
+
+    def certificate(self, cert_b64: str, **extra: Any) -> Any:
+        return self.client.post(f"{self.path}/certificate", headers=self.headers,
+                                json={"certificate": cert_b64, "chain": [], "digest_algorithm": "sha256", **extra})
+
+    def signature(self, signature_b64: str, cert_b64: str | None = None) -> Any:
+        body = {"signature": signature_b64}
+        if cert_b64:
+            body["certificate"] = cert_b64
+        return self.client.post(f"{self.path}/signature", headers=self.headers, json=body)
+
+
+def error_code(reply: Any) -> str:
+    return str((reply.json or {}).get("error", {}).get("code"))
+
+
+@pytest.fixture
+def platform(client: FlaskClient, dev_env: Any) -> Platform:
+    return Platform(client, api_key(dev_env, "demo-co"))
+
+
+@pytest.fixture(scope="module")
+def token(dev_env: Any) -> Iterator[Token]:
+    t = Token(dev_env, PERSON)
+    yield t
+    t.key.close()
+
+
+def raise_level(app: Flask, session_id: str) -> dict[str, Any]:
+    return app.extensions["pakat"].sessions().raise_level(session_id, final_attempt=True).as_dict()
+
+
+def sign_through(app: Flask, client: FlaskClient, created: dict[str, Any], token: Token) -> dict[str, Any]:
+    agent = Agent(client, created)
+    answer = agent.certificate(token.certificate_b64)
+    assert answer.status_code == 200, answer.json
+    reply = agent.signature(token.sign(answer.json), token.certificate_b64)
+    assert reply.status_code == 202, reply.json
+    return raise_level(app, created["id"]) if reply.json["state"] == "signed" else dict(reply.json)
+
+
+def test_a_person_signs_then_the_seal_is_applied(app: Flask, client: FlaskClient, platform: Platform,
+                                                   token: Token, dev_env: Any) -> None:
+    doc = platform.upload()
+    assert doc["pages"] == 2 and doc["revision"] == 0 and doc["name"] == "پاکت-ب.pdf"
+    created = platform.session(doc["id"], expected_signer={"national_id": token.user.national_code})
+    assert len(base64.urlsafe_b64decode(created["agent_secret"] + "=")) >= 32  # 256 bits
+    assert created["agent_url"].endswith("/agent/v1/sessions/" + created["id"])
+    assert created["pairing_link"].startswith("pakat://sign?session=")
+    assert created["qr_svg"].startswith("<svg")
+    assert base64.b64decode(created["qr_png_base64"]).startswith(b"\x89PNG")
+
+    agent = Agent(client, created)
+    shown = agent.fetch()
+    assert shown.status_code == 200
+    assert shown.json["document"]["sha256"] == doc["sha256"] and shown.json["document"]["pages"] == 2
+    assert shown.json["requested_by"]["organisation"] == "demo-co"
+    preview = client.get(agent.path + "/preview.png", headers=agent.headers)
+    assert preview.status_code == 200 and preview.data.startswith(b"\x89PNG")
+
+    answer = agent.certificate(token.certificate_b64)
+    assert answer.status_code == 200, answer.json
+    assert answer.json["digest_algorithm"] == "sha256" and answer.json["signature_algorithm"] == "rsa-pkcs1v15"
+    assert answer.json["signer"]["national_id"] == token.user.national_code
+    reply = agent.signature(token.sign(answer.json), token.certificate_b64)
+    assert reply.status_code == 202 and reply.json == {"state": "signed", "level": "B-LTA"}
+    busy = platform.document(doc["id"])
+    assert busy["state"] == "busy" and busy["revision"] == 1
+
+    done = raise_level(app, created["id"])
+    assert done["state"] == "completed" and done["completed_revision"] == 2
+    sealed = client.post(f"/api/v1/documents/{doc['id']}/seal", headers=platform.headers, json={"level": "B-LTA"})
+    assert sealed.status_code == 200, sealed.json
+    final = platform.document(doc["id"])
+    assert final["revision"] == 3 and final["state"] == "ready"
+    assert [(s["kind"], s["level"]) for s in final["signatures"]] == [("signature", "B-LTA"), ("seal", "B-LTA")]
+
+    pdf = client.get(f"/api/v1/documents/{doc['id']}/pdf", headers=platform.headers)
+    assert hashlib.sha256(pdf.data).hexdigest() == final["sha256"]
+    report = Validator(_validation_config(app)).validate(pdf.data)
+    assert report.indication is Indication.TOTAL_PASSED, report
+    assert [s.indication for s in report.signatures] == [Indication.TOTAL_PASSED] * 2
+    assert [s.pades_level for s in report.signatures] == ["B-LTA", "B-LTA"]
+
+
+def _validation_config(app: Flask) -> Any:
+    from hsm_config.deployment import validation_config
+
+    return validation_config(app.extensions["pakat"].deployment)
+
+
+# -- refusals: each leaves the document as it was ----------------------------------------------------------
+
+
+@pytest.fixture
+def fresh(platform: Platform, token: Token) -> tuple[dict[str, Any], dict[str, Any]]:
+    doc = platform.upload("refusals")
+    return doc, platform.session(doc["id"], expected_signer={"national_id": token.user.national_code})
+
+
+def unchanged(platform: Platform, doc: dict[str, Any]) -> None:
+    now = platform.document(doc["id"])
+    assert (now["revision"], now["sha256"], now["state"]) == (doc["revision"], doc["sha256"], "ready")
+
+
+def test_wrong_or_missing_secret(client: FlaskClient, platform: Platform, fresh: Any, token: Token) -> None:
+    doc, created = fresh
+    for headers in ({}, {"Authorization": "Bearer " + "x" * 43}, {"Authorization": created["agent_secret"]}):
+        reply = client.post("/agent/v1/sessions/" + created["id"] + "/certificate", headers=headers,
+                            json={"certificate": token.certificate_b64})
+        assert reply.status_code == 401 and error_code(reply) == "AGENT_SECRET_INVALID"
+    other = platform.session(doc["id"])
+    assert error_code(Agent(client, created, other["agent_secret"]).fetch()) == "AGENT_SECRET_INVALID"
+    unchanged(platform, doc)
+
+
+def test_steps_are_once_and_in_order(client: FlaskClient, platform: Platform, fresh: Any, token: Token) -> None:
+    doc, created = fresh
+    agent = Agent(client, created)
+    early = agent.signature(base64.b64encode(b"\0" * 256).decode())
+    assert early.status_code == 409 and error_code(early) == "STEP_OUT_OF_ORDER"
+    answer = agent.certificate(token.certificate_b64)
+    assert answer.status_code == 200
+    again = agent.certificate(token.certificate_b64)
+    assert again.status_code == 409 and error_code(again) == "STEP_OUT_OF_ORDER"
+    unchanged(platform, doc)
+    signature = token.sign(answer.json)
+    assert agent.signature(signature).status_code == 202
+    replay = agent.signature(signature)
+    assert replay.status_code == 409 and error_code(replay) == "STEP_OUT_OF_ORDER"
+
+
+def test_expired_and_cancelled_sessions(app: Flask, client: FlaskClient, platform: Platform, fresh: Any,
+                                        token: Token) -> None:
+    doc, created = fresh
+    with app.extensions["pakat"].database.begin() as conn:
+        conn.execute(update(signing_sessions).where(signing_sessions.c.id == created["id"])
+                     .values(expires_at=utcnow() - timedelta(seconds=1)))
+    reply = Agent(client, created).certificate(token.certificate_b64)
+    assert reply.status_code == 410 and error_code(reply) == "SESSION_EXPIRED"
+    assert platform.client.get(f"/api/v1/documents/{doc['id']}/signing-sessions/{created['id']}",
+                               headers=platform.headers).json["state"] == "expired"
+
+    second = platform.session(doc["id"])
+    agent = Agent(client, second)
+    answer = agent.certificate(token.certificate_b64)
+    cancelled = client.delete(f"/api/v1/documents/{doc['id']}/signing-sessions/{second['id']}",
+                              headers=platform.headers)
+    assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
+    reply = agent.signature(token.sign(answer.json))
+    assert reply.status_code == 410 and error_code(reply) == "SESSION_CANCELLED"
+    unchanged(platform, doc)
+
+
+def test_signature_refusals(client: FlaskClient, platform: Platform, fresh: Any, token: Token,
+                            dev_env: Any) -> None:
+    doc, created = fresh
+    agent = Agent(client, created)
+    answer = agent.certificate(token.certificate_b64)
+    good = token.sign(answer.json)
+    forged = base64.b64encode(bytes(256)).decode()
+    reply = agent.signature(forged)
+    assert reply.status_code == 422 and error_code(reply) == "SIGNATURE_INVALID"
+    seal_cert = dev_env.organisations["demo-co"].certificate().public_bytes(Encoding.DER)
+    reply = agent.signature(good, base64.b64encode(seal_cert).decode())
+    assert reply.status_code == 422 and error_code(reply) == "CERTIFICATE_MISMATCH"
+    unchanged(platform, doc)
+    assert agent.signature(good).status_code == 202  # the refused attempts consumed nothing
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("untrusted", "SIGNER_CERT_UNTRUSTED"),
+        ("revoked", "SIGNER_CERT_REVOKED"),
+        ("not-expected", "SIGNER_NOT_EXPECTED"),
+        ("sha1", "DIGEST_REFUSED"),
+        ("garbage", "CERTIFICATE_UNREADABLE"),
+    ],
+)
+def test_certificate_refusals(client: FlaskClient, platform: Platform, token: Token, dev_env: Any,
+                              case: str, code: str) -> None:
+    doc = platform.upload(f"certificate refusal {case}")
+    national_id = "0012345679" if case == "not-expected" else token.user.national_code
+    expected = None if case == "revoked" else {"national_id": national_id}
+    created = platform.session(doc["id"], expected_signer=expected)
+    cert, extra = token.certificate_b64, {}
+    if case == "untrusted":
+        stranger, _ = throwaway_ca()
+        cert = base64.b64encode(stranger.certificate.public_bytes(Encoding.DER)).decode()
+    elif case == "revoked":
+        revoked = dev_env.organisations["demo-revoked"].certificate()
+        cert = base64.b64encode(revoked.public_bytes(Encoding.DER)).decode()
+    elif case == "sha1":
+        extra = {"digest_algorithm": "sha1"}
+    elif case == "garbage":
+        cert = base64.b64encode(b"not a certificate").decode()
+    reply = Agent(client, created).certificate(cert, **extra)
+    assert reply.status_code in (400, 422) and error_code(reply) == code, reply.json
+    again = Agent(client, created).certificate(token.certificate_b64)  # the session is still at its first step
+    assert again.status_code in (200, 422)
+    unchanged(platform, doc)
+
+
+def test_oversized_body_is_refused(client: FlaskClient, platform: Platform, fresh: Any) -> None:
+    doc, created = fresh
+    reply = client.post("/agent/v1/sessions/" + created["id"] + "/certificate",
+                        headers={"Authorization": f"Bearer {created['agent_secret']}"},
+                        data=b"{" + b" " * (70 * 1024) + b"}", content_type="application/json")
+    assert reply.status_code == 413 and error_code(reply) == "REQUEST_TOO_LARGE"
+    unchanged(platform, doc)
+
+
+def test_racing_sessions_never_lose_a_signature(app: Flask, client: FlaskClient, platform: Platform,
+                                                 token: Token, dev_env: Any) -> None:
+    doc = platform.upload("two signatories")
+    first, second = platform.session(doc["id"]), platform.session(doc["id"])
+    a, b = Agent(client, first), Agent(client, second)
+    answer_a = a.certificate(token.certificate_b64)
+    answer_b = b.certificate(token.certificate_b64)  # both prepared on revision 0
+    assert a.signature(token.sign(answer_a.json)).status_code == 202
+
+    late = b.signature(token.sign(answer_b.json))
+    assert late.status_code == 409 and error_code(late) == "DOCUMENT_CHANGED"
+    busy = b.certificate(token.certificate_b64)  # back at the certificate step, but the first is being raised
+    assert busy.status_code == 409 and error_code(busy) == "DOCUMENT_BUSY"
+    raise_level(app, first["id"])
+
+    again = b.certificate(token.certificate_b64)
+    assert again.status_code == 200, again.json
+    assert b.signature(token.sign(again.json)).status_code == 202
+    raise_level(app, second["id"])
+    final = platform.document(doc["id"])
+    assert [s["session_id"] for s in final["signatures"]] == [first["id"], second["id"]]
+    report = Validator(_validation_config(app)).validate(
+        client.get(f"/api/v1/documents/{doc['id']}/pdf", headers=platform.headers).data)
+    assert [s.indication for s in report.signatures] == [Indication.TOTAL_PASSED] * 2
+
+
+def test_another_organisation_sees_nothing(client: FlaskClient, platform: Platform, fresh: Any,
+                                           dev_env: Any) -> None:
+    doc, created = fresh
+    stranger = Platform(client, api_key(dev_env, "demo-gov"))
+    for path in (f"/api/v1/documents/{doc['id']}", f"/api/v1/documents/{doc['id']}/pdf"):
+        reply = client.get(path, headers=stranger.headers)
+        assert reply.status_code == 404 and error_code(reply) == "DOCUMENT_NOT_FOUND"
+    reply = client.get(f"/api/v1/documents/{doc['id']}/signing-sessions/{created['id']}", headers=stranger.headers)
+    assert reply.status_code == 404

@@ -1,0 +1,184 @@
+"""Stored documents and signing sessions for platforms: ``/api/v1/documents/...``.
+
+Views parse and render; the use cases are :mod:`envelopes.documents` and
+:mod:`envelopes.sessions`. Every call needs the organisation's API key, and a
+document of another organisation answers DOCUMENT_NOT_FOUND, as if absent.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from datetime import timedelta
+from typing import Any
+
+import segno
+from flask import Blueprint, Response, jsonify, request, send_file
+
+from envelopes.documents import DocumentView, document_links
+from envelopes.sessions import DEFAULT_EXPIRY, NewSession, SessionView, pairing_link
+from hsm_config.deployment import hash_api_key
+from pakat import errors
+from pakat.errors import InputError
+from signer.external import ExpectedSigner
+from signer.levels import PadesLevel
+from web.api import DEFAULT_LEVEL, report_file_name
+from web.auth import organisation_of_caller
+from web.state import pakat_state
+from web.uploads import upload_request, uploaded_path
+
+bp = Blueprint("documents", __name__, url_prefix="/api/v1/documents")
+
+MAX_JSON_BYTES = 64 * 1024
+
+
+@bp.post("")
+def add_document() -> tuple[Response, int]:
+    """Store a PDF (multipart ``pdf``, optional ``name``); 201 with the document."""
+    organisation = organisation_of_caller()
+    req = upload_request()
+    upload = req.files.get("pdf")
+    if upload is None:
+        raise InputError(errors.PDF_MISSING)
+    name = report_file_name(req.form.get("name") or upload.filename)
+    doc = pakat_state().documents().add(organisation, _api_key_sha256(), uploaded_path(upload.stream), name)
+    return _document_json(doc), 201
+
+
+@bp.get("/<doc_id>")
+def get_document(doc_id: str) -> Response:
+    """The document's state, revisions and signatures so far."""
+    return _document_json(pakat_state().documents().get(organisation_of_caller(), doc_id))
+
+
+@bp.get("/<doc_id>/pdf")
+def get_pdf(doc_id: str) -> Response:
+    """The latest revision, as a PDF download."""
+    doc, path = pakat_state().documents().latest(organisation_of_caller(), doc_id)
+    response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=doc.name,
+                         conditional=False, etag=False, max_age=0)
+    response.headers["X-Pakat-SHA256"] = doc.head.sha256
+    response.headers["X-Pakat-Revision"] = str(doc.head.number)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/<doc_id>/seal")
+def seal_document(doc_id: str) -> Response:
+    """The organisation's seal on the latest revision; JSON ``{"level": "B-LTA"}``."""
+    organisation = organisation_of_caller()
+    body = json_body()
+    level = PadesLevel.parse(str(body.get("level") or DEFAULT_LEVEL))
+    state = pakat_state()
+    return _document_json(state.documents().seal(organisation, doc_id, level, state.seals.get()))
+
+
+@bp.post("/<doc_id>/signing-sessions")
+def create_session(doc_id: str) -> tuple[Response, int]:
+    """Open a signing session; the answer carries the one-time agent secret and the pairing QR code."""
+    organisation = organisation_of_caller()
+    body = json_body()
+    level = PadesLevel.parse(str(body.get("level") or DEFAULT_LEVEL))
+    expected = _expected_signer(body.get("expected_signer"))
+    expires_in = _expires_in(body.get("expires_in"))
+    created = pakat_state().sessions().create(organisation, doc_id, level, expected, expires_in)
+    response = jsonify(_created_json(created))
+    response.headers["Cache-Control"] = "no-store"  # it carries the agent secret
+    return response, 201
+
+
+@bp.get("/<doc_id>/signing-sessions/<session_id>")
+def get_session(doc_id: str, session_id: str) -> Response:
+    return jsonify(pakat_state().sessions().get(organisation_of_caller(), doc_id, session_id).as_dict())
+
+
+@bp.delete("/<doc_id>/signing-sessions/<session_id>")
+def cancel_session(doc_id: str, session_id: str) -> Response:
+    return jsonify(pakat_state().sessions().cancel(organisation_of_caller(), doc_id, session_id).as_dict())
+
+
+def json_body(limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """The request's JSON object, at most ``limit`` bytes; anything else is REQUEST_INVALID/TOO_LARGE."""
+    if request.content_length is not None and request.content_length > limit:
+        raise InputError(errors.REQUEST_TOO_LARGE, f"at most {limit} bytes")
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(errors.REQUEST_TOO_LARGE, f"at most {limit} bytes")
+    if not data.strip():
+        return {}
+    try:
+        body = json.loads(data)
+    except ValueError:
+        raise InputError(errors.REQUEST_INVALID, "the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise InputError(errors.REQUEST_INVALID, "the body must be a JSON object")
+    return body
+
+
+def agent_url(session_id: str) -> str:
+    """The session's URL for the agent: PAKAT_PUBLIC_URL, else the address this request came to."""
+    base = pakat_state().settings.public_url or request.host_url.rstrip("/")
+    return f"{base}/agent/v1/sessions/{session_id}"
+
+
+def _created_json(created: NewSession) -> dict[str, Any]:
+    session = created.session
+    url = agent_url(session.id)
+    link = pairing_link(url, created.secret)
+    qr = segno.make(link, error="m")
+    svg, png = io.BytesIO(), io.BytesIO()
+    qr.save(svg, kind="svg", scale=4, xmldecl=False)
+    qr.save(png, kind="png", scale=4)
+    return {
+        **_session_json(session),
+        "agent_url": url,
+        "agent_secret": created.secret,
+        "pairing_link": link,
+        "qr_svg": svg.getvalue().decode("utf-8"),
+        "qr_png_base64": base64.b64encode(png.getvalue()).decode("ascii"),
+    }
+
+
+def _session_json(session: SessionView) -> dict[str, Any]:
+    return session.as_dict()
+
+
+def _document_json(doc: DocumentView) -> Response:
+    body = doc.as_dict()
+    body["links"] = document_links(body)
+    return jsonify(body)
+
+
+def _expected_signer(raw: Any) -> ExpectedSigner:
+    if raw is None:
+        return ExpectedSigner()
+    if not isinstance(raw, dict):
+        raise InputError(errors.REQUEST_INVALID, "expected_signer must be an object")
+    national_id = _text(raw.get("national_id"), "expected_signer.national_id", 32)
+    role = _text(raw.get("role"), "expected_signer.role", 255)
+    if national_id is not None and not national_id.isdigit():
+        raise InputError(errors.REQUEST_INVALID, "expected_signer.national_id must be digits")
+    return ExpectedSigner(national_id, role)
+
+
+def _expires_in(raw: Any) -> timedelta:
+    if raw is None:
+        return DEFAULT_EXPIRY
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        raise InputError(errors.REQUEST_INVALID, "expires_in must be a whole number of seconds")
+    return timedelta(seconds=raw)
+
+
+def _text(value: Any, what: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise InputError(errors.REQUEST_INVALID, f"{what} must be text of at most {limit} characters")
+    return value.strip() or None
+
+
+def _api_key_sha256() -> str:
+    """The SHA-256 of the caller's API key (already checked): which platform hears about the document."""
+    _, _, key = request.headers.get("Authorization", "").strip().partition(" ")
+    return hash_api_key(key.strip())
