@@ -184,8 +184,13 @@ def wait_until(predicate: Any, timeout: float, what: str, proc: subprocess.Popen
 
 
 @contextlib.contextmanager
-def pakat_server(deployment_path: Path, home: Path, *, workers: int) -> Iterator[tuple[str, Path, int]]:
-    """``pakat serve`` on a free loopback port until the block ends: (base URL, log path, pid)."""
+def pakat_server(
+    deployment_path: Path, home: Path, *, workers: int, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, Path, int]]:
+    """``pakat serve`` on a free loopback port until the block ends: (base URL, log path, pid).
+
+    ``env`` adds variables (REDIS_URL, PAKAT_QUEUE…) to the server's environment.
+    """
     log_path = home / "serve.log"
     port = free_port()
     with log_path.open("wb") as log:
@@ -193,7 +198,7 @@ def pakat_server(deployment_path: Path, home: Path, *, workers: int) -> Iterator
             pakat_command(
                 "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--threads", "4"
             ),
-            env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(deployment_path)}),
+            env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(deployment_path), **(env or {})}),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

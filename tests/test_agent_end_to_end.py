@@ -1,0 +1,234 @@
+"""A person signs with their own token through the reference agent, then the organisation seals.
+
+Everything is a real process on loopback: ``pakat serve`` (gunicorn, two
+workers, so steps land on different processes), ``pakat worker`` raising the
+signature to B-LTA, a Redis of the tests' own, the dev PKI's responders, a
+platform's webhook receiver, and ``pakat agent sign`` against a SoftHSM token
+holding a dev-PKI person's key. The result must validate in Pakat's validator
+and in pyHanko with both signatures at B-LTA.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from pakat_testkit import (
+    api_key,
+    assert_no_secret,
+    free_port,
+    pakat_command,
+    pakat_server,
+    pdf_bytes,
+    process_env,
+    secrets_of,
+    stop_process,
+    wait_until,
+)
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+from signing_checks import load_asn1_certificate
+
+from envelopes.webhooks import verify_signature
+from hsm_config.deployment import hash_api_key, validation_config
+from hsm_config.deployment import load_deployment as load_deployment_file
+from validation.engine import Validator
+from validation.model import Indication
+
+PERSON = "user-gov"  # affiliated with a government body, with a role title
+WEBHOOK_SECRET = "whsec-e2e-" + uuid.uuid4().hex
+
+
+class Receiver:
+    """The platform's webhook endpoint: keeps every event whose HMAC verifies."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.refused = 0
+        received = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                ok = verify_signature(WEBHOOK_SECRET, self.headers.get("X-Pakat-Timestamp", ""),
+                                      self.headers.get("X-Pakat-Signature", ""), body)
+                if ok:
+                    received.events.append(json.loads(body))
+                else:
+                    received.refused += 1
+                self.send_response(204 if ok else 401)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/pakat/events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def event(self, name: str, session_id: str, timeout: float = 60) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            return next((e for e in self.events if e["event"] == name and e["session_id"] == session_id), None)
+
+        wait_until(lambda: found() is not None, timeout, f"webhook {name} for {session_id}")
+        event = found()
+        assert event is not None
+        return event
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def service(dev_env: Any, redis_url: str, receiver: Receiver,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The server, a worker and their shared home, on a deployment whose demo-co key has a webhook."""
+    home = tmp_path_factory.mktemp("e2e-home")
+    secret_file = home / "webhook.secret"
+    secret_file.write_text(WEBHOOK_SECRET, encoding="utf-8")
+    secret_file.chmod(0o600)
+    raw = yaml.safe_load(dev_env.deployment_path.read_text(encoding="utf-8"))
+    own = hash_api_key(api_key(dev_env, "demo-co"))
+    for entry in raw["api_keys"]:
+        if entry["sha256"] == own:
+            entry["webhook"] = {"url": receiver.url, "secret_file": str(secret_file)}
+    raw["webhooks"] = {"retry_intervals": [1, 1, 1]}
+    config = dev_env.deployment_path.with_name(f"e2e-{home.name}.yaml")
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    env = {"REDIS_URL": redis_url, "PAKAT_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}"}
+    worker_log = home / "worker.log"
+    try:
+        with pakat_server(config, home, workers=2, env=env) as (url, serve_log, _):
+            with worker_log.open("wb") as log:
+                worker = subprocess.Popen(
+                    pakat_command("worker"),
+                    env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(config), **env}),
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                )
+            try:
+                wait_until(lambda: b"Listening on" in worker_log.read_bytes(), 60, "pakat worker", worker)
+                yield {"url": url, "home": home, "config": config, "logs": [serve_log, worker_log]}
+            finally:
+                stop_process(worker)
+    finally:
+        config.unlink(missing_ok=True)
+
+
+def run_agent(dev_env: Any, session: dict[str, Any], home: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``pakat agent sign`` as the user would run it, the secret and PIN in files, never on the command line."""
+    user = dev_env.users[PERSON]
+    secret_file = home / f"agent-{session['id']}.secret"
+    secret_file.write_text(session["agent_secret"], encoding="utf-8")
+    secret_file.chmod(0o600)
+    return subprocess.run(
+        pakat_command("agent", "sign", "--session-url", session["agent_url"], "--secret-file", str(secret_file),
+                      "--module", dev_env.softhsm_module, "--token-label", user.token_label,
+                      "--pin-file", str(user.pin_file), *extra),
+        env=process_env(dev_env.softhsm_env()), capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_person_signs_with_the_agent_then_the_seal_is_applied(
+    dev_env: Any, service: dict[str, Any], receiver: Receiver
+) -> None:
+    url, headers = service["url"], {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
+    user = dev_env.users[PERSON]
+    doc = requests.post(f"{url}/api/v1/documents", headers=headers, timeout=30,
+                        files={"pdf": ("envelope-B.pdf", io.BytesIO(pdf_bytes("technical envelope", pages=3)))})
+    assert doc.status_code == 201, doc.text
+    doc_id = doc.json()["id"]
+    created = requests.post(f"{url}/api/v1/documents/{doc_id}/signing-sessions", headers=headers, timeout=30,
+                            json={"level": "B-LTA", "expected_signer": {"national_id": user.national_code,
+                                                                        "role": user.title}})
+    assert created.status_code == 201, created.text
+    session = created.json()
+
+    signed = run_agent(dev_env, session, service["home"], "--json")
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    assert_no_secret([signed.stdout, signed.stderr], [session["agent_secret"], user.read_pin()])
+
+    event = receiver.event("signature.completed", session["id"])
+    assert event["document_id"] == doc_id and event["level"] == "B-LTA"
+    assert event["signer"]["national_id"] == user.national_code
+    state = requests.get(f"{url}/api/v1/documents/{doc_id}/signing-sessions/{session['id']}", headers=headers,
+                         timeout=30).json()
+    assert state["state"] == "completed"
+
+    sealed = requests.post(f"{url}/api/v1/documents/{doc_id}/seal", headers=headers, json={"level": "B-LTA"},
+                           timeout=120)
+    assert sealed.status_code == 200, sealed.text
+    pdf = requests.get(f"{url}/api/v1/documents/{doc_id}/pdf", headers=headers, timeout=30)
+    assert pdf.status_code == 200
+
+    deployment = load_deployment_file(service["config"])
+    report = Validator(validation_config(deployment)).validate(pdf.content)
+    assert report.indication is Indication.TOTAL_PASSED
+    assert [(s.indication, s.pades_level) for s in report.signatures] == [(Indication.TOTAL_PASSED, "B-LTA")] * 2
+
+    reader = PdfFileReader(io.BytesIO(pdf.content))
+    regular = reader.embedded_regular_signatures
+    assert len(regular) == 2
+    vc = ValidationContext(trust_roots=[load_asn1_certificate(dev_env.root_cert_path)], allow_fetching=True,
+                           revocation_mode="hard-fail")
+    for sig in regular:
+        status = validate_pdf_signature(sig, vc)
+        assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+        assert status.modification_level is not None
+        assert status.modification_level <= ModificationLevel.FORM_FILLING, status.modification_level
+        assert status.timestamp_validity is not None and status.timestamp_validity.valid
+
+    assert receiver.refused == 0
+    secrets = [*secrets_of(dev_env), session["agent_secret"], WEBHOOK_SECRET, user.read_pin()]
+    assert_no_secret([log.read_bytes() for log in service["logs"]], secrets)
+
+
+def test_the_agent_reports_refusals_and_the_document_stays_as_it_was(
+    dev_env: Any, service: dict[str, Any]
+) -> None:
+    url, headers = service["url"], {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
+    doc = requests.post(f"{url}/api/v1/documents", headers=headers, timeout=30,
+                        files={"pdf": ("envelope-C.pdf", io.BytesIO(pdf_bytes("price envelope")))}).json()
+
+    def session(**body: Any) -> dict[str, Any]:
+        reply = requests.post(f"{url}/api/v1/documents/{doc['id']}/signing-sessions", headers=headers,
+                              json={"level": "B-T", **body}, timeout=30)
+        assert reply.status_code == 201, reply.text
+        return dict(reply.json())
+
+    someone_else = run_agent(dev_env, session(expected_signer={"national_id": "0012345679"}), service["home"],
+                             "--json")
+    assert someone_else.returncode == 6, someone_else.stdout + someone_else.stderr
+    assert json.loads(someone_else.stdout)["error"]["code"] == "CERTIFICATE_REJECTED"
+    assert "SIGNER_NOT_EXPECTED" in someone_else.stdout
+
+    cancelled = session()
+    requests.delete(f"{url}/api/v1/documents/{doc['id']}/signing-sessions/{cancelled['id']}", headers=headers,
+                    timeout=30)
+    gone = run_agent(dev_env, cancelled, service["home"], "--json")
+    assert gone.returncode != 0 and json.loads(gone.stdout)["error"]["code"] == "SESSION_EXPIRED"
+
+    wrong_secret = session()
+    wrong_secret["agent_secret"] = "not-the-secret-" + uuid.uuid4().hex
+    refused = run_agent(dev_env, wrong_secret, service["home"], "--json")
+    assert refused.returncode != 0 and json.loads(refused.stdout)["error"]["code"] == "AGENT_SECRET_INVALID"
+
+    time.sleep(0.2)
+    now = requests.get(f"{url}/api/v1/documents/{doc['id']}", headers=headers, timeout=30).json()
+    assert (now["revision"], now["sha256"], now["signatures"]) == (0, doc["sha256"], [])
