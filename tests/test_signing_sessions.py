@@ -9,6 +9,7 @@ real worker). Every refusal is checked to leave the document unchanged.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import uuid
@@ -20,11 +21,14 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
 from flask.testing import FlaskClient
-from pakat_testkit import api_key, pakat_app, pdf_bytes
+from pakat_testkit import api_key, free_port, pakat_app, pdf_bytes
 from sqlalchemy import update
 from validation_samples import throwaway_ca
 
 from envelopes.database import signing_sessions, utcnow
+from envelopes.sealing import SealService
+from envelopes.sessions import SigningSessions
+from pakat.errors import PakatError
 from signer.cms import DIGESTS
 from signer.keys import Pkcs11Key
 from validation.engine import Validator
@@ -353,3 +357,29 @@ def test_another_organisation_sees_nothing(client: FlaskClient, platform: Platfo
         assert reply.status_code == 404 and error_code(reply) == "DOCUMENT_NOT_FOUND"
     reply = client.get(f"/api/v1/documents/{doc['id']}/signing-sessions/{created['id']}", headers=stranger.headers)
     assert reply.status_code == 404
+
+
+def test_a_level_that_cannot_be_reached_fails_the_session_but_keeps_the_signature(
+    app: Flask, client: FlaskClient, platform: Platform, token: Token
+) -> None:
+    doc = platform.upload("the TSA is down")
+    created = platform.session(doc["id"])
+    agent = Agent(client, created)
+    answer = agent.certificate(token.certificate_b64)
+    assert agent.signature(token.sign(answer.json)).status_code == 202
+
+    state = app.extensions["pakat"]
+    dead_tsa = dataclasses.replace(state.deployment, tsa_url=f"http://127.0.0.1:{free_port()}/tsa")
+    sessions = SigningSessions(state.database, state.store, dead_tsa, SealService(dead_tsa), state.queue)
+    with pytest.raises(PakatError) as retry:
+        sessions.raise_level(created["id"], final_attempt=False)  # the queue will try again
+    assert retry.value.code == "TSA_UNAVAILABLE"
+    assert platform.document(doc["id"])["state"] == "busy"
+
+    failed = sessions.raise_level(created["id"], final_attempt=True).as_dict()
+    assert failed["state"] == "failed" and failed["error"]["code"] == "TSA_UNAVAILABLE"
+    assert failed["error"]["message_fa"] and failed["error"]["message_en"]
+    now = platform.document(doc["id"])
+    assert now["state"] == "ready" and now["revision"] == 1  # the B-B signature stays; the document is free
+    assert [(s["kind"], s["level"]) for s in now["signatures"]] == [("signature", "B-B")]
+    assert sessions.raise_level(created["id"], final_attempt=True).state == "failed"  # idempotent once over
