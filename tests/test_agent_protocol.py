@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from pakat_testkit import free_port
 
 from agent.client import AgentClient
@@ -120,7 +121,7 @@ class StubServer:
             algorithm = DIGESTS[self._algorithm]
             attributes = SignerTemplate(cert, []).signed_attributes(os.urandom(algorithm.size))
             self._digest = algorithm.digest(attributes)
-            key_kind = "ecdsa" if "EllipticCurve" in type(cert.public_key()).__name__ else "rsa-pkcs1v15"
+            key_kind = "ecdsa" if isinstance(cert.public_key(), ec.EllipticCurvePublicKey) else "rsa-pkcs1v15"
             prepared = {
                 "state": "awaiting_signature",
                 "signed_attributes": base64.b64encode(attributes).decode(),
