@@ -320,7 +320,11 @@ class SigningSessions:
         view = self.get(row.organisation, row.document_id, session_id)
         log.info("session %s: signed revision %d of %s by %s", session_id, number, doc.id, signer.subject)
         if level.timestamped:
-            self.queue.raise_level(session_id)
+            try:
+                self.queue.raise_level(session_id)
+            except PakatError:
+                # The signature is in; the worker re-queues signed sessions when it starts.
+                log.error("session %s: signed, but the level job could not be queued", session_id)
         else:
             self.queue.event(doc.api_key_sha256, "signature.completed", completed_event(view))
         return view
@@ -334,6 +338,19 @@ class SigningSessions:
             )
 
     # -- the queue's side ---------------------------------------------------------------
+    def requeue_signed(self) -> int:
+        """Queue the level job again for every session left signed (its job lost); how many.
+
+        Safe while jobs run: a second run of the job finds the session over, or
+        the head moved, and reports nothing.
+        """
+        with self.database.begin() as conn:
+            query = select(signing_sessions.c.id).where(signing_sessions.c.state == SIGNED)
+            ids = list(conn.execute(query).scalars())
+        for session_id in ids:
+            self.queue.raise_level(session_id)
+        return len(ids)
+
     def raise_level(self, session_id: str, *, final_attempt: bool) -> SessionView:
         """Raise a signed session's signature to its level; idempotent once the session is over.
 
@@ -379,7 +396,7 @@ class SigningSessions:
 
     def _fail(self, session_id: str, doc_id: str, api_key_sha256: str | None, error: PakatError) -> None:
         with self.database.begin() as conn:
-            conn.execute(
+            failed = conn.execute(
                 update(signing_sessions)
                 .where((signing_sessions.c.id == session_id) & (signing_sessions.c.state == SIGNED))
                 .values(state=FAILED, error_code=error.code, error_detail=(error.detail or "")[:500] or None,
@@ -391,6 +408,8 @@ class SigningSessions:
                 .values(busy_session=None, updated_at=utcnow())
             )
             row = _session_row(conn, session_id)
+        if failed.rowcount != 1:
+            return  # another run of this job finished the session first: nothing to report
         log.warning("session %s: level not reached: %s", session_id, error)
         view = _view(row)
         self.queue.event(api_key_sha256, "signature.failed", {

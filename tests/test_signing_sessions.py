@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
 from flask.testing import FlaskClient
 from pakat_testkit import api_key, free_port, pakat_app, pdf_bytes
+from rq.job import Job
 from sqlalchemy import update
 from validation_samples import throwaway_ca
 
@@ -383,3 +384,19 @@ def test_a_level_that_cannot_be_reached_fails_the_session_but_keeps_the_signatur
     assert now["state"] == "ready" and now["revision"] == 1  # the B-B signature stays; the document is free
     assert [(s["kind"], s["level"]) for s in now["signatures"]] == [("signature", "B-B")]
     assert sessions.raise_level(created["id"], final_attempt=True).state == "failed"  # idempotent once over
+
+
+def test_signed_sessions_are_queued_and_requeued(app: Flask, client: FlaskClient, platform: Platform,
+                                                  token: Token) -> None:
+    doc = platform.upload("queued")
+    created = platform.session(doc["id"])
+    agent = Agent(client, created)
+    assert agent.signature(token.sign(agent.certificate(token.certificate_b64).json)).status_code == 202
+    state = app.extensions["pakat"]
+    queue = state.queue.queue()
+    job = Job.fetch(f"raise-{created['id']}", connection=queue.connection)
+    assert job.func_name == "envelopes.jobs.raise_signature_job" and job.args == (created["id"],)
+    job.delete()  # as if Redis had lost it
+    assert state.sessions().requeue_signed() >= 1
+    assert Job.fetch(f"raise-{created['id']}", connection=queue.connection).args == (created["id"],)
+    raise_level(app, created["id"])
