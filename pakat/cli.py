@@ -389,6 +389,7 @@ def serve(host: str, port: int, workers: int, threads: int, config: Path | None)
     settings.load_deployment()  # a broken configuration stops here, not in every worker
     settings.ensure_tmp()
     _configure_logging()
+    _upgrade_database(settings)  # once, here: gunicorn's workers fork after this
     PakatServer(settings, {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -415,6 +416,7 @@ def worker(burst: bool, config: Path | None) -> None:
         raise AccessError(errors.CONFIG_INVALID, "set REDIS_URL to run a worker")
     settings.load_deployment()  # fail now rather than on the first job
     _configure_logging()
+    _upgrade_database(settings)
 
     from redis import Redis
     from redis.exceptions import RedisError
@@ -439,6 +441,48 @@ def worker(burst: bool, config: Path | None) -> None:
         rq_worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
     finally:
         close_worker_services()
+
+
+# -- pakat db ------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The database of documents and signing sessions ($PAKAT_DATABASE_URL)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database's schema to this Pakat's version (nothing to do when it is there already)."""
+    from envelopes import schema
+
+    settings = Settings.from_env()
+    _configure_logging()
+    _upgrade_database(settings)
+    click.echo(f"پایگاه داده به‌روز است / database schema is at {schema.head()}: "
+               f"{schema.describe(settings.database_url)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the database's schema version and whether it is this Pakat's (the head)."""
+    from envelopes import schema
+
+    settings = Settings.from_env()
+    found, wanted = schema.current(settings.database_url), schema.head()
+    if found == wanted:
+        status = "head"
+    else:
+        status = f"head is {wanted}: run `pakat db upgrade`" if found is None else f"this Pakat needs {wanted}"
+    click.echo(f"{found or 'none'} ({status}) — {schema.describe(settings.database_url)}")
+
+
+def _upgrade_database(settings: Settings) -> None:
+    """Bring the schema to head, first making the home folder where SQLite's default file lives."""
+    from envelopes import schema
+
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    schema.upgrade(settings.database_url)
 
 
 def _configure_logging() -> None:
