@@ -26,8 +26,9 @@ STAMP="$PAKAT_HOME/.install-stamp"
 HOST=127.0.0.1
 WEB_PORT="${PAKAT_PORT:-8000}"
 SYSTEM_PACKAGES=(softhsm2 redis-server poppler-utils libnss3-tools python3-venv python3-dev build-essential curl ca-certificates)
-# Only the tests need a real browser: the /validate page is checked in headless Chromium.
-TEST_SYSTEM_PACKAGES=(chromium chromium-driver)
+# Only the tests need a real browser (the /validate page is checked in headless Chromium) and
+# PostgreSQL's binaries (they start a throwaway cluster of their own; Debian's on 5432 goes unused).
+TEST_SYSTEM_PACKAGES=(chromium chromium-driver postgresql)
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }
