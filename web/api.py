@@ -6,11 +6,14 @@ Views parse the request and render the answer; sealing itself is
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 import logging
 import re
 from pathlib import Path
 
+import yaml
 from flask import Blueprint, Response, request, send_file
 
 from pakat import errors
@@ -172,3 +175,19 @@ def _optional(value: str | None) -> str | None:
     value = (value or "").strip()
     return value or None
 
+
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+
+
+@functools.cache
+def openapi_json() -> bytes:
+    """web/openapi.yaml as JSON, parsed once per process."""
+    spec = yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
+    return json.dumps(spec, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of this API, the agent protocol and the webhooks; no API key needed."""
+    return Response(openapi_json(), mimetype="application/json")
