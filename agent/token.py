@@ -12,6 +12,7 @@ the PIN is never part of an error, a log record or an object's repr.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,9 +103,15 @@ def _issued(issuer: x509.Certificate, cert: x509.Certificate) -> bool:
 
 def _token(module: str, token_label: str) -> Any:
     try:
-        lib = load_module(module, {})
-    except KeyStoreError as exc:
-        raise PakatError(errors.TOKEN_NOT_PRESENT, f"PKCS#11 module: {exc.detail}") from None
+        # The agent's module reads the process environment as it is: record all of it, so that
+        # a Pkcs11Key asking later for (say) the same SOFTHSM2_CONF in this process is satisfied.
+        lib = load_module(module, dict(os.environ))
+    except KeyStoreError:
+        try:
+            # Already loaded (by a Pkcs11Key, with the few variables it named): use it as it is.
+            lib = load_module(module, {})
+        except KeyStoreError as exc:
+            raise PakatError(errors.TOKEN_NOT_PRESENT, f"PKCS#11 module: {exc.detail}") from None
     with module_lock(module):
         try:
             return lib.get_token(token_label=token_label)
