@@ -212,11 +212,17 @@ class SigningSessions:
         with self.database.begin() as conn:
             done = conn.execute(
                 update(signing_sessions)
-                .where((signing_sessions.c.id == session_id) & signing_sessions.c.state.in_(OPEN_STATES))
+                .where(
+                    (signing_sessions.c.id == session_id)
+                    & signing_sessions.c.state.in_(OPEN_STATES)
+                    & (signing_sessions.c.expires_at > utcnow())
+                )
                 .values(state=CANCELLED, updated_at=utcnow(), **_cleared())
             )
         if done.rowcount != 1:
             view = self.get(organisation, doc_id, session_id)
+            if view.state == EXPIRED:
+                raise PakatError(errors.SESSION_EXPIRED)
             if view.state != CANCELLED:
                 raise PakatError(errors.SESSION_FINISHED, view.state)
         return self.get(organisation, doc_id, session_id)
@@ -233,15 +239,15 @@ class SigningSessions:
         self, session_id: str, secret: str, certificate: str, chain: list[str], digest_name: str
     ) -> DataToSign:
         """Check the user's certificate and prepare the document; answer what the token must sign."""
+        with self.database.begin() as conn:
+            row = _authenticated(conn, session_id, secret)  # first: strangers learn nothing from the body
+            _require(row, AWAITING_CERTIFICATE)
+            doc = load_document(conn, None, row.document_id)
         digest = digest_algorithm(digest_name)  # DIGEST_REFUSED for SHA-1 and unknown names
         leaf = _certificate(certificate)
         if len(chain) > MAX_CHAIN:
             raise InputError(errors.REQUEST_INVALID, f"at most {MAX_CHAIN} chain certificates")
         issuers = [_certificate(c) for c in chain]
-        with self.database.begin() as conn:
-            row = _authenticated(conn, session_id, secret)
-            _require(row, AWAITING_CERTIFICATE)
-            doc = load_document(conn, None, row.document_id)
         if doc.busy:
             raise PakatError(errors.DOCUMENT_BUSY)
         policy = self.deployment.validation_policy
@@ -277,11 +283,11 @@ class SigningSessions:
         certificate than the announced one, or the document moved meanwhile
         (then the session goes back to the certificate step: DOCUMENT_CHANGED).
         """
-        raw_signature = _b64(signature, "signature", 2048)
         with self.database.begin() as conn:
             row = _authenticated(conn, session_id, secret)
             _require(row, AWAITING_SIGNATURE)
             doc = load_document(conn, None, row.document_id)
+        raw_signature = _b64(signature, "signature", 2048)
         if certificate is not None and _certificate(certificate).public_bytes(Encoding.DER) != row.certificate:
             raise CertificateRefused(errors.CERTIFICATE_MISMATCH)
         level = PadesLevel.parse(row.level)
@@ -326,8 +332,15 @@ class SigningSessions:
                 # The signature is in; the worker re-queues signed sessions when it starts.
                 log.error("session %s: signed, but the level job could not be queued", session_id)
         else:
-            self.queue.event(doc.api_key_sha256, "signature.completed", completed_event(view))
+            self._tell(doc.api_key_sha256, "signature.completed", completed_event(view))
         return view
+
+    def _tell(self, api_key_sha256: str | None, event: str, data: dict[str, Any]) -> None:
+        """Queue a webhook; an outage is logged, never turned into a failure of what already happened."""
+        try:
+            self.queue.event(api_key_sha256, event, data)
+        except PakatError as exc:
+            log.error("webhook %s not queued: %s", event, exc)
 
     def _back_to_certificate(self, session_id: str) -> None:
         with self.database.begin() as conn:
@@ -391,7 +404,7 @@ class SigningSessions:
         finally:
             temp.unlink(missing_ok=True)
         view = self.get(row.organisation, row.document_id, session_id)
-        self.queue.event(doc.api_key_sha256, "signature.completed", completed_event(view))
+        self._tell(doc.api_key_sha256, "signature.completed", completed_event(view))
         return view
 
     def _fail(self, session_id: str, doc_id: str, api_key_sha256: str | None, error: PakatError) -> None:
@@ -412,7 +425,7 @@ class SigningSessions:
             return  # another run of this job finished the session first: nothing to report
         log.warning("session %s: level not reached: %s", session_id, error)
         view = _view(row)
-        self.queue.event(api_key_sha256, "signature.failed", {
+        self._tell(api_key_sha256, "signature.failed", {
             **_event_base(view), "error": view.as_dict().get("error"),
         })
 

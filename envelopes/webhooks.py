@@ -72,7 +72,7 @@ def event_body(event: str, data: Mapping[str, Any]) -> tuple[str, bytes]:
     if clash:
         raise ValueError(f"event data may not set {', '.join(sorted(clash))}")
     event_id = uuid.uuid4().hex
-    created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     payload = {"id": event_id, "event": event, "created_at": created, **data}
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return event_id, body
