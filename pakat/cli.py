@@ -422,7 +422,7 @@ def worker(burst: bool, config: Path | None) -> None:
     from redis.exceptions import RedisError
     from rq import Queue, SimpleWorker
 
-    from envelopes.jobs import close_worker_services
+    from envelopes.jobs import close_worker_services, worker_signing_sessions
 
     connection = Redis.from_url(settings.redis_url)
     try:
@@ -437,6 +437,10 @@ def worker(burst: bool, config: Path | None) -> None:
     # SimpleWorker runs jobs in this process: a forking worker would log in to the
     # HSM again for every job and throw the session away afterwards.
     rq_worker = SimpleWorker([Queue(settings.queue, connection=connection)], connection=connection)
+    # Signatures whose level job was lost (Redis restarted, a queue outage) are picked up again.
+    requeued = worker_signing_sessions().requeue_signed()
+    if requeued:
+        logging.getLogger(__name__).info("re-queued %d signed session(s) whose level is still to raise", requeued)
     try:
         rq_worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
     finally:

@@ -14,7 +14,9 @@ import hashlib
 import io
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -400,3 +402,45 @@ def test_signed_sessions_are_queued_and_requeued(app: Flask, client: FlaskClient
     assert state.sessions().requeue_signed() >= 1
     assert Job.fetch(f"raise-{created['id']}", connection=queue.connection).args == (created["id"],)
     raise_level(app, created["id"])
+
+
+# -- the same races on SQLite and PostgreSQL, with real threads -------------------------------------------
+
+
+@pytest.fixture
+def shared_app(dev_env: Any, redis_url: str, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """An app on a fresh SQLite or PostgreSQL database (one per test)."""
+    with pakat_app(dev_env.deployment_path, tmp_path / "home", LIMIT, redis_url=redis_url,
+                   queue=f"race-{uuid.uuid4().hex[:8]}", database_url=database_url) as application:
+        yield application
+        application.extensions["pakat"].database.dispose()
+
+
+def test_concurrent_steps_resolve_in_the_database(shared_app: Flask, dev_env: Any, token: Token) -> None:
+    """Eight agents racing one step: one wins, the others are refused; two signers never lose a signature."""
+    client = shared_app.test_client()
+    platform = Platform(client, api_key(dev_env, "demo-co"))
+    doc = platform.upload("raced")
+    created = platform.session(doc["id"])
+
+    def post_certificate(_: int) -> int:
+        return int(shared_app.test_client().post(
+            f"/agent/v1/sessions/{created['id']}/certificate",
+            headers={"Authorization": f"Bearer {created['agent_secret']}"},
+            json={"certificate": token.certificate_b64, "chain": []}).status_code)
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(post_certificate, range(8)))
+    assert statuses == [200] + [409] * 7
+
+    # Two sessions prepared on the same revision sign at the same moment: one lands, the other is told.
+    sessions = [platform.session(doc["id"]) for _ in range(2)]
+    agents = [Agent(shared_app.test_client(), s) for s in sessions]
+    answers = [a.certificate(token.certificate_b64).json for a in agents]
+    signatures = [token.sign(answer) for answer in answers]
+    with ThreadPoolExecutor(2) as pool:
+        replies = list(pool.map(lambda pair: pair[0].signature(pair[1]), zip(agents, signatures, strict=True)))
+    outcomes = sorted((r.status_code, error_code(r) if r.status_code != 202 else "") for r in replies)
+    assert outcomes == [(202, ""), (409, "DOCUMENT_CHANGED")]
+    now = platform.document(doc["id"])
+    assert now["revision"] == 1 and len(now["signatures"]) == 1
