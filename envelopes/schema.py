@@ -17,7 +17,7 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from alembic import command
 from alembic.config import Config
@@ -85,8 +85,11 @@ def upgrade(url: str) -> None:
     if path is not None:
         # Typically $PAKAT_HOME/pakat.db: the folder must exist before SQLite can create the file.
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if current(url) == head():
+    found = current(url)
+    if found == head():
         return
+    if found is not None and not _is_known(found):
+        _refuse(url, found)  # Alembic would only say it cannot find the revision
     engine = _migration_engine(url)
     try:
         with _reaching(parsed), engine.connect() as conn, conn.begin():
@@ -100,11 +103,14 @@ def upgrade(url: str) -> None:
 
 def check_current(url: str) -> None:
     """Refuse to run against a database whose schema is not this Pakat's head."""
-    found, wanted = current(url), head()
-    if found == wanted:
-        return
-    scripts = ScriptDirectory.from_config(alembic_config())
-    known = found is None or _is_known(scripts, found)
+    found = current(url)
+    if found != head():
+        _refuse(url, found)
+
+
+def _refuse(url: str, found: str | None) -> NoReturn:
+    wanted = head()
+    known = found is None or _is_known(found)
     hint = "run `pakat db upgrade`" if known else "it was migrated by a newer Pakat: upgrade Pakat"
     raise AccessError(
         errors.CONFIG_INVALID,
@@ -127,9 +133,9 @@ def _describe(url: URL) -> str:
     return f"{url.get_backend_name()}://{url.host or 'localhost'}{port}/{url.database or ''}"
 
 
-def _is_known(scripts: ScriptDirectory, revision: str) -> bool:
+def _is_known(revision: str) -> bool:
     try:
-        return scripts.get_revision(revision) is not None
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
     except Exception:  # alembic raises several kinds for an unknown revision
         return False
 

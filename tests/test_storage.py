@@ -155,6 +155,8 @@ def test_check_current_refuses_a_database_of_a_newer_pakat(engine: Engine, datab
         schema.check_current(database_url)
     assert "database schema is at f00d" in str(caught.value.detail)
     assert "newer Pakat" in str(caught.value.detail)
+    with pytest.raises(AccessError, match="newer Pakat"):
+        schema.upgrade(database_url)  # nor does it try to migrate it
 
 
 # -- the tables' behaviour -------------------------------------------------------------------
