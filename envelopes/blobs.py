@@ -69,6 +69,14 @@ class DocumentStore:
         _fsync_dir(final.parent)
         return final
 
+    def discard(self, sha256: str) -> None:
+        """Remove a blob that nothing will name (its recording failed); only for unique content.
+
+        A signed revision holds a fresh signature, so no other revision can
+        share its digest: removing it cannot take anyone else's file.
+        """
+        self._checked(sha256).unlink(missing_ok=True)
+
     def put_stream(self, source: BinaryIO) -> tuple[str, int]:
         """Store everything ``source`` reads; returns (SHA-256, size). A failing read stores nothing."""
         temp = self.incoming()

@@ -155,6 +155,7 @@ class Database:
         self._engine: Engine | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     @property
     def engine(self) -> Engine:
@@ -169,6 +170,21 @@ class Database:
     def begin(self) -> Iterator[Connection]:
         """A connection in a transaction, committed on success and rolled back on any error."""
         with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that changes something: keep it short, no file I/O inside.
+
+        SQLite has one writer at a time and makes the others sleep in growing
+        steps; queueing this process's writers on a lock instead keeps the wait
+        to the writers ahead, in order. PostgreSQL needs no such help.
+        """
+        if not self.url.startswith("sqlite"):
+            with self.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.begin() as conn:
             yield conn
 
     def dispose(self) -> None:

@@ -111,7 +111,7 @@ class DocumentService:
         sha256, size = self.store.put_file(upload)
         now = utcnow()
         doc_id = secrets.token_hex(16)
-        with self.database.begin() as conn:
+        with self.database.write() as conn:
             conn.execute(insert(documents).values(
                 id=doc_id, organisation=organisation, api_key_sha256=api_key_sha256,
                 name=(name or "document.pdf")[:255], pages=pages, head=0, busy_session=None,
@@ -144,12 +144,16 @@ class DocumentService:
         temp = self.store.incoming()
         try:
             result = seals.seal(organisation, source, temp, level)
-            with self.database.begin() as conn:
-                add_revision(conn, doc_id, doc.head.number, result.output_sha256, result.output_size,
-                             kind="seal", level=level.value, signer=seal_signer(seals, organisation))
-                self.store.adopt(temp, result.output_sha256)
+            self.store.adopt(temp, result.output_sha256)  # durable before the database names it
         finally:
             temp.unlink(missing_ok=True)
+        try:
+            with self.database.write() as conn:
+                add_revision(conn, doc_id, doc.head.number, result.output_sha256, result.output_size,
+                             kind="seal", level=level.value, signer=seal_signer(seals, organisation))
+        except BaseException:
+            self.store.discard(result.output_sha256)  # a fresh seal: no other revision has these bytes
+            raise
         return self.get(organisation, doc_id)
 
 

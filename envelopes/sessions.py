@@ -21,8 +21,10 @@ import hmac
 import logging
 import secrets
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -44,6 +46,7 @@ from signer.external import (
     ExpectedSigner,
     PreparedSignature,
     SignerCertificate,
+    WrittenRevision,
     check_signer_certificate,
     finish_signature,
     prepare_signature,
@@ -190,7 +193,7 @@ class SigningSessions:
         secret = secrets.token_urlsafe(32)  # 256 bits
         now = utcnow()
         session_id = secrets.token_hex(16)
-        with self.database.begin() as conn:
+        with self.database.write() as conn:
             conn.execute(insert(signing_sessions).values(
                 id=session_id, document_id=doc_id, organisation=organisation, secret_sha256=_hash_secret(secret),
                 state=AWAITING_CERTIFICATE, level=level.value, expected_national_id=expected.national_id,
@@ -209,7 +212,7 @@ class SigningSessions:
     def cancel(self, organisation: str, doc_id: str, session_id: str) -> SessionView:
         """Cancel a session whose signature has not been posted yet."""
         self.get(organisation, doc_id, session_id)
-        with self.database.begin() as conn:
+        with self.database.write() as conn:
             done = conn.execute(
                 update(signing_sessions)
                 .where(
@@ -264,7 +267,7 @@ class SigningSessions:
             timestamp_reserve=tsa.token_size_bound if level.timestamped and tsa is not None else 0,
             max_bytes=self.deployment.max_pdf_bytes,
         )
-        with self.database.begin() as conn:
+        with self.database.write() as conn:
             moved = conn.execute(
                 update(signing_sessions)
                 .where(_open_in(session_id, AWAITING_CERTIFICATE))
@@ -297,32 +300,29 @@ class SigningSessions:
         signer, prepared = _prepared_from(row, doc.head.size)
         if level.timestamped:
             self.queue.ping()
-        temp = self.store.incoming()
+        written = self._stored(lambda temp: finish_signature(
+            prepared, self.store.path(doc.head.sha256), signer, raw_signature, temp))
         try:
-            written = finish_signature(prepared, self.store.path(doc.head.sha256), signer, raw_signature, temp)
-            try:
-                with self.database.begin() as conn:
-                    number = add_revision(
-                        conn, doc.id, row.base_revision, written.sha256, written.size, kind="signature",
-                        level=PadesLevel.B_B.value, signer=signer.subject, session_id=session_id,
-                        busy_session=session_id if level.timestamped else None,
-                    )
-                    moved = conn.execute(
-                        update(signing_sessions)
-                        .where(_open_in(session_id, AWAITING_SIGNATURE))
-                        .values(state=SIGNED if level.timestamped else COMPLETED, signature=raw_signature,
-                                signed_revision=number,
-                                completed_revision=None if level.timestamped else number, updated_at=utcnow())
-                    )
-                    if moved.rowcount != 1:
-                        raise PakatError(errors.STEP_OUT_OF_ORDER, "the signature was already posted")
-                    self.store.adopt(temp, written.sha256)
-            except PakatError as exc:
-                if exc.kind is errors.DOCUMENT_CHANGED:
-                    self._back_to_certificate(session_id)
-                raise
-        finally:
-            temp.unlink(missing_ok=True)
+            with self.database.write() as conn:
+                number = add_revision(
+                    conn, doc.id, row.base_revision, written.sha256, written.size, kind="signature",
+                    level=PadesLevel.B_B.value, signer=signer.subject, session_id=session_id,
+                    busy_session=session_id if level.timestamped else None,
+                )
+                moved = conn.execute(
+                    update(signing_sessions)
+                    .where(_open_in(session_id, AWAITING_SIGNATURE))
+                    .values(state=SIGNED if level.timestamped else COMPLETED, signature=raw_signature,
+                            signed_revision=number,
+                            completed_revision=None if level.timestamped else number, updated_at=utcnow())
+                )
+                if moved.rowcount != 1:
+                    raise PakatError(errors.STEP_OUT_OF_ORDER, "the signature was already posted")
+        except BaseException as exc:
+            self.store.discard(written.sha256)
+            if isinstance(exc, PakatError) and exc.kind is errors.DOCUMENT_CHANGED:
+                self._back_to_certificate(session_id)
+            raise
         view = self.get(row.organisation, row.document_id, session_id)
         log.info("session %s: signed revision %d of %s by %s", session_id, number, doc.id, signer.subject)
         if level.timestamped:
@@ -335,6 +335,20 @@ class SigningSessions:
             self._tell(doc.api_key_sha256, "signature.completed", completed_event(view))
         return view
 
+    def _stored(self, write: Callable[[Path], WrittenRevision]) -> WrittenRevision:
+        """Let ``write`` make a new revision's file, then store it durably, before any database write.
+
+        The fsync happens here, outside every transaction, so it never holds
+        the database's write lock.
+        """
+        temp = self.store.incoming()
+        try:
+            written = write(temp)
+            self.store.adopt(temp, written.sha256)
+        finally:
+            temp.unlink(missing_ok=True)
+        return written
+
     def _tell(self, api_key_sha256: str | None, event: str, data: dict[str, Any]) -> None:
         """Queue a webhook; an outage is logged, never turned into a failure of what already happened."""
         try:
@@ -343,7 +357,7 @@ class SigningSessions:
             log.error("webhook %s not queued: %s", event, exc)
 
     def _back_to_certificate(self, session_id: str) -> None:
-        with self.database.begin() as conn:
+        with self.database.write() as conn:
             conn.execute(
                 update(signing_sessions)
                 .where(_open_in(session_id, AWAITING_SIGNATURE))
@@ -378,37 +392,38 @@ class SigningSessions:
             return _view(row)
         signer, prepared = _prepared_from(row, doc.revisions[row.base_revision].size)
         level = PadesLevel.parse(row.level)
-        temp = self.store.incoming()
         try:
-            written = raise_signature(
+            written = self._stored(lambda temp: raise_signature(
                 self.store.path(doc.head.sha256), prepared, signer, row.signature, level, temp,
                 tsa=self.seals.tsa, revocation=self.seals.revocation, max_bytes=self.deployment.max_pdf_bytes,
-            )
-            with self.database.begin() as conn:
-                number = add_revision(
-                    conn, doc.id, row.signed_revision, written.sha256, written.size, kind="level",
-                    level=level.value, signer=signer.subject, session_id=session_id, release_session=session_id,
-                )
-                conn.execute(
-                    update(signing_sessions)
-                    .where((signing_sessions.c.id == session_id) & (signing_sessions.c.state == SIGNED))
-                    .values(state=COMPLETED, completed_revision=number, updated_at=utcnow())
-                )
-                self.store.adopt(temp, written.sha256)
+            ))
+            try:
+                with self.database.write() as conn:
+                    number = add_revision(
+                        conn, doc.id, row.signed_revision, written.sha256, written.size, kind="level",
+                        level=level.value, signer=signer.subject, session_id=session_id,
+                        release_session=session_id,
+                    )
+                    conn.execute(
+                        update(signing_sessions)
+                        .where((signing_sessions.c.id == session_id) & (signing_sessions.c.state == SIGNED))
+                        .values(state=COMPLETED, completed_revision=number, updated_at=utcnow())
+                    )
+            except BaseException:
+                self.store.discard(written.sha256)
+                raise
         except PakatError as exc:
             retryable = exc.kind.http_status in (502, 503)
             if retryable and not final_attempt:
                 raise
             self._fail(session_id, doc.id, doc.api_key_sha256, exc)
             return self.get(row.organisation, row.document_id, session_id)
-        finally:
-            temp.unlink(missing_ok=True)
         view = self.get(row.organisation, row.document_id, session_id)
         self._tell(doc.api_key_sha256, "signature.completed", completed_event(view))
         return view
 
     def _fail(self, session_id: str, doc_id: str, api_key_sha256: str | None, error: PakatError) -> None:
-        with self.database.begin() as conn:
+        with self.database.write() as conn:
             failed = conn.execute(
                 update(signing_sessions)
                 .where((signing_sessions.c.id == session_id) & (signing_sessions.c.state == SIGNED))
