@@ -43,7 +43,7 @@ def digest_algorithm(name: object) -> DigestAlgorithm:
 def check_signed_attributes(
     signed_attributes: bytes, server_digest_hex: str, algorithm: DigestAlgorithm, certificate_der: bytes
 ) -> CheckedAttributes:
-    """Refuse (INTERNAL, with the reason) unless the attributes are what the user agreed to sign.
+    """Refuse (SERVER_REQUEST_REFUSED, with the reason) unless the attributes are what the user agreed to sign.
 
     The digest is recomputed here and compared with the server's ``digest``;
     the attributes must parse as a DER SET and hold exactly one message digest
@@ -99,4 +99,4 @@ def _check_algorithm_protection(found: list[cms.CMSAttribute], algorithm: Digest
 
 def _refused(reason: str) -> PakatError:
     # Not the user's fault and nothing they can fix: the server sent something unexplainable.
-    return PakatError(errors.INTERNAL, f"nothing was signed: {reason}")
+    return PakatError(errors.SERVER_REQUEST_REFUSED, f"nothing was signed: {reason}")

@@ -147,7 +147,9 @@ def sign_session(request: SignRequest, ui: Interaction, client: AgentClient | No
             algorithm = digest_algorithm(prepared.get("digest_algorithm"))
             expected_algorithm = _SIGNATURE_ALGORITHMS.get(chosen.key_kind)
             if prepared.get("signature_algorithm") not in (None, expected_algorithm):
-                raise PakatError(errors.INTERNAL, "nothing was signed: the server expects another key type")
+                raise PakatError(
+                    errors.SERVER_REQUEST_REFUSED, "nothing was signed: the server expects another key type"
+                )
             checked = check_signed_attributes(
                 _b64_field(prepared, "signed_attributes"), _str_field(prepared, "digest"), algorithm, cert_der
             )
@@ -193,7 +195,7 @@ def _outcome(
 def _str_field(answer: dict[str, Any], name: str) -> str:
     value = answer.get(name)
     if not isinstance(value, str):
-        raise PakatError(errors.INTERNAL, f"nothing was signed: the server's answer has no {name}")
+        raise PakatError(errors.SERVER_REQUEST_REFUSED, f"nothing was signed: the server's answer has no {name}")
     return value
 
 
@@ -201,4 +203,6 @@ def _b64_field(answer: dict[str, Any], name: str) -> bytes:
     try:
         return base64.b64decode(_str_field(answer, name), validate=True)
     except (binascii.Error, ValueError):
-        raise PakatError(errors.INTERNAL, f"nothing was signed: the server's {name} is not base64") from None
+        raise PakatError(
+            errors.SERVER_REQUEST_REFUSED, f"nothing was signed: the server's {name} is not base64"
+        ) from None

@@ -327,6 +327,11 @@ USER_CANCELLED = _kind(
     "امضا به خواست کاربر لغو شد.",
     "Signing was cancelled by the user.",
 )
+SERVER_REQUEST_REFUSED = _kind(
+    "SERVER_REQUEST_REFUSED", 502, 6,
+    "سرور چیزی برای امضا فرستاد که agent نمی‌تواند آن را توضیح دهد؛ چیزی امضا نشد.",
+    "The server asked to sign something the agent cannot account for; nothing was signed.",
+)
 CERTIFICATE_REJECTED = _kind(
     "CERTIFICATE_REJECTED", 422, 6,
     "سرور گواهی شما را نپذیرفت.",

@@ -372,6 +372,7 @@ def test_a_digest_that_is_not_of_the_attributes_is_refused(
 ) -> None:
     stub.tamper = lambda prepared: {**prepared, "digest": "00" * 32}
     err = refused(dev_env, user, stub)
+    assert err.code == "SERVER_REQUEST_REFUSED"
     assert "nothing was signed" in (err.detail or "") and "digest" in (err.detail or "")
     assert "signature" not in stub.steps()
 
@@ -390,7 +391,7 @@ def test_attributes_naming_another_certificate_are_refused(
 
     stub.tamper = swap
     err = refused(dev_env, user, stub)
-    assert "another certificate" in (err.detail or "")
+    assert err.code == "SERVER_REQUEST_REFUSED" and "another certificate" in (err.detail or "")
     assert "signature" not in stub.steps()
 
 

@@ -337,7 +337,7 @@ def test_racing_sessions_never_lose_a_signature(app: Flask, client: FlaskClient,
     late = b.signature(token.sign(answer_b.json))
     assert late.status_code == 409 and error_code(late) == "DOCUMENT_CHANGED"
     busy = b.certificate(token.certificate_b64)  # back at the certificate step, but the first is being raised
-    assert busy.status_code == 409 and error_code(busy) == "DOCUMENT_BUSY"
+    assert busy.status_code == 409 and error_code(busy) == "DOCUMENT_BUSY" and busy.headers["Retry-After"] == "2"
     raise_level(app, first["id"])
 
     again = b.certificate(token.certificate_b64)

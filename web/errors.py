@@ -51,10 +51,23 @@ def error_response(error: PakatError) -> Response:
     return response
 
 
+# Refusals worth retrying, and after how many seconds (Retry-After): the agent and platforms honour it.
+RETRY_AFTER = {
+    errors.DOCUMENT_BUSY.code: 2,
+    errors.QUEUE_UNAVAILABLE.code: 5,
+    errors.TSA_UNAVAILABLE.code: 10,
+    errors.REVOCATION_UNAVAILABLE.code: 10,
+    errors.HSM_UNREACHABLE.code: 10,
+}
+
+
 def _pakat_error(error: PakatError) -> Response:
     # Codes and details are safe to log by contract (pakat.errors never carries secrets).
     log.info("refused: %s%s", error.code, f" ({error.detail})" if error.detail else "")
-    return error_response(error)
+    response = error_response(error)
+    if error.code in RETRY_AFTER:
+        response.headers["Retry-After"] = str(RETRY_AFTER[error.code])
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:
