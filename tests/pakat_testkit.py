@@ -218,6 +218,25 @@ def pakat_server(
         stop_process(proc)
 
 
+@contextlib.contextmanager
+def pakat_worker(home: Path, env: Mapping[str, str]) -> Iterator[Path]:
+    """``pakat worker`` (PAKAT_HOME=home plus ``env``) until the block ends, once it listens: its log path."""
+    log_path = home / "worker.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            pakat_command("worker"),
+            env=process_env({"PAKAT_HOME": str(home), **env}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        wait_until(lambda: b"Listening on" in log_path.read_bytes(), 60, "pakat worker listening", proc)
+        yield log_path
+    finally:
+        stop_process(proc)
+
+
 # -- the Flask app --------------------------------------------------------------------
 
 

@@ -30,10 +30,10 @@ from pakat_testkit import (
     free_port,
     pakat_command,
     pakat_server,
+    pakat_worker,
     pdf_bytes,
     process_env,
     secrets_of,
-    stop_process,
     wait_until,
 )
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -113,20 +113,12 @@ def service(dev_env: Any, redis_url: str, receiver: Receiver,
     config = dev_env.deployment_path.with_name(f"e2e-{home.name}.yaml")
     config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     env = {"REDIS_URL": redis_url, "PAKAT_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}"}
-    worker_log = home / "worker.log"
     try:
-        with pakat_server(config, home, workers=2, env=env) as (url, serve_log, _):
-            with worker_log.open("wb") as log:
-                worker = subprocess.Popen(
-                    pakat_command("worker"),
-                    env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(config), **env}),
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                )
-            try:
-                wait_until(lambda: b"Listening on" in worker_log.read_bytes(), 60, "pakat worker", worker)
-                yield {"url": url, "home": home, "config": config, "logs": [serve_log, worker_log]}
-            finally:
-                stop_process(worker)
+        with (
+            pakat_server(config, home, workers=2, env=env) as (url, serve_log, _),
+            pakat_worker(home, {"PAKAT_CONFIG": str(config), **env}) as worker_log,
+        ):
+            yield {"url": url, "home": home, "config": config, "logs": [serve_log, worker_log]}
     finally:
         config.unlink(missing_ok=True)
 

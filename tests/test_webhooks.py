@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
-import subprocess
 import threading
 import time
 import uuid
@@ -27,10 +26,8 @@ from pakat_testkit import (
     api_key,
     assert_no_secret,
     free_port,
-    pakat_command,
-    process_env,
+    pakat_worker,
     secrets_of,
-    stop_process,
     wait_until,
 )
 from redis import Redis
@@ -217,20 +214,13 @@ def worker(setup: WebhookSetup, receiver: Receiver, dev_env: Any, redis_url: str
     """A ``pakat worker`` (with its scheduler, for the retries) on a queue of its own, and its log."""
     home = tmp_path_factory.mktemp("webhook-worker")
     queue_name = f"pakat-webhooks-{uuid.uuid4().hex[:8]}"
-    log_path = home / "worker.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            pakat_command("worker"),
-            env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(setup.path), "REDIS_URL": redis_url,
-                             "PAKAT_QUEUE": queue_name, SECRET_ENV: receiver.secrets["/flaky"]}),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
+    env = {"PAKAT_CONFIG": str(setup.path), "REDIS_URL": redis_url, "PAKAT_QUEUE": queue_name,
+           SECRET_ENV: receiver.secrets["/flaky"]}
     connection = Redis.from_url(redis_url)
     try:
-        wait_until(lambda: b"Listening on" in log_path.read_bytes(), 60, "pakat worker listening", proc)
-        yield Queue(queue_name, connection=connection), log_path
+        with pakat_worker(home, env) as log_path:
+            yield Queue(queue_name, connection=connection), log_path
     finally:
-        stop_process(proc)
         connection.close()
     worker_log = log_path.read_bytes()
     assert_no_secret([worker_log], [*receiver.secrets.values(), *secrets_of(dev_env)])

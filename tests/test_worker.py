@@ -15,12 +15,11 @@ from pakat_testkit import (
     check_sealed,
     free_port,
     pakat_command,
+    pakat_worker,
     pdf_bytes,
     process_env,
     secrets_of,
     sha256,
-    stop_process,
-    wait_until,
 )
 from redis import Redis
 from rq import Queue
@@ -35,20 +34,12 @@ def worker(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactor
     """A long-running ``pakat worker`` on a queue of its own, and where it logs."""
     home = tmp_path_factory.mktemp("worker-home")
     queue_name = f"pakat-test-{uuid.uuid4().hex[:8]}"
-    log_path = home / "worker.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            pakat_command("worker"),
-            env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(dev_env.deployment_path),
-                             "REDIS_URL": redis_url, "PAKAT_QUEUE": queue_name}),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
+    env = {"PAKAT_CONFIG": str(dev_env.deployment_path), "REDIS_URL": redis_url, "PAKAT_QUEUE": queue_name}
     connection = Redis.from_url(redis_url)
     try:
-        wait_until(lambda: b"Listening on" in log_path.read_bytes(), 60, "pakat worker listening", proc)
-        yield Queue(queue_name, connection=connection), log_path
+        with pakat_worker(home, env) as log_path:
+            yield Queue(queue_name, connection=connection), log_path
     finally:
-        stop_process(proc)
         connection.close()
     assert_no_secret([log_path.read_bytes()], secrets_of(dev_env))
 
