@@ -115,10 +115,11 @@ def check_signer_certificate(
         name = algorithm.name if algorithm else "no digest"
         raise CertificateRefused(errors.SIGNER_CERT_UNUSABLE, f"certificate signed with {name}")
     try:
-        if certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-            raise CertificateRefused(errors.SIGNER_CERT_UNUSABLE, "a CA certificate cannot sign documents")
+        is_ca = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
-        pass
+        is_ca = False
+    if is_ca:
+        raise CertificateRefused(errors.SIGNER_CERT_UNUSABLE, "a CA certificate cannot sign documents")
     check_key_usage(certificate, SIGNER_REFUSALS)
     key = certificate.public_key()
     if isinstance(key, rsa.RSAPublicKey):
