@@ -41,31 +41,32 @@ sys.path.insert(0, str(ROOT))
 SIZES = {"small": 0, "5MB": 5 * 1024 * 1024, "50MB": 50 * 1024 * 1024}
 
 
-def make_pdf(path: Path, payload: int, words: str = "Pakat benchmark envelope - technical offer") -> None:
-    """A one-page PDF saying ``words``; ``payload`` bytes of incompressible image data make it large."""
+def make_pdf(
+    path: Path, payload: int, words: str = "Pakat benchmark envelope - technical offer", *, pages: int = 1
+) -> None:
+    """A PDF of ``pages`` pages saying ``words``; ``payload`` bytes of incompressible images, shared
+    out over the pages, make it large."""
     pdf = pikepdf.new()
-    pdf.add_blank_page(page_size=(595, 842))
-    page = pdf.pages[0]
-    text = f"BT /F1 12 Tf 72 760 Td ({words}) Tj ET".encode()
-    page.Contents = pdf.make_stream(text)
-    page.Resources = pikepdf.Dictionary(
-        Font=pikepdf.Dictionary(
-            F1=pikepdf.Dictionary(
-                Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
-            )
-        )
+    font = pikepdf.Dictionary(
+        F1=pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)
     )
-    if payload:
-        width = 1024
-        height = payload // width
-        image = pdf.make_stream(os.urandom(width * height))
-        image.Type = pikepdf.Name.XObject
-        image.Subtype = pikepdf.Name.Image
-        image.Width, image.Height = width, height
-        image.ColorSpace = pikepdf.Name.DeviceGray
-        image.BitsPerComponent = 8
-        page.Resources.XObject = pikepdf.Dictionary(Im1=image)
-        page.Contents = pdf.make_stream(text + b" q 100 0 0 100 72 500 cm /Im1 Do Q")
+    width = 1024
+    height = payload // pages // width
+    for n in range(pages):
+        page = pdf.add_blank_page(page_size=(595, 842))
+        label = words if pages == 1 else f"{words} - page {n + 1}"
+        text = f"BT /F1 12 Tf 72 760 Td ({label}) Tj ET".encode()
+        page.Resources = pikepdf.Dictionary(Font=font)
+        if height:
+            image = pdf.make_stream(os.urandom(width * height))
+            image.Type = pikepdf.Name.XObject
+            image.Subtype = pikepdf.Name.Image
+            image.Width, image.Height = width, height
+            image.ColorSpace = pikepdf.Name.DeviceGray
+            image.BitsPerComponent = 8
+            page.Resources.XObject = pikepdf.Dictionary(Im1=image)
+            text += b" q 100 0 0 100 72 500 cm /Im1 Do Q"
+        page.Contents = pdf.make_stream(text)
     pdf.save(path, compress_streams=False)
 
 

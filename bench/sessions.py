@@ -77,6 +77,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.seal import make_pdf  # noqa: E402 - needs ROOT on sys.path
 from bench.services import dev_services  # noqa: E402 - needs ROOT on sys.path
 
 SIZES = {"200KB": 200 * 1024, "2MB": 2 * 1024 * 1024}
@@ -92,30 +93,7 @@ DIGEST = "sha256"
 
 def make_document(path: Path, size: int, pages: int, words: str) -> None:
     """A ``pages``-page PDF saying ``words`` on each page, about ``size`` bytes (incompressible images)."""
-    import pikepdf
-
-    pdf = pikepdf.new()
-    font = pikepdf.Dictionary(
-        F1=pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)
-    )
-    per_page = max(0, size - 4096) // pages
-    width = 512
-    for n in range(pages):
-        page = pdf.add_blank_page(page_size=(595, 842))
-        text = f"BT /F1 12 Tf 72 760 Td ({words} - page {n + 1}) Tj ET".encode()
-        page.Resources = pikepdf.Dictionary(Font=font)
-        height = per_page // width
-        if height:
-            image = pdf.make_stream(os.urandom(width * height))
-            image.Type = pikepdf.Name.XObject
-            image.Subtype = pikepdf.Name.Image
-            image.Width, image.Height = width, height
-            image.ColorSpace = pikepdf.Name.DeviceGray
-            image.BitsPerComponent = 8
-            page.Resources.XObject = pikepdf.Dictionary(Im1=image)
-            text += b" q 400 0 0 300 72 400 cm /Im1 Do Q"
-        page.Contents = pdf.make_stream(text)
-    pdf.save(path, compress_streams=False)
+    make_pdf(path, max(0, size - 4096), words, pages=pages)
 
 
 # -- figures -------------------------------------------------------------------------------
@@ -201,11 +179,9 @@ def redis_server(directory: Path) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 20
         while True:
-            try:
+            with suppress(RedisError):  # not listening yet
                 if connection.ping():
                     break
-            except RedisError:
-                pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("redis-server did not start")
             time.sleep(0.1)
