@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
 )
@@ -134,6 +135,50 @@ signing_sessions = Table(
     Column("error_code", String(64), nullable=True),
     Column("error_detail", Text, nullable=True),
     Index("ix_signing_sessions_document", "document_id"),
+)
+
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("organisation", String(64), nullable=False),
+    # The platform that asked (NULL from the shell): whose webhook hears, whose idempotency keys apply.
+    Column("api_key_sha256", String(64), nullable=True),
+    Column("idempotency_key", String(255), nullable=True),
+    # SHA-256 over what was asked (inputs by digest, organisation, level, options): a reused key must match it.
+    Column("request_sha256", String(64), nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("options", Text, nullable=False),  # JSON: reason, visible …
+    Column("total", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # running | finished
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),  # first item claimed
+    Column("finished_at", UtcDateTime, nullable=True),
+    UniqueConstraint("api_key_sha256", "idempotency_key"),
+    Index("ix_batches_state", "state"),
+)
+
+batch_items = Table(
+    "batch_items",
+    metadata,
+    Column("batch_id", String(32), ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("name", String(512), nullable=False),  # the member's path in the upload, made safe
+    Column("input_sha256", String(64), nullable=False),
+    Column("input_size", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # queued | sealing | sealed | failed
+    Column("attempts", Integer, nullable=False),
+    # Who holds the item while sealing it, and until when: a dead worker's lease runs out and another takes over.
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("retry_at", UtcDateTime, nullable=True),  # a transient failure waits until then
+    Column("output_sha256", String(64), nullable=True),
+    Column("output_size", BigInteger, nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("error_detail", Text, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index("ix_batch_items_batch_state", "batch_id", "state"),
 )
 
 
