@@ -182,6 +182,51 @@ batch_items = Table(
 )
 
 
+# -- the hash-chained audit log and the webhook delivery record (migration 0003; envelopes.audit) --
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # 1, 2, 3 … without gaps: handed out under audit_head's lock, never by a database sequence (which skips).
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("actor", String(160), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("details", Text, nullable=False),  # canonical JSON, hashed as stored
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("hash"),
+    Index("ix_audit_log_action_seq", "action", "seq"),
+)
+
+# One row (id 1): the last entry's seq and hash. Appenders UPDATE it first, so it is the chain's lock.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", String(32), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("api_key_sha256", String(64), nullable=False),
+    Column("url", String(2048), nullable=False),  # scheme://host[:port]/path: never the query or credentials
+    Column("attempt", Integer, nullable=False),  # 1 for the first try, 2 for the first retry …
+    Column("at", UtcDateTime, nullable=False),
+    Column("status", Integer, nullable=True),  # the HTTP status, None when nothing answered
+    Column("error", String(64), nullable=True),  # why it failed: HTTP_500, ConnectionRefusedError, CONFIG_INVALID …
+    Column("duration_ms", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered | retrying | gave_up
+    Index("ix_webhook_deliveries_api_key_sha256_id", "api_key_sha256", "id"),
+    Index("ix_webhook_deliveries_event_id", "event_id"),
+)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while one process writes; the timeout queues writers instead of failing them.
