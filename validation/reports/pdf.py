@@ -4,7 +4,7 @@ Drawn with fpdf2 from the same :class:`~validation.reports.view.ReportView` as
 the HTML page. Persian needs real text shaping (letters joined in their
 initial, medial and final forms, runs laid right to left): fpdf2 hands every
 line to HarfBuzz (``uharfbuzz``) and runs the Unicode bidi algorithm. The
-font is Vazirmatn (SIL OFL, vendored in ``fonts/``), which carries Arabic
+font is Vazirmatn (SIL OFL, vendored in ``pakat/fonts/``), which carries Arabic
 script, Persian digits and Latin in one file, so mixed lines need no
 fallback font. fpdf2 embeds a subset with a ToUnicode map, so the text stays
 searchable and copyable.
@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 from fpdf.util import Padding
 
+from pakat.fonts import FONT_DIR
 from validation.model import DocumentReport
 from validation.reports.labels import Lang
 from validation.reports.view import FindingView, ReportView, Row, Section, Tone, Verdict, build_view
 
-FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FAMILY = "Vazirmatn"
 FONT_FILES = {"": "Vazirmatn-Regular.ttf", "B": "Vazirmatn-Bold.ttf"}
 
