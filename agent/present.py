@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from agent.token import TokenCertificate
-from validation.reports.dates import format_date, format_datetime, format_int
+from pakat.dates import format_date, format_datetime, format_int
 from validation.reports.view import clean
 
 

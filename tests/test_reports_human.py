@@ -23,6 +23,7 @@ import pikepdf
 import pytest
 from fontTools.ttLib import TTFont
 
+from pakat.dates import format_date, format_datetime, format_int, persian_digits
 from validation.model import (
     REPORT_SCHEMA_VERSION,
     Affiliation,
@@ -46,7 +47,6 @@ from validation.model import (
     TimestampReport,
 )
 from validation.reports import labels
-from validation.reports.dates import format_date, format_datetime, format_int, persian_digits
 from validation.reports.html import render_fragment, render_html
 from validation.reports.pdf import FONT_DIR, FONT_FILES, isolate, render_pdf
 from validation.reports.view import build_view, clean

@@ -7,8 +7,8 @@ the one-line reason. The full story is in the JSON, XML, HTML or PDF reports.
 
 from __future__ import annotations
 
+from pakat.dates import format_int
 from validation.model import DocumentReport, Indication, SignatureReport, SubIndication
-from validation.reports.dates import format_int
 from validation.reports.labels import INDICATIONS, Lang, pick
 from validation.reports.view import clean
 

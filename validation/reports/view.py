@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pakat.dates import format_date, format_datetime, format_int, localize_digits
 from validation.model import (
     CertificateInfo,
     ChainReport,
@@ -34,7 +35,6 @@ from validation.model import (
     TimestampReport,
 )
 from validation.reports import labels as L
-from validation.reports.dates import format_date, format_datetime, format_int, localize_digits
 from validation.reports.labels import Lang, pick, ui
 
 Tone = Literal["ok", "bad", "warn", "plain"]

@@ -3,16 +3,19 @@
 A Persian reader gets «۱۴۰۵/۰۹/۰۱ ساعت ۱۴:۳۰:۰۵ (تهران)», the way an Iranian
 tender calendar states deadlines; an English reader gets
 ``2026-11-22 11:00:05 UTC``, unambiguous for anyone comparing with logs.
+Shared by the reports, the agent and the visible signature block.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jdatetime
 
-from validation.reports.labels import Lang
+# The same as validation.reports.labels.Lang; spelled out so pakat imports nothing of validation.
+Lang = Literal["fa", "en"]
 
 _PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
