@@ -37,7 +37,7 @@ KINDS: dict[str, ErrorKind] = {}
 
 # Exit codes: 1 internal, 2 usage (click), 3 unusable input, 4 access or
 # configuration, 5 key store or token, 6 certificate refused, 7 remote service,
-# 8 cancelled by the user.
+# 8 cancelled by the user, 9 stored records fail their integrity check (audit log).
 
 # -- input ------------------------------------------------------------------
 NOT_A_PDF = _kind(
@@ -301,6 +301,13 @@ QUEUE_UNAVAILABLE = _kind(
     "The job queue (Redis) is unavailable; try again.",
 )
 
+# -- the audit log ------------------------------------------------------------------
+AUDIT_CHAIN_BROKEN = _kind(
+    "AUDIT_CHAIN_BROKEN", 500, 9,
+    "زنجیره گزارش ممیزی گسسته است: ردیفی تغییر کرده، حذف یا افزوده شده است.",
+    "The audit log's hash chain is broken: an entry was altered, removed or inserted.",
+)
+
 # -- the reference agent, at the user's side --------------------------------------
 TOKEN_NOT_PRESENT = _kind(
     "TOKEN_NOT_PRESENT", 503, 5,
@@ -392,3 +399,7 @@ class CertificateRefused(PakatError):
 
 class ServiceUnavailable(PakatError):
     """A remote service (TSA, OCSP, CRL) failed; usually worth retrying."""
+
+
+class IntegrityFailure(PakatError):
+    """Stored records fail their integrity check: the audit log's chain does not hold."""
