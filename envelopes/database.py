@@ -219,7 +219,7 @@ webhook_deliveries = Table(
     Column("attempt", Integer, nullable=False),  # 1 for the first try, 2 for the first retry …
     Column("at", UtcDateTime, nullable=False),
     Column("status", Integer, nullable=True),  # the HTTP status, None when nothing answered
-    Column("error", String(64), nullable=True),  # why it failed: HTTP_500, ConnectionRefusedError, CONFIG_INVALID …
+    Column("error", String(64), nullable=True),  # why it failed: HTTP_500, ConnectionRefusedError, CONFIG_INVALID
     Column("duration_ms", Integer, nullable=False),
     Column("outcome", String(16), nullable=False),  # delivered | retrying | gave_up
     Index("ix_webhook_deliveries_api_key_sha256_id", "api_key_sha256", "id"),
