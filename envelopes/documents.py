@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from envelopes import audit
+from envelopes.audit import AuditLog
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database, documents, revisions, utcnow
 from envelopes.sealing import SealService
@@ -132,11 +134,14 @@ class DocumentService:
         doc = self.get(organisation, doc_id)
         return doc, self.store.path(doc.head.sha256)
 
-    def seal(self, organisation: str, doc_id: str, level: PadesLevel, seals: SealService) -> DocumentView:
+    def seal(self, organisation: str, doc_id: str, level: PadesLevel, seals: SealService, *,
+             actor: str | None = None) -> DocumentView:
         """Apply the organisation's seal to the latest revision, as a new revision.
 
         Refused with DOCUMENT_BUSY while a signature is being raised to its
         level, and with DOCUMENT_CHANGED if a signature landed while sealing.
+        The revision and its ``document.sealed`` audit entry (by ``actor``,
+        default the organisation) commit together.
         """
         doc, source = self.latest(organisation, doc_id)
         if doc.busy:
@@ -149,8 +154,16 @@ class DocumentService:
             temp.unlink(missing_ok=True)
         try:
             with self.database.write() as conn:
-                add_revision(conn, doc_id, doc.head.number, result.output_sha256, result.output_size,
-                             kind="seal", level=level.value, signer=seal_signer(seals, organisation))
+                number = add_revision(conn, doc_id, doc.head.number, result.output_sha256, result.output_size,
+                                      kind="seal", level=level.value, signer=seal_signer(seals, organisation))
+                AuditLog(self.database).append(
+                    conn, audit.DOCUMENT_SEALED, actor=actor or audit.organisation_actor(organisation),
+                    subject=doc_id, details={
+                        "stored": True, "revision": number, "organisation": organisation, "level": level.value,
+                        "input_sha256": doc.head.sha256, "output_sha256": result.output_sha256,
+                        "output_size": result.output_size,
+                    },
+                )
         except BaseException:
             self.store.discard(result.output_sha256)  # a fresh seal: no other revision has these bytes
             raise
