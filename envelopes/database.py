@@ -227,6 +227,78 @@ webhook_deliveries = Table(
 )
 
 
+# -- tenders, bid envelopes, their documents and submission receipts (migration 0004; envelopes.tenders) --
+tenders = Table(
+    "tenders",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("api_key_sha256", String(64), nullable=False),  # the platform that owns it: nobody else sees it
+    Column("organisation", String(64), nullable=False),  # the API key's organisation, which owns the documents
+    Column("reference", String(128), nullable=False),  # the platform's own number for it
+    Column("title_fa", String(500), nullable=False),
+    Column("title_en", String(500), nullable=False),
+    Column("deadline", UtcDateTime, nullable=False),
+    Column("opened_through", String(1), nullable=True),  # the last envelope kind opened: A, then B, then C
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("api_key_sha256", "reference"),
+)
+
+envelopes = Table(
+    "envelopes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tender_id", String(32), ForeignKey("tenders.id"), nullable=False),
+    Column("kind", String(1), nullable=False),  # A guarantee | B technical | C price
+    Column("bidder_national_id", String(32), nullable=False),
+    Column("bidder_name_fa", String(255), nullable=False),
+    Column("bidder_name_en", String(255), nullable=False),
+    Column("requirements", Text, nullable=False),  # JSON: signatories, min_assurance, seal_required
+    # draft | signing | complete | submitted | withdrawn | opened; "locked" is submitted past the deadline.
+    Column("state", String(16), nullable=False),
+    # The documents' heads the cached evaluation was made on, and that evaluation (JSON, per document).
+    Column("evaluated_heads", String(64), nullable=True),
+    Column("evaluation", Text, nullable=True),
+    Column("withdrawn_at", UtcDateTime, nullable=True),
+    Column("opened_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_envelopes_tender_id", "tender_id"),
+)
+
+envelope_documents = Table(
+    "envelope_documents",
+    metadata,
+    Column("envelope_id", String(32), ForeignKey("envelopes.id"), primary_key=True),
+    Column("document_id", String(32), ForeignKey("documents.id"), primary_key=True),
+    Column("position", Integer, nullable=False),  # its place in the envelope, kept by its replacement
+    Column("added_at", UtcDateTime, nullable=False),
+    # A replaced document stays in the history; only rows without replaced_at are current.
+    Column("replaced_by", String(32), nullable=True),
+    Column("replaced_at", UtcDateTime, nullable=True),
+    UniqueConstraint("document_id"),  # a document belongs to one envelope at most
+)
+
+envelope_receipts = Table(
+    "envelope_receipts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("envelope_id", String(32), ForeignKey("envelopes.id"), nullable=False),
+    Column("document_id", String(32), ForeignKey("documents.id"), nullable=False),  # the sealed receipt PDF
+    Column("sha256", String(64), nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("submitted_at", UtcDateTime, nullable=False),  # the receipt seal's signature timestamp (genTime)
+    Column("tsa", Text, nullable=False),  # the TSA's subject
+    Column("token_sha256", String(64), nullable=False),  # SHA-256 of that timestamp token's DER
+    Column("token_serial", String(64), nullable=False),  # the token's serial number, hex
+    Column("contents", Text, nullable=False),  # JSON: the documents, revisions, digests and signers it lists
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("superseded_at", UtcDateTime, nullable=True),
+    Column("superseded_reason", String(16), nullable=True),  # replaced | withdrawn
+    UniqueConstraint("document_id"),
+    Index("ix_envelope_receipts_envelope_id", "envelope_id"),
+)
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while one process writes; the timeout queues writers instead of failing them.
