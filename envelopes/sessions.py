@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from sqlalchemy import Connection, Row, insert, select, update
 
+from envelopes import audit
+from envelopes.audit import AuditLog
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database, documents, signing_sessions, utcnow
 from envelopes.documents import DocumentService, DocumentView, add_revision, load_document
@@ -67,6 +69,8 @@ CANCELLED = "cancelled"
 EXPIRED = "expired"  # never stored: an open session past its expiry
 OPEN_STATES = (AWAITING_CERTIFICATE, AWAITING_SIGNATURE)
 
+# Who raises a signature's level, in the audit log: the queue, on nobody's request at that moment.
+WORKER_ACTOR = audit.system_actor("worker")
 DEFAULT_EXPIRY = timedelta(minutes=10)
 MAX_EXPIRY = timedelta(hours=1)
 MIN_EXPIRY = timedelta(minutes=1)
@@ -318,6 +322,7 @@ class SigningSessions:
                 )
                 if moved.rowcount != 1:
                     raise PakatError(errors.STEP_OUT_OF_ORDER, "the signature was already posted")
+                self._audit_signed(conn, session_id, doc.id, number, written.sha256, signer, level)
         except BaseException as exc:
             self.store.discard(written.sha256)
             if isinstance(exc, PakatError) and exc.kind is errors.DOCUMENT_CHANGED:
@@ -334,6 +339,22 @@ class SigningSessions:
         else:
             self._tell(doc.api_key_sha256, "signature.completed", completed_event(view))
         return view
+
+    def _audit_signed(self, conn: Connection, session_id: str, doc_id: str, number: int, sha256: str,
+                      signer: SignerCertificate, level: PadesLevel) -> None:
+        """``document.signed``, and ``signature.completed`` for B-B (done at once), in the signature's write."""
+        trail = AuditLog(self.database)
+        actor = audit.signer_actor(signer.national_id, signer.subject)
+        trail.append(conn, audit.DOCUMENT_SIGNED, actor=actor, subject=doc_id, details={
+            "session_id": session_id, "revision": number, "sha256": sha256, "level": PadesLevel.B_B.value,
+            "target_level": level.value,
+            "signer": {"subject": signer.subject, "national_id": signer.national_id, "role": signer.role},
+        })
+        if not level.timestamped:
+            trail.append(conn, audit.SIGNATURE_COMPLETED, actor=actor, subject=doc_id, details={
+                "session_id": session_id, "revision": number, "level": level.value, "sha256": sha256,
+                "signed_revision": number,
+            })
 
     def _stored(self, write: Callable[[Path], WrittenRevision]) -> WrittenRevision:
         """Let ``write`` make a new revision's file, then store it durably, before any database write.
@@ -409,6 +430,12 @@ class SigningSessions:
                         .where((signing_sessions.c.id == session_id) & (signing_sessions.c.state == SIGNED))
                         .values(state=COMPLETED, completed_revision=number, updated_at=utcnow())
                     )
+                    AuditLog(self.database).append(
+                        conn, audit.SIGNATURE_COMPLETED, actor=WORKER_ACTOR, subject=doc.id, details={
+                            "session_id": session_id, "revision": number, "level": level.value,
+                            "sha256": written.sha256, "signed_revision": row.signed_revision,
+                        },
+                    )
             except BaseException:
                 self.store.discard(written.sha256)
                 raise
@@ -435,6 +462,9 @@ class SigningSessions:
                 .where((documents.c.id == doc_id) & (documents.c.busy_session == session_id))
                 .values(busy_session=None, updated_at=utcnow())
             )
+            if failed.rowcount == 1:
+                AuditLog(self.database).append(conn, audit.SIGNATURE_FAILED, actor=WORKER_ACTOR, subject=doc_id,
+                                               details={"session_id": session_id, "error": error.code})
             row = _session_row(conn, session_id)
         if failed.rowcount != 1:
             return  # another run of this job finished the session first: nothing to report
