@@ -20,6 +20,7 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
       allowed_digests: [sha256, sha384, sha512]
       digest_sunsets: {sha1: 2017-01-01}   # accepted only with proof of existence before the date
       clock_skew_seconds: 300
+      assurance_levels: [bronze, silver, gold]   # optional: the order of levels, lowest first
       classification:                # which CA or policy OID means which kind of signer
         - kind: organisation_seal    # person_independent | person_affiliated | organisation_seal
           policy_oid: 2.25.326198928783245305009728228841392471572
@@ -48,6 +49,7 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
         platform:                       # optional: who asks, shown to the signer; default: the organisation
           name_fa: سامانه نمونه تدارکات
           name_en: Demo procurement platform
+          seal: demo-gov                # optional: the organisation whose seal signs this platform's receipts
         webhook:                        # optional: signature.completed / signature.failed events
           url: https://platform.example/pakat/events
           secret_env: PAKAT_WEBHOOK_SECRET_DEMO   # or secret_file: secrets/demo-platform.webhook
@@ -181,6 +183,9 @@ class Platform:
     name_fa: str
     name_en: str
     webhook: Webhook | None = None
+    # The organisation whose HSM seal signs this platform's submission receipts (its own seal,
+    # not a bidder's); None: the platform issues no receipts.
+    seal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,8 @@ class Deployment:
     classification: tuple[ClassificationRule, ...] = ()
     platforms: Mapping[str, Platform] = field(default_factory=dict)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    # Certificate assurance levels (the classification rules' ``assurance_level``), lowest first.
+    assurance_levels: tuple[str, ...] = ()
 
     def organisation(self, org_id: str) -> Organisation:
         """The configured organisation, or UNKNOWN_ORGANISATION."""
@@ -233,6 +240,13 @@ class Deployment:
             if hmac.compare_digest(known, digest):
                 found = platform
         return found
+
+
+def assurance_rank(deployment: Deployment, level: str | None) -> int:
+    """Where ``level`` stands in the configured order (0 lowest); -1 for none or an unlisted level."""
+    if level is None or level not in deployment.assurance_levels:
+        return -1
+    return deployment.assurance_levels.index(level)
 
 
 def hash_api_key(api_key: str) -> str:
@@ -283,6 +297,24 @@ def default_validation_config() -> ValidationConfig:
 
 def _fingerprint(value: Any) -> str:
     return str(value).lower().replace(":", "")
+
+
+def _assurance_levels(raw: Any, rules: tuple[ClassificationRule, ...], source: Path) -> tuple[str, ...]:
+    """``validation.assurance_levels``: distinct names, lowest first, naming every level the rules use."""
+    levels = (raw or {}).get("assurance_levels") if isinstance(raw, dict) else None
+    if levels is None:
+        levels = []
+    if not isinstance(levels, list) or not all(isinstance(v, str) and v.strip() for v in levels):
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: validation.assurance_levels must be a list of names")
+    if len(set(levels)) != len(levels):
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: validation.assurance_levels repeats a name")
+    unlisted = sorted({r.assurance_level for r in rules if r.assurance_level} - set(levels))
+    if levels and unlisted:
+        raise AccessError(
+            errors.CONFIG_INVALID,
+            f"{source}: validation.classification uses assurance levels not in assurance_levels: {unlisted}",
+        )
+    return tuple(levels)
 
 
 def _validation_policy(raw: Any, source: Path) -> tuple[ValidationPolicy, tuple[ClassificationRule, ...]]:
@@ -380,6 +412,7 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
 
     limits = raw.get("limits") or {}
     policy, rules = _validation_policy(raw.get("validation"), source)
+    assurance_levels = _assurance_levels(raw.get("validation"), rules, source)
     return Deployment(
         source=source,
         organisations=orgs,
@@ -393,6 +426,7 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
         classification=rules,
         platforms=platforms,
         webhooks=_webhook_settings(raw.get("webhooks"), source),
+        assurance_levels=assurance_levels,
     )
 
 
@@ -420,12 +454,18 @@ def _platforms(
         if not isinstance(named, dict):
             raise AccessError(errors.CONFIG_INVALID, f"{source}: {where}.platform must be a mapping")
         org = orgs[org_id]
+        seal = named.get("seal")
+        if seal is not None and str(seal) not in orgs:
+            raise AccessError(
+                errors.CONFIG_INVALID, f"{source}: {where}.platform.seal: unknown organisation {seal!r}"
+            )
         platforms[digest] = Platform(
             api_key_sha256=digest,
             organisation=org_id,
             name_fa=str(named.get("name_fa") or org.name_fa),
             name_en=str(named.get("name_en") or org.name_en),
             webhook=_webhook(entry.get("webhook"), source, f"{where}.webhook", rel),
+            seal=str(seal) if seal is not None else None,
         )
     return platforms
 

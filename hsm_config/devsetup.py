@@ -51,8 +51,9 @@ from hsm_config.softhsm import KeySpec, SoftHSM
 ENVIRONMENT_VERSION = 1
 SEAL_KEY_LABEL = "seal"
 USER_KEY_LABEL = "sign"
-# The platform the demo API keys stand for: the name the signer is shown.
-_DEV_PLATFORM = {"name_fa": "سامانه نمونه تدارکات", "name_en": "Demo procurement platform"}
+# The platform the demo API keys stand for: the name the signer is shown, and the organisation whose
+# seal signs its submission receipts (the government agency: a platform seals with its own seal, never a bidder's).
+_DEV_PLATFORM = {"name_fa": "سامانه نمونه تدارکات", "name_en": "Demo procurement platform", "seal": "demo-gov"}
 
 _Record = TypeVar("_Record", "DemoOrganisation", "DemoUser")
 
@@ -578,16 +579,21 @@ def _environment(
 
 
 # How the dev PKI's (invented) policy OIDs classify signers; production reads its own from configuration.
+# Assurance levels, lowest first: an independent person's certificate (bronze) is vouched for by the
+# person alone, an employee's of a private company (silver) also by the company, and government staff's
+# and every organisation seal's (gold) by the issuing body's own registration of the holder.
+_DEV_ASSURANCE_LEVELS = ["bronze", "silver", "gold"]
 _DEV_CLASSES = {
-    devpki.PERSON_INDEPENDENT: ("person_independent", None),
-    devpki.PERSON_GOVERNMENT: ("person_affiliated", "government"),
-    devpki.PERSON_PRIVATE: ("person_affiliated", "private"),
-    devpki.SEAL_PRIVATE: ("organisation_seal", "private"),
-    devpki.SEAL_GOVERNMENT: ("organisation_seal", "government"),
+    devpki.PERSON_INDEPENDENT: ("person_independent", None, "bronze"),
+    devpki.PERSON_GOVERNMENT: ("person_affiliated", "government", "gold"),
+    devpki.PERSON_PRIVATE: ("person_affiliated", "private", "silver"),
+    devpki.SEAL_PRIVATE: ("organisation_seal", "private", "gold"),
+    devpki.SEAL_GOVERNMENT: ("organisation_seal", "government", "gold"),
 }
 _DEV_CLASSIFICATION = [
-    {"kind": kind, "policy_oid": devpki.POLICY_OIDS[profile], **({"affiliation": aff} if aff else {})}
-    for profile, (kind, aff) in _DEV_CLASSES.items()
+    {"kind": kind, "policy_oid": devpki.POLICY_OIDS[profile], **({"affiliation": aff} if aff else {}),
+     "assurance_level": level}
+    for profile, (kind, aff, level) in _DEV_CLASSES.items()
 ]
 
 
@@ -609,7 +615,11 @@ def _write_deployment(env: DevEnvironment) -> None:
             "intermediates": [rel(p) for slug, p in env.ca_cert_paths.items() if slug != devpki.ROOT],
             "revocation_url_prefixes": [f"{env.base_url}/"],
         },
-        "validation": {"revocation": "require", "classification": _DEV_CLASSIFICATION},
+        "validation": {
+            "revocation": "require",
+            "assurance_levels": _DEV_ASSURANCE_LEVELS,
+            "classification": _DEV_CLASSIFICATION,
+        },
         "timestamping": {"url": env.tsa_url},
         "limits": {"max_pdf_bytes": DEFAULT_MAX_PDF_BYTES},
         "organisations": {
