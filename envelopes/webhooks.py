@@ -12,6 +12,12 @@ after each ``webhooks.retry_intervals`` wait until the platform answers 2xx.
 A retry sends the same event id and body with a fresh timestamp, so a
 platform may see an event more than once and must deduplicate by ``id``.
 Redirects are never followed: a 3xx is a failed attempt.
+
+Every attempt, delivered or not, is recorded in ``webhook_deliveries`` (see
+:func:`record_attempt`): the event, the attempt's number, when, the HTTP status
+or why nothing answered, how long it took, and whether it was delivered, will
+be retried or was the last. The URL is recorded as ``scheme://host[:port]/path``
+only: a query string may carry the platform's own token.
 """
 
 from __future__ import annotations
@@ -28,15 +34,20 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import rq
 from redis.exceptions import RedisError
+from sqlalchemy import insert, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from envelopes.database import Database, utcnow, webhook_deliveries
 from hsm_config.deployment import Deployment
 from pakat import errors
-from pakat.errors import ServiceUnavailable
+from pakat.errors import PakatError, ServiceUnavailable
 from pakat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,8 +59,14 @@ USER_AGENT = "Pakat-Webhook/1"
 RESERVED_KEYS = frozenset({"id", "event", "created_at"})
 # A platform's answer is not used; read a little of it so the connection closes cleanly.
 MAX_ANSWER_BYTES = 64 * 1024
+# What became of an attempt.
+DELIVERED = "delivered"
+RETRYING = "retrying"  # failed; the queue tries again after the next interval
+GAVE_UP = "gave_up"  # failed, and it was the last attempt
+MAX_DELIVERIES_PAGE = 500
 
 _deployment: Deployment | None = None
+_database: Database | None = None
 _deployment_lock = threading.Lock()
 
 
@@ -60,10 +77,39 @@ class WebhookRefused(Exception):
     never the secret, the body or the URL's path and query.
     """
 
-    def __init__(self, host: str, status: int | None, reason: str) -> None:
+    def __init__(self, host: str, status: int | None, reason: str, cause: str | None = None) -> None:
         self.host = host
         self.status = status
+        self.cause = cause  # the kind of network failure when nothing answered, e.g. ConnectionRefusedError
         super().__init__(f"webhook to {host} failed: {reason}")
+
+    @property
+    def error(self) -> str:
+        """A short code for the delivery record: ``HTTP_500``, or the kind of network failure."""
+        return f"HTTP_{self.status}" if self.status is not None else (self.cause or "NO_ANSWER")
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One recorded attempt to deliver an event, as the platform may see it."""
+
+    id: int
+    event_id: str
+    event: str
+    url: str
+    attempt: int
+    at: datetime
+    status: int | None
+    error: str | None
+    duration_ms: int
+    outcome: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "event_id": self.event_id, "event": self.event, "url": self.url,
+            "attempt": self.attempt, "at": self.at.isoformat().replace("+00:00", "Z"), "status": self.status,
+            "error": self.error, "duration_ms": self.duration_ms, "outcome": self.outcome,
+        }
 
 
 def event_body(event: str, data: Mapping[str, Any]) -> tuple[str, bytes]:
@@ -147,7 +193,8 @@ def deliver(url: str, secret: str, event_id: str, body: bytes, timeout: float) -
         status = answer.status
     except (OSError, http.client.HTTPException) as exc:
         # Only the kind of failure: the library's message may quote the URL.
-        raise WebhookRefused(host, None, f"no answer ({type(exc).__name__})") from None
+        cause = type(exc).__name__
+        raise WebhookRefused(host, None, f"no answer ({cause})", cause) from None
     finally:
         connection.close()
     if not 200 <= status < 300:
@@ -162,6 +209,7 @@ def deliver_webhook_job(api_key_sha256: str, event_id: str, body: str) -> dict[s
     attempt, never carried in the job. A platform whose webhook has been
     removed from the configuration is skipped without error. Running the job
     twice delivers twice with the same event id; platforms deduplicate by it.
+    Each attempt is recorded (:func:`record_attempt`) in this process's database.
     """
     deployment = worker_deployment()
     platform = deployment.platforms.get(api_key_sha256)
@@ -170,9 +218,88 @@ def deliver_webhook_job(api_key_sha256: str, event_id: str, body: str) -> dict[s
         return {"event_id": event_id, "delivered": False}
     webhook = platform.webhook
     data = body.encode("utf-8")
-    status = deliver(webhook.url, webhook.read_secret(), event_id, data, deployment.webhooks.timeout_seconds)
+    event = _event_name(data)
+    attempt, last = _attempt()
+    status: int | None = None
+    error: str | None = None
+    started = time.monotonic()
+    try:
+        status = deliver(webhook.url, webhook.read_secret(), event_id, data, deployment.webhooks.timeout_seconds)
+    except WebhookRefused as exc:
+        status, error = exc.status, exc.error
+        raise
+    except PakatError as exc:  # the secret cannot be read: the configuration's fault, recorded as such
+        error = exc.code
+        raise
+    except BaseException as exc:  # the job's time ran out, the worker is stopping …
+        error = type(exc).__name__
+        raise
+    finally:
+        outcome = DELIVERED if error is None else (GAVE_UP if last else RETRYING)
+        record_attempt(worker_database(), api_key_sha256=api_key_sha256, event_id=event_id, event=event,
+                       url=webhook.url, attempt=attempt, status=status, error=error,
+                       duration_ms=round((time.monotonic() - started) * 1000), outcome=outcome)
     log.info("webhook event %s delivered to %s (HTTP %d)", event_id, urlsplit(webhook.url).hostname, status)
-    return {"event_id": event_id, "event": _event_name(data), "delivered": True, "status": status}
+    return {"event_id": event_id, "event": event, "delivered": True, "status": status}
+
+
+def record_attempt(
+    database: Database, *, api_key_sha256: str, event_id: str, event: str, url: str, attempt: int,
+    status: int | None, error: str | None, duration_ms: int, outcome: str,
+) -> None:
+    """Record one delivery attempt; a database failure is logged, never raised.
+
+    The attempt already happened: failing the job now would only make the queue
+    send a delivered event again.
+    """
+    try:
+        with database.write() as conn:
+            conn.execute(insert(webhook_deliveries).values(
+                event_id=event_id, event=event[:64], api_key_sha256=api_key_sha256, url=recorded_url(url),
+                attempt=attempt, at=utcnow(), status=status, error=error[:64] if error else None,
+                duration_ms=duration_ms, outcome=outcome,
+            ))
+    except SQLAlchemyError as exc:
+        log.error("webhook event %s: attempt %d (%s) not recorded: %s", event_id, attempt, outcome,
+                  type(exc).__name__)
+
+
+def deliveries(
+    database: Database, api_key_sha256: str, *, after: int = 0, limit: int = 100
+) -> list[DeliveryAttempt]:
+    """The attempts to deliver the events of one API key's platform, oldest first, with id above ``after``."""
+    with database.begin() as conn:
+        rows = conn.execute(
+            select(webhook_deliveries)
+            .where((webhook_deliveries.c.api_key_sha256 == api_key_sha256) & (webhook_deliveries.c.id > after))
+            .order_by(webhook_deliveries.c.id)
+            .limit(max(0, min(limit, MAX_DELIVERIES_PAGE)))
+        ).all()
+    return [
+        DeliveryAttempt(r.id, r.event_id, r.event, r.url, r.attempt, r.at, r.status, r.error, r.duration_ms,
+                        r.outcome)
+        for r in rows
+    ]
+
+
+def recorded_url(url: str) -> str:
+    """``scheme://host[:port]/path`` of a webhook URL: no query, fragment or user information."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path or '/'}"[:2048]
+
+
+def _attempt() -> tuple[int, bool]:
+    """This run's attempt number (1 first) and whether it is the last, from the RQ job running it."""
+    job = rq.get_current_job()
+    if job is None:  # called directly: one attempt, nobody retries it
+        return 1, True
+    left = job.retries_left or 0
+    planned = int(job.meta.get("retries", len(job.retry_intervals or ())))
+    return max(1, planned - left + 1), left <= 0
 
 
 def enqueue_event(
@@ -198,6 +325,7 @@ def enqueue_event(
             body.decode("utf-8"),
             job_id=f"webhook-{event_id}",
             description=f"webhook {event} {event_id}",
+            meta={"retries": len(intervals)},  # to number the attempts in the delivery record
             retry=rq.Retry(max=len(intervals), interval=intervals) if intervals else None,
             # Room for the HTTP timeout (connect + read) and the configuration read.
             job_timeout=math.ceil(deployment.webhooks.timeout_seconds) * 2 + 30,
@@ -216,11 +344,23 @@ def worker_deployment() -> Deployment:
         return _deployment
 
 
+def worker_database() -> Database:
+    """This process's database (``PAKAT_DATABASE_URL``), where delivery attempts are recorded."""
+    global _database
+    with _deployment_lock:
+        if _database is None:
+            _database = Database(Settings.from_env().database_url)
+        return _database
+
+
 def forget_worker_deployment() -> None:
-    """Read the deployment again on the next job (after a configuration change, or in tests)."""
-    global _deployment
+    """Read the deployment and the database settings again on the next job (after a change, or in tests)."""
+    global _deployment, _database
     with _deployment_lock:
         _deployment = None
+        if _database is not None:
+            _database.dispose()
+        _database = None
 
 
 def _event_name(body: bytes) -> str:

@@ -34,15 +34,22 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
+from envelopes.database import Database
 from envelopes.webhooks import (
+    DELIVERED,
+    GAVE_UP,
+    RETRYING,
     SIGNATURE_COMPLETED,
     SIGNATURE_FAILED,
+    DeliveryAttempt,
     WebhookRefused,
     deliver,
     deliver_webhook_job,
+    deliveries,
     enqueue_event,
     event_body,
     forget_worker_deployment,
+    recorded_url,
     signature_header,
     verify_signature,
 )
@@ -241,6 +248,20 @@ def job_of(queue: Queue, event_id: str) -> Job:
     return Job.fetch(f"webhook-{event_id}", connection=queue.connection)
 
 
+def recorded(database_url: str, api_key_sha256: str, event_id: str) -> list[DeliveryAttempt]:
+    """The delivery attempts recorded for one event, oldest first."""
+    database = Database(database_url)
+    try:
+        return [d for d in deliveries(database, api_key_sha256, limit=500) if d.event_id == event_id]
+    finally:
+        database.dispose()
+
+
+def worker_database_url(log_path: Path) -> str:
+    """The worker fixture's database: the default SQLite file in its home, beside its log."""
+    return f"sqlite:///{log_path.parent / 'pakat.db'}"
+
+
 def assert_secret_only_in_signature(deliveries: list[Delivery], secret: str) -> None:
     for delivery in deliveries:
         assert secret not in delivery.body.decode("utf-8")
@@ -289,6 +310,13 @@ def test_flaky_receiver_gets_the_event_on_the_third_attempt(worker: tuple[Queue,
 
     attempts = receiver.received("/flaky", event_id)
     assert [d.status for d in attempts] == [500, 500, 200]
+    # Each attempt recorded by the worker, failures with the answer they got, then the delivery.
+    records = recorded(worker_database_url(worker[1]), setup.key_hash["demo-gov"], event_id)
+    assert [(r.attempt, r.status, r.error, r.outcome) for r in records] == [
+        (1, 500, "HTTP_500", RETRYING), (2, 500, "HTTP_500", RETRYING), (3, 200, None, DELIVERED)]
+    assert {r.event for r in records} == {SIGNATURE_FAILED}
+    assert {r.url for r in records} == {receiver.url("/flaky")}
+    assert all(r.duration_ms >= 0 for r in records) and records[0].at < records[1].at < records[2].at
     assert all(d.verified for d in attempts)
     # The same event each time (receivers deduplicate by id); only the timestamp and signature are new.
     assert len({d.body for d in attempts}) == 1
@@ -307,6 +335,9 @@ def test_receiver_that_always_fails_ends_in_a_failed_job(worker: tuple[Queue, Pa
     assert job.get_status() == JobStatus.FAILED
     assert len(receiver.received("/down", event_id)) == 1 + 3  # the first attempt and three retries
     assert job.retries_left == 0
+    records = recorded(worker_database_url(log_path), setup.key_hash["demo-revoked"], event_id)
+    assert [(r.attempt, r.status, r.outcome) for r in records] == [
+        (1, 500, RETRYING), (2, 500, RETRYING), (3, 500, RETRYING), (4, 500, GAVE_UP)]
     failure = job.latest_result().exc_string or ""  # type: ignore[union-attr]
     assert "WebhookRefused" in failure and "HTTP 500" in failure and "127.0.0.1" in failure
     secret = receiver.secrets["/down"]
@@ -333,6 +364,7 @@ def test_job_for_a_webhook_gone_from_the_configuration_succeeds_quietly(
     assert job.get_status() == JobStatus.FINISHED
     assert job.return_value() == {"event_id": event_id, "delivered": False}
     assert not [d for d in receiver.deliveries if d.headers.get("X-Pakat-Event-Id") == event_id]
+    assert recorded(worker_database_url(log_path), setup.key_hash["demo-expired"], event_id) == []  # no attempt
     wait_until(lambda: f"webhook event {event_id} dropped".encode() in log_path.read_bytes(), 10, "drop logged")
 
 
@@ -351,10 +383,11 @@ def test_enqueued_job_carries_the_configured_retries(setup: WebhookSetup, redis_
 
 
 def test_job_follows_the_configuration_it_reads(
-    setup: WebhookSetup, dev_env: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    setup: WebhookSetup, dev_env: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
     # Without a webhook in the configuration (the dev deployment), nothing is sent.
     monkeypatch.setenv("PAKAT_CONFIG", str(dev_env.deployment_path))
+    monkeypatch.setenv("PAKAT_DATABASE_URL", database_url)
     forget_worker_deployment()
     try:
         event_id, body = event_body(SIGNATURE_COMPLETED, {})
@@ -366,8 +399,57 @@ def test_job_follows_the_configuration_it_reads(
         result = deliver_webhook_job(setup.key_hash["demo-co"], event_id, body.decode())
         assert result["delivered"] is True and result["status"] == 204
         assert [d.verified for d in receiver.received("/ok", event_id)] == [True]
+        # Outside a queue the one run is the first and last attempt.
+        (record,) = recorded(database_url, setup.key_hash["demo-co"], event_id)
+        assert (record.attempt, record.status, record.error, record.outcome) == (1, 204, None, DELIVERED)
     finally:
         forget_worker_deployment()
+
+
+def test_failed_attempts_are_recorded_without_the_query_or_secret(
+    dev_env: Any, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """Nobody listening, and a secret the worker cannot read: both recorded, the URL without its token."""
+    closed = free_port()
+
+    def edit(raw: dict[str, Any]) -> None:
+        raw["api_keys"][0]["webhook"] = {"url": f"http://127.0.0.1:{closed}/hooks/pakat?token=s3cret-query",
+                                         "secret_env": "PAKAT_TEST_DELIVERY_SECRET"}
+
+    path = write_variant(dev_env.deployment_path, f"closed-{uuid.uuid4().hex[:8]}", edit)
+    monkeypatch.setenv("PAKAT_CONFIG", str(path))
+    monkeypatch.setenv("PAKAT_DATABASE_URL", database_url)
+    forget_worker_deployment()
+    try:
+        key = next(iter(load_deployment(path).platforms))
+        monkeypatch.delenv("PAKAT_TEST_DELIVERY_SECRET", raising=False)
+        unreadable, body = event_body(SIGNATURE_COMPLETED, {"document_id": "doc-8"})
+        with pytest.raises(AccessError):
+            deliver_webhook_job(key, unreadable, body.decode())
+
+        monkeypatch.setenv("PAKAT_TEST_DELIVERY_SECRET", "delivery-secret-4d1f")
+        refused, body = event_body(SIGNATURE_FAILED, {"document_id": "doc-9"})
+        with pytest.raises(WebhookRefused):
+            deliver_webhook_job(key, refused, body.decode())
+    finally:
+        forget_worker_deployment()
+        path.unlink()
+
+    (no_secret,) = recorded(database_url, key, unreadable)
+    assert (no_secret.status, no_secret.error, no_secret.outcome) == (None, "CONFIG_INVALID", GAVE_UP)
+    (no_answer,) = recorded(database_url, key, refused)
+    assert (no_answer.attempt, no_answer.status, no_answer.error, no_answer.outcome) == (
+        1, None, "ConnectionRefusedError", GAVE_UP)
+    assert no_answer.event == SIGNATURE_FAILED
+    assert no_answer.url == f"http://127.0.0.1:{closed}/hooks/pakat"
+    assert_no_secret([json.dumps(r.as_dict()) for r in (no_secret, no_answer)],
+                     ["s3cret-query", "delivery-secret-4d1f", *secrets_of(dev_env)])
+
+
+def test_recorded_url_keeps_scheme_host_port_and_path_only() -> None:
+    assert recorded_url("https://user:pw@p.example:8443/a/b?token=x#frag") == "https://p.example:8443/a/b"
+    assert recorded_url("https://p.example?token=x") == "https://p.example/"
+    assert recorded_url("http://[::1]:9000/h") == "http://[::1]:9000/h"
 
 
 # -- deliver, directly ---------------------------------------------------------------------
