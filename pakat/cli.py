@@ -7,12 +7,14 @@ without a traceback. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,12 +26,14 @@ from gunicorn.app.base import BaseApplication
 import pakat
 from agent.cli import agent
 from pakat import errors
-from pakat.errors import AccessError, InputError, PakatError
+from pakat.errors import AccessError, InputError, IntegrityFailure, PakatError
 from pakat.settings import Settings
 
 if TYPE_CHECKING:
     from flask import Flask
 
+    from envelopes.audit import AuditLog
+    from hsm_config.deployment import Deployment
     from validation.config import ValidationConfig
     from validation.model import DocumentReport
 
@@ -386,10 +390,10 @@ def serve(host: str, port: int, workers: int, threads: int, config: Path | None)
         # The environment is how the settings reach gunicorn's worker processes.
         os.environ["PAKAT_CONFIG"] = str(config.resolve())
     settings = Settings.from_env()
-    settings.load_deployment()  # a broken configuration stops here, not in every worker
+    deployment = settings.load_deployment()  # a broken configuration stops here, not in every worker
     settings.ensure_tmp()
     _configure_logging()
-    _upgrade_database(settings)  # once, here: gunicorn's workers fork after this
+    _upgrade_database(settings, "serve", deployment)  # once, here: gunicorn's workers fork after this
     PakatServer(settings, {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -414,9 +418,9 @@ def worker(burst: bool, config: Path | None) -> None:
     settings = Settings.from_env()
     if not settings.redis_url:
         raise AccessError(errors.CONFIG_INVALID, "set REDIS_URL to run a worker")
-    settings.load_deployment()  # fail now rather than on the first job
+    deployment = settings.load_deployment()  # fail now rather than on the first job
     _configure_logging()
-    _upgrade_database(settings)
+    _upgrade_database(settings, "worker", deployment)
 
     from redis import Redis
     from redis.exceptions import RedisError
@@ -462,7 +466,7 @@ def db_upgrade() -> None:
 
     settings = Settings.from_env()
     _configure_logging()
-    _upgrade_database(settings)
+    _upgrade_database(settings, "db-upgrade", _deployment_if_readable(settings))
     click.echo(f"پایگاه داده به‌روز است / database schema is at {schema.head()}: "
                f"{schema.describe(settings.database_url)}")
 
@@ -481,12 +485,118 @@ def db_current() -> None:
     click.echo(f"{found or 'none'} ({status}) — {schema.describe(settings.database_url)}")
 
 
-def _upgrade_database(settings: Settings) -> None:
-    """Bring the schema to head, first making the home folder where SQLite's default file lives."""
+def _upgrade_database(settings: Settings, process: str, deployment: Deployment | None) -> None:
+    """Bring the schema to head, first making the home folder where SQLite's default file lives.
+
+    Then the audit log hears of it: ``schema.upgraded`` if the schema moved, and
+    ``config.changed`` if ``deployment`` is not the configuration last recorded.
+    """
     from envelopes import schema
+    from envelopes.audit import system_actor
 
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    before = schema.current(settings.database_url)
     schema.upgrade(settings.database_url)
+    actor = system_actor(process)
+    with _audit_log(settings) as trail:
+        trail.record_schema_upgrade(before, schema.head(), actor=actor)
+        if deployment is not None:
+            entry = trail.record_configuration(deployment, actor=actor)
+            if entry is not None:
+                log.info("configuration %s recorded in the audit log (entry %d)", entry.details["sha256"],
+                         entry.seq)
+
+
+def _deployment_if_readable(settings: Settings) -> Deployment | None:
+    """The deployment for the audit log's record, if there is a readable one: the schema does not need it."""
+    if not settings.config.exists():
+        return None
+    try:
+        return settings.load_deployment()
+    except PakatError as error:
+        log.warning("configuration not recorded in the audit log: %s", error)
+        return None
+
+
+@contextlib.contextmanager
+def _audit_log(settings: Settings) -> Iterator[AuditLog]:
+    """The audit log of the settings' database, its engine closed afterwards (serve forks after this)."""
+    from envelopes.audit import AuditLog
+    from envelopes.database import Database
+
+    database = Database(settings.database_url)
+    try:
+        yield AuditLog(database)
+    finally:
+        database.dispose()
+
+
+# -- pakat audit ---------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log of seals, signatures, validations and configuration ($PAKAT_DATABASE_URL)."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as one JSON object on stdout.")
+@click.pass_context
+def audit_verify(ctx: click.Context, as_json: bool) -> None:
+    """Check every entry's hash and link, from the first to the head.
+
+    Exit status 0 when the chain is unbroken (printing the number of entries and
+    the head hash, worth keeping elsewhere), 9 (AUDIT_CHAIN_BROKEN) naming the
+    first entry that is altered, missing, out of order or inserted.
+    """
+    ctx.meta[JSON_OUTPUT] = as_json
+    settings = _current_schema()
+    with _audit_log(settings) as trail:
+        verdict = trail.verify()
+    body = verdict.as_dict()
+    if verdict.ok:
+        if as_json:
+            click.echo(json.dumps(body, ensure_ascii=False))
+        else:
+            click.echo(f"زنجیرهٔ گزارش ممیزی سالم است: {verdict.checked} ردیف / the audit log is unbroken: "
+                       f"{verdict.checked} entries, head {verdict.last_hash}")
+        return
+    error = IntegrityFailure(errors.AUDIT_CHAIN_BROKEN, f"{verdict.message_fa} / {verdict.message_en}")
+    if as_json:
+        # One JSON object either way: the verdict, with the error beside it.
+        click.echo(json.dumps({**body, "error": error.as_dict()}, ensure_ascii=False))
+        ctx.meta[JSON_OUTPUT] = False
+    raise error
+
+
+@audit.command("show")
+@click.option("--after", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Show entries after this sequence number.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000),
+              help="At most this many entries.")
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as a JSON array, hashes included.")
+@click.pass_context
+def audit_show(ctx: click.Context, after: int, limit: int, as_json: bool) -> None:
+    """Print the audit log's entries, oldest first: seq, time, action, actor, subject, details."""
+    ctx.meta[JSON_OUTPUT] = as_json
+    settings = _current_schema()
+    with _audit_log(settings) as trail:
+        entries = trail.entries(after=after, limit=limit)
+    if as_json:
+        click.echo(json.dumps([entry.as_dict() for entry in entries], ensure_ascii=False))
+        return
+    for entry in entries:
+        click.echo(f"{entry.seq}\t{entry.as_dict()['at']}\t{entry.action}\t{entry.actor}\t{entry.subject}\t"
+                   f"{entry.details_json}")
+
+
+def _current_schema() -> Settings:
+    """The settings, once their database is known to be at this Pakat's schema (else CONFIG_INVALID)."""
+    from envelopes import schema
+
+    settings = Settings.from_env()
+    schema.check_current(settings.database_url)
+    return settings
 
 
 def _configure_logging() -> None:
