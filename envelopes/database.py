@@ -134,6 +134,8 @@ signing_sessions = Table(
     Column("completed_revision", Integer, nullable=True),
     Column("error_code", String(64), nullable=True),
     Column("error_detail", Text, nullable=True),
+    # Where the signature's visible block goes (JSON of signer.placement.VisibleSignature); NULL: invisible.
+    Column("appearance", Text, nullable=True),
     Index("ix_signing_sessions_document", "document_id"),
 )
 

@@ -27,6 +27,7 @@ from pakat import errors
 from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
 from signer.pdf import PdfSource
+from signer.placement import VisibleSignature
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,8 @@ class DocumentService:
         return doc, self.store.path(doc.head.sha256)
 
     def seal(self, organisation: str, doc_id: str, level: PadesLevel, seals: SealService, *,
-             actor: str | None = None) -> DocumentView:
-        """Apply the organisation's seal to the latest revision, as a new revision.
+             actor: str | None = None, appearance: VisibleSignature | None = None) -> DocumentView:
+        """Apply the organisation's seal to the latest revision, as a new revision (visible if ``appearance``).
 
         Refused with DOCUMENT_BUSY while a signature is being raised to its
         level, and with DOCUMENT_CHANGED if a signature landed while sealing.
@@ -148,7 +149,7 @@ class DocumentService:
             raise PakatError(errors.DOCUMENT_BUSY)
         temp = self.store.incoming()
         try:
-            result = seals.seal(organisation, source, temp, level)
+            result = seals.seal(organisation, source, temp, level, appearance=appearance)
             self.store.adopt(temp, result.output_sha256)  # durable before the database names it
         finally:
             temp.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ from signer.http import HttpClient
 from signer.keys import Pkcs11Key
 from signer.levels import PadesLevel
 from signer.pades import PadesSigner, SignatureDetails
+from signer.placement import VisibleSignature
 from signer.revocation import RevocationSource
 from signer.timestamps import TimestampAuthority
 
@@ -116,9 +117,11 @@ class SealService:
         location: str | None = None,
         contact: str | None = None,
         durable: bool = True,
+        appearance: VisibleSignature | None = None,
     ) -> SealResult:
         """Seal ``source`` into ``destination`` (atomically; nothing is written on failure).
 
+        ``appearance`` asks for a visible seal block (see :mod:`signer.placement`).
         Pass ``durable=False`` only for a temporary output that is sent and deleted.
         """
         signer = self.signer_for(org_id)
@@ -127,6 +130,7 @@ class SealService:
             reason=reason or f"مهر سازمانی {org.name_fa} / Company seal of {org.name_en}",
             location=location,
             contact=contact,
+            appearance=appearance,
         )
         signed = signer.sign(
             source, destination, level, details, max_bytes=self.deployment.max_pdf_bytes, durable=durable

@@ -18,6 +18,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import zlib
@@ -57,6 +58,7 @@ from signer.external import (
 from signer.levels import PadesLevel
 from signer.pades import SignatureDetails
 from signer.pdf import Hole
+from signer.placement import VisibleSignature, check_place
 
 log = logging.getLogger(__name__)
 
@@ -186,14 +188,21 @@ class SigningSessions:
         level: PadesLevel,
         expected: ExpectedSigner,
         expires_in: timedelta = DEFAULT_EXPIRY,
+        appearance: VisibleSignature | None = None,
     ) -> NewSession:
-        """Open a session on a document of ``organisation``; the secret is returned once, stored hashed."""
+        """Open a session on a document of ``organisation``; the secret is returned once, stored hashed.
+
+        ``appearance`` makes the signature visible; a place the document cannot
+        offer now is refused here rather than after the user chose a certificate.
+        """
         if not MIN_EXPIRY <= expires_in <= MAX_EXPIRY:
             raise InputError(errors.REQUEST_INVALID, "expires_in must be between 60 and 3600 seconds")
         if level.timestamped and self.seals.tsa is None:
             raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs a timestamp authority")
         self.queue.ping()  # the signature step will need it: refuse now, not after the user signed
-        self.documents.get(organisation, doc_id)
+        doc = self.documents.get(organisation, doc_id)
+        if appearance is not None:
+            check_place(self.store.path(doc.head.sha256), appearance, max_bytes=self.deployment.max_pdf_bytes)
         secret = secrets.token_urlsafe(32)  # 256 bits
         now = utcnow()
         session_id = secrets.token_hex(16)
@@ -202,6 +211,7 @@ class SigningSessions:
                 id=session_id, document_id=doc_id, organisation=organisation, secret_sha256=_hash_secret(secret),
                 state=AWAITING_CERTIFICATE, level=level.value, expected_national_id=expected.national_id,
                 expected_role=expected.role, created_at=now, updated_at=now, expires_at=now + expires_in,
+                appearance=json.dumps(appearance.as_dict()) if appearance is not None else None,
             ))
         return NewSession(self.get(organisation, doc_id, session_id), secret)
 
@@ -267,7 +277,9 @@ class SigningSessions:
         tsa = self.seals.tsa
         prepared = prepare_signature(
             self.store.path(doc.head.sha256), signer, digest,
-            SignatureDetails(reason=_reason(signer), field_stem="Pakat Signature"),
+            SignatureDetails(reason=_reason(signer), field_stem="Pakat Signature",
+                             appearance=VisibleSignature.from_dict(json.loads(row.appearance))
+                             if row.appearance else None),
             timestamp_reserve=tsa.token_size_bound if level.timestamped and tsa is not None else 0,
             max_bytes=self.deployment.max_pdf_bytes,
         )

@@ -91,6 +91,23 @@ OUTPUT_EXISTS = _kind(
     "The output file already exists.",
 )
 
+# -- visible signature blocks ----------------------------------------------------
+APPEARANCE_OUTSIDE_PAGE = _kind(
+    "APPEARANCE_OUTSIDE_PAGE", 422, 3,
+    "جای خواسته‌شده برای کادر امضا بیرون از صفحه است (یا چنین صفحه‌ای نیست)؛ چیزی امضا نشد.",
+    "The requested signature block lies outside the page, or there is no such page; nothing was signed.",
+)
+APPEARANCE_OVERLAPS = _kind(
+    "APPEARANCE_OVERLAPS", 422, 3,
+    "کادر امضای خواسته‌شده روی کادر امضای دیگری می‌افتد؛ جای دیگری برگزینید. چیزی امضا نشد.",
+    "The requested signature block overlaps another signature's block; choose another place. Nothing was signed.",
+)
+APPEARANCE_NO_ROOM = _kind(
+    "APPEARANCE_NO_ROOM", 422, 3,
+    "در این صفحه جای خالی برای کادر امضای دیگری نمانده است؛ جای آن را خودتان تعیین کنید. چیزی امضا نشد.",
+    "No free room is left on the page for another signature block; give its place explicitly. Nothing was signed.",
+)
+
 # -- access and configuration ----------------------------------------------
 API_KEY_MISSING = _kind(
     "API_KEY_MISSING", 401, 4,

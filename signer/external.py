@@ -36,6 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from pakat import errors
 from pakat.errors import CertificateRefused, PakatError
+from signer.appearance import BlockFacts, BlockKind, visible_widget
 from signer.chain import ChainError, TrustStore
 from signer.cms import DigestAlgorithm, SignerTemplate
 from signer.keys import verify_digest_signature
@@ -174,13 +175,18 @@ def prepare_signature(
     """Lay out a signature of ``source`` by ``signer`` and build the attributes to sign.
 
     ``timestamp_reserve`` is the room kept in the hole for the signature
-    timestamp added by :func:`raise_signature` (0 for B-B).
+    timestamp added by :func:`raise_signature` (0 for B-B). A visible block
+    (``details.appearance``) shows the certificate's CN, Title and O.
     """
     moment = (signing_time or datetime.now(UTC)).replace(microsecond=0)
     template = signer.template(digest)
     pdf = PdfSource(source, max_bytes=max_bytes)
     try:
-        revision, hole, _ = signature_update(pdf, template.size_bound(timestamp_reserve), details, moment)
+        widget = None
+        if details.appearance is not None:
+            facts = BlockFacts.from_certificate(signer.certificate, BlockKind.SIGNATURE)
+            widget = visible_widget(pdf, details.appearance, facts, moment)
+        revision, hole, _ = signature_update(pdf, template.size_bound(timestamp_reserve), details, moment, widget)
         running = _hash_file(source, digest.hash(), pdf.size)
         base_size = pdf.size
     finally:

@@ -30,11 +30,13 @@ from cryptography import x509
 
 from pakat import errors
 from pakat.errors import CertificateRefused, PakatError
+from signer.appearance import BlockFacts, BlockKind, visible_widget
 from signer.chain import ChainError, TrustStore
 from signer.cms import SHA256, DigestAlgorithm, SignerTemplate
 from signer.keys import SigningKey
 from signer.levels import PadesLevel
-from signer.pdf import Hole, PdfSource, Revision, signature_dictionary
+from signer.pdf import Hole, PdfSource, Revision, VisibleWidget, signature_dictionary
+from signer.placement import VisibleSignature
 from signer.revocation import RevocationSource
 from signer.timestamps import TimestampAuthority, TimestampToken
 
@@ -44,12 +46,17 @@ _CONTENTS_MARGIN = 64
 
 @dataclass(frozen=True)
 class SignatureDetails:
-    """What a person reads in the signature panel: why, where, whom to contact."""
+    """What a person reads in the signature panel (why, where, whom to contact), and where its block is.
+
+    ``appearance`` None keeps the signature invisible; otherwise the block
+    shows the signer's name, organisation, role and the signing time.
+    """
 
     reason: str | None = None
     location: str | None = None
     contact: str | None = None
     field_stem: str = "Pakat Seal"
+    appearance: VisibleSignature | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class PadesSigner:
         except ChainError as exc:
             raise CertificateRefused(errors.SEAL_CERT_UNTRUSTED, str(exc)) from None
         self.template = SignerTemplate(key.certificate, self.chain[1:-1], digest)
+        self.block = BlockFacts.from_certificate(key.certificate, BlockKind.SEAL)
         if tsa is not None and tsa.digest is not SHA256:
             raise PakatError(errors.CONFIG_INVALID, "document timestamps are computed over SHA-256")
         check_key_usage(key.certificate, SEAL_REFUSALS)
@@ -121,8 +129,10 @@ class PadesSigner:
         # The document first: unusable input must cost neither an HSM login nor an OCSP round trip.
         pdf = PdfSource(source, max_bytes=max_bytes)
         try:
+            # A visible block's place is settled first too: a refused place costs no network round trip.
+            widget = visible_widget(pdf, details.appearance, self.block, signed_at) if details.appearance else None
             self.check_certificate(signed_at)
-            return self._sign_open(pdf, destination, level, details, signed_at, durable)
+            return self._sign_open(pdf, destination, level, details, signed_at, durable, widget)
         finally:
             pdf.close()
 
@@ -134,9 +144,10 @@ class PadesSigner:
         details: SignatureDetails,
         signed_at: datetime,
         durable: bool,
+        widget: VisibleWidget | None,
     ) -> SignedDocument:
         reserve = self.template.size_bound(self.tsa.token_size_bound if level.timestamped and self.tsa else 0)
-        revision, hole, xref_at = signature_update(pdf, reserve, details, signed_at)
+        revision, hole, xref_at = signature_update(pdf, reserve, details, signed_at, widget)
 
         destination = destination.resolve()
         fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=".pakat-", suffix=".part")
@@ -216,12 +227,17 @@ class PadesSigner:
 
 
 def signature_update(
-    pdf: PdfSource, reserve: int, details: SignatureDetails, signed_at: datetime
+    pdf: PdfSource,
+    reserve: int,
+    details: SignatureDetails,
+    signed_at: datetime,
+    widget: VisibleWidget | None = None,
 ) -> tuple[Revision, Hole, int]:
     """The incremental update adding one signature field with an empty hole of ``reserve`` bytes.
 
-    Returns the laid-out update, its hole and the update's startxref; the caller
-    fills the hole with the CMS once it has the signature.
+    ``widget`` (from :func:`signer.appearance.visible_widget`) makes the field
+    visible. Returns the laid-out update, its hole and the update's startxref;
+    the caller fills the hole with the CMS once it has the signature.
     """
     update = pdf.new_update()
     update.add_signature_field(
@@ -234,6 +250,7 @@ def signature_update(
             contact=details.contact,
         ),
         pdf.unique_field_name(details.field_stem),
+        widget,
     )
     revision, xref_at = update.layout(pdf.size, pdf.startxref)
     (hole,) = revision.holes

@@ -3,7 +3,8 @@
 A signed PDF is its original bytes followed by incremental updates. We parse
 the original with qpdf (through pikepdf, strictly: a damaged file is refused,
 never repaired) only to read the few objects an update rewrites: the catalog,
-the AcroForm and its field list, the first page and its annotations. The
+the AcroForm and its field list, the page that gets the signature's widget
+and its annotations. The
 update itself is written here, as text, so nothing that was not changed is
 re-encoded and the original bytes are copied through untouched.
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 import pikepdf
 
@@ -123,6 +125,23 @@ def parse_ref(raw: bytes) -> Ref | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+class AppearanceStream(Protocol):
+    """Something that can write a widget's normal appearance (a Form XObject) into an update."""
+
+    def write(self, update: Update) -> Ref:
+        """Add the XObject and whatever it uses; return the XObject's reference."""
+        ...
+
+
+@dataclass(frozen=True)
+class VisibleWidget:
+    """Where a visible signature's widget goes: a page (0-based), its /Rect, and how it looks."""
+
+    page_index: int
+    rect: tuple[float, float, float, float]
+    appearance: AppearanceStream
+
+
 @dataclass(frozen=True)
 class Hole:
     """Where a signature's /Contents goes: offsets in the whole output file."""
@@ -216,8 +235,7 @@ class PdfSource:
         self.info: bytes | None = trailer.Info.unparse(resolved=False) if "/Info" in trailer else None
         self.id_raw: bytes | None = trailer.ID.unparse(resolved=False) if "/ID" in trailer else None
         self.next_object = max(int(trailer.Size), max((o.objgen[0] for o in pdf.objects), default=0) + 1)
-        page = pdf.pages[0].obj
-        self.first_page: Ref = page.objgen
+        self.first_page: Ref = self.page_ref(0)
         # Objects rewritten by earlier revisions of this run, by reference.
         self._dicts: dict[Ref, RawDict] = {}
         self._arrays: dict[Ref, RawArray] = {}
@@ -225,6 +243,11 @@ class PdfSource:
 
     def close(self) -> None:
         self.pdf.close()
+
+    def page_ref(self, index: int) -> Ref:
+        """The object of page ``index`` (0-based); qpdf reads the page tree once, lazily."""
+        ref_: Ref = self.pdf.pages[index].obj.objgen
+        return ref_
 
     # -- reading with our own earlier edits on top -----------------------------
     def dict_at(self, r: Ref) -> RawDict:
@@ -296,17 +319,28 @@ class Update:
         return self.source.array_at(r)
 
     # -- the signature-field plumbing shared by signatures and document timestamps
-    def add_signature_field(self, value_dict: bytes, field_name: str) -> None:
-        """An invisible signature field whose value is ``value_dict`` on the first page.
+    def add_signature_field(
+        self, value_dict: bytes, field_name: str, visible: VisibleWidget | None = None
+    ) -> None:
+        """A signature field whose value is ``value_dict``, invisible on page 1 unless ``visible`` says where.
 
-        The widget has an empty /Rect and Print+Locked flags, sits in page 1's
-        /Annots, and its field joins the AcroForm with /SigFlags 3.
+        The widget has Print+Locked flags and sits in its page's /Annots: an
+        invisible one has an empty /Rect on the first page, a visible one its
+        /Rect and normal appearance (/AP /N) on the chosen page. The field joins
+        the AcroForm with /SigFlags 3.
         """
         sig = self.add(value_dict)
-        page = self.source.first_page
+        if visible is None:
+            page = self.source.first_page
+            look = b"/Rect[0 0 0 0]"
+        else:
+            page = self.source.page_ref(visible.page_index)
+            form = visible.appearance.write(self)
+            rect = b" ".join(format(round(v, 3), "f").rstrip("0").rstrip(".").encode() for v in visible.rect)
+            look = b"/Rect[%s]/AP<</N %s>>" % (rect, ref(form))
         widget = self.add(
-            b"<</Type/Annot/Subtype/Widget/FT/Sig/F 132/Rect[0 0 0 0]/T %s/V %s/P %s>>"
-            % (text_string(field_name), ref(sig), ref(page))
+            b"<</Type/Annot/Subtype/Widget/FT/Sig/F 132%s/T %s/V %s/P %s>>"
+            % (look, text_string(field_name), ref(sig), ref(page))
         )
         self._append_to(page, b"/Annots", ref(widget))
         form = self._acroform()

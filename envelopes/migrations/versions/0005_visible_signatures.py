@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -22,8 +22,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # A nullable column: SQLite adds it in place, no table rebuild.
+    op.add_column("signing_sessions", sa.Column("appearance", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    # SQLite (before 3.35) cannot drop a column: batch mode rebuilds the table there.
+    with op.batch_alter_table("signing_sessions") as batch:
+        batch.drop_column("appearance")
