@@ -1,4 +1,4 @@
-"""RQ jobs: sealing files, and raising agent signatures to their level, in a long-lived worker.
+"""RQ jobs: sealing files and batches, and raising agent signatures to their level, in a long-lived worker.
 
 ``pakat worker`` runs an RQ ``SimpleWorker`` (no fork per job), so the seal
 service built by the first job stays logged in for the next ones. Jobs take
@@ -17,6 +17,8 @@ import hashlib
 import json
 import logging
 import os
+import secrets
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -24,11 +26,13 @@ from typing import Any
 
 from rq import get_current_job
 
+from envelopes.batches import Batches
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database
 from envelopes.queueing import RQJobQueue
 from envelopes.sealing import SealService
 from envelopes.sessions import SigningSessions
+from pakat.errors import ServiceUnavailable
 from pakat.settings import LazySealService, Settings
 from signer.levels import PadesLevel
 
@@ -39,6 +43,7 @@ RECORD_SUFFIX = ".pakat.json"
 _services: LazySealService | None = None
 _services_lock = threading.Lock()
 _sessions: SigningSessions | None = None
+_batches: tuple[Batches, RQJobQueue] | None = None
 
 
 def worker_seal_service() -> SealService:
@@ -67,6 +72,47 @@ def worker_signing_sessions() -> SigningSessions:
                 RQJobQueue(settings.redis_url, settings.queue, deployment),
             )
         return _sessions
+
+
+def worker_batches() -> tuple[Batches, RQJobQueue]:
+    """This process's batch use cases and queue, over the environment's database and store."""
+    global _batches
+    with _services_lock:
+        if _batches is None:
+            settings = Settings.from_env()
+            deployment = settings.load_deployment()
+            _batches = (
+                Batches(Database(settings.database_url), DocumentStore(settings.document_root),
+                        worker_seal_service, lease=settings.batch_lease),
+                RQJobQueue(settings.redis_url, settings.queue, deployment),
+            )
+        return _batches
+
+
+def seal_batch_job(batch_id: str) -> dict[str, Any]:
+    """Seal a batch's items until none is left to claim; safe to run in many workers, and again.
+
+    Items that must wait (a retry after a TSA outage, another worker's lease)
+    get a job scheduled for when they can be claimed; the run that settles the
+    last item tells the platform (``batch.finished``).
+    """
+    batches, queue = worker_batches()
+    # A new name per run: a run that was presumed dead and comes back cannot record over its successor.
+    owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    report = batches.work(batch_id, owner)
+    try:
+        if report.wake_at is not None:
+            queue.wake_batch(batch_id, report.wake_at)
+        if report.finished_now and report.progress is not None:
+            progress = report.progress
+            queue.event(report.api_key_sha256, "batch.finished", {
+                "batch": batch_id, "organisation": progress.organisation, "total": progress.total,
+                "sealed": progress.sealed, "failed": progress.failed,
+            })
+    except ServiceUnavailable as exc:
+        # The seals are recorded; a lost wake-up is made good by the workers' sweep.
+        log.warning("batch %s: could not queue its follow-up (%s)", batch_id, exc.code)
+    return report.as_dict()
 
 
 def raise_signature_job(session_id: str) -> dict[str, Any]:

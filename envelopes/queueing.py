@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import datetime
 from typing import Any
 
 import rq
@@ -23,6 +24,11 @@ from pakat.errors import ServiceUnavailable
 # Seconds between attempts to raise a signature to its level when the TSA or a
 # responder is down; after the last, the session ends failed with the B-B signature kept.
 RAISE_RETRY_INTERVALS = (5, 30, 120, 600)
+#: Jobs started per batch at most: one per worker that should share it. Extra ones find nothing and end.
+MAX_BATCH_JOBS = 8
+#: Items per job started, so a small batch does not wake every worker.
+ITEMS_PER_BATCH_JOB = 25
+BATCH_JOB = "envelopes.jobs.seal_batch_job"
 
 
 class RQJobQueue:
@@ -60,6 +66,37 @@ class RQJobQueue:
                 description=f"raise the signature of session {session_id} to its level",
                 retry=rq.Retry(max=len(RAISE_RETRY_INTERVALS), interval=list(RAISE_RETRY_INTERVALS)),
             )
+        except RedisError as exc:
+            raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, type(exc).__name__) from None
+
+    def start_batch(self, batch_id: str, total: int) -> None:
+        """Wake enough workers for a new batch; each job works until nothing is left to claim."""
+        jobs = max(1, min(MAX_BATCH_JOBS, -(-total // ITEMS_PER_BATCH_JOB)))
+        try:
+            queue = self.queue()
+            queue.enqueue_many([
+                rq.Queue.prepare_data(BATCH_JOB, (batch_id,), job_id=f"batch-{batch_id}-{n}",
+                                      description=f"seal batch {batch_id}", result_ttl=3600)
+                for n in range(jobs)
+            ])
+        except RedisError as exc:
+            raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, type(exc).__name__) from None
+
+    def wake_batch(self, batch_id: str, at: datetime | None = None) -> bool:
+        """One more job for a batch, now or at ``at``; none if one is already waiting. True if enqueued."""
+        job_id = f"batch-{batch_id}-wake"
+        try:
+            queue = self.queue()
+            existing = queue.fetch_job(job_id)
+            if existing is not None and existing.get_status(refresh=False) in ("queued", "scheduled", "deferred"):
+                return False
+            if at is None:
+                queue.enqueue(BATCH_JOB, batch_id, job_id=job_id, description=f"seal batch {batch_id}",
+                              result_ttl=3600)
+            else:
+                queue.enqueue_at(at, BATCH_JOB, batch_id, job_id=job_id, description=f"seal batch {batch_id}",
+                                 result_ttl=3600)
+            return True
         except RedisError as exc:
             raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, type(exc).__name__) from None
 

@@ -325,6 +325,73 @@ AUDIT_CHAIN_BROKEN = _kind(
     "The audit log's hash chain is broken: an entry was altered, removed or inserted.",
 )
 
+# -- tenders and bid envelopes ----------------------------------------------------------
+TENDER_NOT_FOUND = _kind(
+    "TENDER_NOT_FOUND", 404, 3,
+    "چنین مناقصه‌ای برای این سامانه وجود ندارد.",
+    "No such tender for this platform.",
+)
+TENDER_EXISTS = _kind(
+    "TENDER_EXISTS", 409, 3,
+    "این سامانه پیش‌تر مناقصه‌ای با همین شماره ثبت کرده است.",
+    "This platform already has a tender with this reference.",
+)
+ENVELOPE_NOT_FOUND = _kind(
+    "ENVELOPE_NOT_FOUND", 404, 3,
+    "چنین پاکتی در این مناقصه وجود ندارد.",
+    "No such envelope in this tender.",
+)
+ENVELOPE_EXISTS = _kind(
+    "ENVELOPE_EXISTS", 409, 3,
+    "این پیشنهاددهنده در این مناقصه پاکتی از همین نوع دارد؛ آن را جایگزین یا مسترد کنید.",
+    "This bidder already has an envelope of this kind in the tender; replace its documents or withdraw it.",
+)
+DOCUMENT_IN_ENVELOPE = _kind(
+    "DOCUMENT_IN_ENVELOPE", 409, 3,
+    "این سند از آنِ پاکت دیگری است یا رسید ارسال است و نمی‌تواند در این پاکت قرار گیرد.",
+    "This document belongs to another envelope or is a submission receipt; it cannot join this envelope.",
+)
+DEADLINE_PASSED = _kind(
+    "DEADLINE_PASSED", 409, 3,
+    "مهلت ارسال پیشنهاد این مناقصه گذشته است؛ پس از مهلت هیچ چیز در پاکت‌ها تغییر نمی‌کند.",
+    "The tender's submission deadline has passed; after it nothing in its envelopes changes.",
+)
+DEADLINE_NOT_REACHED = _kind(
+    "DEADLINE_NOT_REACHED", 409, 3,
+    "مهلت ارسال پیشنهاد هنوز نگذشته است؛ پاکت‌ها پس از مهلت گشوده می‌شوند.",
+    "The submission deadline has not passed yet; envelopes are opened after it.",
+)
+ENVELOPE_STATE = _kind(
+    "ENVELOPE_STATE", 409, 3,
+    "این کار در وضعیت کنونی پاکت ممکن نیست؛ جزئیات را ببینید.",
+    "This action is not possible in the envelope's current state; see the detail.",
+)
+ENVELOPE_INCOMPLETE = _kind(
+    "ENVELOPE_INCOMPLETE", 409, 3,
+    "پاکت کامل نیست: همهٔ امضاها و مهر لازم روی همهٔ اسناد آن نیست.",
+    "The envelope is incomplete: not every document carries every required signature and seal.",
+)
+SUBMISSION_LATE = _kind(
+    "SUBMISSION_LATE", 409, 3,
+    "مهر زمانی ارسال پس از مهلت است؛ پیشنهاد پذیرفته نشد و چیزی ثبت نشد.",
+    "The submission's timestamp is after the deadline; the bid was refused and nothing was recorded.",
+)
+OPENING_OUT_OF_ORDER = _kind(
+    "OPENING_OUT_OF_ORDER", 409, 3,
+    "پاکت‌ها به ترتیب الف، ب، ج گشوده می‌شوند؛ این نوع هنوز نوبتش نیست یا پیش‌تر گشوده شده است.",
+    "Envelopes are opened A, then B, then C; this kind is not due yet or was already opened.",
+)
+ENVELOPE_SEALED = _kind(
+    "ENVELOPE_SEALED", 403, 4,
+    "این سند در پاکتی ارسال‌شده است و تا گشایش پاکت در دسترس نیست.",
+    "This document is in a submitted envelope and cannot be read until the envelope is opened.",
+)
+SIGNER_ASSURANCE_TOO_LOW = _kind(
+    "SIGNER_ASSURANCE_TOO_LOW", 422, 6,
+    "سطح اطمینان گواهی امضاکننده از حداقلِ خواسته‌شده برای این پاکت کمتر است.",
+    "The signer's certificate is below the minimum assurance level this envelope requires.",
+)
+
 # -- the reference agent, at the user's side --------------------------------------
 TOKEN_NOT_PRESENT = _kind(
     "TOKEN_NOT_PRESENT", 503, 5,
@@ -365,6 +432,53 @@ SERVER_UNREACHABLE = _kind(
     "SERVER_UNREACHABLE", 503, 7,
     "سرور پاکت در دسترس نیست؛ اتصال شبکه را بررسی کنید.",
     "The Pakat server cannot be reached; check the network connection.",
+)
+
+# -- batches -------------------------------------------------------------------------
+BATCH_NOT_FOUND = _kind(
+    "BATCH_NOT_FOUND", 404, 3,
+    "چنین دسته‌ای (batch) برای این سازمان وجود ندارد.",
+    "No such batch for this organisation.",
+)
+BATCH_NOT_FINISHED = _kind(
+    "BATCH_NOT_FINISHED", 409, 3,
+    "مهر این دسته هنوز تمام نشده است؛ پس از پایان دوباره بخواهید.",
+    "The batch is still being sealed; ask again when it has finished.",
+)
+BATCH_EMPTY = _kind(
+    "BATCH_EMPTY", 400, 3,
+    "در درخواست هیچ فایل PDF نیست.",
+    "The request holds no PDF file.",
+)
+ARCHIVE_INVALID = _kind(
+    "ARCHIVE_INVALID", 400, 3,
+    "فایل zip خراب یا رمزدار است و خوانده نمی‌شود.",
+    "The zip file is damaged or encrypted and cannot be read.",
+)
+ARCHIVE_UNSAFE_PATH = _kind(
+    "ARCHIVE_UNSAFE_PATH", 400, 3,
+    "نام یکی از فایل‌های zip ناامن است (مسیر مطلق، «..»، پیوند نمادین یا نام تکراری).",
+    "A name in the zip is unsafe (absolute path, '..', symbolic link or duplicate).",
+)
+ARCHIVE_TOO_LARGE = _kind(
+    "ARCHIVE_TOO_LARGE", 413, 3,
+    "فایل zip بیش از اندازهٔ مجاز باز می‌شود (بمب فشرده‌سازی یا فایل‌های بیش از حد).",
+    "The zip expands beyond the allowed size (a compression bomb, or too many or too large files).",
+)
+ARCHIVE_MEMBER_NOT_PDF = _kind(
+    "ARCHIVE_MEMBER_NOT_PDF", 415, 3,
+    "یکی از فایل‌های درخواست PDF نیست.",
+    "One of the files in the request is not a PDF.",
+)
+IDEMPOTENCY_KEY_REUSED = _kind(
+    "IDEMPOTENCY_KEY_REUSED", 422, 3,
+    "این Idempotency-Key پیش‌تر برای درخواستی با محتوای دیگر به کار رفته است.",
+    "This Idempotency-Key was already used for a request with different content.",
+)
+SEAL_RETRIES_EXHAUSTED = _kind(
+    "SEAL_RETRIES_EXHAUSTED", 503, 7,
+    "مهر این فایل پس از چند تلاش به دلیل در دسترس نبودن سرویس‌ها انجام نشد.",
+    "The file could not be sealed after several attempts: a service it needs stayed unavailable.",
 )
 
 INTERNAL = _kind(

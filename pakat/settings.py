@@ -14,6 +14,10 @@ PAKAT_TMP      uploads and outputs in flight               ``$PAKAT_HOME/tmp``
 PAKAT_DATABASE_URL  SQLAlchemy URL of the database          ``sqlite:///$PAKAT_HOME/pakat.db``
 PAKAT_DOCUMENTS     stored documents, by SHA-256            ``$PAKAT_HOME/documents``
 PAKAT_PUBLIC_URL    base of the URLs given to agents        the request's own host
+PAKAT_BATCH_LEASE_SECONDS  how long a worker holds batch items  ``120``
+                    before another may take them over
+PAKAT_BATCH_SWEEP_SECONDS  how often a worker looks for batches ``30``
+                    whose queued jobs were lost
 =============  ==========================================  ============================
 """
 
@@ -24,10 +28,13 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hsm_config.deployment import Deployment, load_deployment
+from pakat import errors
+from pakat.errors import AccessError
 
 if TYPE_CHECKING:
     from envelopes.sealing import SealService
@@ -47,6 +54,8 @@ class Settings:
     database_url: str = ""  # empty: SQLite in ``home``
     documents: Path | None = None  # None: ``home/documents``
     public_url: str | None = None
+    batch_lease_seconds: int = 120
+    batch_sweep_seconds: int = 30
 
     def __post_init__(self) -> None:
         # Settings built in code (tests, tools) get the same defaults as from_env.
@@ -60,6 +69,10 @@ class Settings:
         """Where stored documents live (``documents``, always set after construction)."""
         assert self.documents is not None
         return self.documents
+
+    @property
+    def batch_lease(self) -> timedelta:
+        return timedelta(seconds=self.batch_lease_seconds)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +95,8 @@ class Settings:
             database_url=get("PAKAT_DATABASE_URL") or "",
             documents=Path(documents).resolve() if (documents := get("PAKAT_DOCUMENTS")) else None,
             public_url=(get("PAKAT_PUBLIC_URL") or "").rstrip("/") or None,
+            batch_lease_seconds=_seconds("PAKAT_BATCH_LEASE_SECONDS", get("PAKAT_BATCH_LEASE_SECONDS"), 120),
+            batch_sweep_seconds=_seconds("PAKAT_BATCH_SWEEP_SECONDS", get("PAKAT_BATCH_SWEEP_SECONDS"), 30),
         )
 
     def with_config(self, config: str | os.PathLike[str] | None) -> Settings:
@@ -98,6 +113,14 @@ class Settings:
         """Create the temp folder if needed; owner-only, since it holds documents in flight."""
         self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self.tmp
+
+
+def _seconds(name: str, raw: str | None, default: int) -> int:
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 86400:
+        raise AccessError(errors.CONFIG_INVALID, f"{name} must be a whole number of seconds, 1 to 86400")
+    return int(raw)
 
 
 class LazySealService:

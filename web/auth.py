@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
+from hsm_config.deployment import hash_api_key
 from pakat import errors
 from pakat.errors import AccessError
 from web.state import pakat_state
@@ -32,3 +33,9 @@ def check_organisation(requested: str | None, own: str) -> str:
         return own
     pakat_state().deployment.organisation(requested)  # UNKNOWN_ORGANISATION if not configured
     raise AccessError(errors.ORGANISATION_FORBIDDEN, requested)
+
+
+def caller_api_key_sha256() -> str:
+    """The SHA-256 of the caller's API key (check it first with :func:`organisation_of_caller`)."""
+    _, _, key = request.headers.get("Authorization", "").strip().partition(" ")
+    return hash_api_key(key.strip())

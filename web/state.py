@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from envelopes.archives import BatchLimits
+from envelopes.batches import Batches
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database
 from envelopes.documents import DocumentService
@@ -30,6 +32,13 @@ class PakatState:
 
     def documents(self) -> DocumentService:
         return DocumentService(self.database, self.store, self.deployment.max_pdf_bytes)
+
+    def batches(self) -> Batches:
+        """The batch use cases; this process only creates and watches batches, workers seal them."""
+        return Batches(self.database, self.store, self.seals.get, lease=self.settings.batch_lease)
+
+    def batch_limits(self) -> BatchLimits:
+        return BatchLimits(max_item_bytes=self.deployment.max_pdf_bytes)
 
     def sessions(self) -> SigningSessions:
         """The signing-session use cases; cheap to build, the heavy parts are shared."""
