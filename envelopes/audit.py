@@ -64,7 +64,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 import pakat
 from envelopes.database import Database, audit_head, audit_log, utcnow
@@ -83,13 +83,15 @@ DOCUMENT_SIGNED = "document.signed"
 SIGNATURE_COMPLETED = "signature.completed"
 SIGNATURE_FAILED = "signature.failed"
 DOCUMENT_VALIDATED = "document.validated"
+BATCH_CREATED = "batch.created"
 BATCH_ITEM_SEALED = "batch.item_sealed"
+BATCH_FINISHED = "batch.finished"
 ENVELOPE_SUBMITTED = "envelope.submitted"
 CONFIG_CHANGED = "config.changed"
 SCHEMA_UPGRADED = "schema.upgraded"
 ACTIONS = frozenset({
     DOCUMENT_SEALED, DOCUMENT_SIGNED, SIGNATURE_COMPLETED, SIGNATURE_FAILED, DOCUMENT_VALIDATED,
-    BATCH_ITEM_SEALED, ENVELOPE_SUBMITTED, CONFIG_CHANGED, SCHEMA_UPGRADED,
+    BATCH_CREATED, BATCH_ITEM_SEALED, BATCH_FINISHED, ENVELOPE_SUBMITTED, CONFIG_CHANGED, SCHEMA_UPGRADED,
 })
 
 ANONYMOUS = "anonymous"
@@ -105,6 +107,15 @@ MAX_PAGE = 1000
 # New actions follow the vocabulary's shape: a noun, a dot, a past participle.
 _ACTION = re.compile(r"[a-z][a-z_]*(\.[a-z][a-z_]*)+")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+# An append's three statements, built once: SQLAlchemy then reuses their compiled form at every append.
+_TAKE_SEQ = (
+    update(audit_head).where(audit_head.c.id == HEAD_ID).values(seq=audit_head.c.seq + 1)
+    .returning(audit_head.c.seq, audit_head.c.hash)
+)
+_ADD_ENTRY = insert(audit_log)
+_SET_HEAD_HASH = update(audit_head).where(audit_head.c.id == HEAD_ID).values(hash=bindparam("head_hash"))
+_HOLD_HEAD = update(audit_head).where(audit_head.c.id == HEAD_ID).values(seq=audit_head.c.seq)
 
 # -- verdicts: why a chain does not hold ---------------------------------------------------------
 
@@ -125,14 +136,14 @@ REASONS: dict[str, tuple[str, str]] = {
                          "or inserted before it"),
     HASH_MISMATCH: ("ردیف {seq} تغییر کرده است: محتوایش با چکیده‌اش نمی‌خواند.",
                     "entry {seq} was altered: its content does not match its hash"),
-    TRUNCATED: ("ردیف‌های {seq} به بعد نیستند: گزارش پیش از سرِ زنجیره (ردیف {other}) تمام می‌شود.",
-                "entries from {seq} on are missing: the log ends before its head (entry {other})"),
+    TRUNCATED: ("ردیف {seq} و ردیف‌های پس از آن نیستند: گزارش پیش از سرِ زنجیره (ردیف {other}) تمام می‌شود.",
+                "entry {seq} and those after it are missing: the log ends before its head (entry {other})"),
     HEAD_MISMATCH: ("ردیف {seq} آن نیست که سرِ زنجیره ثبت کرده است.",
                     "entry {seq} is not the one the chain's head recorded"),
     BEYOND_HEAD: ("ردیف {seq} پس از سرِ زنجیره (ردیف {other}) آمده است: افزوده شده است.",
                   "entry {seq} lies beyond the chain's head (entry {other}): it was inserted"),
-    HEAD_MISSING: ("سرِ زنجیره (جدول audit_head) نیست؛ ردیف {seq} به بعد تأییدپذیر نیست.",
-                   "the chain's head (table audit_head) is missing; entries from {seq} on cannot be vouched for"),
+    HEAD_MISSING: ("سرِ زنجیره (جدول audit_head) نیست؛ ردیف {seq} و پس از آن تأییدپذیر نیستند.",
+                   "the chain's head (table audit_head) is missing; entry {seq} and after cannot be vouched for"),
 }
 
 
@@ -256,20 +267,15 @@ class AuditLog:
         _check(action, actor, subject)
         details_json = canonical_json(details or {})
         # First a write: it takes the head's row lock (PostgreSQL) or the write lock (SQLite).
-        head = conn.execute(
-            update(audit_head).where(audit_head.c.id == HEAD_ID).values(seq=audit_head.c.seq + 1)
-            .returning(audit_head.c.seq, audit_head.c.hash)
-        ).first()
+        head = conn.execute(_TAKE_SEQ).first()
         if head is None:
             raise IntegrityFailure(errors.AUDIT_CHAIN_BROKEN, "the audit head row is missing")
         seq, prev_hash = int(head.seq), str(head.hash)
         at = utcnow()  # under the lock, so time follows seq
         digest = entry_hash(seq, at, action, actor, subject, details_json, prev_hash)
-        conn.execute(insert(audit_log).values(
-            seq=seq, at=at, action=action, actor=actor, subject=subject, details=details_json,
-            prev_hash=prev_hash, hash=digest,
-        ))
-        conn.execute(update(audit_head).where(audit_head.c.id == HEAD_ID).values(hash=digest))
+        conn.execute(_ADD_ENTRY, {"seq": seq, "at": at, "action": action, "actor": actor, "subject": subject,
+                                  "details": details_json, "prev_hash": prev_hash, "hash": digest})
+        conn.execute(_SET_HEAD_HASH, {"head_hash": digest})
         return AuditEntry(seq, at, action, actor, subject, details_json, prev_hash, digest)
 
     def record(self, action: str, *, actor: str, subject: str,
@@ -401,7 +407,7 @@ class AuditLog:
         with self.database.write() as conn:
             # A write that changes nothing, to hold the lock while reading: two processes deciding at once
             # would otherwise both find nothing recorded.
-            conn.execute(update(audit_head).where(audit_head.c.id == HEAD_ID).values(seq=audit_head.c.seq))
+            conn.execute(_HOLD_HEAD)
             last = conn.execute(
                 select(audit_log.c.details).where(audit_log.c.action == action)
                 .order_by(audit_log.c.seq.desc()).limit(1)

@@ -16,6 +16,8 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, Response, request, send_file
 
+from envelopes import audit
+from envelopes.audit import AuditLog
 from pakat import errors
 from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
@@ -24,7 +26,7 @@ from validation.reports.etsi_xml import report_to_etsi_xml
 from validation.reports.json_report import parse_iso_time, report_to_json
 from validation.reports.labels import Lang
 from validation.reports.pdf import render_pdf
-from web.auth import check_organisation, organisation_of_caller
+from web.auth import caller_api_key_sha256, check_organisation, organisation_of_caller
 from web.errors import BAD_REQUEST
 from web.state import pakat_state
 from web.uploads import upload_request, uploaded_path
@@ -69,6 +71,9 @@ def seal() -> Response:
         "sealed for %s at %s: %d bytes, sha256 %s",
         result.organisation, result.level.value, result.output_size, result.output_sha256,
     )
+    # Before the answer: a seal the audit log does not hold is never handed out.
+    actor = audit.api_key_actor(caller_api_key_sha256())
+    AuditLog(pakat_state().database).record_stateless_seal(result, actor=actor)
     response = send_file(
         destination,
         mimetype="application/pdf",
@@ -123,6 +128,7 @@ def validate() -> Response:
     report = validate_file(path, report_file_name(upload.filename), at=at)
     log.info("validated %s: %s, %d signature(s)", report.file_sha256, report.indication.value,
              len(report.signatures))
+    AuditLog(pakat_state().database).record_validation(report, actor=_validation_actor(), channel="api")
     body = _render_report(kind, report, path, lang)
     if kind == "pdf":
         # send_file writes the RFC 6266 filename* form that Persian names need.
@@ -136,6 +142,14 @@ def validate() -> Response:
     # A report says who signed a confidential bid: no shared cache may keep it.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _validation_actor() -> str:
+    """Validation needs no API key; a platform that sends a valid one is named in the audit log."""
+    if not request.headers.get("Authorization", "").strip():
+        return audit.ANONYMOUS
+    digest = caller_api_key_sha256()
+    return audit.api_key_actor(digest) if digest in pakat_state().deployment.api_key_hashes else audit.ANONYMOUS
 
 
 def _report_lang() -> Lang:

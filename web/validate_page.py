@@ -23,6 +23,8 @@ import re
 from flask import Blueprint, Response, render_template, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException, NotFound
 
+from envelopes import audit
+from envelopes.audit import AuditLog
 from pakat import errors
 from pakat.errors import ErrorKind, InputError, PakatError
 from validation.model import DocumentReport
@@ -32,6 +34,7 @@ from validation.reports.json_report import report_to_json
 from validation.reports.labels import Lang, parse_lang
 from validation.reports.pdf import FONT_DIR, FONT_FILES, render_pdf
 from web import errors as web_errors
+from web.state import pakat_state
 from web.uploads import upload_request, uploaded_path
 from web.validation_service import validate_file
 
@@ -68,6 +71,7 @@ def validate() -> Response:
     report = validate_file(uploaded_path(upload.stream), file_name)
     log.info("validated %s: %s (%d signatures)", report.file_sha256, report.indication.value,
              len(report.signatures))
+    AuditLog(pakat_state().database).record_validation(report, actor=audit.ANONYMOUS, channel="page")
     return _page(lang, report=report)
 
 
