@@ -14,10 +14,11 @@ import re
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, Response, request, send_file
+from flask import Blueprint, Response, jsonify, request, send_file
 
 from envelopes import audit
 from envelopes.audit import AuditLog
+from envelopes.webhooks import MAX_DELIVERIES_PAGE, deliveries
 from pakat import errors
 from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
@@ -189,6 +190,25 @@ def _optional(value: str | None) -> str | None:
     value = (value or "").strip()
     return value or None
 
+
+
+@bp.get("/webhooks/deliveries")
+def webhook_deliveries() -> Response:
+    """The attempts to deliver this API key's webhook events, oldest first; ``?after=<id>&limit=<n>`` pages on."""
+    organisation_of_caller()
+    after = _whole_arg("after", default=0, most=2**62)
+    limit = _whole_arg("limit", default=100, most=MAX_DELIVERIES_PAGE, least=1)
+    found = deliveries(pakat_state().database, caller_api_key_sha256(), after=after, limit=limit)
+    return jsonify({"deliveries": [d.as_dict() for d in found], "next_after": found[-1].id if found else after})
+
+
+def _whole_arg(name: str, *, default: int, most: int, least: int = 0) -> int:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not least <= int(raw) <= most:
+        raise InputError(errors.REQUEST_INVALID, f"{name} must be a whole number from {least} to {most}")
+    return int(raw)
 
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
