@@ -198,7 +198,10 @@ class PdfSource:
             raise InputError(errors.PDF_TRUNCATED, "no startxref / %%EOF at the end of the file")
         self.startxref = int(matches[-1].group(1))
         try:
-            self.pdf = pikepdf.open(path, attempt_recovery=False)
+            # qpdf would otherwise copy inherited page attributes (MediaBox, Rotate…) into every page,
+            # making some of them new indirect objects: a page we rewrite for its /Annots would then
+            # come out with keys it never had and references to objects the file does not hold.
+            self.pdf = pikepdf.open(path, attempt_recovery=False, inherit_page_attributes=False)
         except pikepdf.PasswordError:
             raise InputError(errors.PDF_ENCRYPTED) from None
         except (pikepdf.PdfError, OSError, RuntimeError, ValueError) as exc:
