@@ -25,7 +25,9 @@ signature.completed   the signature reached its session's level     document id;
 signature.failed      the level could not be reached (B-B kept)     document id; session, error code
 document.validated    validation through the API or the page       ``sha256:<input>``; indication,
                                                                     sub-indication, signatures
-batch.item_sealed     an item of a batch sealed (envelopes.batches) the batch id; the item, digests
+batch.created         a batch accepted (envelopes.batches)          the batch id; organisation, level, items
+batch.item_sealed     an item of a batch sealed, with its state     ``<batch id>/<item>``; the item, digests
+batch.finished        every item of a batch settled                 the batch id
 envelope.submitted    an envelope submitted (envelopes.envelopes)   the envelope id
 config.changed        ``pakat serve``/``worker``/``db upgrade``     ``deployment``; the YAML's sha256,
                       found a deployment unlike the last recorded   organisations, API keys, trust roots
