@@ -34,6 +34,10 @@ config.changed        ``pakat serve``/``worker``/``db upgrade``     ``deployment
 schema.upgraded       the database schema moved to a new revision   ``schema``; from, to
 ====================  ==========================================  =====================================
 
+``pakat seal`` and ``pakat validate`` on the command line append nothing: they work
+without the service's database, and whoever runs them holds the seal's PIN or
+the file already, so an entry they chose to write would prove nothing.
+
 Actors name who acted, never with a secret: ``api-key:<first 12 hex of the
 key's SHA-256>`` (:func:`api_key_actor`), ``organisation:<id>``,
 ``signer:<national id>``, ``system:<process>`` (serve, worker, db-upgrade) and
