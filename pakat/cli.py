@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from envelopes.audit import AuditLog
     from hsm_config.deployment import Deployment
+    from signer.placement import VisibleSignature
     from validation.config import ValidationConfig
     from validation.model import DocumentReport
 
@@ -110,6 +111,12 @@ main.add_command(agent)
 @click.option("--reason", help="Reason recorded in the signature.")
 @click.option("--location", help="Location recorded in the signature.")
 @click.option("--contact", help="Contact information recorded in the signature.")
+@click.option("--visible", is_flag=True,
+              help="Draw the seal's block in the free area at the bottom of the last page.")
+@click.option("--visible-rect", metavar="X,Y,W,H",
+              help="Draw the block here instead: millimetres from the page's bottom-left corner.")
+@click.option("--visible-page", type=int, default=-1, show_default=True,
+              help="Page of the block (1 is the first, -1 the last).")
 @config_option
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or error) as JSON on stdout.")
@@ -123,6 +130,9 @@ def seal(
     reason: str | None,
     location: str | None,
     contact: str | None,
+    visible: bool,
+    visible_rect: str | None,
+    visible_page: int,
     config: Path | None,
     force: bool,
     as_json: bool,
@@ -133,13 +143,14 @@ def seal(
     from signer.levels import PadesLevel
 
     pades = PadesLevel.parse(level)
+    appearance = _visible_request(visible, visible_rect, visible_page)
     if destination.exists() and not force:
         raise InputError(errors.OUTPUT_EXISTS, f"{destination} (use --force to replace it)")
     deployment = Settings.from_env().with_config(config).load_deployment()
     service = SealService.from_deployment(deployment)
     try:
         result = service.seal(org_id, source, destination, pades,
-                              reason=reason, location=location, contact=contact)
+                              reason=reason, location=location, contact=contact, appearance=appearance)
     finally:
         service.close()
     if as_json:
@@ -149,6 +160,19 @@ def seal(
             f"مهر شد / sealed: {result.destination} — {result.organisation}, {result.level.value}, "
             f"{result.output_size} bytes, SHA-256 {result.output_sha256}"
         )
+
+
+def _visible_request(visible: bool, rect: str | None, page: int) -> VisibleSignature | None:
+    """``--visible`` / ``--visible-rect X,Y,W,H`` / ``--visible-page N`` as a request; None: invisible."""
+    from signer.placement import VisibleSignature
+
+    if rect is None:
+        return VisibleSignature(page) if visible or page != -1 else None
+    try:
+        x, y, w, h = (float(part) for part in rect.split(","))
+    except ValueError:
+        raise InputError(errors.REQUEST_INVALID, "--visible-rect takes four numbers: X,Y,W,H in mm") from None
+    return VisibleSignature(page, (x, y, w, h))
 
 
 # -- pakat validate ------------------------------------------------------------------------

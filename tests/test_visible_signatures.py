@@ -8,7 +8,9 @@ rendering by pdftoppm.
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import re
 import subprocess
 import unicodedata
@@ -23,9 +25,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from flask import Flask
+from flask.testing import FlaskClient
 from fontTools.ttLib import TTFont
-from pakat_testkit import pdf_bytes
+from pakat_testkit import api_key, pakat_app, pakat_command, pdf_bytes, process_env, tidy_client
 from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
@@ -467,3 +472,116 @@ def test_a_rotated_page_gets_an_upright_block_where_the_reader_sees_the_bottom(
     assert ink(image, (shown[0], shown[3] + 4, shown[2], shown[3] + 60)) == 0, "nothing above the block"
     text = text_of(out, 1)
     assert "Company seal" in text and "مهر سازمانی" in text, text
+
+
+# -- the API, signing sessions and the CLI ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app(dev_env: DevEnvironment, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    home = tmp_path_factory.mktemp("visible-home")
+    with pakat_app(dev_env.deployment_path, home, LIMIT, redis_url=redis_url,
+                   queue=f"visible-{uuid.uuid4().hex[:8]}") as application:
+        yield application
+
+
+@pytest.fixture
+def client(app: Flask) -> Iterator[FlaskClient]:
+    with tidy_client(app) as test_client:
+        yield test_client
+
+
+def bearer(dev_env: DevEnvironment, org: str = "demo-co") -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key(dev_env, org)}"}
+
+
+def post_seal(client: FlaskClient, dev_env: DevEnvironment, visible_field: str) -> Any:
+    reply = client.post("/api/v1/seal", headers=bearer(dev_env), content_type="multipart/form-data",
+                        data={"pdf": (io.BytesIO(pdf_bytes("Envelope A", pages=2)), "a.pdf"),
+                              "visible": visible_field})
+    reply.get_data()
+    reply.close()
+    return reply
+
+
+def test_the_seal_api_takes_visible(client: FlaskClient, dev_env: DevEnvironment, validator: Validator) -> None:
+    default = post_seal(client, dev_env, "true")
+    assert default.status_code == 200, default.data[:300]
+    (block,) = visible(default.data)
+    assert block["page"] == 1 and block["rect"][1] == pytest.approx(12 * MM, abs=0.01)
+    assert validator.validate(default.data).indication is Indication.TOTAL_PASSED
+
+    placed = post_seal(client, dev_env, json.dumps({"page": 1, "rect_mm": [20, 200, 80, 30]}))
+    assert placed.status_code == 200
+    (block,) = visible(placed.data)
+    assert block["page"] == 0 and block["rect"] == pytest.approx((20 * MM, 200 * MM, 100 * MM, 230 * MM), abs=0.01)
+
+    assert visible(post_seal(client, dev_env, "false").data) == []
+    for field, status, code in (('{"page": 0}', 400, "REQUEST_INVALID"), ("somewhere", 400, "REQUEST_INVALID"),
+                                ('{"page": 9}', 422, "APPEARANCE_OUTSIDE_PAGE")):
+        refused = post_seal(client, dev_env, field)
+        assert (refused.status_code, refused.json["error"]["code"]) == (status, code), field
+
+
+def test_a_session_and_a_stored_seal_draw_blocks_side_by_side(
+    app: Flask, client: FlaskClient, dev_env: DevEnvironment, validator: Validator, tmp_path: Path
+) -> None:
+    headers = bearer(dev_env)
+    doc = client.post("/api/v1/documents", headers=headers,
+                      data={"pdf": (io.BytesIO(pdf_bytes("Envelope C", pages=2)), "c.pdf")}).json
+    sessions = f"/api/v1/documents/{doc['id']}/signing-sessions"
+    outside = client.post(sessions, headers=headers,
+                          json={"level": "B-B", "visible": {"page": -1, "rect_mm": [180, 10, 80, 30]}})
+    assert outside.status_code == 422 and outside.json["error"]["code"] == "APPEARANCE_OUTSIDE_PAGE"
+
+    created = client.post(sessions, headers=headers, json={"level": "B-B", "visible": True}).json
+    agent = {"Authorization": f"Bearer {created['agent_secret']}"}
+    user = dev_env.users["user-gov"]
+    certificate = base64.b64encode(user.certificate().public_bytes(Encoding.DER)).decode()
+    path = f"/agent/v1/sessions/{created['id']}"
+    answer = client.post(f"{path}/certificate", headers=agent,
+                         json={"certificate": certificate, "chain": [], "digest_algorithm": "sha256"})
+    assert answer.status_code == 200, answer.json
+    key = Pkcs11Key(module=dev_env.softhsm_module, token_label=user.token_label, key_label=user.key_label,
+                    certificate=user.certificate(), pin=user.read_pin, module_env=dev_env.softhsm_env())
+    try:
+        signature = key.sign_digest(bytes.fromhex(answer.json["digest"]), SHA256)
+    finally:
+        key.close()
+    signed = client.post(f"{path}/signature", headers=agent,
+                         json={"signature": base64.b64encode(signature).decode()})
+    assert signed.status_code == 202 and signed.json["state"] == "completed", signed.json
+
+    sealed = client.post(f"/api/v1/documents/{doc['id']}/seal", headers=headers,
+                         json={"level": "B-B", "visible": True})
+    assert sealed.status_code == 200, sealed.json
+    data = client.get(f"/api/v1/documents/{doc['id']}/pdf", headers=headers).data
+    person, seal = visible(data)
+    assert (person["name"], seal["name"]) == ("Pakat Signature 1", "Pakat Seal 1")
+    assert person["page"] == seal["page"] == 1 and not overlaps(person["rect"], seal["rect"])
+    assert seal["rect"][2] < person["rect"][0], "the seal's block goes to the left of the signer's"
+    report = validator.validate(data)
+    assert [s.indication for s in report.signatures] == [Indication.TOTAL_PASSED] * 2, report
+    out = tmp_path / "signed.pdf"
+    out.write_bytes(data)
+    text = text_of(out, 2)
+    assert "مریم احمدی" in text and "Procurement Officer" in text and "امضای دیجیتال" in text, text
+
+
+def test_pakat_seal_visible_rect(dev_env: DevEnvironment, tmp_path: Path) -> None:
+    source = envelope(tmp_path / "in.pdf", pages=2)
+    out = tmp_path / "out.pdf"
+
+    def pakat(*args: str) -> subprocess.CompletedProcess[str]:
+        env = process_env({"PAKAT_HOME": str(tmp_path), "PAKAT_CONFIG": str(dev_env.deployment_path)})
+        return subprocess.run(pakat_command("seal", str(source), "-o", str(out), "--org", "demo-co", *args),
+                              env=env, capture_output=True, text=True, timeout=180, check=False)
+
+    done = pakat("--visible-rect", "15,240,85,32", "--visible-page", "1")
+    assert done.returncode == 0, done.stderr
+    (block,) = visible(out.read_bytes())
+    assert block["page"] == 0 and block["rect"] == pytest.approx((15 * MM, 240 * MM, 100 * MM, 272 * MM), abs=0.01)
+    out.unlink()
+    refused = pakat("--visible-rect", "15,240,85", "--json")
+    assert refused.returncode == 3 and json.loads(refused.stdout)["error"]["code"] == "REQUEST_INVALID"
+    assert not out.exists()

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 from flask import Blueprint, Response, jsonify, request, send_file
@@ -22,6 +23,7 @@ from envelopes.webhooks import MAX_DELIVERIES_PAGE, deliveries
 from pakat import errors
 from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
+from signer.placement import VisibleSignature
 from validation.model import DocumentReport
 from validation.reports.etsi_xml import report_to_etsi_xml
 from validation.reports.json_report import parse_iso_time, report_to_json
@@ -46,7 +48,8 @@ def seal() -> Response:
     """Seal one PDF with the caller's organisation seal and send the sealed PDF back.
 
     Multipart form: ``pdf`` (file), ``level`` (B-B, B-T, B-LT, B-LTA; default B-B),
-    optional ``organisation`` (must be the API key's), ``reason``, ``location``, ``contact``.
+    optional ``organisation`` (must be the API key's), ``reason``, ``location``, ``contact``,
+    ``visible`` (``true`` for the default place, or JSON ``{"page": -1, "rect_mm": [x, y, w, h]}``).
     """
     own_org = organisation_of_caller()  # before the body is read: no spooling for strangers
     req = upload_request()
@@ -54,6 +57,7 @@ def seal() -> Response:
     upload = req.files.get("pdf")
     org_id = check_organisation(form.get("organisation"), own_org)
     level = PadesLevel.parse(form.get("level") or DEFAULT_LEVEL)
+    appearance = parse_visible(form.get("visible"))
     if upload is None:
         raise InputError(errors.PDF_MISSING)
 
@@ -67,6 +71,7 @@ def seal() -> Response:
         location=_optional(form.get("location")),
         contact=_optional(form.get("contact")),
         durable=False,  # a temporary file, streamed back and deleted with the request
+        appearance=appearance,
     )
     log.info(
         "sealed for %s at %s: %d bytes, sha256 %s",
@@ -189,6 +194,32 @@ def report_file_name(original: str | None) -> str | None:
 def _optional(value: str | None) -> str | None:
     value = (value or "").strip()
     return value or None
+
+
+_YES, _NO = ("true", "1", "yes", "on"), ("", "false", "0", "no", "off")
+
+
+def parse_visible(raw: Any) -> VisibleSignature | None:
+    """The optional ``visible`` request field: absent or false (invisible), true (the default place) or
+    ``{"page": -1, "rect_mm": [x, y, w, h]}``; a form field carries the same as text (the object as JSON).
+    """
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.lower() in _NO:
+            return None
+        if text.lower() in _YES:
+            return VisibleSignature()
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            raise InputError(errors.REQUEST_INVALID, "visible must be true, false or a JSON object") from None
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        return VisibleSignature()
+    if isinstance(raw, dict):
+        return VisibleSignature.from_dict(raw)
+    raise InputError(errors.REQUEST_INVALID, 'visible must be true, false or {"page": …, "rect_mm": […]}')
 
 
 

@@ -23,7 +23,7 @@ from pakat import errors
 from pakat.errors import InputError
 from signer.external import ExpectedSigner
 from signer.levels import PadesLevel
-from web.api import DEFAULT_LEVEL, report_file_name
+from web.api import DEFAULT_LEVEL, parse_visible, report_file_name
 from web.auth import organisation_of_caller
 from web.state import pakat_state
 from web.uploads import upload_request, uploaded_path
@@ -66,12 +66,14 @@ def get_pdf(doc_id: str) -> Response:
 
 @bp.post("/<doc_id>/seal")
 def seal_document(doc_id: str) -> Response:
-    """The organisation's seal on the latest revision; JSON ``{"level": "B-LTA"}``."""
+    """The organisation's seal on the latest revision; JSON ``{"level": "B-LTA", "visible": true}``."""
     organisation = organisation_of_caller()
     body = json_body()
     level = PadesLevel.parse(str(body.get("level") or DEFAULT_LEVEL))
+    appearance = parse_visible(body.get("visible"))
     state = pakat_state()
-    return _document_json(state.documents().seal(organisation, doc_id, level, state.seals.get()))
+    return _document_json(state.documents().seal(organisation, doc_id, level, state.seals.get(),
+                                                 appearance=appearance))
 
 
 @bp.post("/<doc_id>/signing-sessions")
@@ -82,7 +84,9 @@ def create_session(doc_id: str) -> tuple[Response, int]:
     level = PadesLevel.parse(str(body.get("level") or DEFAULT_LEVEL))
     expected = _expected_signer(body.get("expected_signer"))
     expires_in = _expires_in(body.get("expires_in"))
-    created = pakat_state().sessions().create(organisation, doc_id, level, expected, expires_in)
+    appearance = parse_visible(body.get("visible"))
+    created = pakat_state().sessions().create(organisation, doc_id, level, expected, expires_in,
+                                              appearance=appearance)
     response = jsonify(_created_json(created))
     response.headers["Cache-Control"] = "no-store"  # it carries the agent secret
     return response, 201
