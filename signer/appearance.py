@@ -89,10 +89,11 @@ class BlockFacts:
         cn = _clean(_first(subject, NameOID.COMMON_NAME).replace("[Stamp]", ""))
         org = _clean(_first(subject, NameOID.ORGANIZATION_NAME))
         title = _clean(_first(subject, NameOID.TITLE))
+        fallback = _clean(subject.rfc4514_string())  # a subject without CN or O still names someone
         if kind is BlockKind.SEAL:
             name, other = (org, cn) if org else (cn, "")
-            return cls(kind, name or subject.rfc4514_string()[:MAX_TEXT], None, other if other != name else None)
-        return cls(kind, cn or subject.rfc4514_string()[:MAX_TEXT], title or None, org or None)
+            return cls(kind, name or fallback, None, other if other and other != name else None)
+        return cls(kind, cn or fallback, title or None, org or None)
 
     def rows(self, signed_at: datetime) -> tuple[Row, ...]:
         """The block's rows, top to bottom: kind, name, role, organisation, Jalali and Gregorian time."""
@@ -180,7 +181,8 @@ class _Font:
         self.italic_angle = float(tt["post"].italicAngle)
         self.ellipsis = "…" if ord("…") in (tt.getBestCmap() or {}) else "..."
         tt.close()
-        self.lock = threading.Lock()  # a HarfBuzz buffer per call, but one font object
+        # HarfBuzz may share a font between threads; the Python binding does not say it may.
+        self.lock = threading.Lock()
 
     def em(self, units: float) -> float:
         """Font units in thousandths of an em, as PDF widths and TJ adjustments count."""
