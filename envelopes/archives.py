@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from envelopes.blobs import CHUNK, DocumentStore
 from pakat import errors
@@ -153,7 +153,7 @@ def _check_names(names: list[str], limits: BatchLimits) -> None:
 
 
 def _copy_in(
-    source: BinaryIO, name: str, store: DocumentStore, limits: BatchLimits, *, declared: int | None
+    source: IO[bytes], name: str, store: DocumentStore, limits: BatchLimits, *, declared: int | None
 ) -> BatchInput:
     """Copy one member into a temp file of the store, counting and hashing; refuse a non-PDF."""
     cap = limits.max_item_bytes if declared is None else min(declared, limits.max_item_bytes)

@@ -83,7 +83,7 @@ def worker_batches() -> tuple[Batches, RQJobQueue]:
             deployment = settings.load_deployment()
             _batches = (
                 Batches(Database(settings.database_url), DocumentStore(settings.document_root),
-                        worker_seal_service, lease=settings.batch_lease),
+                        worker_seal_service, lease=settings.batch_lease, threads=settings.batch_threads),
                 RQJobQueue(settings.redis_url, settings.queue, deployment),
             )
         return _batches

@@ -44,7 +44,7 @@ POLL_SECONDS = 0.25
 @click.option("--reason", help="Reason recorded in every signature.")
 @click.option("--visible", is_flag=True, help="Draw the seal block on each document's last page.")
 @click.option("--queue", "use_queue", is_flag=True, help="Let the running workers seal ($REDIS_URL); just watch.")
-@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 32),
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 32),
               help="Threads sealing in this process (without --queue).")
 @click.option("--force", is_flag=True, help="Write into OUT even if it exists.")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
@@ -66,7 +66,8 @@ def seal_batch(
     deployment.organisation(org_id)  # UNKNOWN_ORGANISATION before any file is read
     from pakat.cli import _upgrade_database  # the CLI module imports this one lazily: no cycle at import
 
-    _upgrade_database(settings, "seal-batch", deployment)  # as serve and worker do: the embedded default just works
+    # As serve and worker do: the embedded default database just works.
+    _upgrade_database(settings, "seal-batch", deployment)
     queue = RQJobQueue(settings.redis_url, settings.queue, deployment)
     if use_queue:
         if not settings.redis_url:
@@ -74,16 +75,15 @@ def seal_batch(
         queue.ping()
     seals = LazySealService(deployment)
     store = DocumentStore(settings.document_root)
-    batches = Batches(Database(settings.database_url), store, seals.get, lease=settings.batch_lease)
+    batches = Batches(Database(settings.database_url), store, seals.get, lease=settings.batch_lease,
+                      threads=threads)
     try:
         inputs = _read_source(source, store, BatchLimits(max_item_bytes=deployment.max_pdf_bytes))
         batch = batches.create(org_id, inputs, options, actor=f"cli:{_user()}").progress
         click.echo(f"دسته {batch.id}: {batch.total} فایل / batch {batch.id}: {batch.total} files", err=True)
         if use_queue:
             queue.start_batch(batch.id, batch.total)
-            final = _watch(batches, batch.id, None)
-        else:
-            final = _watch(batches, batch.id, threads)
+        final = _watch(batches, batch.id, here=not use_queue)
     finally:
         seals.close()
     _write_results(batches, batch.id, destination)
@@ -104,9 +104,8 @@ def _read_source(source: Path, store: DocumentStore, limits: BatchLimits) -> lis
     raise InputError(errors.REQUEST_INVALID, f"{source.name}: give a folder or a .zip")
 
 
-def _watch(batches: Batches, batch_id: str, threads: int | None) -> BatchProgress:
-    """Seal here with ``threads`` threads (None: the workers do), drawing progress until the batch finishes."""
-    workers: list[threading.Thread] = []
+def _watch(batches: Batches, batch_id: str, *, here: bool) -> BatchProgress:
+    """Seal here (``batches.threads`` at a time) or let the workers do it, drawing progress until the end."""
     failures: list[BaseException] = []
 
     def work() -> None:
@@ -117,10 +116,8 @@ def _watch(batches: Batches, batch_id: str, threads: int | None) -> BatchProgres
         except BaseException as exc:  # surfaced below: a dead thread must not leave the bar spinning
             failures.append(exc)
 
-    for _ in range(threads or 0):
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        workers.append(thread)
+    if here:
+        threading.Thread(target=work, name="seal-batch", daemon=True).start()
     bar = _ProgressLine()
     while True:
         progress = batches.progress(None, batch_id)
@@ -131,9 +128,6 @@ def _watch(batches: Batches, batch_id: str, threads: int | None) -> BatchProgres
         if failures:
             bar.close()
             raise failures[0]
-        if workers and not any(t.is_alive() for t in workers):
-            time.sleep(POLL_SECONDS)  # the last thread settled the batch just now: read it once more
-            continue
         time.sleep(POLL_SECONDS)
 
 

@@ -14,6 +14,8 @@ import logging
 import os
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -56,7 +58,10 @@ class PakatGroup(click.Group):
 
     # devpki pulls in the test PKI tooling, which production installs need not have,
     # and which `pakat seal` should not pay for at start-up.
-    lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {"devpki": ("hsm_config.cli", "devpki")}
+    lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {
+        "devpki": ("hsm_config.cli", "devpki"),
+        "seal-batch": ("pakat.batch_cli", "seal_batch"),
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
@@ -469,10 +474,62 @@ def worker(burst: bool, config: Path | None) -> None:
     requeued = worker_signing_sessions().requeue_signed()
     if requeued:
         logging.getLogger(__name__).info("re-queued %d signed session(s) whose level is still to raise", requeued)
+    # Batches whose jobs were lost (Redis restarted empty) are woken now and at every sweep.
+    sweeper = BatchSweeper(settings.batch_sweep_seconds)
+    sweeper.sweep()
+    if not burst:
+        sweeper.start()
     try:
-        rq_worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
+        while True:
+            try:
+                rq_worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
+            except RedisError as exc:  # Redis went away while (re)starting: wait for it as RQ does when idle
+                log.error("worker: Redis unavailable (%s), retrying", type(exc).__name__)
+            # RQ quits on an error it did not expect, such as Redis restarting under a running job; a
+            # worker asked to stop (SIGTERM, SIGINT: RQ notes when) or a burst run really ends.
+            if burst or getattr(rq_worker, "_shutdown_requested_date", None) is not None:
+                break
+            time.sleep(2)
+            rq_worker = SimpleWorker([Queue(settings.queue, connection=connection)], connection=connection)
     finally:
+        sweeper.stop()
         close_worker_services()
+
+
+class BatchSweeper(threading.Thread):
+    """Wakes every running batch on a timer, so no batch waits forever on a job Redis lost.
+
+    A wake is a no-op when a job for the batch is already waiting, and a job
+    finds nothing to do when the batch's items are all claimed and leased.
+    """
+
+    def __init__(self, interval: float) -> None:
+        super().__init__(name="batch-sweeper", daemon=True)
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def sweep(self) -> int:
+        from envelopes.jobs import worker_batches
+
+        batches, queue = worker_batches()
+        woken = 0
+        try:
+            for batch_id in batches.stalled():
+                woken += queue.wake_batch(batch_id)
+        except PakatError as exc:  # the queue is down: the next sweep tries again
+            log.warning("batch sweep: %s", exc.code)
+        except Exception:
+            log.exception("batch sweep failed")
+        if woken:
+            log.info("woke %d running batch(es)", woken)
+        return woken
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.sweep()
+
+    def stop(self) -> None:
+        self._stop_event.set()
 
 
 # -- pakat db ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ PAKAT_BATCH_LEASE_SECONDS  how long a worker holds batch items  ``120``
                     before another may take them over
 PAKAT_BATCH_SWEEP_SECONDS  how often a worker looks for batches ``30``
                     whose queued jobs were lost
+PAKAT_BATCH_THREADS  threads sealing batch items in one worker ``4``
 =============  ==========================================  ============================
 """
 
@@ -56,6 +57,7 @@ class Settings:
     public_url: str | None = None
     batch_lease_seconds: int = 120
     batch_sweep_seconds: int = 30
+    batch_threads: int = 4
 
     def __post_init__(self) -> None:
         # Settings built in code (tests, tools) get the same defaults as from_env.
@@ -97,6 +99,7 @@ class Settings:
             public_url=(get("PAKAT_PUBLIC_URL") or "").rstrip("/") or None,
             batch_lease_seconds=_seconds("PAKAT_BATCH_LEASE_SECONDS", get("PAKAT_BATCH_LEASE_SECONDS"), 120),
             batch_sweep_seconds=_seconds("PAKAT_BATCH_SWEEP_SECONDS", get("PAKAT_BATCH_SWEEP_SECONDS"), 30),
+            batch_threads=_count("PAKAT_BATCH_THREADS", get("PAKAT_BATCH_THREADS"), 4),
         )
 
     def with_config(self, config: str | os.PathLike[str] | None) -> Settings:
@@ -120,6 +123,14 @@ def _seconds(name: str, raw: str | None, default: int) -> int:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= 86400:
         raise AccessError(errors.CONFIG_INVALID, f"{name} must be a whole number of seconds, 1 to 86400")
+    return int(raw)
+
+
+def _count(name: str, raw: str | None, default: int) -> int:
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise AccessError(errors.CONFIG_INVALID, f"{name} must be a whole number from 1 to 64")
     return int(raw)
 
 
