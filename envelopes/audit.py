@@ -268,7 +268,9 @@ class AuditLog:
         """Append an entry inside the caller's write transaction: it commits or rolls back with it.
 
         On SQLite call it first in the transaction or after a write (see the
-        module's docstring). The head row stays locked until the caller commits.
+        module's docstring). The head row stays locked until the caller commits,
+        so make it the transaction's last write: a row locked after it would make
+        every other appender wait on that row too (or, on PostgreSQL, deadlock).
         """
         _check(action, actor, subject)
         details_json = canonical_json(details or {})
