@@ -41,11 +41,12 @@ from envelopes import audit
 from envelopes.archives import BatchInput, discard
 from envelopes.audit import AuditLog
 from envelopes.blobs import DocumentStore
-from envelopes.database import Database, batch_items, batches, utcnow
+from envelopes.database import Database, batch_items, batches, iso_utc, utcnow
 from envelopes.sealing import SealService
 from pakat import errors
 from pakat.errors import InputError, KeyStoreError, PakatError, ServiceUnavailable
 from signer.levels import PadesLevel
+from signer.placement import VisibleSignature
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class BatchProgress:
         data["done"] = self.done
         for key in ("created_at", "started_at", "finished_at"):
             value = data[key]
-            data[key] = value.isoformat() if value else None
+            data[key] = iso_utc(value) if value else None
         return data
 
 
@@ -179,7 +180,7 @@ class WorkReport:
         return {
             "batch": self.batch_id, "sealed": self.sealed, "failed": self.failed, "retrying": self.retrying,
             "lost": self.lost, "finished_now": self.finished_now,
-            "wake_at": self.wake_at.isoformat() if self.wake_at else None,
+            "wake_at": iso_utc(self.wake_at) if self.wake_at else None,
         }
 
 
@@ -417,6 +418,7 @@ class Batches:
             result = self.seals().seal(
                 organisation, self.store.path(item.input_sha256), temp, options.level,
                 reason=options.reason, durable=False,
+                appearance=VisibleSignature() if options.visible else None,  # the default place: the last page
             )
             self.store.adopt(temp, result.output_sha256)
             return _Outcome(item, SEALED, result.output_sha256, result.output_size)

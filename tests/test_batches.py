@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pikepdf
 import pytest
 import yaml
 from flask import Flask
@@ -40,6 +41,7 @@ from pakat_testkit import (
     unparseable_pdf_bytes,
 )
 from sqlalchemy import func, select
+from test_openapi import SPEC_PATH, Spec
 
 from envelopes.archives import BatchLimits, read_files
 from envelopes.audit import BATCH_ITEM_SEALED, AuditLog
@@ -53,6 +55,7 @@ from pakat.settings import Settings
 from signer.levels import PadesLevel
 
 LIMIT = 20 * 1024 * 1024
+SPEC = Spec(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8")))
 
 
 def zip_of(members: dict[str, bytes]) -> bytes:
@@ -122,7 +125,7 @@ def test_a_batch_is_sealed_and_one_bad_pdf_fails_alone(client: FlaskClient, dev_
     members["tender-7/broken.pdf"] = unparseable_pdf_bytes()
     created = post_batch(client, headers, zip_of(members), level="B-LT")
     assert created.status_code == 202, created.get_json()
-    body = created.get_json()
+    body = SPEC.check("/api/v1/batches", "post", created)
     assert body["total"] == 6 and body["state"] == "running"
     assert created.headers["Location"] == f"/api/v1/batches/{body['id']}"
 
@@ -131,8 +134,10 @@ def test_a_batch_is_sealed_and_one_bad_pdf_fails_alone(client: FlaskClient, dev_
     assert done["rate_per_second"] > 0 and done["eta_seconds"] == 0
     assert done["finished_at"] >= done["started_at"] >= done["created_at"]
 
+    SPEC.check("/api/v1/batches/{batch_id}", "get", client.get(f"/api/v1/batches/{body['id']}", headers=headers))
     results = client.get(f"/api/v1/batches/{body['id']}/results.zip", headers=headers)
     assert results.status_code == 200 and results.mimetype == "application/zip"
+    SPEC.check("/api/v1/batches/{batch_id}/results.zip", "get", results)
     with zipfile.ZipFile(io.BytesIO(results.data)) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         files = {name: zf.read(name) for name in zf.namelist() if name != "manifest.json"}
@@ -151,18 +156,30 @@ def test_a_batch_is_sealed_and_one_bad_pdf_fails_alone(client: FlaskClient, dev_
             assert item["status"] == "sealed" and item["output_sha256"] == sha256(sealed)
             assert item["output_size"] == len(sealed) and item["attempts"] == 1
             check_sealed(sealed, dev_env.root_cert_path, PadesLevel.B_LT)
-    manifest_api = client.get(f"/api/v1/batches/{body['id']}/manifest", headers=headers).get_json()
+    manifest_api = SPEC.check("/api/v1/batches/{batch_id}/manifest", "get",
+                              client.get(f"/api/v1/batches/{body['id']}/manifest", headers=headers))
     assert manifest_api["items"] == manifest["items"]
 
 
-def test_files_can_be_sent_without_a_zip(client: FlaskClient, dev_env: Any) -> None:
+def test_files_can_be_sent_without_a_zip_and_sealed_visibly(client: FlaskClient, dev_env: Any) -> None:
     headers = auth(dev_env)
-    data = {"files": [(io.BytesIO(pdf_bytes("one")), "one.pdf"), (io.BytesIO(pdf_bytes("two")), "two.pdf")],
-            "level": "B-T"}
+    files = [(io.BytesIO(pdf_bytes("one", pages=2)), "one.pdf"), (io.BytesIO(pdf_bytes("two")), "two.pdf")]
+    data = {"files": files, "level": "B-T", "visible": "true"}
     created = client.post("/api/v1/batches", data=data, headers=headers, content_type="multipart/form-data")
     assert created.status_code == 202, created.get_json()
-    done = wait_finished(client, headers, created.get_json()["id"])
+    batch_id = created.get_json()["id"]
+    done = wait_finished(client, headers, batch_id)
     assert done["sealed"] == 2
+    results = client.get(f"/api/v1/batches/{batch_id}/results.zip", headers=headers)
+    with zipfile.ZipFile(io.BytesIO(results.data)) as zf:
+        sealed = zf.read("sealed/one.pdf")
+    check_sealed(sealed, dev_env.root_cert_path, PadesLevel.B_T)
+    with pikepdf.open(io.BytesIO(sealed)) as pdf:
+        # The seal block sits on the last page, with a real size and an appearance.
+        (widget,) = [a for a in pdf.pages[-1].get("/Annots", []) if a.get("/FT") == "/Sig"]
+        x1, y1, x2, y2 = (float(v) for v in widget.Rect)
+        assert x2 - x1 > 100 and y2 - y1 > 40 and "/AP" in widget
+        assert "/Annots" not in pdf.pages[0] or not [a for a in pdf.pages[0].Annots if a.get("/FT") == "/Sig"]
 
 
 def test_an_idempotency_key_replays_the_batch_and_refuses_other_content(
@@ -176,9 +193,11 @@ def test_an_idempotency_key_replays_the_batch_and_refuses_other_content(
     before = count_batches(app)
     again = post_batch(client, headers, archive, level="B-B")
     assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    SPEC.check("/api/v1/batches", "post", again)
     assert again.get_json()["id"] == first.get_json()["id"]
     other = post_batch(client, headers, zip_of({"a.pdf": pdf_bytes("changed")}), level="B-B")
     assert other.status_code == 422 and other.get_json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    SPEC.check("/api/v1/batches", "post", other)
     other_level = post_batch(client, headers, archive, level="B-T")
     assert other_level.get_json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert count_batches(app) == before
@@ -212,6 +231,7 @@ def test_refusals_change_nothing(service: tuple[Flask, Path], client: FlaskClien
     ]
     for response, status, code in cases:
         assert (response.status_code, response.get_json()["error"]["code"]) == (status, code)
+        SPEC.check("/api/v1/batches", "post", response)
     assert count_batches(app) == before
     assert sorted(p.name for p in store.root.rglob("*.pdf")) == blobs_before
     assert list(store.incoming_dir.iterdir()) == []
@@ -224,6 +244,7 @@ def test_another_organisations_batch_is_not_found(client: FlaskClient, dev_env: 
     for path in ("", "/manifest", "/results.zip"):
         response = client.get(f"/api/v1/batches/{batch_id}{path}", headers=auth(dev_env, "demo-gov"))
         assert (response.status_code, response.get_json()["error"]["code"]) == (404, "BATCH_NOT_FOUND")
+        SPEC.check(f"/api/v1/batches/{{batch_id}}{path}", "get", response)
     wait_finished(client, auth(dev_env), batch_id)
 
 
