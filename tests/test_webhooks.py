@@ -719,3 +719,47 @@ def test_empty_retry_list_means_one_attempt(dev_env: Any, setup: WebhookSetup, r
     job = job_of(queue, event_id)
     assert not job.retries_left
     queue.empty()
+
+
+# -- batches ------------------------------------------------------------------------------------------
+
+
+def test_a_finished_batch_is_announced_once(
+    worker: tuple[Queue, Path], setup: WebhookSetup, receiver: Receiver, tmp_path: Path,
+) -> None:
+    from pakat_testkit import pdf_bytes
+    from test_openapi import SPEC_PATH, Spec
+
+    from envelopes.archives import BatchLimits, read_files
+    from envelopes.batches import Batches, BatchOptions
+    from envelopes.blobs import DocumentStore
+    from pakat.settings import LazySealService
+    from signer.levels import PadesLevel
+
+    queue, log_path = worker
+    database = Database(worker_database_url(log_path))
+    store = DocumentStore(log_path.parent / "documents")
+    files = []
+    for name in ("a.pdf", "b.pdf"):
+        (tmp_path / name).write_bytes(pdf_bytes(name))
+        files.append((name, tmp_path / name))
+    engine = Batches(database, store, LazySealService(setup.deployment).get)  # only records; the worker seals
+    batch = engine.create("demo-co", read_files(files, store, BatchLimits()), BatchOptions(PadesLevel.B_B),
+                          api_key_sha256=setup.key_hash["demo-co"]).progress
+    # Two jobs for one batch, as when several workers share it: the event still comes once.
+    for _ in range(2):
+        queue.enqueue("envelopes.jobs.seal_batch_job", batch.id)
+
+    def announced() -> list[Delivery]:
+        return [d for d in receiver.received("/ok") if json.loads(d.body).get("batch") == batch.id]
+
+    deadline = time.monotonic() + 60
+    while not announced() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)  # room for a second announcement, were there one
+    (delivery,) = announced()
+    assert delivery.verified and delivery.headers["X-Pakat-Event"] == "batch.finished"
+    body = json.loads(delivery.body)
+    assert (body["total"], body["sealed"], body["failed"], body["organisation"]) == (2, 2, 0, "demo-co")
+    Spec(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))).webhook("batch.finished", delivery.body)
+    database.dispose()
