@@ -97,9 +97,9 @@ class Settings:
             database_url=get("PAKAT_DATABASE_URL") or "",
             documents=Path(documents).resolve() if (documents := get("PAKAT_DOCUMENTS")) else None,
             public_url=(get("PAKAT_PUBLIC_URL") or "").rstrip("/") or None,
-            batch_lease_seconds=_seconds("PAKAT_BATCH_LEASE_SECONDS", get("PAKAT_BATCH_LEASE_SECONDS"), 120),
-            batch_sweep_seconds=_seconds("PAKAT_BATCH_SWEEP_SECONDS", get("PAKAT_BATCH_SWEEP_SECONDS"), 30),
-            batch_threads=_count("PAKAT_BATCH_THREADS", get("PAKAT_BATCH_THREADS"), 4),
+            batch_lease_seconds=_whole("PAKAT_BATCH_LEASE_SECONDS", get("PAKAT_BATCH_LEASE_SECONDS"), 120, 86400),
+            batch_sweep_seconds=_whole("PAKAT_BATCH_SWEEP_SECONDS", get("PAKAT_BATCH_SWEEP_SECONDS"), 30, 86400),
+            batch_threads=_whole("PAKAT_BATCH_THREADS", get("PAKAT_BATCH_THREADS"), 4, 64),
         )
 
     def with_config(self, config: str | os.PathLike[str] | None) -> Settings:
@@ -118,19 +118,12 @@ class Settings:
         return self.tmp
 
 
-def _seconds(name: str, raw: str | None, default: int) -> int:
+def _whole(name: str, raw: str | None, default: int, highest: int) -> int:
+    """A whole-number setting from 1 to ``highest``; anything else stops the process with CONFIG_INVALID."""
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 86400:
-        raise AccessError(errors.CONFIG_INVALID, f"{name} must be a whole number of seconds, 1 to 86400")
-    return int(raw)
-
-
-def _count(name: str, raw: str | None, default: int) -> int:
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 64:
-        raise AccessError(errors.CONFIG_INVALID, f"{name} must be a whole number from 1 to 64")
+    if not raw.isdigit() or not 1 <= int(raw) <= highest:
+        raise AccessError(errors.CONFIG_INVALID, f"{name} must be a whole number from 1 to {highest}")
     return int(raw)
 
 

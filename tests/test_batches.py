@@ -51,6 +51,7 @@ from envelopes.database import Database, audit_log, batches, utcnow
 from envelopes.schema import upgrade
 from envelopes.sealing import SealService
 from hsm_config.deployment import load_deployment
+from pakat.errors import AccessError
 from pakat.settings import Settings
 from signer.levels import PadesLevel
 
@@ -441,3 +442,19 @@ def test_seal_batch_through_the_queue_writes_a_zip(
         assert [i["status"] for i in manifest["items"]] == ["sealed", "sealed"]
         for item in manifest["items"]:
             check_sealed(zf.read(f"sealed/{item['name']}"), dev_env.root_cert_path, PadesLevel.B_T)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("PAKAT_BATCH_THREADS", "0"), ("PAKAT_BATCH_THREADS", "65"), ("PAKAT_BATCH_LEASE_SECONDS", "-5"),
+    ("PAKAT_BATCH_SWEEP_SECONDS", "soon"),
+])
+def test_batch_settings_out_of_range_are_configuration_errors(name: str, value: str) -> None:
+    with pytest.raises(AccessError) as caught:
+        Settings.from_env({name: value})
+    assert caught.value.code == "CONFIG_INVALID" and name in (caught.value.detail or "")
+
+
+def test_batch_settings_are_read_from_the_environment() -> None:
+    settings = Settings.from_env({"PAKAT_BATCH_THREADS": "8", "PAKAT_BATCH_LEASE_SECONDS": "30"})
+    assert (settings.batch_threads, settings.batch_lease, settings.batch_sweep_seconds) == (
+        8, timedelta(seconds=30), 30)
