@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from envelopes import audit
 from envelopes.audit import AuditLog
+from envelopes.bids import check_document_writable
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database, documents, revisions, utcnow
 from envelopes.sealing import SealService
@@ -96,6 +97,15 @@ class DocumentView:
         }
 
 
+@dataclass(frozen=True)
+class StoredUpload:
+    """A checked PDF in the document store, before a document names it."""
+
+    pages: int
+    sha256: str
+    size: int
+
+
 class DocumentService:
     """Documents of one deployment: stored once, read by any process."""
 
@@ -106,24 +116,20 @@ class DocumentService:
 
     def add(self, organisation: str, api_key_sha256: str | None, upload: Path, name: str | None) -> DocumentView:
         """Check ``upload`` as signing will read it, store it, and record revision 0."""
+        stored = self.store_upload(upload)
+        with self.database.write() as conn:
+            doc_id = insert_document(conn, organisation, api_key_sha256, name, stored)
+        return self.get(organisation, doc_id)
+
+    def store_upload(self, upload: Path) -> StoredUpload:
+        """Check ``upload`` as signing will read it and store its bytes; no document names it yet."""
         pdf = PdfSource(upload, max_bytes=self.max_pdf_bytes)
         try:
             pages = len(pdf.pdf.pages)
         finally:
             pdf.close()
         sha256, size = self.store.put_file(upload)
-        now = utcnow()
-        doc_id = secrets.token_hex(16)
-        with self.database.write() as conn:
-            conn.execute(insert(documents).values(
-                id=doc_id, organisation=organisation, api_key_sha256=api_key_sha256,
-                name=(name or "document.pdf")[:255], pages=pages, head=0, busy_session=None,
-                created_at=now, updated_at=now,
-            ))
-            conn.execute(insert(revisions).values(
-                document_id=doc_id, number=0, sha256=sha256, size=size, kind="upload", created_at=now,
-            ))
-        return self.get(organisation, doc_id)
+        return StoredUpload(pages, sha256, size)
 
     def get(self, organisation: str, doc_id: str) -> DocumentView:
         """The document, if it is this organisation's; anyone else's is DOCUMENT_NOT_FOUND."""
@@ -175,6 +181,23 @@ def seal_signer(seals: SealService, organisation: str) -> str:
     return seals.signer_for(organisation).key.certificate.subject.rfc4514_string()
 
 
+def insert_document(
+    conn: Connection, organisation: str, api_key_sha256: str | None, name: str | None, stored: StoredUpload
+) -> str:
+    """Record a new document whose revision 0 is ``stored``, in the caller's transaction; its id."""
+    now = utcnow()
+    doc_id = secrets.token_hex(16)
+    conn.execute(insert(documents).values(
+        id=doc_id, organisation=organisation, api_key_sha256=api_key_sha256,
+        name=(name or "document.pdf")[:255], pages=stored.pages, head=0, busy_session=None,
+        created_at=now, updated_at=now,
+    ))
+    conn.execute(insert(revisions).values(
+        document_id=doc_id, number=0, sha256=stored.sha256, size=stored.size, kind="upload", created_at=now,
+    ))
+    return doc_id
+
+
 def load_document(conn: Connection, organisation: str | None, doc_id: str) -> DocumentView:
     """Read a document and its revisions; ``organisation`` None skips the ownership check (jobs)."""
     row = conn.execute(select(documents).where(documents.c.id == doc_id)).first()
@@ -205,7 +228,9 @@ def add_revision(
     ``busy_session`` marks the document busy for that session (its level is
     still to be raised); ``release_session`` is the session whose busy mark
     this revision clears. Raises DOCUMENT_CHANGED when the head moved or the
-    document is busy for another session: the caller's transaction then rolls back.
+    document is busy for another session, and DEADLINE_PASSED or ENVELOPE_STATE
+    when the document is in a bid envelope that no longer accepts changes
+    (:func:`envelopes.bids.check_document_writable`): the caller's transaction then rolls back.
     """
     number = base + 1
     condition = (documents.c.id == doc_id) & (documents.c.head == base)
@@ -218,6 +243,8 @@ def add_revision(
     )
     if moved.rowcount != 1:
         raise PakatError(errors.DOCUMENT_CHANGED, f"revision {base} is no longer the latest")
+    # After the write, so the lock it took keeps the envelope's answer true until commit.
+    check_document_writable(conn, doc_id)
     conn.execute(insert(revisions).values(
         document_id=doc_id, number=number, sha256=sha256, size=size, kind=kind, level=level,
         signer=signer, session_id=session_id, created_at=utcnow(),

@@ -36,6 +36,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from envelopes import audit
 from envelopes.audit import AuditLog
+from envelopes.bids import check_session_certificate, session_signer
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database, documents, signing_sessions, utcnow
 from envelopes.documents import DocumentService, DocumentView, add_revision, load_document
@@ -201,6 +202,9 @@ class SigningSessions:
             raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs a timestamp authority")
         self.queue.ping()  # the signature step will need it: refuse now, not after the user signed
         doc = self.documents.get(organisation, doc_id)
+        with self.database.begin() as conn:
+            # A bid envelope's document: only while the envelope accepts changes, for one of its signatories.
+            expected = session_signer(conn, doc_id, expected, utcnow())
         if appearance is not None:
             check_place(self.store.path(doc.head.sha256), appearance, max_bytes=self.deployment.max_pdf_bytes)
         secret = secrets.token_urlsafe(32)  # 256 bits
@@ -273,6 +277,8 @@ class SigningSessions:
             ExpectedSigner(row.expected_national_id, row.expected_role),
             min_rsa_bits=policy.min_rsa_bits, min_ec_bits=policy.min_ec_bits,
         )
+        with self.database.begin() as conn:
+            check_session_certificate(conn, row.document_id, signer, self.deployment, utcnow())
         level = PadesLevel.parse(row.level)
         tsa = self.seals.tsa
         prepared = prepare_signature(

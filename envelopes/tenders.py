@@ -1,0 +1,1008 @@
+"""Tenders and bid envelopes: the use cases a platform calls, from the first document to the opening.
+
+A platform (an API key) creates a tender with a submission deadline, then per
+bidder an envelope of kind A (guarantee), B (technical) or C (price) with its
+requirements: the authorised signatories, the minimum assurance level of their
+certificates, whether the company seal is needed. Documents go in as ordinary
+Pakat documents (so signing sessions and seals work on them), are signed and
+sealed, and the envelope is submitted: Pakat checks every current document
+with its own validator, issues a receipt sealed with the platform's seal, and
+takes that seal's signature timestamp as the official submission time.
+
+Until the deadline a document may be replaced (a submitted envelope becomes
+unsubmitted, its receipt superseded) or the envelope withdrawn; after it
+nothing changes (:mod:`envelopes.bids` guards every path that writes a
+document), and the platform opens the envelopes kind by kind, A, then B, then C.
+
+Whether a submission beat the deadline is decided by timestamps from the TSA:
+each required signature's, and the receipt seal's. The server clock (``clock``,
+injectable) only refuses early what is certainly late.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from envelopes import bids
+from envelopes.bids import (
+    COMPLETE,
+    DRAFT,
+    KINDS,
+    OPENED,
+    PREPARING,
+    SIGNING,
+    STATE_TEXT,
+    SUBMITTED,
+    WITHDRAWN,
+    Requirements,
+    change_refusal,
+    shown_state,
+)
+from envelopes.blobs import DocumentStore
+from envelopes.database import (
+    Database,
+    documents,
+    envelope_documents,
+    envelope_receipts,
+    envelopes,
+    revisions,
+    signing_sessions,
+    tenders,
+    utcnow,
+)
+from envelopes.documents import DocumentService, StoredUpload, insert_document
+from envelopes.receipts import (
+    ReceiptContents,
+    ReceiptDocument,
+    ReceiptSigner,
+    TimestampProof,
+    render_receipt,
+    signature_timestamp,
+)
+from envelopes.sealing import SealService
+from hsm_config.deployment import Deployment, assurance_rank
+from pakat import errors
+from pakat.dates import format_datetime, persian_digits
+from pakat.errors import InputError, PakatError
+from signer.external import ExpectedSigner
+from signer.levels import PadesLevel
+from validation.engine import Validator
+from validation.model import Indication, SignatureReport, SignerKind, Text
+
+log = logging.getLogger(__name__)
+
+RECEIPT_LEVEL = PadesLevel.B_LTA
+MAX_SIGNATORIES = 20
+Clock = Callable[[], datetime]
+
+
+# -- what callers hand in -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: the API key's organisation (which owns the documents) and the key's SHA-256 (the platform)."""
+
+    organisation: str
+    api_key_sha256: str
+
+
+@dataclass(frozen=True)
+class NewTender:
+    reference: str
+    title_fa: str
+    title_en: str
+    deadline: datetime  # aware
+
+
+@dataclass(frozen=True)
+class Bidder:
+    national_id: str  # the company's national ID (شناسه ملی), which its seal certificate carries
+    name_fa: str
+    name_en: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"national_id": self.national_id, "name_fa": self.name_fa, "name_en": self.name_en}
+
+
+@dataclass(frozen=True)
+class NewEnvelope:
+    kind: str
+    bidder: Bidder
+    requirements: Requirements
+
+
+@dataclass(frozen=True)
+class DocumentSource:
+    """A document for an envelope: a PDF just uploaded, or a document already stored (``document_id``)."""
+
+    upload: Path | None = None
+    name: str | None = None
+    document_id: str | None = None
+
+
+# -- what the use cases answer ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TenderView:
+    id: str
+    reference: str
+    title_fa: str
+    title_en: str
+    deadline: datetime
+    opened_through: str | None
+    created_at: datetime
+    now: datetime
+
+    @property
+    def state(self) -> str:
+        """``open`` until the deadline, then ``closed``, ``opening`` once A is opened, ``opened`` after C."""
+        if self.now < self.deadline:
+            return "open"
+        if self.opened_through is None:
+            return "closed"
+        return "opened" if self.opened_through == KINDS[-1] else "opening"
+
+    @property
+    def opened_kinds(self) -> list[str]:
+        if self.opened_through is None:
+            return []
+        return list(KINDS[: KINDS.index(self.opened_through) + 1])
+
+    def as_dict(self) -> dict[str, Any]:
+        base = f"/api/v1/tenders/{self.id}"
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "title_fa": self.title_fa,
+            "title_en": self.title_en,
+            "deadline": _iso(self.deadline),
+            "state": self.state,
+            "opened_kinds": self.opened_kinds,
+            "created_at": _iso(self.created_at),
+            "links": {"self": base, "envelopes": f"{base}/envelopes", "open": f"{base}/open"},
+        }
+
+
+@dataclass(frozen=True)
+class RequirementCheck:
+    """One requirement on one document, met or not, and why."""
+
+    requirement: str  # signatory | seal
+    national_id: str
+    role: str | None
+    met: bool
+    reason: Text
+    problem: str | None = None  # missing | invalid | role | assurance | no_timestamp | late | wrong_seal | busy
+    signer: str | None = None  # the name on the certificate that meets it (or came closest)
+    assurance_level: str | None = None
+    level: str | None = None  # PAdES level reached
+    timestamp: datetime | None = None  # the signature timestamp's time
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requirement": self.requirement,
+            "national_id": self.national_id,
+            "role": self.role,
+            "met": self.met,
+            "reason": {"fa": self.reason.fa, "en": self.reason.en},
+            "problem": self.problem,
+            "signer": self.signer,
+            "assurance_level": self.assurance_level,
+            "level": self.level,
+            "timestamp": _iso(self.timestamp) if self.timestamp else None,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RequirementCheck:
+        return cls(
+            requirement=raw["requirement"], national_id=raw["national_id"], role=raw["role"], met=raw["met"],
+            reason=Text(raw["reason"]["fa"], raw["reason"]["en"]), problem=raw["problem"], signer=raw["signer"],
+            assurance_level=raw["assurance_level"], level=raw["level"],
+            timestamp=datetime.fromisoformat(raw["timestamp"]) if raw["timestamp"] else None,
+        )
+
+
+@dataclass(frozen=True)
+class DocumentCheck:
+    """Every requirement judged on one document's latest revision."""
+
+    document_id: str
+    sha256: str
+    checks: tuple[RequirementCheck, ...]
+
+    @property
+    def complete(self) -> bool:
+        return all(c.met for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"document_id": self.document_id, "sha256": self.sha256,
+                "checks": [c.as_dict() for c in self.checks]}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DocumentCheck:
+        return cls(raw["document_id"], raw["sha256"], tuple(RequirementCheck.from_dict(c) for c in raw["checks"]))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """An envelope judged: per current document, in order; ``heads`` names what was judged."""
+
+    heads: str
+    documents: tuple[DocumentCheck, ...]
+    settled: bool  # False when a verdict may change by itself (INDETERMINATE: revocation not yet known …)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.documents) and all(d.complete for d in self.documents)
+
+    def unmet(self) -> list[RequirementCheck]:
+        return [c for d in self.documents for c in d.checks if not c.met]
+
+    def to_json(self) -> str:
+        return json.dumps({"settled": self.settled, "documents": [d.as_dict() for d in self.documents]},
+                          ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, heads: str, text: str) -> Evaluation:
+        raw = json.loads(text)
+        return cls(heads, tuple(DocumentCheck.from_dict(d) for d in raw["documents"]), bool(raw["settled"]))
+
+
+@dataclass(frozen=True)
+class EnvelopeDocument:
+    """A document of an envelope, current or replaced."""
+
+    document_id: str
+    name: str
+    position: int
+    revision: int
+    sha256: str
+    busy: bool
+    added_at: datetime
+    replaced_by: str | None
+    replaced_at: datetime | None
+    check: DocumentCheck | None = None  # None when not judged on this revision yet
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "document_id": self.document_id,
+            "name": self.name,
+            "position": self.position,
+            "revision": self.revision,
+            "sha256": self.sha256,
+            "added_at": _iso(self.added_at),
+        }
+        if self.replaced_at is not None:
+            body.update(replaced_by=self.replaced_by, replaced_at=_iso(self.replaced_at))
+            return body
+        judged = self.check is not None and self.check.sha256 == self.sha256
+        body["busy"] = self.busy
+        body["complete"] = bool(judged and self.check is not None and self.check.complete and not self.busy)
+        body["requirements"] = [c.as_dict() for c in self.check.checks] if judged and self.check else []
+        body["links"] = {"document": f"/api/v1/documents/{self.document_id}",
+                         "pdf": f"/api/v1/documents/{self.document_id}/pdf",
+                         "signing_sessions": f"/api/v1/documents/{self.document_id}/signing-sessions"}
+        return body
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    id: str
+    document_id: str
+    sha256: str
+    level: str
+    submitted_at: datetime
+    tsa: str
+    token_sha256: str
+    token_serial: str
+    created_at: datetime
+    superseded_at: datetime | None
+    superseded_reason: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "document_id": self.document_id,
+            "sha256": self.sha256,
+            "level": self.level,
+            "submitted_at": _iso(self.submitted_at),
+            "timestamp": {"tsa": self.tsa, "token_sha256": self.token_sha256, "serial": self.token_serial},
+            "superseded": self.superseded_at is not None,
+            "superseded_at": _iso(self.superseded_at) if self.superseded_at else None,
+            "superseded_reason": self.superseded_reason,
+        }
+
+
+@dataclass(frozen=True)
+class EnvelopeView:
+    id: str
+    tender_id: str
+    kind: str
+    bidder: Bidder
+    requirements: Requirements
+    state: str  # as shown: locked and not_submitted come from the clock
+    accepts_changes: bool
+    deadline: datetime
+    documents: tuple[EnvelopeDocument, ...]  # current, in order
+    replaced: tuple[EnvelopeDocument, ...]
+    receipts: tuple[ReceiptView, ...]  # newest last
+    withdrawn_at: datetime | None
+    opened_at: datetime | None
+    created_at: datetime
+
+    @property
+    def receipt(self) -> ReceiptView | None:
+        """The receipt of the submission in force, if the envelope is submitted."""
+        current = [r for r in self.receipts if r.superseded_at is None]
+        return current[-1] if current else None
+
+    def as_dict(self) -> dict[str, Any]:
+        base = f"/api/v1/tenders/{self.tender_id}/envelopes/{self.id}"
+        receipt = self.receipt
+        text = STATE_TEXT[self.state]
+        return {
+            "id": self.id,
+            "tender_id": self.tender_id,
+            "kind": self.kind,
+            "bidder": self.bidder.as_dict(),
+            "requirements": self.requirements.as_dict(),
+            "state": self.state,
+            "state_text": {"fa": text.fa, "en": text.en},
+            "accepts_changes": self.accepts_changes,
+            "deadline": _iso(self.deadline),
+            "documents": [d.as_dict() for d in self.documents],
+            "replaced_documents": [d.as_dict() for d in self.replaced],
+            "submission": None if receipt is None else {
+                "submitted_at": _iso(receipt.submitted_at),
+                "receipt": receipt.as_dict(),
+            },
+            "receipts": [r.as_dict() for r in self.receipts],
+            "withdrawn_at": _iso(self.withdrawn_at) if self.withdrawn_at else None,
+            "opened_at": _iso(self.opened_at) if self.opened_at else None,
+            "created_at": _iso(self.created_at),
+            "links": {"self": base, "documents": f"{base}/documents", "submit": f"{base}/submit",
+                      "withdraw": f"{base}/withdraw", "receipt": f"{base}/receipt.pdf"},
+        }
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What an opening did: the tender after it and the envelopes it opened."""
+
+    tender: TenderView
+    kind: str
+    opened: tuple[EnvelopeView, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tender": self.tender.as_dict(), "kind": self.kind,
+                "envelopes": [e.as_dict() for e in self.opened]}
+
+
+# -- the use cases ----------------------------------------------------------------------------------
+
+
+class Tenders:
+    """Tenders and their envelopes for the platforms of one deployment."""
+
+    def __init__(
+        self,
+        database: Database,
+        store: DocumentStore,
+        deployment: Deployment,
+        validator: Validator,
+        seals: Callable[[], SealService],
+        tmp: Path,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.database = database
+        self.store = store
+        self.deployment = deployment
+        self.validator = validator
+        self.seals = seals  # built on first use: only a submission seals
+        self.tmp = tmp
+        self.clock = clock
+        self.documents = DocumentService(database, store, deployment.max_pdf_bytes)
+
+    # -- tenders ----------------------------------------------------------------------
+
+    def create_tender(self, caller: Caller, new: NewTender) -> TenderView:
+        """A tender of the caller's platform; its deadline must be ahead."""
+        now = self.clock()
+        if new.deadline.tzinfo is None:
+            raise InputError(errors.REQUEST_INVALID, "deadline needs a UTC offset or Z")
+        if new.deadline <= now:
+            raise InputError(errors.REQUEST_INVALID, f"deadline {_iso(new.deadline)} is not in the future")
+        tender_id = secrets.token_hex(16)
+        with self.database.write() as conn:
+            taken = conn.execute(select(tenders.c.id).where(
+                (tenders.c.api_key_sha256 == caller.api_key_sha256) & (tenders.c.reference == new.reference)
+            )).first()
+            if taken is not None:
+                raise PakatError(errors.TENDER_EXISTS, new.reference)
+            conn.execute(insert(tenders).values(
+                id=tender_id, api_key_sha256=caller.api_key_sha256, organisation=caller.organisation,
+                reference=new.reference, title_fa=new.title_fa, title_en=new.title_en, deadline=new.deadline,
+                opened_through=None, created_at=now, updated_at=now,
+            ))
+        return self.tender(caller, tender_id)
+
+    def tenders(self, caller: Caller) -> list[TenderView]:
+        """The platform's tenders, the latest deadline first."""
+        now = self.clock()
+        with self.database.begin() as conn:
+            rows = conn.execute(
+                select(tenders).where(tenders.c.api_key_sha256 == caller.api_key_sha256)
+                .order_by(tenders.c.deadline.desc(), tenders.c.id)
+            ).all()
+        return [_tender_view(row, now) for row in rows]
+
+    def tender(self, caller: Caller, tender_id: str) -> TenderView:
+        """One of the platform's tenders; another platform's is TENDER_NOT_FOUND, as if absent."""
+        with self.database.begin() as conn:
+            return _tender_view(_tender_row(conn, caller, tender_id), self.clock())
+
+    # -- envelopes --------------------------------------------------------------------
+
+    def create_envelope(self, caller: Caller, tender_id: str, new: NewEnvelope) -> EnvelopeView:
+        """A bidder's envelope of one kind, with what must be on each of its documents."""
+        now = self.clock()
+        if new.kind not in KINDS:
+            raise InputError(errors.REQUEST_INVALID, "kind must be A, B or C")
+        req = new.requirements
+        if not req.signatories and not req.seal_required:
+            raise InputError(errors.REQUEST_INVALID, "an envelope needs signatories, the seal, or both")
+        if len(req.signatories) > MAX_SIGNATORIES:
+            raise InputError(errors.REQUEST_INVALID, f"at most {MAX_SIGNATORIES} signatories")
+        for n, signatory in enumerate(req.signatories):
+            if replace(req, signatories=req.signatories[:n]).signatory_for(signatory.national_id) is not None:
+                raise InputError(errors.REQUEST_INVALID, f"signatory {signatory.national_id} is listed twice")
+        if req.min_assurance is not None and req.min_assurance not in self.deployment.assurance_levels:
+            known = ", ".join(self.deployment.assurance_levels) or "none are configured"
+            raise InputError(errors.REQUEST_INVALID, f"min_assurance must be one of: {known}")
+        envelope_id = secrets.token_hex(16)
+        with self.database.write() as conn:
+            # Touching the tender first orders two creations for one tender (its row lock on PostgreSQL).
+            conn.execute(update(tenders).where(tenders.c.id == tender_id).values(updated_at=utcnow()))
+            tender = _tender_row(conn, caller, tender_id)
+            if now >= tender.deadline:
+                raise PakatError(errors.DEADLINE_PASSED, f"the deadline was {_iso(tender.deadline)}")
+            rival = conn.execute(select(envelopes.c.id).where(
+                (envelopes.c.tender_id == tender_id) & (envelopes.c.kind == new.kind)
+                & (envelopes.c.bidder_national_id == new.bidder.national_id) & (envelopes.c.state != WITHDRAWN)
+            )).first()
+            if rival is not None:
+                raise PakatError(errors.ENVELOPE_EXISTS, f"envelope {rival.id}")
+            conn.execute(insert(envelopes).values(
+                id=envelope_id, tender_id=tender_id, kind=new.kind, bidder_national_id=new.bidder.national_id,
+                bidder_name_fa=new.bidder.name_fa, bidder_name_en=new.bidder.name_en,
+                requirements=req.to_json(), state=DRAFT, created_at=now, updated_at=now,
+            ))
+        return self.envelope(caller, tender_id, envelope_id)
+
+    def envelopes(self, caller: Caller, tender_id: str) -> list[EnvelopeView]:
+        """The tender's envelopes, oldest first, each judged afresh if its documents changed."""
+        with self.database.begin() as conn:
+            _tender_row(conn, caller, tender_id)
+            ids = list(conn.execute(
+                select(envelopes.c.id).where(envelopes.c.tender_id == tender_id)
+                .order_by(envelopes.c.created_at, envelopes.c.id)
+            ).scalars())
+        return [self.envelope(caller, tender_id, envelope_id) for envelope_id in ids]
+
+    def envelope(self, caller: Caller, tender_id: str, envelope_id: str) -> EnvelopeView:
+        """The envelope, its documents judged on their latest revisions (again only when they changed)."""
+        now = self.clock()
+        with self.database.begin() as conn:
+            tender = _tender_row(conn, caller, tender_id)
+            row = _envelope_row(conn, tender_id, envelope_id)
+        if row.state in PREPARING and now < tender.deadline:
+            self._refresh(row, tender.deadline)
+        with self.database.begin() as conn:
+            return _envelope_view(conn, _envelope_row(conn, tender_id, envelope_id), tender.deadline, now)
+
+    def add_document(
+        self, caller: Caller, tender_id: str, envelope_id: str, source: DocumentSource
+    ) -> EnvelopeView:
+        """Put a document in an envelope being prepared, after the others."""
+        tender, row = self._changeable(caller, tender_id, envelope_id, PREPARING)
+        stored = self._stored(caller, source)
+        now = self.clock()
+        with self.database.write() as conn:
+            self._claim(conn, row.id, tender.deadline, PREPARING)
+            doc_id = self._take(conn, caller, source, stored)
+            position = conn.execute(
+                select(func.coalesce(func.max(envelope_documents.c.position) + 1, 0))
+                .where(envelope_documents.c.envelope_id == row.id)
+            ).scalar_one()
+            conn.execute(insert(envelope_documents).values(
+                envelope_id=row.id, document_id=doc_id, position=position, added_at=now,
+            ))
+            self._prepared(conn, row.id)
+        return self.envelope(caller, tender_id, envelope_id)
+
+    def replace_document(
+        self, caller: Caller, tender_id: str, envelope_id: str, doc_id: str, source: DocumentSource
+    ) -> EnvelopeView:
+        """Put another document in the place of ``doc_id``, before the deadline.
+
+        The old one stays in the history, no longer current. A submitted
+        envelope becomes unsubmitted: its receipt is superseded.
+        """
+        tender, row = self._changeable(caller, tender_id, envelope_id, (*PREPARING, SUBMITTED))
+        with self.database.begin() as conn:
+            if doc_id not in {d.document_id for d in _current(conn, row.id)}:
+                raise InputError(errors.DOCUMENT_NOT_FOUND, f"{doc_id[:64]} is not a current document here")
+        stored = self._stored(caller, source)
+        now = self.clock()
+        with self.database.write() as conn:
+            self._claim(conn, row.id, tender.deadline, (*PREPARING, SUBMITTED))
+            new_id = self._take(conn, caller, source, stored)
+            old = conn.execute(
+                update(envelope_documents)
+                .where((envelope_documents.c.envelope_id == row.id) & (envelope_documents.c.document_id == doc_id)
+                       & envelope_documents.c.replaced_at.is_(None))
+                .values(replaced_by=new_id, replaced_at=now)
+                .returning(envelope_documents.c.position)
+            ).first()
+            if old is None:
+                raise PakatError(errors.DOCUMENT_CHANGED, f"{doc_id} was replaced meanwhile")
+            conn.execute(insert(envelope_documents).values(
+                envelope_id=row.id, document_id=new_id, position=old.position, added_at=now,
+            ))
+            _supersede(conn, row.id, now, "replaced")
+            self._prepared(conn, row.id)
+        log.info("envelope %s: document %s replaced by %s", row.id, doc_id, new_id)
+        return self.envelope(caller, tender_id, envelope_id)
+
+    def withdraw(self, caller: Caller, tender_id: str, envelope_id: str) -> EnvelopeView:
+        """Withdraw the envelope before the deadline: final for it; a receipt it had is superseded."""
+        tender, row = self._changeable(caller, tender_id, envelope_id, (*PREPARING, SUBMITTED))
+        now = self.clock()
+        with self.database.write() as conn:
+            self._claim(conn, row.id, tender.deadline, (*PREPARING, SUBMITTED), state=WITHDRAWN, withdrawn_at=now)
+            _supersede(conn, row.id, now, "withdrawn")
+        log.info("envelope %s withdrawn", row.id)
+        return self.envelope(caller, tender_id, envelope_id)
+
+    def submit(self, caller: Caller, tender_id: str, envelope_id: str) -> EnvelopeView:
+        """Submit a complete envelope: judge it afresh, issue the sealed receipt, record the submission.
+
+        Refused, with nothing recorded, when the server clock is already past
+        the deadline (DEADLINE_PASSED), a document is still being signed
+        (DOCUMENT_BUSY), a requirement is not met (ENVELOPE_INCOMPLETE), or a
+        required signature's timestamp or the receipt seal's is not before the
+        deadline (SUBMISSION_LATE).
+        """
+        tender, row = self._changeable(caller, tender_id, envelope_id, PREPARING)
+        platform = self.deployment.platforms.get(caller.api_key_sha256)
+        if platform is None or platform.seal is None:
+            raise PakatError(errors.CONFIG_INVALID, "no seal for the platform's receipts: platform.seal")
+        with self.database.begin() as conn:
+            docs = _current(conn, row.id)
+        if not docs:
+            raise PakatError(errors.ENVELOPE_INCOMPLETE, "the envelope holds no document")
+        if any(d.busy for d in docs):
+            raise PakatError(errors.DOCUMENT_BUSY, "a signature on a document is still being completed")
+        requirements = Requirements.from_json(row.requirements)
+        evaluation = self._evaluate(requirements, row.bidder_national_id, tender.deadline, docs)
+        late = [c for c in evaluation.unmet() if c.problem == "late"]
+        if late and len(late) == len(evaluation.unmet()):
+            raise PakatError(errors.SUBMISSION_LATE, "; ".join(c.reason.en for c in late)[:500])
+        if not evaluation.complete:
+            raise PakatError(errors.ENVELOPE_INCOMPLETE, "; ".join(_unmet_summary(evaluation))[:500])
+
+        contents = ReceiptContents(
+            envelope_id=row.id, kind=row.kind, tender_reference=tender.reference, tender_title_fa=tender.title_fa,
+            tender_title_en=tender.title_en, deadline=tender.deadline, bidder_national_id=row.bidder_national_id,
+            bidder_name_fa=row.bidder_name_fa, bidder_name_en=row.bidder_name_en, platform_fa=platform.name_fa,
+            platform_en=platform.name_en, issued_at=self.clock(),
+            documents=tuple(_receipt_document(d, c) for d, c in zip(docs, evaluation.documents, strict=True)),
+        )
+        stored, proof = self._sealed_receipt(platform.seal, contents)
+        try:
+            if proof.time >= tender.deadline:
+                raise PakatError(
+                    errors.SUBMISSION_LATE,
+                    f"the receipt's timestamp {_iso(proof.time)} is not before the deadline "
+                    f"{_iso(tender.deadline)}",
+                )
+            with self.database.write() as conn:
+                self._claim(conn, row.id, tender.deadline, PREPARING, state=SUBMITTED,
+                            evaluated_heads=evaluation.heads, evaluation=evaluation.to_json())
+                if _heads(_current(conn, row.id)) != evaluation.heads:
+                    raise PakatError(errors.DOCUMENT_CHANGED, "a document changed while the receipt was issued")
+                receipt_doc = insert_document(
+                    conn, tender.organisation, caller.api_key_sha256,
+                    f"receipt-{_safe(tender.reference)}-{row.kind}-{row.bidder_national_id}.pdf", stored,
+                )
+                conn.execute(insert(envelope_receipts).values(
+                    id=secrets.token_hex(16), envelope_id=row.id, document_id=receipt_doc, sha256=stored.sha256,
+                    level=RECEIPT_LEVEL.value, submitted_at=proof.time, tsa=proof.tsa,
+                    token_sha256=proof.token_sha256, token_serial=proof.serial,
+                    contents=json.dumps(contents.as_dict(), ensure_ascii=False), created_at=self.clock(),
+                ))
+        except BaseException:
+            self.store.discard(stored.sha256)  # a fresh seal: no other document has these bytes
+            raise
+        log.info("envelope %s submitted at %s (TSA token %s)", row.id, _iso(proof.time), proof.serial)
+        return self.envelope(caller, tender_id, envelope_id)
+
+    def receipt(self, caller: Caller, tender_id: str, envelope_id: str) -> tuple[ReceiptView, Path]:
+        """The receipt of the submission in force and its sealed PDF."""
+        view = self.envelope(caller, tender_id, envelope_id)
+        receipt = view.receipt
+        if receipt is None:
+            latest = view.receipts[-1] if view.receipts else None
+            why = f"the receipt was superseded ({latest.superseded_reason})" if latest else "never submitted"
+            raise PakatError(errors.ENVELOPE_STATE, f"no receipt in force: {why}")
+        return receipt, self.store.path(receipt.sha256)
+
+    def open(self, caller: Caller, tender_id: str, kind: str) -> Opening:
+        """After the deadline, open every submitted envelope of ``kind``: A first, then B, then C."""
+        now = self.clock()
+        if kind not in KINDS:
+            raise InputError(errors.REQUEST_INVALID, "kind must be A, B or C")
+        before = KINDS[KINDS.index(kind) - 1] if kind != KINDS[0] else None
+        with self.database.write() as conn:
+            tender = _tender_row(conn, caller, tender_id)
+            if now < tender.deadline:
+                raise PakatError(errors.DEADLINE_NOT_REACHED, f"the deadline is {_iso(tender.deadline)}")
+            through = tenders.c.opened_through
+            condition = through.is_(None) if before is None else through == before
+            moved = conn.execute(
+                update(tenders).where((tenders.c.id == tender_id) & condition)
+                .values(opened_through=kind, updated_at=now)
+            )
+            if moved.rowcount != 1:
+                done = tender.opened_through or "none"
+                raise PakatError(errors.OPENING_OUT_OF_ORDER, f"opened so far: {done}; {kind} follows {before}")
+            ids = list(conn.execute(
+                update(envelopes)
+                .where((envelopes.c.tender_id == tender_id) & (envelopes.c.kind == kind)
+                       & (envelopes.c.state == SUBMITTED))
+                .values(state=OPENED, opened_at=now, updated_at=now)
+                .returning(envelopes.c.id)
+            ).scalars())
+        log.info("tender %s: %d envelope(s) of kind %s opened", tender_id, len(ids), kind)
+        opened = tuple(sorted((self.envelope(caller, tender_id, i) for i in ids), key=lambda e: e.created_at))
+        return Opening(self.tender(caller, tender_id), kind, opened)
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _changeable(self, caller: Caller, tender_id: str, envelope_id: str,
+                    allowed: tuple[str, ...]) -> tuple[Row[Any], Row[Any]]:
+        """The tender and envelope rows, if the envelope may change now (else the refusal, nothing touched)."""
+        with self.database.begin() as conn:
+            tender = _tender_row(conn, caller, tender_id)
+            row = _envelope_row(conn, tender_id, envelope_id)
+        refusal = change_refusal(row.state, tender.deadline, self.clock(), allowed=allowed)
+        if refusal is not None:
+            raise refusal
+        return tender, row
+
+    def _claim(self, conn: Connection, envelope_id: str, deadline: datetime, allowed: tuple[str, ...],
+               **values: Any) -> None:
+        """Update (and so lock) the envelope's row, if it is still in an ``allowed`` state before the deadline.
+
+        The first statement of a write transaction: what was checked before it
+        may have changed meanwhile, so it is checked again here, atomically.
+        """
+        now = self.clock()
+        moved = conn.execute(
+            update(envelopes).where((envelopes.c.id == envelope_id) & envelopes.c.state.in_(allowed))
+            .values(updated_at=now, **values)
+        )
+        if moved.rowcount != 1:
+            state = conn.execute(select(envelopes.c.state).where(envelopes.c.id == envelope_id)).scalar_one()
+            raise change_refusal(state, deadline, now, allowed=allowed) or PakatError(errors.ENVELOPE_STATE, state)
+        if now >= deadline:
+            raise PakatError(errors.DEADLINE_PASSED, f"the deadline was {_iso(deadline)}")
+
+    def _stored(self, caller: Caller, source: DocumentSource) -> StoredUpload | None:
+        """An upload checked and stored (outside any transaction), or None for an existing document."""
+        if source.upload is not None:
+            return self.documents.store_upload(source.upload)
+        if source.document_id is None:
+            raise InputError(errors.PDF_MISSING)
+        self.documents.get(caller.organisation, source.document_id)  # DOCUMENT_NOT_FOUND for anyone else's
+        return None
+
+    def _take(self, conn: Connection, caller: Caller, source: DocumentSource, stored: StoredUpload | None) -> str:
+        """The document joining the envelope: recorded now, or an existing one that belongs to no envelope."""
+        if stored is not None:
+            return insert_document(conn, caller.organisation, caller.api_key_sha256, source.name, stored)
+        assert source.document_id is not None
+        if bids.enclosure(conn, source.document_id) is not None:
+            raise PakatError(errors.DOCUMENT_IN_ENVELOPE, source.document_id)
+        return source.document_id
+
+    def _prepared(self, conn: Connection, envelope_id: str) -> None:
+        """After a change of documents: back to draft or signing, to be judged again on the next read."""
+        docs = _current(conn, envelope_id)
+        state = SIGNING if _signing_began(conn, [d.document_id for d in docs]) else DRAFT
+        conn.execute(update(envelopes).where(envelopes.c.id == envelope_id)
+                     .values(state=state, evaluated_heads=None, evaluation=None))
+
+    def _refresh(self, row: Row[Any], deadline: datetime) -> None:
+        """Judge an envelope being prepared again if its documents changed, and store its state."""
+        with self.database.begin() as conn:
+            docs = _current(conn, row.id)
+            began = _signing_began(conn, [d.document_id for d in docs])
+        heads = _heads(docs)
+        evaluation = None
+        if row.evaluated_heads == heads and row.evaluation is not None:
+            evaluation = Evaluation.from_json(heads, row.evaluation)
+        if evaluation is None or not evaluation.settled:
+            evaluation = self._evaluate(Requirements.from_json(row.requirements), row.bidder_national_id,
+                                        deadline, docs)
+        state = COMPLETE if evaluation.complete and not any(d.busy for d in docs) else SIGNING if began else DRAFT
+        if (state, heads, evaluation.to_json()) == (row.state, row.evaluated_heads, row.evaluation):
+            return
+        with self.database.write() as conn:
+            # Only over what was judged: a change meanwhile is judged by the next read.
+            conn.execute(
+                update(envelopes)
+                .where((envelopes.c.id == row.id) & envelopes.c.state.in_(PREPARING)
+                       & (envelopes.c.updated_at == row.updated_at))
+                .values(state=state, evaluated_heads=heads, evaluation=evaluation.to_json())
+            )
+
+    def _evaluate(self, req: Requirements, bidder: str, deadline: datetime,
+                  docs: Sequence[EnvelopeDocument]) -> Evaluation:
+        """Every requirement on every current document, judged by Pakat's validator on its latest revision."""
+        judged, settled = [], True
+        for doc in docs:
+            if doc.busy:
+                busy = Text("امضایی روی این سند در حال تکمیل است.", "A signature on it is being completed.")
+                checks = [RequirementCheck("signatory", s.national_id, s.role, False, busy, "busy")
+                          for s in req.signatories]
+                if req.seal_required:
+                    checks.append(RequirementCheck("seal", bidder, None, False, busy, "busy"))
+                judged.append(DocumentCheck(doc.document_id, doc.sha256, tuple(checks)))
+                settled = False
+                continue
+            signatures = self._signatures(doc)
+            settled &= all(s.indication is not Indication.INDETERMINATE for s in signatures)
+            checks = [self._signatory_check(s.national_id, s.role, signatures, req.min_assurance, deadline)
+                      for s in req.signatories]
+            if req.seal_required:
+                checks.append(self._seal_check(bidder, signatures, deadline))
+            judged.append(DocumentCheck(doc.document_id, doc.sha256, tuple(checks)))
+        return Evaluation(_heads(docs), tuple(judged), settled)
+
+    def _signatures(self, doc: EnvelopeDocument) -> list[SignatureReport]:
+        try:
+            return self.validator.validate(self.store.path(doc.sha256), file_name=doc.name).signatures
+        except InputError as exc:
+            if exc.kind is errors.NO_SIGNATURES:
+                return []
+            raise
+
+    def _signatory_check(self, national_id: str, role: str | None, signatures: Iterable[SignatureReport],
+                         minimum: str | None, deadline: datetime) -> RequirementCheck:
+        person = ExpectedSigner(national_id)
+        candidates = [s for s in signatures if s.signer is not None
+                      and s.signer.kind is not SignerKind.ORGANISATION_SEAL
+                      and person.refusal(s.signer.national_id, None) is None]
+        base = RequirementCheck("signatory", national_id, role, False, _missing_signature(national_id), "missing")
+        return self._best(base, candidates, role, minimum, deadline)
+
+    def _seal_check(
+        self, bidder: str, signatures: Iterable[SignatureReport], deadline: datetime
+    ) -> RequirementCheck:
+        seals = [s for s in signatures if s.signer is not None and s.signer.kind is SignerKind.ORGANISATION_SEAL]
+        company = ExpectedSigner(bidder)
+        ours = [s for s in seals if s.signer is not None and company.refusal(s.signer.national_id, None) is None]
+        base = RequirementCheck("seal", bidder, None, False, Text(
+            "مهر سازمانی پیشنهاددهنده بر این سند نیست.", "The bidder's company seal is not on this document."
+        ), "missing")
+        if not ours and seals:
+            others = ", ".join(sorted({s.signer.national_id or "?" for s in seals if s.signer is not None}))
+            base = replace(base, problem="wrong_seal", reason=Text(
+                f"مهر سازمانی دیگری ({persian_digits(others)}) بر سند است، نه مهر پیشنهاددهنده "
+                f"({persian_digits(bidder)}).",
+                f"Another organisation's seal ({others}) is on the document, not the bidder's ({bidder}).",
+            ))
+        return self._best(base, ours, None, None, deadline)
+
+    def _best(self, base: RequirementCheck, candidates: list[SignatureReport], role: str | None,
+              minimum: str | None, deadline: datetime) -> RequirementCheck:
+        """The first candidate meeting every condition, or the first one's first problem, or ``base``."""
+        judged = [self._judge(base, s, role, minimum, deadline) for s in candidates]
+        met = [j for j in judged if j.met]
+        return met[0] if met else judged[0] if judged else base
+
+    def _judge(self, base: RequirementCheck, sig: SignatureReport, role: str | None, minimum: str | None,
+               deadline: datetime) -> RequirementCheck:
+        signer = sig.signer
+        assert signer is not None
+        stamps = [t.time for t in sig.timestamps if t.kind == "signature" and t.intact and t.trusted]
+        found = replace(base, signer=signer.name, assurance_level=signer.assurance_level, level=sig.pades_level,
+                        timestamp=min(stamps) if stamps else None)
+        who = signer.name or base.national_id
+        if sig.indication is not Indication.TOTAL_PASSED:
+            return replace(found, problem="invalid", reason=Text(
+                f"امضای {who} معتبر نیست: {sig.reason.fa}",
+                f"The signature of {who} is not valid: {sig.reason.en}"))
+        if role is not None and ExpectedSigner(role=role).refusal(None, signer.title) is not None:
+            return replace(found, problem="role", reason=Text(
+                f"سمت {who} در گواهی «{signer.title or '—'}» است، نه «{role}».",
+                f"The certificate of {who} states the role {signer.title or '(none)'!r}, not {role!r}."))
+        rank = assurance_rank(self.deployment, signer.assurance_level)
+        if minimum is not None and rank < assurance_rank(self.deployment, minimum):
+            level = signer.assurance_level or "نامشخص"
+            return replace(found, problem="assurance", reason=Text(
+                f"سطح اطمینان گواهی {who} «{level}» است؛ دست‌کم «{minimum}» لازم است.",
+                f"The certificate of {who} is at assurance level {signer.assurance_level or 'unknown'}; "
+                f"at least {minimum} is required."))
+        if found.timestamp is None:
+            return replace(found, problem="no_timestamp", reason=Text(
+                f"امضای {who} مهر زمانی ندارد (B-B)؛ دست‌کم سطح B-T لازم است.",
+                f"The signature of {who} has no timestamp (B-B); at least B-T is required."))
+        if found.timestamp >= deadline:
+            return replace(found, problem="late", reason=Text(
+                f"مهر زمانی امضای {who} ({format_datetime(found.timestamp, 'fa')}) پس از مهلت است.",
+                f"The timestamp on the signature of {who} ({format_datetime(found.timestamp, 'en')}) "
+                "is not before the deadline."))
+        return replace(found, met=True, problem=None, reason=Text(
+            f"امضای معتبر {who} با مهر زمانی {format_datetime(found.timestamp, 'fa')}",
+            f"Valid signature of {who}, timestamped {format_datetime(found.timestamp, 'en')}"))
+
+    def _sealed_receipt(self, seal_org: str, contents: ReceiptContents) -> tuple[StoredUpload, TimestampProof]:
+        """Draw the receipt, seal it with the platform's seal, store it; its bytes and its timestamp."""
+        self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.tmp, prefix="receipt-") as folder:
+            drawn, sealed = Path(folder) / "receipt.pdf", Path(folder) / "sealed.pdf"
+            drawn.write_bytes(render_receipt(contents))
+            self.seals().seal(
+                seal_org, drawn, sealed, RECEIPT_LEVEL,
+                reason=f"رسید ارسال پاکت {contents.kind} / Submission receipt, envelope {contents.kind}",
+            )
+            proof = signature_timestamp(sealed)
+            stored = self.documents.store_upload(sealed)
+        return stored, proof
+
+
+# -- rows and views ----------------------------------------------------------------------------------
+
+
+def _tender_row(conn: Connection, caller: Caller, tender_id: str) -> Row[Any]:
+    row = conn.execute(select(tenders).where(tenders.c.id == tender_id)).first()
+    if row is None or row.api_key_sha256 != caller.api_key_sha256:
+        raise InputError(errors.TENDER_NOT_FOUND, tender_id[:64])
+    return row
+
+
+def _envelope_row(conn: Connection, tender_id: str, envelope_id: str) -> Row[Any]:
+    row = conn.execute(select(envelopes).where(envelopes.c.id == envelope_id)).first()
+    if row is None or row.tender_id != tender_id:
+        raise InputError(errors.ENVELOPE_NOT_FOUND, envelope_id[:64])
+    return row
+
+
+def _tender_view(row: Row[Any], now: datetime) -> TenderView:
+    return TenderView(row.id, row.reference, row.title_fa, row.title_en, row.deadline, row.opened_through,
+                      row.created_at, now)
+
+
+def _documents(conn: Connection, envelope_id: str, *, current: bool | None) -> list[EnvelopeDocument]:
+    head = revisions.alias("head")
+    query = (
+        select(envelope_documents, documents.c.name, documents.c.head, documents.c.busy_session,
+               head.c.sha256)
+        .select_from(
+            envelope_documents.join(documents, documents.c.id == envelope_documents.c.document_id)
+            .join(head, (head.c.document_id == documents.c.id) & (head.c.number == documents.c.head))
+        )
+        .where(envelope_documents.c.envelope_id == envelope_id)
+        .order_by(envelope_documents.c.position, envelope_documents.c.added_at)
+    )
+    if current is not None:
+        query = query.where(envelope_documents.c.replaced_at.is_(None) if current
+                            else envelope_documents.c.replaced_at.is_not(None))
+    return [
+        EnvelopeDocument(r.document_id, r.name, r.position, r.head, r.sha256, r.busy_session is not None,
+                         r.added_at, r.replaced_by, r.replaced_at)
+        for r in conn.execute(query)
+    ]
+
+
+def _current(conn: Connection, envelope_id: str) -> list[EnvelopeDocument]:
+    return _documents(conn, envelope_id, current=True)
+
+
+def _heads(docs: Sequence[EnvelopeDocument]) -> str:
+    """What an evaluation was made on: the current documents, in order, at their latest revisions."""
+    text = "\n".join(f"{d.position}:{d.document_id}:{d.revision}:{d.sha256}:{int(d.busy)}" for d in docs)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _signing_began(conn: Connection, doc_ids: list[str]) -> bool:
+    """Whether any of the documents was signed or sealed, or has a signing session."""
+    if not doc_ids:
+        return False
+    signed = conn.execute(select(revisions.c.number).where(
+        revisions.c.document_id.in_(doc_ids) & (revisions.c.kind != "upload")).limit(1)).first()
+    session = conn.execute(select(signing_sessions.c.id).where(
+        signing_sessions.c.document_id.in_(doc_ids)).limit(1)).first()
+    return signed is not None or session is not None
+
+
+def _supersede(conn: Connection, envelope_id: str, now: datetime, reason: str) -> None:
+    conn.execute(
+        update(envelope_receipts)
+        .where((envelope_receipts.c.envelope_id == envelope_id) & envelope_receipts.c.superseded_at.is_(None))
+        .values(superseded_at=now, superseded_reason=reason)
+    )
+
+
+def _envelope_view(conn: Connection, row: Row[Any], deadline: datetime, now: datetime) -> EnvelopeView:
+    checks: dict[str, DocumentCheck] = {}
+    if row.evaluation:
+        judged = Evaluation.from_json(row.evaluated_heads or "", row.evaluation)
+        checks = {d.document_id: d for d in judged.documents}
+    current = tuple(replace(d, check=checks.get(d.document_id)) for d in _current(conn, row.id))
+    receipts = conn.execute(
+        select(envelope_receipts).where(envelope_receipts.c.envelope_id == row.id)
+        .order_by(envelope_receipts.c.created_at, envelope_receipts.c.id)
+    ).all()
+    state = shown_state(row.state, deadline, now)
+    return EnvelopeView(
+        id=row.id, tender_id=row.tender_id, kind=row.kind,
+        bidder=Bidder(row.bidder_national_id, row.bidder_name_fa, row.bidder_name_en),
+        requirements=Requirements.from_json(row.requirements),
+        state=state,
+        accepts_changes=now < deadline and row.state in (*PREPARING, SUBMITTED),
+        deadline=deadline,
+        documents=current,
+        replaced=tuple(_documents(conn, row.id, current=False)),
+        receipts=tuple(
+            ReceiptView(r.id, r.document_id, r.sha256, r.level, r.submitted_at, r.tsa, r.token_sha256,
+                        r.token_serial, r.created_at, r.superseded_at, r.superseded_reason)
+            for r in receipts
+        ),
+        withdrawn_at=row.withdrawn_at, opened_at=row.opened_at, created_at=row.created_at,
+    )
+
+
+def _receipt_document(doc: EnvelopeDocument, check: DocumentCheck) -> ReceiptDocument:
+    return ReceiptDocument(
+        position=doc.position, document_id=doc.document_id, name=doc.name, revision=doc.revision,
+        sha256=doc.sha256,
+        signers=tuple(
+            ReceiptSigner("seal" if c.requirement == "seal" else "signature", c.signer, c.national_id, c.role,
+                          c.timestamp)
+            for c in check.checks
+        ),
+    )
+
+
+def _missing_signature(national_id: str) -> Text:
+    return Text(f"امضایی با شناسهٔ {persian_digits(national_id)} بر این سند نیست.",
+                f"No signature by national ID {national_id} on this document.")
+
+
+def _unmet_summary(evaluation: Evaluation) -> list[str]:
+    return [f"document {d.document_id}: {c.reason.en}"
+            for d in evaluation.documents for c in d.checks if not c.met]
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in text)[:64] or "tender"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
