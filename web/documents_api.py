@@ -16,6 +16,7 @@ from typing import Any
 import segno
 from flask import Blueprint, Response, jsonify, request, send_file
 
+from envelopes.bids import check_download
 from envelopes.documents import DocumentView, document_links
 from envelopes.sessions import DEFAULT_EXPIRY, NewSession, SessionView, pairing_link
 from hsm_config.deployment import hash_api_key
@@ -54,8 +55,10 @@ def get_document(doc_id: str) -> Response:
 
 @bp.get("/<doc_id>/pdf")
 def get_pdf(doc_id: str) -> Response:
-    """The latest revision, as a PDF download."""
-    doc, path = pakat_state().documents().latest(organisation_of_caller(), doc_id)
+    """The latest revision, as a PDF download; a submitted envelope's documents only once it is opened."""
+    state = pakat_state()
+    doc, path = state.documents().latest(organisation_of_caller(), doc_id)
+    check_download(state.database, doc_id)
     response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=doc.name,
                          conditional=False, etag=False, max_age=0)
     response.headers["X-Pakat-SHA256"] = doc.head.sha256
