@@ -628,3 +628,39 @@ def test_platform_seal_and_assurance_levels_are_checked(dev_env: Any, tmp_path: 
             path.unlink()
         assert caught.value.kind is errors.CONFIG_INVALID
 
+
+
+def test_a_signature_racing_the_submission_is_refused_at_the_signature_step(platform: Platform, dev_env: Any,
+                                                                           tokens: dict[str, Token]) -> None:
+    """The guard sits where every revision is written: a session prepared before the submission embeds nothing."""
+    tender = platform.tender(3600)
+    env = platform.envelope(tender, "A", [{"national_id": national_id(dev_env, PRIVATE)},
+                                          {"national_id": national_id(dev_env, INDEPENDENT)}])
+    env = platform.add(env, "raced")
+    doc = env["documents"][0]["document_id"]
+    platform.sign(doc, tokens[PRIVATE])
+    # A second signer starts, and another session is half-way through the signature step when the envelope closes.
+    late = platform.session(doc)
+    agent = Agent(platform.client, late)
+    answer = agent.certificate(tokens[INDEPENDENT].certificate_b64)
+    assert answer.status_code == 200, answer.json
+    signed = agent.signature(tokens[INDEPENDENT].sign(answer.json), tokens[INDEPENDENT].certificate_b64)
+    assert signed.status_code == 202
+    # Busy while the level is raised: submitting now is refused, nothing changes.
+    before = platform.snapshot(env)
+    platform.refused("POST", env["links"]["submit"], SUBMIT, "DOCUMENT_BUSY")
+    assert platform.snapshot(env) == before
+    raise_level(platform.app, late["id"])
+    platform.seal(doc)
+    assert platform.get(env)["state"] == "complete"
+
+    third = platform.session(doc, expected_signer={"national_id": national_id(dev_env, PRIVATE)})
+    agent = Agent(platform.client, third)
+    answer = agent.certificate(tokens[PRIVATE].certificate_b64)
+    assert answer.status_code == 200, answer.json
+    env = platform.call("POST", env["links"]["submit"], SUBMIT, 200)
+    before = platform.snapshot(env)
+    refused = agent.signature(tokens[PRIVATE].sign(answer.json), tokens[PRIVATE].certificate_b64)
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "ENVELOPE_STATE"
+    platform.spec.check("/agent/v1/sessions/{session_id}/signature", "post", refused)
+    assert platform.snapshot(env) == before
