@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from envelopes import bids
 from envelopes.bids import (
@@ -426,17 +427,16 @@ class Tenders:
         if new.deadline <= now:
             raise InputError(errors.REQUEST_INVALID, f"deadline {_iso(new.deadline)} is not in the future")
         tender_id = secrets.token_hex(16)
-        with self.database.write() as conn:
-            taken = conn.execute(select(tenders.c.id).where(
-                (tenders.c.api_key_sha256 == caller.api_key_sha256) & (tenders.c.reference == new.reference)
-            )).first()
-            if taken is not None:
-                raise PakatError(errors.TENDER_EXISTS, new.reference)
-            conn.execute(insert(tenders).values(
-                id=tender_id, api_key_sha256=caller.api_key_sha256, organisation=caller.organisation,
-                reference=new.reference, title_fa=new.title_fa, title_en=new.title_en, deadline=new.deadline,
-                opened_through=None, created_at=now, updated_at=now,
-            ))
+        try:
+            # Written before anything is read: two platforms' processes racing on SQLite stay in line.
+            with self.database.write() as conn:
+                conn.execute(insert(tenders).values(
+                    id=tender_id, api_key_sha256=caller.api_key_sha256, organisation=caller.organisation,
+                    reference=new.reference, title_fa=new.title_fa, title_en=new.title_en, deadline=new.deadline,
+                    opened_through=None, created_at=now, updated_at=now,
+                ))
+        except IntegrityError:
+            raise PakatError(errors.TENDER_EXISTS, new.reference) from None
         return self.tender(caller, tender_id)
 
     def tenders(self, caller: Caller) -> list[TenderView]:
@@ -657,18 +657,21 @@ class Tenders:
             raise InputError(errors.REQUEST_INVALID, "kind must be A, B or C")
         before = KINDS[KINDS.index(kind) - 1] if kind != KINDS[0] else None
         with self.database.write() as conn:
-            tender = _tender_row(conn, caller, tender_id)
-            if now < tender.deadline:
-                raise PakatError(errors.DEADLINE_NOT_REACHED, f"the deadline is {_iso(tender.deadline)}")
             through = tenders.c.opened_through
-            condition = through.is_(None) if before is None else through == before
+            in_turn = through.is_(None) if before is None else through == before
             moved = conn.execute(
-                update(tenders).where((tenders.c.id == tender_id) & condition)
+                update(tenders)
+                .where((tenders.c.id == tender_id) & (tenders.c.api_key_sha256 == caller.api_key_sha256)
+                       & (tenders.c.deadline <= now) & in_turn)
                 .values(opened_through=kind, updated_at=now)
             )
             if moved.rowcount != 1:
-                done = tender.opened_through or "none"
-                raise PakatError(errors.OPENING_OUT_OF_ORDER, f"opened so far: {done}; {kind} follows {before}")
+                tender = _tender_view(_tender_row(conn, caller, tender_id), now)
+                if now < tender.deadline:
+                    raise PakatError(errors.DEADLINE_NOT_REACHED, f"the deadline is {_iso(tender.deadline)}")
+                done = ", ".join(tender.opened_kinds) or "none"
+                due = KINDS[len(tender.opened_kinds)] if len(tender.opened_kinds) < len(KINDS) else "none"
+                raise PakatError(errors.OPENING_OUT_OF_ORDER, f"opened so far: {done}; next: {due}")
             ids = list(conn.execute(
                 update(envelopes)
                 .where((envelopes.c.tender_id == tender_id) & (envelopes.c.kind == kind)
