@@ -35,7 +35,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from envelopes import bids
+from envelopes import audit, bids
+from envelopes.audit import AuditLog, api_key_actor
 from envelopes.bids import (
     COMPLETE,
     DRAFT,
@@ -634,6 +635,17 @@ class Tenders:
                     token_sha256=proof.token_sha256, token_serial=proof.serial,
                     contents=json.dumps(contents.as_dict(), ensure_ascii=False), created_at=self.clock(),
                 ))
+                # The transaction's last write: the audit head stays locked only until commit.
+                AuditLog(self.database).append(
+                    conn, audit.ENVELOPE_SUBMITTED, actor=api_key_actor(caller.api_key_sha256), subject=row.id,
+                    details={
+                        "tender": tender.id, "kind": row.kind, "bidder": row.bidder_national_id,
+                        "submitted_at": _iso(proof.time), "tsa_token_sha256": proof.token_sha256,
+                        "receipt": {"document": receipt_doc, "sha256": stored.sha256},
+                        "documents": [{"id": d.document_id, "revision": d.revision, "sha256": d.sha256}
+                                      for d in docs],
+                    },
+                )
         except BaseException:
             self.store.discard(stored.sha256)  # a fresh seal: no other document has these bytes
             raise

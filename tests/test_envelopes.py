@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from test_openapi import SPEC_PATH, Spec
 from test_signing_sessions import Agent, Token, raise_level
 
+from envelopes.audit import AuditLog
 from envelopes.bids import Requirements, Signatory
 from envelopes.database import documents, envelope_receipts, envelopes, tenders
 from envelopes.tenders import Bidder, Caller, DocumentSource, NewEnvelope, NewTender, Tenders
@@ -249,6 +250,10 @@ def test_life_cycle_to_the_opening(app: Flask, dev_env: Any, spec: Spec, tokens:
     receipt = p.call("GET", a["links"]["receipt"], RECEIPT, 200)
     assert receipt.headers["X-Pakat-SHA256"] == submission["receipt"]["sha256"]
     check_receipt(app, receipt.data, a, tmp=Path(app.config["PAKAT_TMP"]))
+    trail = AuditLog(app.extensions["pakat"].database)
+    (entry,) = [e for e in trail.entries(limit=1000) if e.action == "envelope.submitted"]
+    assert entry.subject == a["id"] and entry.details["receipt"]["sha256"] == receipt_sha(a)
+    assert trail.verify().ok
     # While submitted, the platform cannot read what it sealed.
     p.refused("GET", f"/api/v1/documents/{first}/pdf", PDF, "ENVELOPE_SEALED")
     p.refused("POST", SESSIONS.format(doc_id=first), SESSIONS, "ENVELOPE_STATE", json={"level": "B-T"})
@@ -334,6 +339,10 @@ def test_life_cycle_to_the_opening(app: Flask, dev_env: Any, spec: Spec, tokens:
     listed = p.call("GET", tender["links"]["envelopes"], ENVELOPES, 200)
     assert [(e["kind"], e["state"]) for e in listed["envelopes"]] == [("A", "opened"), ("B", "opened"),
                                                                        ("C", "withdrawn")]
+
+
+def receipt_sha(envelope: dict[str, Any]) -> str:
+    return str(envelope["submission"]["receipt"]["sha256"])
 
 
 def check_receipt(app: Flask, data: bytes, envelope: dict[str, Any], tmp: Path) -> None:
