@@ -476,7 +476,7 @@ class Tenders:
         envelope_id = secrets.token_hex(16)
         with self.database.write() as conn:
             # Touching the tender first orders two creations for one tender (its row lock on PostgreSQL).
-            conn.execute(update(tenders).where(tenders.c.id == tender_id).values(updated_at=utcnow()))
+            conn.execute(update(tenders).where(tenders.c.id == tender_id).values(updated_at=now))
             tender = _tender_row(conn, caller, tender_id)
             if now >= tender.deadline:
                 raise PakatError(errors.DEADLINE_PASSED, f"the deadline was {_iso(tender.deadline)}")
