@@ -441,6 +441,7 @@ class Batches:
     ) -> None:
         now = utcnow()
         lost: list[str] = []
+        recorded: list[_Outcome] = []
         with self.database.write() as conn:
             for outcome in outcomes:
                 mine = and_(batch_items.c.batch_id == batch_id, batch_items.c.number == outcome.item.number,
@@ -464,13 +465,17 @@ class Batches:
                     continue
                 if outcome.state == SEALED:
                     report.sealed += 1
-                    self.audit.append(conn, audit.BATCH_ITEM_SEALED, actor=audit.organisation_actor(organisation),
-                                      subject=f"{batch_id}/{outcome.item.number}",
-                                      details=outcome.audit_details(options))
+                    recorded.append(outcome)
                 elif outcome.state == FAILED:
                     report.failed += 1
                 else:
                     report.retrying += 1
+            # The audit entries come last: an append holds the log's head until commit, and taking it
+            # before more row writes would make other workers' transactions wait on ours for longer.
+            for outcome in recorded:
+                self.audit.append(conn, audit.BATCH_ITEM_SEALED, actor=audit.organisation_actor(organisation),
+                                  subject=f"{batch_id}/{outcome.item.number}",
+                                  details=outcome.audit_details(options))
         for sha256 in lost:
             # Our lease ran out and another worker sealed the item: its record stands, our copy goes.
             log.warning("batch %s: an item was taken over while sealing; dropping this worker's output", batch_id)

@@ -83,13 +83,21 @@ class RQJobQueue:
             raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, type(exc).__name__) from None
 
     def wake_batch(self, batch_id: str, at: datetime | None = None) -> bool:
-        """One more job for a batch, now or at ``at``; none if one is already waiting. True if enqueued."""
+        """One more job for a batch, now or at ``at``; none if one is already waiting. True if enqueued.
+
+        Waking *now* does not trust an earlier wake-up scheduled for later: the
+        scheduler that would move it may have died with Redis, so it is taken
+        out of the schedule and queued at once.
+        """
         job_id = f"batch-{batch_id}-wake"
         try:
             queue = self.queue()
             existing = queue.fetch_job(job_id)
-            if existing is not None and existing.get_status(refresh=False) in ("queued", "scheduled", "deferred"):
+            status = existing.get_status(refresh=False) if existing is not None else None
+            if status == "queued" or (at is not None and status in ("scheduled", "deferred")):
                 return False
+            if status == "scheduled":
+                queue.scheduled_job_registry.remove(job_id)
             if at is None:
                 queue.enqueue(BATCH_JOB, batch_id, job_id=job_id, description=f"seal batch {batch_id}",
                               result_ttl=3600)

@@ -469,7 +469,11 @@ def worker(burst: bool, config: Path | None) -> None:
         ) from None
     # SimpleWorker runs jobs in this process: a forking worker would log in to the
     # HSM again for every job and throw the session away afterwards.
-    rq_worker = SimpleWorker([Queue(settings.queue, connection=connection)], connection=connection)
+    def new_worker() -> SimpleWorker:
+        return SimpleWorker([Queue(settings.queue, connection=connection)], connection=connection,
+                            maintenance_interval=MAINTENANCE_SECONDS)
+
+    rq_worker = new_worker()
     # Signatures whose level job was lost (Redis restarted, a queue outage) are picked up again.
     requeued = worker_signing_sessions().requeue_signed()
     if requeued:
@@ -490,10 +494,15 @@ def worker(burst: bool, config: Path | None) -> None:
             if burst or getattr(rq_worker, "_shutdown_requested_date", None) is not None:
                 break
             time.sleep(2)
-            rq_worker = SimpleWorker([Queue(settings.queue, connection=connection)], connection=connection)
+            rq_worker = new_worker()
     finally:
         sweeper.stop()
         close_worker_services()
+
+
+#: How often RQ's maintenance runs in a worker; it also restarts a scheduler that died with Redis (RQ's
+#: default, ten minutes, would leave scheduled retries waiting that long).
+MAINTENANCE_SECONDS = 60
 
 
 class BatchSweeper(threading.Thread):
