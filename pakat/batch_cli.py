@@ -64,10 +64,10 @@ def seal_batch(
     settings = Settings.from_env().with_config(config)
     deployment = settings.load_deployment()
     deployment.organisation(org_id)  # UNKNOWN_ORGANISATION before any file is read
-    from pakat.cli import _upgrade_database  # the CLI module imports this one lazily: no cycle at import
+    from pakat.cli import upgrade_database  # the CLI module loads this one lazily: no import cycle
 
     # As serve and worker do: the embedded default database just works.
-    _upgrade_database(settings, "seal-batch", deployment)
+    upgrade_database(settings, "seal-batch", deployment)
     queue = RQJobQueue(settings.redis_url, settings.queue, deployment)
     if use_queue:
         if not settings.redis_url:

@@ -422,7 +422,7 @@ def serve(host: str, port: int, workers: int, threads: int, config: Path | None)
     deployment = settings.load_deployment()  # a broken configuration stops here, not in every worker
     settings.ensure_tmp()
     _configure_logging()
-    _upgrade_database(settings, "serve", deployment)  # once, here: gunicorn's workers fork after this
+    upgrade_database(settings, "serve", deployment)  # once, here: gunicorn's workers fork after this
     PakatServer(settings, {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -449,7 +449,7 @@ def worker(burst: bool, config: Path | None) -> None:
         raise AccessError(errors.CONFIG_INVALID, "set REDIS_URL to run a worker")
     deployment = settings.load_deployment()  # fail now rather than on the first job
     _configure_logging()
-    _upgrade_database(settings, "worker", deployment)
+    upgrade_database(settings, "worker", deployment)
 
     from redis import Redis
     from redis.exceptions import RedisError
@@ -556,7 +556,7 @@ def db_upgrade() -> None:
 
     settings = Settings.from_env()
     _configure_logging()
-    _upgrade_database(settings, "db-upgrade", _deployment_if_readable(settings))
+    upgrade_database(settings, "db-upgrade", _deployment_if_readable(settings))
     click.echo(f"پایگاه داده به‌روز است / database schema is at {schema.head()}: "
                f"{schema.describe(settings.database_url)}")
 
@@ -575,7 +575,7 @@ def db_current() -> None:
     click.echo(f"{found or 'none'} ({status}) — {schema.describe(settings.database_url)}")
 
 
-def _upgrade_database(settings: Settings, process: str, deployment: Deployment | None) -> None:
+def upgrade_database(settings: Settings, process: str, deployment: Deployment | None) -> None:
     """Bring the schema to head, first making the home folder where SQLite's default file lives.
 
     Then the audit log hears of it: ``schema.upgraded`` if the schema moved, and
