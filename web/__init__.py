@@ -11,7 +11,7 @@ from envelopes.database import Database
 from envelopes.queueing import RQJobQueue
 from envelopes.schema import check_current
 from pakat.settings import LazySealService, Settings
-from web import agent, api, documents_api, errors, health, pages, tenders_api, uploads, validate_page
+from web import agent, api, batches_api, documents_api, errors, health, pages, tenders_api, uploads, validate_page
 from web.state import EXTENSION_KEY, PakatState
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     uploads.register(app)
     errors.register(app)
-    for blueprint in (health.bp, api.bp, documents_api.bp, tenders_api.bp, agent.bp, pages.bp, validate_page.bp):
+    for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, tenders_api.bp, agent.bp, pages.bp,
+                      validate_page.bp):
         app.register_blueprint(blueprint)
     return app
