@@ -108,6 +108,8 @@ def _syntax(value: object) -> bytes:
     """The PDF syntax of a value pikepdf hands back (it turns scalars into Python values)."""
     if isinstance(value, pikepdf.Object):
         return value.unparse(resolved=False)
+    if value is None:  # pikepdf's null, e.g. in /OpenAction [page /XYZ null null 0]
+        return b"null"
     if isinstance(value, bool):
         return b"true" if value else b"false"
     if isinstance(value, int):

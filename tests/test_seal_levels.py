@@ -95,6 +95,21 @@ def test_xref_stream_input_and_a_second_seal_on_top(
     assert names == ["Pakat Seal 1", "Pakat Archive Timestamp 1", "Pakat Seal 2", "Pakat Archive Timestamp 2"]
 
 
+def test_nulls_in_the_objects_an_update_rewrites_are_kept(
+    service: SealService, dev_env: DevEnvironment, tmp_path: Path
+) -> None:
+    """fpdf2 and others write /OpenAction [page /XYZ null null 0] into the catalog we rewrite."""
+    source = simple_pdf(tmp_path / "in.pdf")
+    with pikepdf.open(source, allow_overwriting_input=True) as pdf:
+        pdf.Root.OpenAction = pikepdf.Array([pdf.pages[0].obj, pikepdf.Name.XYZ, None, None, 0])
+        pdf.save(source)
+    sealed = tmp_path / "sealed.pdf"
+    service.seal("demo-co", source, sealed, PadesLevel.B_LT)
+    assert_pades_level(sealed.read_bytes(), PadesLevel.B_LT, dev_env.root_cert_path)
+    with pikepdf.open(sealed) as pdf:
+        assert list(pdf.Root.OpenAction)[1:] == [pikepdf.Name.XYZ, None, None, 0]
+
+
 def test_existing_form_fields_and_annotations_are_kept(
     service: SealService, dev_env: DevEnvironment, tmp_path: Path
 ) -> None:
