@@ -32,7 +32,7 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Connection, select
 
-from envelopes.database import Database, envelope_documents, envelope_receipts, envelopes, tenders, utcnow
+from envelopes.database import Database, envelope_documents, envelope_receipts, envelopes, iso_utc, tenders, utcnow
 from hsm_config.deployment import Deployment, assurance_rank
 from pakat import errors
 from pakat.errors import CertificateRefused, InputError, PakatError
@@ -147,7 +147,7 @@ def change_refusal(state: str, deadline: datetime, now: datetime, *, allowed: tu
     The deadline comes first: after it nothing changes, whatever the state.
     """
     if now >= deadline:
-        return PakatError(errors.DEADLINE_PASSED, f"the deadline was {_iso(deadline)}")
+        return PakatError(errors.DEADLINE_PASSED, f"the deadline was {iso_utc(deadline)}")
     if state not in allowed:
         hint = {SUBMITTED: "it is submitted: replace a document or withdraw it first"}.get(state, f"it is {state}")
         return PakatError(errors.ENVELOPE_STATE, hint)
@@ -285,7 +285,3 @@ def _document_refusal(found: Enclosure, now: datetime) -> PakatError | None:
     if refusal is None and not found.current:
         refusal = PakatError(errors.ENVELOPE_STATE, "the document was replaced in its envelope")
     return refusal
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

@@ -22,7 +22,7 @@ from envelopes import audit
 from envelopes.audit import AuditLog
 from envelopes.bids import check_document_writable
 from envelopes.blobs import DocumentStore
-from envelopes.database import Database, documents, revisions, utcnow
+from envelopes.database import Database, documents, iso_utc, revisions, utcnow
 from envelopes.sealing import SealService
 from pakat import errors
 from pakat.errors import InputError, PakatError
@@ -53,7 +53,7 @@ class RevisionView:
             "level": self.level,
             "signer": self.signer,
             "session_id": self.session_id,
-            "created_at": _iso(self.created_at),
+            "created_at": iso_utc(self.created_at),
         }
 
 
@@ -78,7 +78,8 @@ class DocumentView:
         """The JSON the API answers with: the latest revision's digest first, then the history."""
         signatures = [
             {"revision": r.number, "kind": "seal" if r.kind == "seal" else "signature", "signer": r.signer,
-             "level": _final_level(self.revisions, r), "session_id": r.session_id, "signed_at": _iso(r.created_at)}
+             "level": _final_level(self.revisions, r), "session_id": r.session_id,
+             "signed_at": iso_utc(r.created_at)}
             for r in self.revisions
             if r.kind in ("signature", "seal")
         ]
@@ -91,7 +92,7 @@ class DocumentView:
             "revision": self.head.number,
             "sha256": self.head.sha256,
             "size": self.head.size,
-            "created_at": _iso(self.created_at),
+            "created_at": iso_utc(self.created_at),
             "signatures": signatures,
             "revisions": [r.as_dict() for r in self.revisions],
         }
@@ -274,10 +275,6 @@ def _final_level(revs: tuple[RevisionView, ...], signature: RevisionView) -> str
         if r.kind == "level" and r.session_id is not None and r.session_id == signature.session_id:
             return r.level
     return signature.level
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def document_links(doc: Mapping[str, Any]) -> dict[str, str]:

@@ -25,6 +25,7 @@ from cryptography import x509
 from fpdf import FPDF
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from envelopes.database import iso_utc
 from pakat import errors
 from pakat.dates import format_datetime, persian_digits
 from pakat.errors import PakatError
@@ -155,7 +156,7 @@ def _right_to_left(text: str) -> bool:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return iso_utc(value)
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -38,7 +38,7 @@ from envelopes import audit
 from envelopes.audit import AuditLog
 from envelopes.bids import check_session_certificate, session_signer
 from envelopes.blobs import DocumentStore
-from envelopes.database import Database, documents, signing_sessions, utcnow
+from envelopes.database import Database, documents, iso_utc, signing_sessions, utcnow
 from envelopes.documents import DocumentService, DocumentView, add_revision, load_document
 from envelopes.sealing import SealService
 from hsm_config.deployment import Deployment
@@ -129,8 +129,8 @@ class SessionView:
                 "national_id": self.expected_signer.national_id,
                 "role": self.expected_signer.role,
             },
-            "created_at": _iso(self.created_at),
-            "expires_at": _iso(self.expires_at),
+            "created_at": iso_utc(self.created_at),
+            "expires_at": iso_utc(self.expires_at),
         }
         if self.signer_subject:
             body["signer"] = {"subject": self.signer_subject, "national_id": self.signer_national_id,
@@ -544,7 +544,7 @@ def _require(row: Row[Any], wanted: str) -> None:
     if state == wanted:
         return
     if state == EXPIRED:
-        raise PakatError(errors.SESSION_EXPIRED, f"expired at {_iso(row.expires_at)}")
+        raise PakatError(errors.SESSION_EXPIRED, f"expired at {iso_utc(row.expires_at)}")
     if state == CANCELLED:
         raise PakatError(errors.SESSION_CANCELLED)
     raise PakatError(errors.STEP_OUT_OF_ORDER, f"the session is {state}, this step needs {wanted}")
@@ -653,7 +653,3 @@ def _reason(signer: SignerCertificate) -> str:
     names = signer.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     name = str(names[0].value) if names else signer.subject
     return f"امضای {name} / Signed by {name}"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

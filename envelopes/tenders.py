@@ -58,6 +58,7 @@ from envelopes.database import (
     envelope_documents,
     envelope_receipts,
     envelopes,
+    iso_utc,
     revisions,
     signing_sessions,
     tenders,
@@ -170,10 +171,10 @@ class TenderView:
             "reference": self.reference,
             "title_fa": self.title_fa,
             "title_en": self.title_en,
-            "deadline": _iso(self.deadline),
+            "deadline": iso_utc(self.deadline),
             "state": self.state,
             "opened_kinds": self.opened_kinds,
-            "created_at": _iso(self.created_at),
+            "created_at": iso_utc(self.created_at),
             "links": {"self": base, "envelopes": f"{base}/envelopes", "open": f"{base}/open"},
         }
 
@@ -204,7 +205,7 @@ class RequirementCheck:
             "signer": self.signer,
             "assurance_level": self.assurance_level,
             "level": self.level,
-            "timestamp": _iso(self.timestamp) if self.timestamp else None,
+            "timestamp": iso_utc(self.timestamp) if self.timestamp else None,
         }
 
     @classmethod
@@ -285,10 +286,10 @@ class EnvelopeDocument:
             "position": self.position,
             "revision": self.revision,
             "sha256": self.sha256,
-            "added_at": _iso(self.added_at),
+            "added_at": iso_utc(self.added_at),
         }
         if self.replaced_at is not None:
-            body.update(replaced_by=self.replaced_by, replaced_at=_iso(self.replaced_at))
+            body.update(replaced_by=self.replaced_by, replaced_at=iso_utc(self.replaced_at))
             return body
         judged = self.check is not None and self.check.sha256 == self.sha256
         body["busy"] = self.busy
@@ -320,10 +321,10 @@ class ReceiptView:
             "document_id": self.document_id,
             "sha256": self.sha256,
             "level": self.level,
-            "submitted_at": _iso(self.submitted_at),
+            "submitted_at": iso_utc(self.submitted_at),
             "timestamp": {"tsa": self.tsa, "token_sha256": self.token_sha256, "serial": self.token_serial},
             "superseded": self.superseded_at is not None,
-            "superseded_at": _iso(self.superseded_at) if self.superseded_at else None,
+            "superseded_at": iso_utc(self.superseded_at) if self.superseded_at else None,
             "superseded_reason": self.superseded_reason,
         }
 
@@ -364,17 +365,17 @@ class EnvelopeView:
             "state": self.state,
             "state_text": {"fa": text.fa, "en": text.en},
             "accepts_changes": self.accepts_changes,
-            "deadline": _iso(self.deadline),
+            "deadline": iso_utc(self.deadline),
             "documents": [d.as_dict() for d in self.documents],
             "replaced_documents": [d.as_dict() for d in self.replaced],
             "submission": None if receipt is None else {
-                "submitted_at": _iso(receipt.submitted_at),
+                "submitted_at": iso_utc(receipt.submitted_at),
                 "receipt": receipt.as_dict(),
             },
             "receipts": [r.as_dict() for r in self.receipts],
-            "withdrawn_at": _iso(self.withdrawn_at) if self.withdrawn_at else None,
-            "opened_at": _iso(self.opened_at) if self.opened_at else None,
-            "created_at": _iso(self.created_at),
+            "withdrawn_at": iso_utc(self.withdrawn_at) if self.withdrawn_at else None,
+            "opened_at": iso_utc(self.opened_at) if self.opened_at else None,
+            "created_at": iso_utc(self.created_at),
             "links": {"self": base, "documents": f"{base}/documents", "submit": f"{base}/submit",
                       "withdraw": f"{base}/withdraw", "receipt": f"{base}/receipt.pdf"},
         }
@@ -426,7 +427,7 @@ class Tenders:
         if new.deadline.tzinfo is None:
             raise InputError(errors.REQUEST_INVALID, "deadline needs a UTC offset or Z")
         if new.deadline <= now:
-            raise InputError(errors.REQUEST_INVALID, f"deadline {_iso(new.deadline)} is not in the future")
+            raise InputError(errors.REQUEST_INVALID, f"deadline {iso_utc(new.deadline)} is not in the future")
         tender_id = secrets.token_hex(16)
         try:
             # Written before anything is read: two platforms' processes racing on SQLite stay in line.
@@ -479,7 +480,7 @@ class Tenders:
             conn.execute(update(tenders).where(tenders.c.id == tender_id).values(updated_at=now))
             tender = _tender_row(conn, caller, tender_id)
             if now >= tender.deadline:
-                raise PakatError(errors.DEADLINE_PASSED, f"the deadline was {_iso(tender.deadline)}")
+                raise PakatError(errors.DEADLINE_PASSED, f"the deadline was {iso_utc(tender.deadline)}")
             rival = conn.execute(select(envelopes.c.id).where(
                 (envelopes.c.tender_id == tender_id) & (envelopes.c.kind == new.kind)
                 & (envelopes.c.bidder_national_id == new.bidder.national_id) & (envelopes.c.state != WITHDRAWN)
@@ -617,8 +618,8 @@ class Tenders:
             if proof.time >= tender.deadline:
                 raise PakatError(
                     errors.SUBMISSION_LATE,
-                    f"the receipt's timestamp {_iso(proof.time)} is not before the deadline "
-                    f"{_iso(tender.deadline)}",
+                    f"the receipt's timestamp {iso_utc(proof.time)} is not before the deadline "
+                    f"{iso_utc(tender.deadline)}",
                 )
             with self.database.write() as conn:
                 self._claim(conn, row.id, tender.deadline, PREPARING, state=SUBMITTED,
@@ -640,7 +641,7 @@ class Tenders:
                     conn, audit.ENVELOPE_SUBMITTED, actor=api_key_actor(caller.api_key_sha256), subject=row.id,
                     details={
                         "tender": tender.id, "kind": row.kind, "bidder": row.bidder_national_id,
-                        "submitted_at": _iso(proof.time), "tsa_token_sha256": proof.token_sha256,
+                        "submitted_at": iso_utc(proof.time), "tsa_token_sha256": proof.token_sha256,
                         "receipt": {"document": receipt_doc, "sha256": stored.sha256},
                         "documents": [{"id": d.document_id, "revision": d.revision, "sha256": d.sha256}
                                       for d in docs],
@@ -649,7 +650,7 @@ class Tenders:
         except BaseException:
             self.store.discard(stored.sha256)  # a fresh seal: no other document has these bytes
             raise
-        log.info("envelope %s submitted at %s (TSA token %s)", row.id, _iso(proof.time), proof.serial)
+        log.info("envelope %s submitted at %s (TSA token %s)", row.id, iso_utc(proof.time), proof.serial)
         return self.envelope(caller, tender_id, envelope_id)
 
     def receipt(self, caller: Caller, tender_id: str, envelope_id: str) -> tuple[ReceiptView, Path]:
@@ -680,7 +681,7 @@ class Tenders:
             if moved.rowcount != 1:
                 tender = _tender_view(_tender_row(conn, caller, tender_id), now)
                 if now < tender.deadline:
-                    raise PakatError(errors.DEADLINE_NOT_REACHED, f"the deadline is {_iso(tender.deadline)}")
+                    raise PakatError(errors.DEADLINE_NOT_REACHED, f"the deadline is {iso_utc(tender.deadline)}")
                 done = ", ".join(tender.opened_kinds) or "none"
                 due = KINDS[len(tender.opened_kinds)] if len(tender.opened_kinds) < len(KINDS) else "none"
                 raise PakatError(errors.OPENING_OUT_OF_ORDER, f"opened so far: {done}; next: {due}")
@@ -724,7 +725,7 @@ class Tenders:
             state = conn.execute(select(envelopes.c.state).where(envelopes.c.id == envelope_id)).scalar_one()
             raise change_refusal(state, deadline, now, allowed=allowed) or PakatError(errors.ENVELOPE_STATE, state)
         if now >= deadline:
-            raise PakatError(errors.DEADLINE_PASSED, f"the deadline was {_iso(deadline)}")
+            raise PakatError(errors.DEADLINE_PASSED, f"the deadline was {iso_utc(deadline)}")
 
     def _stored(self, caller: Caller, source: DocumentSource) -> StoredUpload | None:
         """An upload checked and stored (outside any transaction), or None for an existing document."""
@@ -1017,7 +1018,3 @@ def _unmet_summary(evaluation: Evaluation) -> list[str]:
 
 def _safe(text: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in text)[:64] or "tender"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

@@ -44,7 +44,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from envelopes.database import Database, utcnow, webhook_deliveries
+from envelopes.database import Database, iso_utc, utcnow, webhook_deliveries
 from hsm_config.deployment import Deployment
 from pakat import errors
 from pakat.errors import PakatError, ServiceUnavailable
@@ -107,7 +107,7 @@ class DeliveryAttempt:
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "event_id": self.event_id, "event": self.event, "url": self.url,
-            "attempt": self.attempt, "at": self.at.isoformat().replace("+00:00", "Z"), "status": self.status,
+            "attempt": self.attempt, "at": iso_utc(self.at), "status": self.status,
             "error": self.error, "duration_ms": self.duration_ms, "outcome": self.outcome,
         }
 
@@ -118,7 +118,7 @@ def event_body(event: str, data: Mapping[str, Any]) -> tuple[str, bytes]:
     if clash:
         raise ValueError(f"event data may not set {', '.join(sorted(clash))}")
     event_id = uuid.uuid4().hex
-    created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    created = iso_utc(dt.datetime.now(dt.UTC).replace(microsecond=0))
     payload = {"id": event_id, "event": event, "created_at": created, **data}
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return event_id, body

@@ -16,16 +16,16 @@ from typing import Any
 import segno
 from flask import Blueprint, Response, jsonify, request, send_file
 
+from envelopes import audit
 from envelopes.bids import check_download
 from envelopes.documents import DocumentView, document_links
 from envelopes.sessions import DEFAULT_EXPIRY, NewSession, SessionView, pairing_link
-from hsm_config.deployment import hash_api_key
 from pakat import errors
 from pakat.errors import InputError
 from signer.external import ExpectedSigner
 from signer.levels import PadesLevel
 from web.api import DEFAULT_LEVEL, parse_visible, report_file_name
-from web.auth import organisation_of_caller
+from web.auth import caller_api_key_sha256, organisation_of_caller
 from web.state import pakat_state
 from web.uploads import upload_request, uploaded_path
 
@@ -43,7 +43,7 @@ def add_document() -> tuple[Response, int]:
     if upload is None:
         raise InputError(errors.PDF_MISSING)
     name = report_file_name(req.form.get("name") or upload.filename)
-    doc = pakat_state().documents().add(organisation, _api_key_sha256(), uploaded_path(upload.stream), name)
+    doc = pakat_state().documents().add(organisation, caller_api_key_sha256(), uploaded_path(upload.stream), name)
     return _document_json(doc), 201
 
 
@@ -75,8 +75,9 @@ def seal_document(doc_id: str) -> Response:
     level = PadesLevel.parse(str(body.get("level") or DEFAULT_LEVEL))
     appearance = parse_visible(body.get("visible"))
     state = pakat_state()
+    actor = audit.api_key_actor(caller_api_key_sha256())
     return _document_json(state.documents().seal(organisation, doc_id, level, state.seals.get(),
-                                                 appearance=appearance))
+                                                 actor=actor, appearance=appearance))
 
 
 @bp.post("/<doc_id>/signing-sessions")
@@ -183,9 +184,3 @@ def _text(value: Any, what: str, limit: int) -> str | None:
     if not isinstance(value, str) or len(value) > limit:
         raise InputError(errors.REQUEST_INVALID, f"{what} must be text of at most {limit} characters")
     return value.strip() or None
-
-
-def _api_key_sha256() -> str:
-    """The SHA-256 of the caller's API key (already checked): which platform hears about the document."""
-    _, _, key = request.headers.get("Authorization", "").strip().partition(" ")
-    return hash_api_key(key.strip())
