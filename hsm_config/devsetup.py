@@ -322,7 +322,8 @@ def init_dev_environment(
 ) -> DevEnvironment:
     """Build the development environment under ``directory``, or return the one already there.
 
-    Idempotent: a complete environment is reused without touching a file.
+    Idempotent: a complete environment is reused without touching a file, except pakat.yaml when
+    this Pakat writes it differently.
     A half-built one (an interrupted run) keeps its CAs and rebuilds tokens,
     leaves and pakat.yaml; existing API keys are kept. ``force`` deletes
     everything init made and starts again. Asking for another host or port
@@ -337,6 +338,9 @@ def init_dev_environment(
         if env is not None:
             _check_address(env.host, env.port, host, port, directory)
             if _complete(env):
+                # pakat.yaml is derived from the environment: a newer Pakat brings its new sections
+                # (the platform's seal, assurance levels …) to an environment an older one made.
+                _write_deployment(env)
                 return env
 
     pki_dir = directory / "devpki"
@@ -649,7 +653,10 @@ def _write_deployment(env: DevEnvironment) -> None:
         "# Not for production. PINs and API keys live in secrets/ (0600); this file holds only hashes.\n"
     )
     body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_flow_style=False, width=200)
-    write_file(env.deployment_path, (header + body).encode("utf-8"), mode=0o644)
+    data = (header + body).encode("utf-8")
+    if env.deployment_path.exists() and env.deployment_path.read_bytes() == data:
+        return  # unchanged: reusing an environment touches no file
+    write_file(env.deployment_path, data, mode=0o644)
 
 
 def _write_manifest(env: DevEnvironment) -> None:

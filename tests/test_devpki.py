@@ -486,6 +486,20 @@ def test_init_is_idempotent(dev_env: DevEnvironment) -> None:
         init_dev_environment(dev_env.directory, dev_env.host, dev_env.port + 1)
 
 
+def test_reuse_brings_an_older_pakat_yaml_up_to_date(dev_env: DevEnvironment) -> None:
+    """An environment made by an older Pakat lacks newer sections; reusing it rewrites only pakat.yaml."""
+    current = dev_env.deployment_path.read_bytes()
+    older = b"".join(line for line in current.splitlines(keepends=True) if b"assurance_level" not in line)
+    assert older != current
+    dev_env.deployment_path.write_bytes(older)
+    try:
+        init_dev_environment(dev_env.directory, dev_env.host, dev_env.port)
+    finally:
+        rewritten = dev_env.deployment_path.read_bytes()
+        dev_env.deployment_path.write_bytes(current)
+    assert rewritten == current
+
+
 def test_info_json(dev_env: DevEnvironment) -> None:
     result = CliRunner().invoke(devpki_cli, ["info", "--dir", str(dev_env.directory), "--json"])
     assert result.exit_code == 0, result.output
