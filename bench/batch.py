@@ -96,7 +96,7 @@ def main() -> None:
             engine = Batches(database, store, LazySealService(deployment).get)
             t0 = time.perf_counter()
             inputs = read_files([(p.name, p) for p in sources], store, BatchLimits())
-            batch = engine.create("demo-co", inputs, BatchOptions(PadesLevel.B_LTA)).progress
+            batch = engine.create("demo-co", inputs, BatchOptions(PadesLevel.B_LTA), actor="system:bench").progress
             ingest = time.perf_counter() - t0
             cpu0 = sum(process_cpu(pid) for pid in pids)
             t1 = time.perf_counter()

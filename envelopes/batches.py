@@ -212,12 +212,13 @@ class Batches:
         inputs: list[BatchInput],
         options: BatchOptions,
         *,
+        actor: str,
         api_key_sha256: str | None = None,
         idempotency_key: str | None = None,
-        actor: str = "cli",
     ) -> NewBatch:
         """Store the inputs and queue every one of them; the temp files of ``inputs`` are used up either way.
 
+        ``actor`` is who asks, as the audit log names it (see :mod:`envelopes.audit`).
         With an ``idempotency_key`` a repeated request gets the first batch back
         (``replayed``), and a different request under the same key is refused
         before anything is stored.

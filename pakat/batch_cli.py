@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from envelopes import audit
 from envelopes.archives import BatchInput, BatchLimits, read_files, read_zip
 from envelopes.batches import FINISHED, Batches, BatchOptions, BatchProgress
 from envelopes.blobs import DocumentStore
@@ -79,7 +80,7 @@ def seal_batch(
                       threads=threads)
     try:
         inputs = _read_source(source, store, BatchLimits(max_item_bytes=deployment.max_pdf_bytes))
-        batch = batches.create(org_id, inputs, options, actor=f"cli:{_user()}").progress
+        batch = batches.create(org_id, inputs, options, actor=audit.system_actor(f"seal-batch:{_user()}")).progress
         click.echo(f"دسته {batch.id}: {batch.total} فایل / batch {batch.id}: {batch.total} files", err=True)
         if use_queue:
             queue.start_batch(batch.id, batch.total)

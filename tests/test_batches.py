@@ -267,7 +267,7 @@ def new_batch(engine: Batches, store: DocumentStore, tmp_path: Path, count: int,
         path.write_bytes(pdf_bytes(f"item {n}"))
         paths.append((path.name, path))
     inputs = read_files(paths, store, BatchLimits())
-    return engine.create("demo-co", inputs, BatchOptions(level)).progress.id
+    return engine.create("demo-co", inputs, BatchOptions(level), actor="system:test").progress.id
 
 
 def seal_service(deployment_path: Path) -> SealService:

@@ -745,7 +745,7 @@ def test_a_finished_batch_is_announced_once(
         files.append((name, tmp_path / name))
     engine = Batches(database, store, LazySealService(setup.deployment).get)  # only records; the worker seals
     batch = engine.create("demo-co", read_files(files, store, BatchLimits()), BatchOptions(PadesLevel.B_B),
-                          api_key_sha256=setup.key_hash["demo-co"]).progress
+                          actor="system:test", api_key_sha256=setup.key_hash["demo-co"]).progress
     # Two jobs for one batch, as when several workers share it: the event still comes once.
     for _ in range(2):
         queue.enqueue("envelopes.jobs.seal_batch_job", batch.id)
