@@ -13,7 +13,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from itertools import pairwise
@@ -519,36 +518,19 @@ def test_processes_and_threads_appending_at_once_keep_one_gapless_chain(
     assert verdict.ok and verdict.checked == len(entries) and verdict.head_seq == len(entries)
 
 
-def test_appends_are_cheap(database: Database, database_url: str) -> None:
-    """A batch of 500 seals appends 500 entries: each inside a write that also changes state."""
+def test_a_batch_worth_of_appends_verifies(database: Database, database_url: str) -> None:
+    """500 state changes, each with its entry in its own transaction (the cost is in bench/audit.py)."""
     trail = AuditLog(database)
     count = 500
-    began = time.perf_counter()
     for n in range(count):
         with database.write() as conn:
             now = utcnow()
-            conn.execute(insert(documents).values(id=f"cheap-{n}", organisation="demo-co", name="x.pdf", pages=1,
+            conn.execute(insert(documents).values(id=f"many-{n}", organisation="demo-co", name="x.pdf", pages=1,
                                                   head=0, created_at=now, updated_at=now))
             trail.append(conn, audit.BATCH_ITEM_SEALED, actor="system:worker", subject="batch-1",
                          details={"item": n, "output_sha256": hashlib.sha256(str(n).encode()).hexdigest()})
-    with_append = time.perf_counter() - began
-
-    began = time.perf_counter()
-    for n in range(count):
-        with database.write() as conn:
-            now = utcnow()
-            conn.execute(insert(documents).values(id=f"bare-{n}", organisation="demo-co", name="x.pdf", pages=1,
-                                                  head=0, created_at=now, updated_at=now))
-    without = time.perf_counter() - began
-
-    began = time.perf_counter()
-    assert trail.verify().checked == count
-    verifying = time.perf_counter() - began
-    print(f"\n{database_url.split(':')[0]}: {count} state changes {without * 1000 / count:.2f} ms each, "
-          f"with their audit entry {with_append * 1000 / count:.2f} ms; verify {verifying * 1000:.0f} ms")
-    # Generous bounds for a shared 2-core machine: the append is a few statements, not a scan.
-    assert with_append / count < 0.05
-    assert with_append < without * 4 + 2
+    verdict = trail.verify()
+    assert verdict.ok and verdict.checked == count and verdict.head_seq == count
 
 
 # -- configuration and schema, at start -------------------------------------------------------------------
