@@ -60,9 +60,10 @@ def create_batch() -> tuple[Response, int]:
         inputs = read_files([(f.filename or "", uploaded_path(f.stream)) for f in files], state.store, limits)
     else:
         raise InputError(errors.BATCH_EMPTY)
+    key_sha256 = caller_api_key_sha256()
     created = state.batches().create(
-        organisation, inputs, options, api_key_sha256=caller_api_key_sha256(), idempotency_key=key,
-        actor=audit.api_key_actor(caller_api_key_sha256()),
+        organisation, inputs, options, api_key_sha256=key_sha256, idempotency_key=key,
+        actor=audit.api_key_actor(key_sha256),
     )
     progress = created.progress
     if not created.replayed:
