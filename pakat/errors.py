@@ -57,8 +57,29 @@ PDF_UNPARSEABLE = _kind(
 )
 PDF_ENCRYPTED = _kind(
     "PDF_ENCRYPTED", 422, 3,
-    "فایل PDF رمزگذاری شده است؛ نسخه بدون رمز را بفرستید.",
-    "The PDF is encrypted; send an unencrypted copy.",
+    "فایل PDF با گذرواژه قفل شده است؛ نسخه‌ای بدون گذرواژه بفرستید.",
+    "The PDF is locked with a password; send a copy without one.",
+)
+PDF_SIGNING_NOT_PERMITTED = _kind(
+    "PDF_SIGNING_NOT_PERMITTED", 422, 3,
+    "نویسندهٔ سند با گذرواژهٔ مالک، افزودن امضا و فیلد فرم را ممنوع کرده است؛ نسخه‌ای بدون این محدودیت بفرستید."
+    " چیزی امضا نشد.",
+    "The document's author forbade adding signatures or form fields (owner-password permissions); send a copy"
+    " without that restriction. Nothing was signed.",
+)
+DOCUMENT_CERTIFIED_NO_CHANGES = _kind(
+    "DOCUMENT_CERTIFIED_NO_CHANGES", 422, 3,
+    "سند با امضای گواهی‌کننده‌ای گواهی شده که هیچ تغییری را اجازه نمی‌دهد (DocMDP P=1)؛ امضای تازه گواهی آن را"
+    " باطل می‌کند. چیزی امضا نشد.",
+    "The document is certified with no changes allowed (DocMDP P=1): another signature would break the"
+    " author's certification. Nothing was signed.",
+)
+DOCUMENT_FIELDS_LOCKED = _kind(
+    "DOCUMENT_FIELDS_LOCKED", 422, 3,
+    "امضای پیشینی فیلدهای سند را قفل کرده است (FieldMDP)؛ امضای نمایان آن را باطل می‌کند. بدون کادر نمایان امضا"
+    " کنید. چیزی امضا نشد.",
+    "An earlier signature locks the document's fields (FieldMDP): a visible signature would break it. Sign"
+    " without a visible block. Nothing was signed.",
 )
 PDF_TOO_LARGE = _kind(
     "PDF_TOO_LARGE", 413, 3,
@@ -479,6 +500,13 @@ SEAL_RETRIES_EXHAUSTED = _kind(
     "SEAL_RETRIES_EXHAUSTED", 503, 7,
     "مهر این فایل پس از چند تلاش به دلیل در دسترس نبودن سرویس‌ها انجام نشد.",
     "The file could not be sealed after several attempts: a service it needs stayed unavailable.",
+)
+
+OUTPUT_CHECK_FAILED = _kind(
+    "OUTPUT_CHECK_FAILED", 500, 1,
+    "فایل امضاشده از بررسی پایانی پاکت نگذشت، پس بازگردانده یا ذخیره نشد. لطفاً این سند را گزارش کنید.",
+    "The signed file failed Pakat's final check, so it was neither returned nor stored. Please report this"
+    " document.",
 )
 
 INTERNAL = _kind(

@@ -38,19 +38,22 @@ from pakat import errors
 from pakat.errors import CertificateRefused, PakatError
 from signer.appearance import BlockFacts, BlockKind, visible_widget
 from signer.chain import ChainError, TrustStore
-from signer.cms import DigestAlgorithm, SignerTemplate
+from signer.cms import SHA256, DigestAlgorithm, SignerTemplate
 from signer.keys import verify_digest_signature
 from signer.levels import PadesLevel
+from signer.output_check import EmbeddedSignature, check_readable, check_signed_output
 from signer.pades import (
     SIGNER_REFUSALS,
     SignatureDetails,
     check_chain,
     check_key_usage,
     copy_hashing,
+    hash_file,
     long_term_update,
     signature_update,
 )
-from signer.pdf import Hole, PdfSource, Revision
+from signer.pdf import Hole, PdfSource, Revision, last_startxref
+from signer.permissions import check_may_sign
 from signer.revocation import RevocationSource
 from signer.timestamps import TimestampAuthority
 
@@ -182,12 +185,17 @@ def prepare_signature(
     template = signer.template(digest)
     pdf = PdfSource(source, max_bytes=max_bytes)
     try:
+        field_name = pdf.unique_field_name(details.field_stem)
+        check_may_sign(pdf, visible=details.appearance is not None, field_name=field_name)
+        # The user is about to type a PIN: a document the validator would not read is refused first.
+        check_readable(source, pdf.size, pdf.startxref)
         widget = None
         if details.appearance is not None:
             facts = BlockFacts.from_certificate(signer.certificate, BlockKind.SIGNATURE)
             widget = visible_widget(pdf, details.appearance, facts, moment)
-        revision, hole, _ = signature_update(pdf, template.size_bound(timestamp_reserve), details, moment, widget)
-        running = _hash_file(source, digest.hash(), pdf.size)
+        reserve = template.size_bound(timestamp_reserve)
+        revision, hole, _ = signature_update(pdf, reserve, details, field_name, moment, widget)
+        running = hash_file(source, digest.hash(), pdf.size)
         base_size = pdf.size
     finally:
         pdf.close()
@@ -219,7 +227,8 @@ def finish_signature(
 
     Raises SIGNATURE_INVALID, writing nothing, when the signature does not
     verify with the signer's certificate. ``destination`` is a new file the
-    caller owns (and removes if this fails).
+    caller owns (and removes if this fails); it is checked
+    (:mod:`signer.output_check`) before this returns.
     """
     template = signer.template(prepared.digest_algorithm)
     if len(signature) > template.max_signature_size or not verify_digest_signature(
@@ -229,11 +238,25 @@ def finish_signature(
     if source.stat().st_size != prepared.base_size:
         raise PakatError(errors.DOCUMENT_CHANGED, "the prepared revision is not the stored one")
     revision = Revision(bytearray(prepared.update), prepared.base_size, [prepared.hole])
-    revision.fill(prepared.hole, template.signed_data(prepared.signed_attributes, signature))
+    cms = template.signed_data(prepared.signed_attributes, signature)
+    revision.fill(prepared.hole, cms)
     with open(destination, "xb") as out:
         whole = copy_hashing(source, out, prepared.base_size)
         out.write(revision.data)
-        whole.update(revision.data)
+    covered = whole.copy() if prepared.digest_algorithm is SHA256 else hash_file(
+        source, prepared.digest_algorithm.hash(), prepared.base_size)
+    for part in revision.signed_ranges(prepared.hole):
+        covered.update(part)
+    whole.update(revision.data)
+    # The digest is taken afresh over the stored document and the prepared update: a document
+    # changed since the attributes were signed fails here, not in a validator later.
+    check_signed_output(
+        destination,
+        base_size=prepared.base_size,
+        base_startxref=last_startxref(source, prepared.base_size),
+        revisions=1,
+        signatures=[EmbeddedSignature(prepared.hole, cms, revision.end, covered.digest())],
+    )
     return WrittenRevision(whole.hexdigest(), revision.end)
 
 
@@ -253,7 +276,8 @@ def raise_signature(
 
     The signature timestamp goes into the signature's own hole, which its
     ByteRange never covered; B-LT appends the DSS for the signer's and the
-    TSA's chains, and B-LTA a document timestamp over it.
+    TSA's chains, and B-LTA a document timestamp over it. ``destination`` is
+    checked (:mod:`signer.output_check`) before this returns.
     """
     if level.timestamped and tsa is None:
         raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs a timestamp authority")
@@ -271,33 +295,47 @@ def raise_signature(
         copy_hashing(signed, out, size)
         out.seek(hole.start + 1)
         out.write(cms.hex().encode("ascii").ljust(hole.end - hole.start - 2, b"0"))
-    whole = _hash_file(destination, hashlib.sha256(), size)
-    if not level.long_term:
-        return WrittenRevision(whole.hexdigest(), size, token.gen_time if token else None)
-    assert revocation is not None
-    pdf = PdfSource(destination, max_bytes=max_bytes)
-    try:
-        update = long_term_update(pdf, size, pdf.startxref, whole, level, revocation, tsa, signer.chain, token)
-    finally:
-        pdf.close()
-    with open(destination, "ab") as out:
-        out.write(update.data)
-        out.flush()
+    whole = hash_file(destination, hashlib.sha256(), size)
+    covered_end = prepared.base_size + len(prepared.update)
+    embedded = [EmbeddedSignature(hole, cms, covered_end, _range_digest(destination, prepared, covered_end))]
+    base_startxref = last_startxref(signed, size)
+    revisions, end = 0, size
+    if level.long_term:
+        assert revocation is not None
+        pdf = PdfSource(destination, max_bytes=max_bytes)
+        try:
+            update, stamp = long_term_update(
+                pdf, size, pdf.startxref, whole, level, revocation, tsa, signer.chain, token
+            )
+        finally:
+            pdf.close()
+        with open(destination, "ab") as out:
+            out.write(update.data)
+        whole.update(update.data)
+        embedded.extend([stamp] if stamp else [])
+        revisions, end = 1, update.end
+    check_signed_output(
+        destination, base_size=size, base_startxref=base_startxref, revisions=revisions, signatures=embedded
+    )
+    with open(destination, "rb+") as out:
         os.fsync(out.fileno())
-    whole.update(update.data)
-    return WrittenRevision(whole.hexdigest(), update.end, token.gen_time if token else None)
+    return WrittenRevision(whole.hexdigest(), end, token.gen_time if token else None)
 
 
-def _hash_file(path: Path, running: hashlib._Hash, size: int) -> hashlib._Hash:
+def _range_digest(path: Path, prepared: PreparedSignature, covered_end: int) -> bytes:
+    """The digest of what the signature's /ByteRange covers in ``path``, in the signature's algorithm."""
+    h = prepared.digest_algorithm.hash()
     with open(path, "rb") as fh:
-        remaining = size
-        while remaining:
-            chunk = fh.read(min(_CHUNK, remaining))
-            if not chunk:
-                raise PakatError(errors.PDF_TRUNCATED, "the stored document is shorter than recorded")
-            running.update(chunk)
-            remaining -= len(chunk)
-    return running
+        for start, stop in ((0, prepared.hole.start), (prepared.hole.end, covered_end)):
+            fh.seek(start)
+            remaining = stop - start
+            while remaining:
+                chunk = fh.read(min(_CHUNK, remaining))
+                if not chunk:
+                    raise PakatError(errors.PDF_TRUNCATED, "the stored document is shorter than recorded")
+                h.update(chunk)
+                remaining -= len(chunk)
+    return h.digest()
 
 
 def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:

@@ -1,12 +1,18 @@
 """PAdES baseline signing, B-B to B-LTA, in one streaming pass over the document.
 
 The original bytes are read once: copied to a temporary file beside the
-destination while one running hash takes them in. Every digest the levels
-need (the signature's ByteRange, the document timestamp's ByteRange, the
-output's SHA-256) continues from a copy of that hash over the small updates
-appended after it, so a 50 MB envelope is hashed once and never held in
-memory. The destination appears by an atomic rename only when everything
-succeeded; a failure leaves nothing behind.
+destination while one running hash takes them in, or, when the caller owns
+the file (an upload being answered), only read and hashed, the updates then
+appended to it in place. Every digest the levels need (the signature's
+ByteRange, the document timestamp's ByteRange, the output's SHA-256)
+continues from a copy of that hash over the small updates appended after it,
+so a 50 MB envelope is hashed once and never held in memory.
+
+Before anything is signed, the document is asked whether it may take a
+signature (:mod:`signer.permissions`); before the output becomes visible it is
+read back and judged (:mod:`signer.output_check`). The destination appears by
+an atomic rename only when everything succeeded (an in-place output is cut
+back to its original length); a failure leaves nothing behind.
 
 Revision 1 holds the signature (with its timestamp for B-T and above).
 B-LT appends a revision with the DSS (certificates, OCSP responses, CRLs for
@@ -16,11 +22,12 @@ same revision, covering the DSS.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +42,9 @@ from signer.chain import ChainError, TrustStore
 from signer.cms import SHA256, DigestAlgorithm, SignerTemplate
 from signer.keys import SigningKey
 from signer.levels import PadesLevel
-from signer.pdf import Hole, PdfSource, Revision, VisibleWidget, signature_dictionary
+from signer.output_check import EmbeddedSignature, check_signed_output
+from signer.pdf import Hole, PdfSource, Revision, VisibleWidget, qpdf_reading, signature_dictionary
+from signer.permissions import check_may_sign
 from signer.placement import VisibleSignature
 from signer.revocation import RevocationSource
 from signer.timestamps import TimestampAuthority, TimestampToken
@@ -115,24 +124,33 @@ class PadesSigner:
         *,
         max_bytes: int,
         durable: bool = True,
+        in_place: bool = False,
     ) -> SignedDocument:
         """Sign ``source`` into ``destination`` at ``level``; nothing is written on failure.
 
         ``durable`` syncs the file to disk before it appears under its name;
         skip it only for outputs that are streamed back and deleted.
+        ``in_place`` appends the signature to ``source`` itself (``destination``
+        must be the same file): for a file the caller owns, it saves copying
+        the document; a failure cuts the file back to what it was.
         """
         if level.timestamped and self.tsa is None:
             raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs a timestamp authority")
         if level.long_term and self.revocation is None:
             raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs revocation sources")
+        if in_place and destination.resolve() != source.resolve():
+            raise PakatError(errors.CONFIG_INVALID, "signing in place writes to the source itself")
         signed_at = datetime.now(UTC).replace(microsecond=0)
         # The document first: unusable input must cost neither an HSM login nor an OCSP round trip.
         pdf = PdfSource(source, max_bytes=max_bytes)
         try:
+            field_name = pdf.unique_field_name(details.field_stem)
+            check_may_sign(pdf, visible=details.appearance is not None, field_name=field_name)
             # A visible block's place is settled first too: a refused place costs no network round trip.
             widget = visible_widget(pdf, details.appearance, self.block, signed_at) if details.appearance else None
             self.check_certificate(signed_at)
-            return self._sign_open(pdf, destination, level, details, signed_at, durable, widget)
+            return self._sign_open(pdf, destination, level, details, field_name, signed_at, durable, widget,
+                                   in_place)
         finally:
             pdf.close()
 
@@ -142,44 +160,44 @@ class PadesSigner:
         destination: Path,
         level: PadesLevel,
         details: SignatureDetails,
+        field_name: str,
         signed_at: datetime,
         durable: bool,
         widget: VisibleWidget | None,
+        in_place: bool,
     ) -> SignedDocument:
         reserve = self.template.size_bound(self.tsa.token_size_bound if level.timestamped and self.tsa else 0)
-        revision, hole, xref_at = signature_update(pdf, reserve, details, signed_at, widget)
+        revision, hole, xref_at = signature_update(pdf, reserve, details, field_name, signed_at, widget)
 
-        destination = destination.resolve()
-        fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=".pakat-", suffix=".part")
-        temp = Path(temp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                original = copy_hashing(pdf.path, out, pdf.size)
-                input_sha256 = original.hexdigest()
+        with _output(pdf, destination, in_place=in_place, durable=durable) as out:
+            input_sha256 = out.original.hexdigest()
+            # The signature covers the original and revision 1 except the hole.
+            doc_hash = self._continue(out.original, pdf.path)
+            for part in revision.signed_ranges(hole):
+                doc_hash.update(part)
+            document_digest = doc_hash.digest()
+            token, cms = self._sign_into(revision, hole, document_digest, level)
+            out.file.write(revision.data)
+            whole = out.original.copy()
+            whole.update(revision.data)
+            embedded = [EmbeddedSignature(hole, cms, revision.end, document_digest)]
 
-                # The signature covers the original and revision 1 except the hole.
-                doc_hash = self._continue(original, pdf.path)
-                for part in revision.signed_ranges(hole):
-                    doc_hash.update(part)
-                token = self._sign_into(revision, hole, doc_hash.digest(), level)
-                out.write(revision.data)
-                whole = original.copy()
-                whole.update(revision.data)
-
-                if level.long_term:
-                    last = self._add_long_term(pdf, revision.end, xref_at, whole, level, token)
-                    out.write(last.data)
-                    whole.update(last.data)
-                out.flush()
-                if durable:
-                    os.fsync(out.fileno())
-                size = out.tell()
-            os.replace(temp, destination)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+            if level.long_term:
+                last, stamp = self._add_long_term(pdf, revision.end, xref_at, whole, level, token)
+                out.file.write(last.data)
+                whole.update(last.data)
+                embedded.extend([stamp] if stamp else [])
+            out.file.flush()
+            check_signed_output(
+                out.path,
+                base_size=pdf.size,
+                base_startxref=pdf.startxref,
+                revisions=2 if level.long_term else 1,
+                signatures=embedded,
+            )
+            size = out.file.tell()
         return SignedDocument(
-            destination=destination,
+            destination=destination.resolve(),
             level=level,
             input_sha256=input_sha256,
             output_sha256=whole.hexdigest(),
@@ -200,7 +218,7 @@ class PadesSigner:
 
     def _sign_into(
         self, revision: Revision, hole: Hole, document_digest: bytes, level: PadesLevel
-    ) -> TimestampToken | None:
+    ) -> tuple[TimestampToken | None, bytes]:
         attrs = self.template.signed_attributes(document_digest)
         signature = self.key.sign_digest(self.template.digest.digest(attrs), self.template.digest)
         token = self.tsa.timestamp(signature) if level.timestamped and self.tsa else None
@@ -209,7 +227,7 @@ class PadesSigner:
             # Only a TSA whose tokens suddenly grew can get here; nothing is written yet.
             raise PakatError(errors.TSA_RESPONSE_INVALID, "timestamp token larger than the space reserved for it")
         revision.fill(hole, cms)
-        return token
+        return token, cms
 
     def _add_long_term(
         self,
@@ -219,40 +237,83 @@ class PadesSigner:
         whole: hashlib._Hash,
         level: PadesLevel,
         token: TimestampToken | None,
-    ) -> Revision:
+    ) -> tuple[Revision, EmbeddedSignature | None]:
         assert self.revocation is not None
         return long_term_update(
             pdf, base, prev_xref, whole, level, self.revocation, self.tsa, self.chain, token
         )
 
 
+@dataclass
+class _Output:
+    """Where a signed document is being written: a new file, or the end of the source itself."""
+
+    path: Path
+    file: BinaryIO
+    original: hashlib._Hash  # SHA-256 of the source's bytes, taken in as they were copied or read
+
+
+@contextlib.contextmanager
+def _output(pdf: PdfSource, destination: Path, *, in_place: bool, durable: bool) -> Iterator[_Output]:
+    """Open the output, yield it, then make it appear (or leave no trace of it on failure)."""
+    if in_place:
+        with open(pdf.path, "r+b") as fh:
+            original = hash_file(pdf.path, hashlib.sha256(), pdf.size)
+            fh.seek(pdf.size)
+            try:
+                yield _Output(pdf.path, fh, original)
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except BaseException:
+                fh.truncate(pdf.size)
+                raise
+        return
+    destination = destination.resolve()
+    fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=".pakat-", suffix=".part")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            original = copy_hashing(pdf.path, out, pdf.size)
+            yield _Output(temp, out, original)
+            out.flush()
+            if durable:
+                os.fsync(out.fileno())
+        os.replace(temp, destination)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
 def signature_update(
     pdf: PdfSource,
     reserve: int,
     details: SignatureDetails,
+    field_name: str,
     signed_at: datetime,
     widget: VisibleWidget | None = None,
 ) -> tuple[Revision, Hole, int]:
-    """The incremental update adding one signature field with an empty hole of ``reserve`` bytes.
+    """The incremental update adding the signature field ``field_name`` with an empty hole of ``reserve`` bytes.
 
     ``widget`` (from :func:`signer.appearance.visible_widget`) makes the field
     visible. Returns the laid-out update, its hole and the update's startxref;
     the caller fills the hole with the CMS once it has the signature.
     """
-    update = pdf.new_update()
-    update.add_signature_field(
-        signature_dictionary(
-            sub_filter=b"/ETSI.CAdES.detached",
-            contents_bytes=reserve + _CONTENTS_MARGIN,
-            signing_time=signed_at,
-            reason=details.reason,
-            location=details.location,
-            contact=details.contact,
-        ),
-        pdf.unique_field_name(details.field_stem),
-        widget,
-    )
-    revision, xref_at = update.layout(pdf.size, pdf.startxref)
+    with qpdf_reading():
+        update = pdf.new_update()
+        update.add_signature_field(
+            signature_dictionary(
+                sub_filter=b"/ETSI.CAdES.detached",
+                contents_bytes=reserve + _CONTENTS_MARGIN,
+                signing_time=signed_at,
+                reason=details.reason,
+                location=details.location,
+                contact=details.contact,
+            ),
+            field_name,
+            widget,
+        )
+        revision, xref_at = update.layout(pdf.size, pdf.startxref)
     (hole,) = revision.holes
     return revision, hole, xref_at
 
@@ -267,41 +328,46 @@ def long_term_update(
     tsa: TimestampAuthority | None,
     chain: Sequence[x509.Certificate],
     token: TimestampToken | None,
-) -> Revision:
+) -> tuple[Revision, EmbeddedSignature | None]:
     """The update that raises a signature to B-LT (DSS) or B-LTA (DSS and a document timestamp).
 
     ``base`` and ``prev_xref`` say where the file ends now and where its last
     cross-reference section is; ``whole`` is the running SHA-256 of those
     ``base`` bytes, continued here over the update for the document timestamp.
+    Returns the update and, for B-LTA, the document timestamp it holds.
     """
     data = revocation.validation_data(chain)
     if token is not None:
         data = data.merged(revocation.validation_data(token.tsa_chain))
-    update = pdf.new_update()
-    update.add_dss(list(data.certificates), list(data.ocsp_responses), list(data.crls))
-    if level.archival:
-        if tsa is None:
-            raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs a timestamp authority")
-        update.add_signature_field(
-            signature_dictionary(
-                sub_filter=b"/ETSI.RFC3161",
-                contents_bytes=tsa.token_size_bound + _CONTENTS_MARGIN,
-                doc_timestamp=True,
-            ),
-            pdf.unique_field_name("Pakat Archive Timestamp"),
-        )
-    revision, _ = update.layout(base, prev_xref)
-    if level.archival:
-        assert tsa is not None
-        (hole,) = revision.holes
-        covered = whole.copy()  # the TSA's digest is SHA-256, checked where the TSA is configured
-        for part in revision.signed_ranges(hole):
-            covered.update(part)
-        doc_token = tsa.timestamp_digest(covered.digest())
-        if len(doc_token.der) > hole.capacity:
-            raise PakatError(errors.TSA_RESPONSE_INVALID, "document timestamp larger than the space reserved")
-        revision.fill(hole, doc_token.der)
-    return revision
+    if level.archival and tsa is None:
+        raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs a timestamp authority")
+    with qpdf_reading():
+        update = pdf.new_update()
+        update.add_dss(list(data.certificates), list(data.ocsp_responses), list(data.crls))
+        if level.archival:
+            assert tsa is not None
+            update.add_signature_field(
+                signature_dictionary(
+                    sub_filter=b"/ETSI.RFC3161",
+                    contents_bytes=tsa.token_size_bound + _CONTENTS_MARGIN,
+                    doc_timestamp=True,
+                ),
+                pdf.unique_field_name("Pakat Archive Timestamp"),
+            )
+        revision, _ = update.layout(base, prev_xref)
+    if not level.archival:
+        return revision, None
+    assert tsa is not None
+    (hole,) = revision.holes
+    covered = whole.copy()  # the TSA's digest is SHA-256, checked where the TSA is configured
+    for part in revision.signed_ranges(hole):
+        covered.update(part)
+    digest = covered.digest()
+    doc_token = tsa.timestamp_digest(digest)
+    if len(doc_token.der) > hole.capacity:
+        raise PakatError(errors.TSA_RESPONSE_INVALID, "document timestamp larger than the space reserved")
+    revision.fill(hole, doc_token.der)
+    return revision, EmbeddedSignature(hole, doc_token.der, revision.end, digest, timestamp=True)
 
 
 def copy_hashing(path: Path, out: BinaryIO, size: int) -> hashlib._Hash:
@@ -320,6 +386,21 @@ def copy_hashing(path: Path, out: BinaryIO, size: int) -> hashlib._Hash:
             write(view[:n])
             remaining -= n
     return h
+
+
+def hash_file(path: Path, running: hashlib._Hash, size: int) -> hashlib._Hash:
+    """Feed the first ``size`` bytes of ``path`` to ``running`` through one reused buffer."""
+    buffer = bytearray(_COPY_CHUNK)
+    view = memoryview(buffer)
+    remaining = size
+    with open(path, "rb", buffering=0) as fh:
+        while remaining:
+            n = fh.readinto(view[: min(remaining, _COPY_CHUNK)])
+            if not n:
+                raise PakatError(errors.PDF_TRUNCATED, "the file is shorter than it was")
+            running.update(view[:n])
+            remaining -= n
+    return running
 
 
 @dataclass(frozen=True)

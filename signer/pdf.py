@@ -4,24 +4,36 @@ A signed PDF is its original bytes followed by incremental updates. We parse
 the original with qpdf (through pikepdf, strictly: a damaged file is refused,
 never repaired) only to read the few objects an update rewrites: the catalog,
 the AcroForm and its field list, the page that gets the signature's widget
-and its annotations. The
-update itself is written here, as text, so nothing that was not changed is
-re-encoded and the original bytes are copied through untouched.
+and its annotations, the DSS. The update itself is written here, as text, so
+nothing that was not changed is re-encoded and the original bytes are copied
+through untouched.
 
-Each rewritten object is kept as a shallow model (:class:`RawDict`,
-:class:`RawArray`) whose values are the exact PDF syntax of the original, so a
-later revision in the same run (DSS, document timestamp) builds on the
-earlier one without parsing our own output again.
+A rewritten object keeps every entry it had, exactly: qpdf gives the object's
+syntax with its children as references, and :mod:`signer.pdf_syntax` cuts it
+into entries whose text is carried over as it is (an indirect ``/Length 3 0
+R``, a reference to a freed object, a nested dictionary). Each rewritten
+object is kept as a shallow model (:class:`RawDict`, :class:`RawArray`) so a
+later revision in the same run (DSS, document timestamp) builds on the earlier
+one without parsing our own output again.
+
+An encrypted document (one that opens with an empty user password) takes the
+slower path: its new and rewritten objects are serialised by pyHanko with the
+document's own security handler (:mod:`signer.encryption`), so their strings
+and streams are encrypted as the file requires.
+
+Nothing here decides whether a document may be signed (:mod:`signer.permissions`)
+or whether what was written is sound (:mod:`signer.output_check`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
@@ -30,13 +42,19 @@ import pikepdf
 from pakat import errors
 from pakat.errors import InputError
 from pakat.pdf_input import TAIL_BYTES, check_envelope
+from signer.encryption import EncryptedWriter
+from signer.pdf_syntax import (
+    BYTE_RANGE_PLACEHOLDER,
+    CONTENTS_HOLE,
+    CONTENTS_KEY,
+    StreamBody,
+    SyntaxSplitError,
+    split_array,
+    split_dictionary,
+)
 
-# How much of the file's head and tail we look at before handing it to qpdf.
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF", re.S)
 
-# ByteRange is written with fixed-width placeholders and rewritten in place
-# once the update's layout is known; the width must hold any file offset.
-_BYTE_RANGE_PLACEHOLDER = b"/ByteRange [0 ********** ********** **********]"
 
 Ref = tuple[int, int]
 
@@ -61,6 +79,21 @@ def pdf_date(moment: datetime) -> bytes:
     return moment.astimezone(UTC).strftime("(D:%Y%m%d%H%M%SZ)").encode("ascii")
 
 
+_REF = re.compile(rb"^(\d+)\s+(\d+)\s+R$")
+
+
+def parse_ref(raw: bytes) -> Ref | None:
+    m = _REF.match(raw.strip())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def number(value: object) -> float | None:
+    """A PDF number's value (pikepdf's explicit Integer or Real), else None."""
+    if isinstance(value, pikepdf.Integer | pikepdf.Real):
+        return float(value)
+    return None
+
+
 @dataclass
 class RawArray:
     """An array whose members are kept as their exact PDF syntax."""
@@ -68,8 +101,8 @@ class RawArray:
     items: list[bytes] = field(default_factory=list)
 
     @classmethod
-    def of(cls, obj: pikepdf.Array) -> RawArray:
-        return cls([_syntax(v) for v in obj])
+    def of(cls, obj: pikepdf.Object) -> RawArray:
+        return cls(split_array(_syntax_of(obj)))
 
     def serialize(self) -> bytes:
         return b"[" + b" ".join(self.items) + b"]"
@@ -85,14 +118,10 @@ class RawDict:
     entries: dict[bytes, bytes | RawArray] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, obj: pikepdf.Dictionary) -> RawDict:
+    def of(cls, obj: pikepdf.Object) -> RawDict:
         entries: dict[bytes, bytes | RawArray] = {}
-        for k, v in obj.items():
-            name = pikepdf.Name(k).unparse()
-            if isinstance(v, pikepdf.Array) and not v.is_indirect:
-                entries[name] = RawArray.of(v)
-            else:
-                entries[name] = _syntax(v)
+        for key, value in split_dictionary(_syntax_of(obj)):
+            entries[key] = RawArray(split_array(value)) if value.startswith(b"[") else value
         return cls(entries)
 
     def raw(self, key: bytes) -> bytes | None:
@@ -104,27 +133,10 @@ class RawDict:
         return b"<<" + b"".join(body) + b">>"
 
 
-def _syntax(value: object) -> bytes:
-    """The PDF syntax of a value pikepdf hands back (it turns scalars into Python values)."""
-    if isinstance(value, pikepdf.Object):
-        return value.unparse(resolved=False)
-    if value is None:  # pikepdf's null, e.g. in /OpenAction [page /XYZ null null 0]
-        return b"null"
-    if isinstance(value, bool):
-        return b"true" if value else b"false"
-    if isinstance(value, int):
-        return str(value).encode("ascii")
-    if isinstance(value, Decimal):
-        return format(value, "f").encode("ascii")  # PDF reals have no exponent
-    raise InputError(errors.PDF_UNPARSEABLE, f"unexpected value {type(value).__name__}")
-
-
-_REF = re.compile(rb"^(\d+) (\d+) R$")
-
-
-def parse_ref(raw: bytes) -> Ref | None:
-    m = _REF.match(raw.strip())
-    return (int(m.group(1)), int(m.group(2))) if m else None
+def _syntax_of(obj: pikepdf.Object) -> bytes:
+    """An object's own syntax, its children written as references (never followed)."""
+    text: bytes = obj.unparse(resolved=True)
+    return text
 
 
 class AppearanceStream(Protocol):
@@ -186,41 +198,63 @@ class Revision:
         yield view[after:]
 
 
+class Role(Enum):
+    """What a rewritten object is, so the output check knows which of its entries may change."""
+
+    CATALOG = "catalog"
+    ACROFORM = "acroform"
+    PAGE = "page"
+    DSS = "dss"
+    FIELDS = "fields"  # the AcroForm's /Fields array
+    ANNOTS = "annots"  # a page's /Annots array
+
+
+@contextlib.contextmanager
+def qpdf_reading() -> Iterator[None]:
+    """Turn a failure of qpdf while reading the document into PDF_UNPARSEABLE.
+
+    qpdf reads objects lazily, so a damaged object is found when it is first
+    touched, anywhere in building an update. Only qpdf's own errors (and the
+    syntax of what it hands back) are the document's fault; any other
+    exception is ours and goes up as it is.
+    """
+    try:
+        yield
+    except pikepdf.PasswordError:
+        raise InputError(errors.PDF_ENCRYPTED) from None
+    except (pikepdf.PdfError, SyntaxSplitError) as exc:
+        raise InputError(errors.PDF_UNPARSEABLE, _qpdf_reason(exc)) from None
+    except RuntimeError as exc:  # qpdf's std::runtime_error: loops in the page tree, bad object streams
+        raise InputError(errors.PDF_UNPARSEABLE, _qpdf_reason(exc)) from None
+
+
 class PdfSource:
     """A PDF opened for incremental signing: parsed once, updated revision by revision."""
 
     def __init__(self, path: Path, *, max_bytes: int) -> None:
         self.path = path
         self.size = _check_envelope(path, max_bytes)
-        with open(path, "rb") as fh:
-            fh.seek(max(0, self.size - TAIL_BYTES))
-            tail = fh.read()
-        matches = list(_STARTXREF.finditer(tail))
-        if not matches:
-            raise InputError(errors.PDF_TRUNCATED, "no startxref / %%EOF at the end of the file")
-        self.startxref = int(matches[-1].group(1))
-        try:
+        self.startxref = last_startxref(path, self.size)
+        with qpdf_reading():
             # qpdf would otherwise copy inherited page attributes (MediaBox, Rotate…) into every page,
             # making some of them new indirect objects: a page we rewrite for its /Annots would then
             # come out with keys it never had and references to objects the file does not hold.
-            self.pdf = pikepdf.open(path, attempt_recovery=False, inherit_page_attributes=False)
-        except pikepdf.PasswordError:
-            raise InputError(errors.PDF_ENCRYPTED) from None
-        except (pikepdf.PdfError, OSError, RuntimeError, ValueError) as exc:
-            raise InputError(errors.PDF_UNPARSEABLE, _qpdf_reason(exc)) from None
+            # Explicit conversion keeps numbers as PDF objects, so an indirect one stays a reference.
+            self.pdf = pikepdf.open(
+                path,
+                attempt_recovery=False,
+                inherit_page_attributes=False,
+                conversion_mode="explicit",
+            )
         try:
-            self._inspect()
-        except InputError:
+            with qpdf_reading():
+                self._inspect()
+        except BaseException:
             self.pdf.close()
             raise
-        except (pikepdf.PdfError, RuntimeError, ValueError, KeyError, AttributeError, TypeError) as exc:
-            self.pdf.close()
-            raise InputError(errors.PDF_UNPARSEABLE, _qpdf_reason(exc)) from None
 
     def _inspect(self) -> None:
         pdf = self.pdf
-        if pdf.is_encrypted:
-            raise InputError(errors.PDF_ENCRYPTED)
         if len(pdf.pages) == 0:
             raise InputError(errors.PDF_UNPARSEABLE, "the document has no pages")
         with open(self.path, "rb") as fh:
@@ -237,9 +271,14 @@ class PdfSource:
         if not root.is_indirect:
             raise InputError(errors.PDF_UNPARSEABLE, "the catalog is not an indirect object")
         self.root: Ref = root.objgen
-        self.info: bytes | None = trailer.Info.unparse(resolved=False) if "/Info" in trailer else None
-        self.id_raw: bytes | None = trailer.ID.unparse(resolved=False) if "/ID" in trailer else None
-        self.next_object = max(int(trailer.Size), max((o.objgen[0] for o in pdf.objects), default=0) + 1)
+        self.info = _trailer_entry(trailer, "/Info")
+        self.id_raw = _trailer_entry(trailer, "/ID")
+        self.encrypt_raw = _trailer_entry(trailer, "/Encrypt")
+        self.encrypted = bool(pdf.is_encrypted)
+        # Every object number the file uses, in any revision or object stream, is below this.
+        size = number(trailer.get("/Size")) or 0
+        in_use = max((num for num, _ in pdf.get_xref_table()), default=0)
+        self.next_object = max(int(size), in_use + 1)
         self.first_page: Ref = self.page_ref(0)
         # Objects rewritten by earlier revisions of this run, by reference.
         self._dicts: dict[Ref, RawDict] = {}
@@ -251,14 +290,28 @@ class PdfSource:
 
     def page_ref(self, index: int) -> Ref:
         """The object of page ``index`` (0-based); qpdf reads the page tree once, lazily."""
-        ref_: Ref = self.pdf.pages[index].obj.objgen
+        page = self.pdf.pages[index].obj
+        if not page.is_indirect:
+            raise InputError(errors.PDF_UNPARSEABLE, f"page {index + 1} is not an indirect object")
+        ref_: Ref = page.objgen
         return ref_
 
     # -- reading with our own earlier edits on top -----------------------------
+    def target(self, raw: bytes | None) -> Ref | None:
+        """The object a reference points at, or None when ``raw`` is no reference or points at nothing.
+
+        A reference to a freed or missing object reads as null (ISO 32000-2, 7.3.10): for an
+        entry we extend, that is the same as the entry being absent.
+        """
+        r = parse_ref(raw) if raw is not None else None
+        if r is None or (r not in self._dicts and r not in self._arrays and self.pdf.get_object(r) is None):
+            return None
+        return r
+
     def dict_at(self, r: Ref) -> RawDict:
         if r not in self._dicts:
             obj = self.pdf.get_object(r)
-            if not isinstance(obj, pikepdf.Dictionary):
+            if not isinstance(obj, pikepdf.Dictionary) or isinstance(obj, pikepdf.Stream):
                 raise InputError(errors.PDF_UNPARSEABLE, f"object {r[0]} is not a dictionary")
             self._dicts[r] = RawDict.of(obj)
         return self._dicts[r]
@@ -275,10 +328,18 @@ class PdfSource:
         names: set[str] = set()
         form = self.pdf.Root.get("/AcroForm")
         if isinstance(form, pikepdf.Dictionary):
-            for f in form.get("/Fields", pikepdf.Array()):
-                if isinstance(f, pikepdf.Dictionary) and "/T" in f:
-                    names.add(str(f.T))
+            fields = form.get("/Fields")
+            for f in fields if isinstance(fields, pikepdf.Array) else ():
+                title = f.get("/T") if isinstance(f, pikepdf.Dictionary) else None
+                if isinstance(title, pikepdf.String):
+                    names.add(str(title))
         return names
+
+    def has_signatures(self) -> bool:
+        """Whether any signature field of the form holds a value (a signature or a document timestamp)."""
+        form = self.pdf.Root.get("/AcroForm")
+        fields = form.get("/Fields") if isinstance(form, pikepdf.Dictionary) else None
+        return any(_signed(f) for f in _walk_fields(fields))
 
     def unique_field_name(self, stem: str) -> str:
         n = 1
@@ -298,9 +359,10 @@ class Update:
 
     def __init__(self, source: PdfSource) -> None:
         self.source = source
-        self._objects: dict[Ref, bytes] = {}
+        self._objects: dict[Ref, bytes | StreamBody] = {}
         self._dirty_dicts: set[Ref] = set()
         self._dirty_arrays: set[Ref] = set()
+        self.roles: dict[Ref, Role] = {}
 
     def allocate(self) -> Ref:
         r = (self.source.next_object, 0)
@@ -313,14 +375,18 @@ class Update:
         return r
 
     def add_stream(self, data: bytes, extra: bytes = b"") -> Ref:
-        return self.add(b"<</Length %d%s>>stream\n%s\nendstream" % (len(data), extra, data))
+        r = self.allocate()
+        self._objects[r] = StreamBody(extra, data)
+        return r
 
-    def edit_dict(self, r: Ref) -> RawDict:
+    def edit_dict(self, r: Ref, role: Role) -> RawDict:
         self._dirty_dicts.add(r)
+        self.roles.setdefault(r, role)
         return self.source.dict_at(r)
 
-    def edit_array(self, r: Ref) -> RawArray:
+    def edit_array(self, r: Ref, role: Role) -> RawArray:
         self._dirty_arrays.add(r)
+        self.roles.setdefault(r, role)
         return self.source.array_at(r)
 
     # -- the signature-field plumbing shared by signatures and document timestamps
@@ -332,7 +398,8 @@ class Update:
         The widget has Print+Locked flags and sits in its page's /Annots: an
         invisible one has an empty /Rect on the first page, a visible one its
         /Rect and normal appearance (/AP /N) on the chosen page. The field joins
-        the AcroForm with /SigFlags 3.
+        the AcroForm; /SigFlags becomes 3 unless the form already holds a
+        signature, whose signed revision a changed /SigFlags would contradict.
         """
         sig = self.add(value_dict)
         if visible is None:
@@ -347,37 +414,55 @@ class Update:
             b"<</Type/Annot/Subtype/Widget/FT/Sig/F 132%s/T %s/V %s/P %s>>"
             % (look, text_string(field_name), ref(sig), ref(page))
         )
-        self._append_to(page, b"/Annots", ref(widget))
+        self._append_to(page, Role.PAGE, b"/Annots", Role.ANNOTS, ref(widget))
         form = self._acroform()
-        if self.source.dict_at(form).raw(b"/SigFlags") != b"3":
-            self.edit_dict(form).entries[b"/SigFlags"] = b"3"
-        self._append_to(form, b"/Fields", ref(widget))
+        if self.source.dict_at(form).raw(b"/SigFlags") != b"3" and not self.source.has_signatures():
+            self.edit_dict(form, Role.ACROFORM).entries[b"/SigFlags"] = b"3"
+        self._append_to(form, Role.ACROFORM, b"/Fields", Role.FIELDS, ref(widget))
 
     def add_dss(self, certs: list[bytes], ocsps: list[bytes], crls: list[bytes]) -> None:
         """Add validation data to the document security store, keeping what it holds.
 
         Entries already in the DSS (compared by content) are not added twice.
+        The arrays are written directly in the DSS dictionary, as pyHanko and
+        EU DSS write them: an existing indirect array is carried over as a
+        direct copy rather than rewritten, so every new stream is reachable
+        from the DSS itself.
         """
         root = self.source.root
         catalog = self.source.dict_at(root)
         raw = catalog.raw(b"/DSS")
-        dss = parse_ref(raw) if raw else None
+        dss = self.source.target(raw)
+        direct = raw is not None and raw.startswith(b"<<")
         known = self._dss_contents() if raw else set()
         if dss is None:
             # A direct (or absent) DSS becomes an indirect object we can extend.
             dss = self.allocate()
             self.source._dicts[dss] = (
-                RawDict.of(_as_dict(self.source.pdf.Root.DSS)) if raw else RawDict({b"/Type": b"/DSS"})
+                RawDict.of(self.source.pdf.Root.DSS) if direct else RawDict({b"/Type": b"/DSS"})
             )
             self._dirty_dicts.add(dss)
-            self.edit_dict(root).entries[b"/DSS"] = ref(dss)
+            self.edit_dict(root, Role.CATALOG).entries[b"/DSS"] = ref(dss)
+        entries = self.edit_dict(dss, Role.DSS).entries
         for key, blobs in ((b"/Certs", certs), (b"/OCSPs", ocsps), (b"/CRLs", crls)):
-            for blob in dict.fromkeys(blobs):
-                if blob not in known:
-                    self._append_to(dss, key, ref(self.add_stream(blob)))
+            fresh = [blob for blob in dict.fromkeys(blobs) if blob not in known]
+            if not fresh:
+                continue
+            current = entries.get(key)
+            if isinstance(current, bytes):
+                target = self.source.target(current)
+                if target is None and current != b"null" and parse_ref(current) is None:
+                    raise InputError(errors.PDF_UNPARSEABLE, f"the DSS's {key.decode()} is not an array")
+                current = RawArray(list(self.source.array_at(target).items) if target else [])
+                entries[key] = current
+            elif current is None:
+                current = entries[key] = RawArray()
+            current.items.extend(ref(self.add_stream(blob)) for blob in fresh)
         if b"/Extensions" not in catalog.entries:
             # ETSI's extension marker for PDFs carrying a DSS (EN 319 142-1, 5.4).
-            self.edit_dict(root).entries[b"/Extensions"] = b"<</ESIC<</BaseVersion/1.7/ExtensionLevel 1>>>>"
+            self.edit_dict(root, Role.CATALOG).entries[b"/Extensions"] = (
+                b"<</ESIC<</BaseVersion/1.7/ExtensionLevel 1>>>>"
+            )
 
     def _dss_contents(self) -> set[bytes]:
         """What the original DSS (direct or indirect) already holds, by decoded content."""
@@ -386,36 +471,40 @@ class Update:
         if not isinstance(dss, pikepdf.Dictionary):
             return found
         for key in ("/Certs", "/OCSPs", "/CRLs"):
-            for stream in dss.get(key, pikepdf.Array()):
+            items = dss.get(key)
+            for stream in items if isinstance(items, pikepdf.Array) else ():
                 if isinstance(stream, pikepdf.Stream):
-                    found.add(bytes(stream.read_bytes()))
+                    with contextlib.suppress(pikepdf.PdfError):  # undecodable: added again, harmlessly
+                        found.add(bytes(stream.read_bytes()))
         return found
 
     def _acroform(self) -> Ref:
         catalog = self.source.dict_at(self.source.root)
         raw = catalog.raw(b"/AcroForm")
-        target = parse_ref(raw) if raw else None
+        target = self.source.target(raw)
         if target is not None:
             return target
         # A direct (or absent) AcroForm becomes an indirect object we can edit later.
-        form = RawDict.of(_as_dict(self.source.pdf.Root.AcroForm)) if raw else RawDict()
+        direct = raw is not None and raw.startswith(b"<<")
+        form = RawDict.of(self.source.pdf.Root.AcroForm) if direct else RawDict()
         new = self.allocate()
         self.source._dicts[new] = form
         self._dirty_dicts.add(new)
-        self.edit_dict(self.source.root).entries[b"/AcroForm"] = ref(new)
+        self.roles[new] = Role.ACROFORM
+        self.edit_dict(self.source.root, Role.CATALOG).entries[b"/AcroForm"] = ref(new)
         return new
 
-    def _append_to(self, owner: Ref, key: bytes, item: bytes) -> None:
+    def _append_to(self, owner: Ref, owner_role: Role, key: bytes, array_role: Role, item: bytes) -> None:
         value = self.source.dict_at(owner).entries.get(key)
         if isinstance(value, RawArray):
-            self.edit_dict(owner)
+            self.edit_dict(owner, owner_role)
             value.items.append(item)
             return
-        target = parse_ref(value) if value is not None else None
+        target = self.source.target(value)
         if target is not None:
-            self.edit_array(target).items.append(item)
-        elif value is None:
-            self.edit_dict(owner).entries[key] = RawArray([item])
+            self.edit_array(target, array_role).items.append(item)
+        elif value is None or value == b"null" or parse_ref(value) is not None:
+            self.edit_dict(owner, owner_role).entries[key] = RawArray([item])
         else:
             raise InputError(errors.PDF_UNPARSEABLE, f"{key.decode()} of object {owner[0]} is not an array")
 
@@ -426,27 +515,28 @@ class Update:
         Signature dictionaries' ByteRange placeholders are resolved here, so the
         caller only fills each hole with its DER afterwards.
         """
-        objects = dict(self._objects)
+        objects: dict[Ref, bytes | StreamBody] = dict(self._objects)
         for r in self._dirty_dicts:
             objects[r] = self.source._dicts[r].serialize()
         for r in self._dirty_arrays:
             objects[r] = self.source._arrays[r].serialize()
+        # An encrypted document takes the slower path: pyHanko encrypts what we write.
+        serialize = EncryptedWriter.for_document(self.source.path).serialize if self.source.encrypted else _plain
 
         buf = bytearray(b"\n")
         offsets: dict[Ref, int] = {}
         for r in sorted(objects):
             offsets[r] = base + len(buf)
             buf += b"%d %d obj\n" % r
-            buf += objects[r]
+            buf += serialize(r, objects[r])
             buf += b"\nendobj\n"
 
         source = self.source
         xref_at = base + len(buf)
         trailer = RawDict({b"/Size": b"0", b"/Root": ref(source.root), b"/Prev": b"%d" % prev_startxref})
-        if source.info:
-            trailer.entries[b"/Info"] = source.info
-        if source.id_raw:
-            trailer.entries[b"/ID"] = source.id_raw
+        for key, value in ((b"/Info", source.info), (b"/ID", source.id_raw), (b"/Encrypt", source.encrypt_raw)):
+            if value:
+                trailer.entries[key] = value
         if source.xref_stream:
             own = (source.next_object, 0)
             source.next_object += 1
@@ -461,6 +551,10 @@ class Update:
 
         holes = _resolve_byte_ranges(buf, base)
         return Revision(buf, base, holes), xref_at
+
+
+def _plain(_: Ref, body: bytes | StreamBody) -> bytes:
+    return body.serialize() if isinstance(body, StreamBody) else body
 
 
 def signature_dictionary(
@@ -478,8 +572,8 @@ def signature_dictionary(
     kind = b"/DocTimeStamp" if doc_timestamp else b"/Sig"
     parts = [
         b"<</Type%s/Filter/Adobe.PPKLite/SubFilter%s" % (kind, sub_filter),
-        _BYTE_RANGE_PLACEHOLDER,
-        b"/Contents<" + b"0" * (2 * contents_bytes) + b">",
+        BYTE_RANGE_PLACEHOLDER,
+        CONTENTS_KEY + b"0" * (2 * contents_bytes) + b">",
     ]
     if signing_time is not None:
         parts.append(b"/M" + pdf_date(signing_time))
@@ -498,14 +592,17 @@ def _resolve_byte_ranges(buf: bytearray, base: int) -> list[Hole]:
     holes: list[Hole] = []
     total = base + len(buf)
     start = 0
-    while (at := buf.find(_BYTE_RANGE_PLACEHOLDER, start)) >= 0:
-        contents = buf.index(b"/Contents<", at) + len(b"/Contents")
+    while (at := buf.find(BYTE_RANGE_PLACEHOLDER, start)) >= 0:
+        found = CONTENTS_HOLE.search(buf, at)
+        if found is None:
+            raise ValueError("a ByteRange placeholder without its /Contents hole")
+        contents = found.end() - 1
         close = buf.index(b">", contents)
         hole = Hole(base + contents, base + close + 1)
         text = b"/ByteRange [0 %d %d %d]" % (hole.start, hole.end, total - hole.end)
-        buf[at : at + len(_BYTE_RANGE_PLACEHOLDER)] = text.ljust(len(_BYTE_RANGE_PLACEHOLDER))
+        buf[at : at + len(BYTE_RANGE_PLACEHOLDER)] = text.ljust(len(BYTE_RANGE_PLACEHOLDER))
         holes.append(hole)
-        start = at + len(_BYTE_RANGE_PLACEHOLDER)
+        start = at + len(BYTE_RANGE_PLACEHOLDER)
     return holes
 
 
@@ -544,6 +641,39 @@ def _xref_stream(own: Ref, offsets: dict[Ref, int], trailer: RawDict) -> bytes:
     return b"%d %d obj\n%s\nstream\n%s\nendstream\nendobj\n" % (own[0], own[1], head, bytes(rows))
 
 
+def _trailer_entry(trailer: pikepdf.Object, key: str) -> bytes | None:
+    """A trailer entry's syntax as written (a reference stays a reference), or None."""
+    for name, value in split_dictionary(trailer.unparse(resolved=True)):
+        if name == key.encode("ascii"):
+            return value
+    return None
+
+
+def _walk_fields(fields: object, depth: int = 0) -> Iterator[pikepdf.Dictionary]:
+    """Every field of a form's /Fields tree (bounded: field trees may loop)."""
+    if not isinstance(fields, pikepdf.Array) or depth > 32:
+        return
+    for f in fields:
+        if isinstance(f, pikepdf.Dictionary):
+            yield f
+            yield from _walk_fields(f.get("/Kids"), depth + 1)
+
+
+def _signed(field_obj: pikepdf.Dictionary) -> bool:
+    return field_obj.get("/FT") == pikepdf.Name.Sig and isinstance(field_obj.get("/V"), pikepdf.Dictionary)
+
+
+def last_startxref(path: Path, size: int) -> int:
+    """Where the file's last cross-reference section starts, as its final ``startxref`` says."""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - TAIL_BYTES))
+        tail = fh.read(TAIL_BYTES)
+    matches = list(_STARTXREF.finditer(tail))
+    if not matches:
+        raise InputError(errors.PDF_TRUNCATED, "no startxref / %%EOF at the end of the file")
+    return int(matches[-1].group(1))
+
+
 def _check_envelope(path: Path, max_bytes: int) -> int:
     try:
         with open(path, "rb") as fh:
@@ -556,9 +686,3 @@ def _qpdf_reason(exc: BaseException) -> str:
     # qpdf messages start with the file path; keep only the reason.
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text.split(": ", 1)[-1][:200]
-
-
-def _as_dict(obj: pikepdf.Object) -> pikepdf.Dictionary:
-    if not isinstance(obj, pikepdf.Dictionary):
-        raise InputError(errors.PDF_UNPARSEABLE, "expected a dictionary")
-    return obj

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import pikepdf
 
 from pakat import errors
 from pakat.errors import InputError
-from signer.pdf import PdfSource
+from signer.pdf import PdfSource, number, qpdf_reading
 
 MM = 72 / 25.4  # PDF points per millimetre
 
@@ -113,6 +112,11 @@ class Placement:
 
 def place(pdf: PdfSource, request: VisibleSignature) -> Placement:
     """Choose the block's place on ``pdf``, or refuse (APPEARANCE_*) when the request cannot be met."""
+    with qpdf_reading():
+        return _place(pdf, request)
+
+
+def _place(pdf: PdfSource, request: VisibleSignature) -> Placement:
     count = len(pdf.pdf.pages)
     index = request.page - 1 if request.page > 0 else count + request.page
     if not 0 <= index < count:
@@ -170,8 +174,8 @@ class _PageView:
         if x1 <= x0 or y1 <= y0:
             raise InputError(errors.PDF_UNPARSEABLE, "the page's CropBox lies outside its MediaBox")
         self.box: Box = (x0, y0, x1, y1)
-        rotate = _inherited(page, "/Rotate")
-        angle = int(rotate) if isinstance(rotate, int | Decimal) else 0
+        rotate = number(_inherited(page, "/Rotate"))
+        angle = int(rotate) if rotate is not None and rotate.is_integer() else 0
         if angle % 90:
             raise InputError(errors.PDF_UNPARSEABLE, f"page /Rotate {angle} is not a multiple of 90")
         self.rotate = angle % 360

@@ -56,12 +56,22 @@ def pdf_bytes(text: str = "Pakat test envelope", *, pad_to: int = 0, pages: int 
     return out.getvalue()
 
 
-def encrypted_pdf_bytes(user_password: str = "user") -> bytes:
-    """A PDF encrypted with AES-256 (``user_password=""`` opens without a password but is still encrypted)."""
+def encrypted_pdf_bytes(user_password: str = "user", *, allow: pikepdf.Permissions | None = None) -> bytes:
+    """A PDF encrypted with AES-256 (``user_password=""`` opens without a password but is still encrypted).
+
+    ``allow`` sets the owner's permissions (default: everything allowed).
+    """
     pdf = pikepdf.open(io.BytesIO(pdf_bytes()))
     out = io.BytesIO()
-    pdf.save(out, encryption=pikepdf.Encryption(owner="owner-secret", user=user_password, R=6))
+    encryption = pikepdf.Encryption(owner="owner-secret", user=user_password, R=6, allow=allow or pikepdf.Permissions())
+    pdf.save(out, encryption=encryption)
     return out.getvalue()
+
+
+# An owner-password PDF whose author allows printing and copying but no changes.
+NO_CHANGES_ALLOWED = pikepdf.Permissions(
+    modify_annotation=False, modify_assembly=False, modify_form=False, modify_other=False
+)
 
 
 def truncated_pdf_bytes() -> bytes:
@@ -80,7 +90,7 @@ BAD_INPUTS: dict[str, tuple[bytes, str]] = {
     "truncated": (truncated_pdf_bytes(), "PDF_TRUNCATED"),
     "unparseable": (unparseable_pdf_bytes(), "PDF_UNPARSEABLE"),
     "encrypted": (encrypted_pdf_bytes(), "PDF_ENCRYPTED"),
-    "encrypted-empty-user-password": (encrypted_pdf_bytes(""), "PDF_ENCRYPTED"),
+    "owner-password-no-changes": (encrypted_pdf_bytes("", allow=NO_CHANGES_ALLOWED), "PDF_SIGNING_NOT_PERMITTED"),
 }
 
 

@@ -17,6 +17,7 @@ import pikepdf
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
+from pakat_testkit import NO_CHANGES_ALLOWED, check_sealed, encrypted_pdf_bytes
 from signing_checks import assert_pades_level, pdfsig
 
 from envelopes.sealing import SealService
@@ -169,17 +170,39 @@ def test_bad_input_is_refused_and_nothing_is_written(
     assert list(out.parent.iterdir()) == []
 
 
-def test_truncated_real_pdf_and_encrypted_pdf_are_refused(service: SealService, tmp_path: Path) -> None:
+def test_truncated_locked_and_no_changes_pdfs_are_refused(service: SealService, tmp_path: Path) -> None:
     good = simple_pdf(tmp_path / "good.pdf").read_bytes()
     (tmp_path / "cut.pdf").write_bytes(good[: len(good) // 2])
-    enc = pikepdf.new()
-    enc.add_blank_page()
-    enc.save(tmp_path / "enc.pdf", encryption=pikepdf.Encryption(owner="owner-secret", user=""))
-    for name, code in (("cut.pdf", errors.PDF_TRUNCATED), ("enc.pdf", errors.PDF_ENCRYPTED)):
+    (tmp_path / "locked.pdf").write_bytes(encrypted_pdf_bytes("user"))
+    (tmp_path / "no-changes.pdf").write_bytes(encrypted_pdf_bytes("", allow=NO_CHANGES_ALLOWED))
+    refusals = {
+        "cut.pdf": errors.PDF_TRUNCATED,
+        "locked.pdf": errors.PDF_ENCRYPTED,
+        "no-changes.pdf": errors.PDF_SIGNING_NOT_PERMITTED,
+    }
+    for name, code in refusals.items():
         with pytest.raises(InputError) as caught:
             service.seal("demo-co", tmp_path / name, tmp_path / "out.pdf", PadesLevel.B_B)
         assert caught.value.kind is code, name
         assert not (tmp_path / "out.pdf").exists()
+
+
+@pytest.mark.parametrize("level", list(PadesLevel))
+def test_owner_password_pdf_is_sealed_encrypted(
+    service: SealService, dev_env: DevEnvironment, tmp_path: Path, level: PadesLevel
+) -> None:
+    """A PDF that opens without a password but restricts printing is sealed, its update encrypted as it must be."""
+    restricted = pikepdf.Permissions(print_highres=False, extract=False)
+    source = tmp_path / "owner.pdf"
+    source.write_bytes(encrypted_pdf_bytes("", allow=restricted))
+    out = tmp_path / "out.pdf"
+    service.seal("demo-co", source, out, level)
+    data = out.read_bytes()
+    assert data.startswith(source.read_bytes())
+    with pikepdf.open(out) as reopened:  # still encrypted with the owner's settings
+        assert reopened.is_encrypted
+        assert reopened.allow.print_highres is False
+    check_sealed(data, dev_env.root_cert_path, level)
 
 
 def test_oversized_pdf_is_refused(dev_env: DevEnvironment, tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pyhanko.pdf_utils import generic, misc
+from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult
 from pyhanko.sign.fields import enumerate_sig_fields
@@ -661,14 +662,16 @@ def _check_envelope(stream: BinaryIO, max_bytes: int) -> tuple[int, str]:
 def _read(stream: BinaryIO) -> PdfFileReader:
     try:
         reader = PdfFileReader(stream, strict=False)
-        encrypted = reader.encrypted
+        # A document that opens without a password (an owner-password PDF) is read as any viewer reads it.
+        if reader.encrypted and reader.decrypt(b"").status is AuthStatus.FAILED:
+            raise InputError(errors.PDF_ENCRYPTED)
         _ = reader.root  # the catalog must resolve
+    except InputError:
+        raise
     except RecursionError:
         raise InputError(errors.PDF_UNPARSEABLE, "objects nest too deeply or refer to themselves") from None
     except Exception as exc:
         raise InputError(errors.PDF_UNPARSEABLE, f"{type(exc).__name__}: {exc}"[:200]) from None
-    if encrypted:
-        raise InputError(errors.PDF_ENCRYPTED)
     return reader
 
 
@@ -741,7 +744,8 @@ def _contents(sig_obj: generic.DictionaryObject | None) -> bytes | None:
     if sig_obj is None:
         return None
     try:
-        value = sig_obj.raw_get("/Contents")
+        # As written: a signature's /Contents is never encrypted, even in an encrypted document.
+        value = sig_obj.raw_get("/Contents", decrypt=generic.EncryptedObjAccess.RAW)
     except KeyError:
         return None
     if isinstance(value, generic.IndirectObject):

@@ -1,0 +1,507 @@
+"""The last look at every file Pakat writes, before anyone else can see it.
+
+Each signing writes one or two incremental updates after the bytes it was
+given. Before the output is renamed into place (or recorded as a document's
+new revision) it is opened again with pyHanko's reader, the one Pakat's
+validator uses, and the updates are judged on their own terms:
+
+* the file reopens, its revisions end where they were written, every update
+  frees nothing and only appends (no object number reused);
+* every object an update rewrote is one a signature may touch (the catalog,
+  the AcroForm and its /Fields, the page and its /Annots, the DSS), and it
+  kept every entry it had, value for value, except the few a new signature
+  field or new validation data changes (an array may only grow at its end);
+* every new object is reachable from what the update added: the signature
+  fields, their signature dictionaries and appearances, the DSS's streams;
+* every signature and document timestamp written in this run sits in its
+  field with the /ByteRange that was hashed, its /Contents holds exactly the
+  CMS that was made, and that CMS verifies over the digest of those bytes
+  (pyHanko's check, the one the validator makes).
+
+An earlier signature covers bytes that are never touched here; what could
+still change its verdict is a disallowed modification, and the rules above
+admit nothing but what a signature and its validation data need (the
+certification and field-lock rules are enforced before signing, in
+:mod:`signer.permissions`).
+
+The cost is one parse of the cross-reference sections and of the dozen
+objects involved; the document's pages and streams are never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from asn1crypto import cms, tsp
+from pyhanko.pdf_utils import generic, misc
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+from pyhanko.sign.validation import generic_cms
+
+from pakat import errors
+from pakat.errors import InputError, PakatError
+from signer.pdf import Hole
+
+_SIGNATURE_KINDS = ("/Sig", "/DocTimeStamp")
+_ALLOWED_KEYS = {
+    "catalog": {"/AcroForm", "/DSS", "/Extensions"},
+    "acroform": {"/Fields", "/SigFlags"},
+    "page": {"/Annots"},
+    "dss": {"/Type", "/Certs", "/OCSPs", "/CRLs"},
+}
+_GROWING = {"/Fields", "/Annots", "/Certs", "/OCSPs", "/CRLs"}
+_MAX_DEPTH = 32
+
+
+class OutputRejected(PakatError):
+    """What was written is not what was meant: nothing is returned or stored."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(errors.OUTPUT_CHECK_FAILED, detail[:300])
+
+
+@dataclass(frozen=True)
+class EmbeddedSignature:
+    """A signature or document timestamp put into a hole in this run, as the check expects to find it.
+
+    ``covered_end`` is where its /ByteRange ends (the end of the revision that
+    holds it); ``digest`` is the digest of those bytes without the hole, in the
+    CMS's own digest algorithm.
+    """
+
+    hole: Hole
+    der: bytes
+    covered_end: int
+    digest: bytes
+    timestamp: bool = False
+
+
+def check_signed_output(
+    path: Path,
+    *,
+    base_size: int,
+    base_startxref: int,
+    revisions: int,
+    signatures: Sequence[EmbeddedSignature],
+) -> None:
+    """Raise :class:`OutputRejected` unless ``path`` is ``base_size`` bytes plus ``revisions`` sound updates.
+
+    ``signatures`` lists every hole filled in this run, in the new updates or
+    (for a signature raised to a higher level) in an earlier one.
+    """
+    with open(path, "rb") as stream:
+        try:
+            _Check(stream, base_size, base_startxref, revisions).run(signatures)
+        except OutputRejected:
+            raise
+        except InputError as exc:  # the validator's reader cannot read what qpdf read: the input's fault
+            raise InputError(exc.kind, f"the validator's reader: {exc.detail}") from None
+        except (misc.PdfError, KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+            raise OutputRejected(f"{type(exc).__name__}: {exc}") from None
+
+
+def check_readable(path: Path, size: int, startxref: int) -> None:
+    """Refuse (PDF_UNPARSEABLE) a document the validator's reader does not read as qpdf did.
+
+    For a signature that a person is about to make: their PIN is not asked
+    for a document whose signed output would be refused at the end.
+    """
+    with open(path, "rb") as stream:
+        _Check(stream, size, startxref, revisions=0)
+
+
+class _Check:
+    def __init__(self, stream: BinaryIO, base_size: int, base_startxref: int, revisions: int) -> None:
+        self.stream = stream
+        self.size = stream.seek(0, 2)
+        try:
+            self.reader = PdfFileReader(stream, strict=False)
+            if self.reader.encrypted:
+                self.reader.decrypt(b"")
+            self.reader.root  # noqa: B018 - the catalog must resolve
+        except (misc.PdfError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise InputError(errors.PDF_UNPARSEABLE, f"{type(exc).__name__}: {exc}"[:200]) from None
+        xrefs = self.reader.xrefs
+        self.first = xrefs.total_revisions - revisions
+        if self.first < 1 or xrefs.get_startxref_for_revision(self.first - 1) != base_startxref:
+            raise InputError(
+                errors.PDF_UNPARSEABLE,
+                "the validator's reader does not see the document's own last revision where qpdf does",
+            )
+        if revisions and xrefs.get_startxref_for_revision(self.first) < base_size:
+            raise OutputRejected("the first new revision starts inside the original bytes")
+
+    def run(self, signatures: Sequence[EmbeddedSignature]) -> None:
+        found: list[generic.DictionaryObject] = []
+        for revision in range(self.first, self.reader.xrefs.total_revisions):
+            found.extend(_Revision(self.reader, revision).check())
+        for expected in signatures:
+            self._signature(expected, found)
+
+    def _signature(self, expected: EmbeddedSignature, new_values: list[generic.DictionaryObject]) -> None:
+        hole = expected.hole
+        value = next((v for v in new_values if _byte_range(v)[1:3] == [hole.start, hole.end]), None)
+        if value is None:
+            value = next((v for v in _all_signature_values(self.reader) if _byte_range(v)[1:3] ==
+                          [hole.start, hole.end]), None)
+        if value is None:
+            raise OutputRejected(f"no signature dictionary with the hole {hole.start}…{hole.end}")
+        if _byte_range(value) != [0, hole.start, hole.end, expected.covered_end - hole.end]:
+            raise OutputRejected(f"/ByteRange {_byte_range(value)} is not the range that was hashed")
+        if expected.covered_end > self.size:
+            raise OutputRejected("the signed range runs past the end of the file")
+        written = generic_contents(value)
+        padded = expected.der + b"\0" * (hole.capacity - len(expected.der))
+        self.stream.seek(hole.start)
+        raw = self.stream.read(hole.end - hole.start)
+        if written != padded or raw != b"<" + padded.hex().encode("ascii") + b">":
+            raise OutputRejected(f"/Contents at {hole.start} is not the CMS that was made")
+        kind = _get(value, "/Type")
+        if kind not in _SIGNATURE_KINDS or (kind == "/DocTimeStamp") != expected.timestamp:
+            raise OutputRejected(f"a signature dictionary of /Type {kind}")
+        _verify_cms(expected)
+
+    # the structure of each new revision is judged in _Revision
+
+
+class _Revision:
+    """One update written in this run, compared with the revision before it."""
+
+    def __init__(self, reader: PdfFileReader, revision: int) -> None:
+        self.reader = reader
+        self.revision = revision
+        self.old: HistoricalResolver = reader.get_historical_resolver(revision - 1)
+        self.new: HistoricalResolver = reader.get_historical_resolver(revision)
+        xref_stream = reader.xrefs.get_xref_container_info(revision).stream_ref
+        self.written = {r for r in self.new.explicit_refs_in_revision() if r != xref_stream}
+        self.fresh = {r for r in self.written if self.old.is_ref_unassignable(r)}
+        self.explained: set[generic.Reference] = set()
+
+    def check(self) -> list[generic.DictionaryObject]:
+        """Judge the revision; returns the signature dictionaries it added."""
+        if self.new.refs_freed_in_revision():
+            raise OutputRejected(f"revision {self.revision} frees objects")
+        self._trailer()
+        root_ref = self.new.root_ref
+        old_root, new_root = self.old(root_ref), self.new(root_ref)
+        self._dict(root_ref, old_root, new_root, "catalog")
+        widgets = self._form(old_root, new_root)
+        values = [self._widget(w) for w in widgets]
+        self._dss(old_root, new_root)
+        unexplained = (self.written - self.fresh) - self.explained
+        if unexplained:
+            raise OutputRejected(f"revision {self.revision} rewrites objects a signature has no business in: "
+                                 f"{sorted(r.idnum for r in unexplained)}")
+        reachable = self._reachable()
+        orphans = self.fresh - reachable
+        if orphans:
+            raise OutputRejected(f"revision {self.revision} adds objects nothing uses: "
+                                 f"{sorted(r.idnum for r in orphans)}")
+        return values
+
+    def _trailer(self) -> None:
+        old, new = self.old.trailer_view, self.new.trailer_view
+        for key in ("/Root", "/Info", "/Encrypt"):
+            if not _same(old.raw_get(key) if key in old else None, new.raw_get(key) if key in new else None):
+                raise OutputRejected(f"the trailer's {key} changed")
+        if "/ID" in old and (
+            "/ID" not in new or not _same(old["/ID"][0], new["/ID"][0])
+        ):
+            raise OutputRejected("the trailer's /ID changed")
+
+    # -- the objects a signature field touches -------------------------------------------------------
+
+    def _form(
+        self, old_root: generic.DictionaryObject, new_root: generic.DictionaryObject
+    ) -> list[generic.Reference]:
+        """Check the AcroForm and /Fields; returns the widgets the revision added."""
+        new_form_ref, new_form = _resolved_entry(self.new, new_root, "/AcroForm")
+        if new_form is None:
+            return []
+        old_form_ref, old_form = _resolved_entry(self.old, old_root, "/AcroForm")
+        self._rewritten_or_fresh(old_form_ref, new_form_ref, old_form, new_form, "acroform")
+        added = self._grown(old_form, new_form, "/Fields")
+        for widget in added:
+            if widget not in self.fresh:
+                raise OutputRejected(f"/Fields gained object {widget.idnum}, which is not new")
+        return added
+
+    def _widget(self, widget_ref: generic.Reference) -> generic.DictionaryObject:
+        widget = self.new(widget_ref)
+        if not isinstance(widget, generic.DictionaryObject) or _get(widget, "/FT") != "/Sig" \
+                or _get(widget, "/Subtype") != "/Widget" or "/Kids" in widget:
+            raise OutputRejected(f"new field {widget_ref.idnum} is not a signature widget")
+        value_ref = _ref(widget.raw_get("/V"))
+        page_ref = _ref(widget.raw_get("/P"))
+        if value_ref is None or value_ref not in self.fresh or page_ref is None:
+            raise OutputRejected(f"signature field {widget_ref.idnum} lacks a new value or its page")
+        value = self.new(value_ref)
+        if not isinstance(value, generic.DictionaryObject):
+            raise OutputRejected(f"the value of signature field {widget_ref.idnum} is not a dictionary")
+        old_page, new_page = self.old(page_ref), self.new(page_ref)
+        if not isinstance(new_page, generic.DictionaryObject) or _get(new_page, "/Type") != "/Page":
+            raise OutputRejected(f"signature field {widget_ref.idnum} points at no page")
+        if page_ref in self.written:
+            self._dict(page_ref, old_page, new_page, "page")
+        added = self._grown(old_page, new_page, "/Annots")
+        if widget_ref not in added:
+            raise OutputRejected(f"signature widget {widget_ref.idnum} was not added to its page's /Annots")
+        return value
+
+    def _dss(self, old_root: generic.DictionaryObject, new_root: generic.DictionaryObject) -> None:
+        new_ref, new_dss = _resolved_entry(self.new, new_root, "/DSS")
+        if new_dss is None:
+            return
+        old_ref, old_dss = _resolved_entry(self.old, old_root, "/DSS")
+        self._rewritten_or_fresh(old_ref, new_ref, old_dss, new_dss, "dss")
+        for key in ("/Certs", "/OCSPs", "/CRLs"):
+            for item in self._grown(old_dss, new_dss, key):
+                if item not in self.fresh or not isinstance(self.new(item), generic.StreamObject):
+                    raise OutputRejected(f"the DSS's {key} gained object {item.idnum}, not a new stream")
+
+    def _rewritten_or_fresh(
+        self,
+        old_ref: generic.Reference | None,
+        new_ref: generic.Reference | None,
+        old: generic.DictionaryObject | None,
+        new: generic.DictionaryObject,
+        role: str,
+    ) -> None:
+        if new_ref is not None and new_ref in self.fresh:
+            # A new object: it carries over a direct dictionary (or starts from nothing).
+            self._compare(old or generic.DictionaryObject(), new, role)
+        elif new_ref is not None and new_ref in self.written:
+            if old_ref != new_ref:
+                raise OutputRejected(f"the catalog's {role} now points at another existing object")
+            self._dict(new_ref, old, new, role)
+        elif old is None or not _same(old, new):
+            raise OutputRejected(f"the {role} changed without being rewritten")
+
+    def _dict(
+        self, r: generic.Reference, old: object, new: object, role: str
+    ) -> None:
+        if not isinstance(old, generic.DictionaryObject) or isinstance(old, generic.StreamObject):
+            raise OutputRejected(f"object {r.idnum} ({role}) was not a dictionary")
+        if not isinstance(new, generic.DictionaryObject) or isinstance(new, generic.StreamObject):
+            raise OutputRejected(f"object {r.idnum} ({role}) is no longer a dictionary")
+        self._compare(old, new, role)
+        self.explained.add(r)
+
+    def _compare(self, old: generic.DictionaryObject, new: generic.DictionaryObject, role: str) -> None:
+        allowed = _ALLOWED_KEYS[role]
+        for key in set(old) | set(new):
+            if key in allowed:
+                continue
+            if not _same(old.raw_get(key) if key in old else None, new.raw_get(key) if key in new else None):
+                raise OutputRejected(f"the {role}'s {key} changed")
+        if role == "catalog":
+            for key in ("/Extensions",):
+                if key in old and not _same(old.raw_get(key), new.raw_get(key) if key in new else None):
+                    raise OutputRejected(f"the catalog's {key} changed")
+        if role == "acroform" and "/SigFlags" in new and _get(new, "/SigFlags") != _get(old, "/SigFlags") \
+                and _get(new, "/SigFlags") != 3:
+            raise OutputRejected("/SigFlags changed to something other than 3")
+
+    def _grown(
+        self, old_owner: generic.DictionaryObject | None, new_owner: generic.DictionaryObject, key: str
+    ) -> list[generic.Reference]:
+        """The references appended to an array entry (direct, or indirect and rewritten); old items kept."""
+        old_ref, old_items = _array_entry(self.old, old_owner, key)
+        new_ref, new_items = _array_entry(self.new, new_owner, key)
+        if new_ref is not None and new_ref in self.written and new_ref not in self.fresh:
+            if new_ref != old_ref:
+                raise OutputRejected(f"{key} now points at another existing array")
+            self.explained.add(new_ref)
+        elif new_ref is not None and new_ref == old_ref and not _same_items(old_items, new_items):
+            raise OutputRejected(f"{key} changed without being rewritten")
+        if len(new_items) < len(old_items) or not _same_items(old_items, new_items[: len(old_items)]):
+            raise OutputRejected(f"{key} lost or changed an entry it had")
+        added = [_ref(item) for item in new_items[len(old_items) :]]
+        if any(a is None for a in added):
+            raise OutputRejected(f"{key} gained something that is not a reference")
+        return [a for a in added if a is not None]
+
+    def _reachable(self) -> set[generic.Reference]:
+        """The new objects reachable from the catalog and the rewritten objects, following new objects only."""
+        seen: set[generic.Reference] = set()
+        for r in (self.new.root_ref, *(r for r in self.written if r not in self.fresh)):
+            self._collect(self.new(r), seen, 0)
+        return seen
+
+    def _collect(self, obj: object, seen: set[generic.Reference], depth: int) -> None:
+        # pyHanko's own collect_dependencies does not look inside encrypted documents' containers.
+        if depth > _MAX_DEPTH:
+            raise OutputRejected("new objects nest too deeply")
+        if isinstance(obj, generic.IndirectObject):
+            r = obj.reference
+            if r in seen or r not in self.fresh:
+                return
+            seen.add(r)
+            obj = self.new(r)
+        # Only references matter here: values are taken as written, never decrypted (a signature's
+        # /Contents is not encrypted and would not decrypt).
+        if isinstance(obj, generic.DictionaryObject):
+            for key in list(obj):
+                self._collect(obj.raw_get(key, decrypt=generic.EncryptedObjAccess.RAW), seen, depth + 1)
+        elif isinstance(obj, generic.ArrayObject):
+            for i in range(len(obj)):
+                self._collect(obj.raw_get(i, decrypt=generic.EncryptedObjAccess.RAW), seen, depth + 1)
+
+
+# -- reading values the same way on both sides --------------------------------------------------------
+
+
+def _resolved_entry(
+    resolver: HistoricalResolver, owner: generic.DictionaryObject | None, key: str
+) -> tuple[generic.Reference | None, generic.DictionaryObject | None]:
+    """A dictionary-valued entry: its reference (None when direct) and its value (None when absent or null)."""
+    if owner is None or key not in owner:
+        return None, None
+    raw = owner.raw_get(key)
+    r = _ref(raw)
+    value = resolver(r) if r is not None else raw
+    return r, value if isinstance(value, generic.DictionaryObject) else None
+
+
+def _array_entry(
+    resolver: HistoricalResolver, owner: generic.DictionaryObject | None, key: str
+) -> tuple[generic.Reference | None, list[generic.PdfObject]]:
+    if owner is None or key not in owner:
+        return None, []
+    raw = owner.raw_get(key)
+    r = _ref(raw)
+    value = resolver(r) if r is not None else raw
+    if not isinstance(value, generic.ArrayObject):
+        return r, []
+    return r, [value.raw_get(i) for i in range(len(value))]
+
+
+def _get(owner: object, key: str) -> object:
+    """An entry's value, resolved and decrypted (pyHanko's ``dict.get`` would hand back an encrypted proxy)."""
+    if not isinstance(owner, generic.DictionaryObject) or key not in owner:
+        return None
+    try:
+        return owner[key]
+    except (misc.PdfError, KeyError):
+        return None
+
+
+def _ref(value: object) -> generic.Reference | None:
+    if isinstance(value, generic.IndirectObject):
+        return value.reference
+    return None
+
+
+def _same(old: object, new: object, depth: int = 0) -> bool:
+    """Whether two raw values mean the same (references by number; a null equals an absent value)."""
+    if depth > _MAX_DEPTH:
+        raise OutputRejected("values nest too deeply to compare")
+    if _is_null(old) and _is_null(new):
+        return True
+    if isinstance(old, generic.IndirectObject) or isinstance(new, generic.IndirectObject):
+        return isinstance(old, generic.IndirectObject) and isinstance(new, generic.IndirectObject) \
+            and old.reference == new.reference
+    if isinstance(old, generic.TextStringObject | generic.ByteStringObject):
+        return isinstance(new, generic.TextStringObject | generic.ByteStringObject) \
+            and old.original_bytes == new.original_bytes
+    if isinstance(old, generic.StreamObject) or isinstance(new, generic.StreamObject):
+        return False  # streams are never rewritten by a signature
+    if isinstance(old, generic.DictionaryObject):
+        if not isinstance(new, generic.DictionaryObject):
+            return False
+        return all(_same(old.raw_get(k) if k in old else None, new.raw_get(k) if k in new else None, depth + 1)
+                   for k in set(old) | set(new))
+    if isinstance(old, generic.ArrayObject):
+        return isinstance(new, generic.ArrayObject) and len(old) == len(new) \
+            and all(_same(a, b, depth + 1) for a, b in zip(old, new, strict=True))
+    if isinstance(old, generic.NameObject) or isinstance(new, generic.NameObject):
+        return isinstance(old, generic.NameObject) and isinstance(new, generic.NameObject) and old == new
+    if isinstance(old, generic.BooleanObject) or isinstance(new, generic.BooleanObject):
+        return type(old) is type(new) and old == new
+    return (type(old) is type(new) and old == new) or _numbers_equal(old, new)
+
+
+def _numbers_equal(old: object, new: object) -> bool:
+    numbers = (generic.NumberObject, generic.FloatObject)
+    return isinstance(old, numbers) and isinstance(new, numbers) and old == new
+
+
+def _same_items(old: Sequence[object], new: Sequence[object]) -> bool:
+    return len(old) == len(new) and all(_same(a, b) for a, b in zip(old, new, strict=True))
+
+
+def _is_null(value: object) -> bool:
+    if value is None or isinstance(value, generic.NullObject):
+        return True
+    if isinstance(value, generic.IndirectObject):
+        try:
+            return isinstance(value.get_object(), generic.NullObject)
+        except (misc.PdfError, KeyError):
+            return False
+    return False
+
+
+# -- signatures -------------------------------------------------------------------------------------
+
+
+def _byte_range(value: generic.DictionaryObject) -> list[object]:
+    raw = _get(value, "/ByteRange")
+    return list(raw) if isinstance(raw, generic.ArrayObject) else []
+
+
+def generic_contents(value: generic.DictionaryObject) -> bytes:
+    """The signature dictionary's /Contents as bytes (never decrypted: it is never encrypted)."""
+    raw = value.raw_get("/Contents", decrypt=generic.EncryptedObjAccess.RAW)
+    if not isinstance(raw, generic.ByteStringObject | generic.TextStringObject):
+        raise OutputRejected("/Contents is not a string")
+    return bytes(raw.original_bytes)
+
+
+def _all_signature_values(reader: PdfFileReader) -> Iterator[generic.DictionaryObject]:
+    form = _get(reader.root, "/AcroForm")
+    fields = _get(form, "/Fields") if isinstance(form, generic.DictionaryObject) else None
+    yield from _values(fields, 0)
+
+
+def _values(fields: object, depth: int) -> Iterator[generic.DictionaryObject]:
+    if not isinstance(fields, generic.ArrayObject) or depth > _MAX_DEPTH:
+        return
+    for item in fields:
+        field = item.get_object()
+        if not isinstance(field, generic.DictionaryObject):
+            continue
+        value = _get(field, "/V")
+        if isinstance(value, generic.DictionaryObject) and "/ByteRange" in value:
+            yield value
+        yield from _values(_get(field, "/Kids"), depth + 1)
+
+
+def _verify_cms(expected: EmbeddedSignature) -> None:
+    """The CMS verifies over the digest of the bytes it covers (pyHanko's check, as the validator makes it)."""
+    try:
+        signed_data = cms.ContentInfo.load(expected.der)["content"]
+        signer_info = signed_data["signer_infos"][0]
+        cert = generic_cms.extract_certificate_info(signed_data).signer_cert
+        if expected.timestamp:
+            tst_info: tsp.TSTInfo = signed_data["encap_content_info"]["content"].parsed
+            if tst_info["message_imprint"]["hashed_message"].native != expected.digest:
+                raise OutputRejected("the document timestamp's imprint is not the digest of the covered bytes")
+            content = signed_data["encap_content_info"]["content"].contents
+            algorithm = signer_info["digest_algorithm"]["algorithm"].native
+            intact, valid = generic_cms.validate_sig_integrity(
+                signer_info, cert, expected_content_type="tst_info",
+                actual_digest=hashlib.new(algorithm, content).digest(),
+            )
+        else:
+            intact, valid = generic_cms.validate_sig_integrity(
+                signer_info, cert, expected_content_type="data", actual_digest=expected.digest
+            )
+    except OutputRejected:
+        raise
+    except Exception as exc:  # anything at all wrong with our own CMS is a rejection, never a pass
+        raise OutputRejected(f"the CMS does not read back: {type(exc).__name__}: {exc}") from None
+    if not (intact and valid):
+        raise OutputRejected("the signature does not verify over the bytes it covers")
