@@ -76,8 +76,8 @@ def load_asn1_certificate(path: Path) -> object:
 
 def stock_pyhanko() -> contextlib.AbstractContextManager[None]:
     """pyHanko exactly as shipped for the duration: importing validation.engine swaps in Pakat's
-    bulk hex-string and lazy stream-payload readers (validation/fastpaths.py) for pyHanko's own."""
-    from validation.fastpaths import pyhanko_as_shipped
+    bulk hex-string and lazy stream-payload readers (pakat/pdf_reader.py) for pyHanko's own."""
+    from pakat.pdf_reader import pyhanko_as_shipped
 
     return pyhanko_as_shipped()
 

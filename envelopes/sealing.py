@@ -118,11 +118,14 @@ class SealService:
         contact: str | None = None,
         durable: bool = True,
         appearance: VisibleSignature | None = None,
+        in_place: bool = False,
     ) -> SealResult:
         """Seal ``source`` into ``destination`` (atomically; nothing is written on failure).
 
         ``appearance`` asks for a visible seal block (see :mod:`signer.placement`).
         Pass ``durable=False`` only for a temporary output that is sent and deleted.
+        ``in_place`` appends the seal to ``source`` itself (``destination`` is the
+        same path): only for a file the caller owns, such as an upload being answered.
         """
         signer = self.signer_for(org_id)
         org = self.deployment.organisation(org_id)
@@ -133,7 +136,8 @@ class SealService:
             appearance=appearance,
         )
         signed = signer.sign(
-            source, destination, level, details, max_bytes=self.deployment.max_pdf_bytes, durable=durable
+            source, destination, level, details, max_bytes=self.deployment.max_pdf_bytes, durable=durable,
+            in_place=in_place,
         )
         return SealResult(
             organisation=org_id,

@@ -47,10 +47,12 @@ from pakat.errors import CertificateRefused, InputError, PakatError
 from signer import der
 from signer.cms import digest_algorithm
 from signer.external import (
+    SIGNATURE_FIELD_STEM,
     ExpectedSigner,
     PreparedSignature,
     SignerCertificate,
     WrittenRevision,
+    check_signable,
     check_signer_certificate,
     finish_signature,
     prepare_signature,
@@ -59,7 +61,7 @@ from signer.external import (
 from signer.levels import PadesLevel
 from signer.pades import SignatureDetails
 from signer.pdf import Hole
-from signer.placement import VisibleSignature, check_place
+from signer.placement import VisibleSignature
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +207,7 @@ class SigningSessions:
         with self.database.begin() as conn:
             # A bid envelope's document: only while the envelope accepts changes, for one of its signatories.
             expected = session_signer(conn, doc_id, expected, utcnow())
-        if appearance is not None:
-            check_place(self.store.path(doc.head.sha256), appearance, max_bytes=self.deployment.max_pdf_bytes)
+        check_signable(self.store.path(doc.head.sha256), appearance, max_bytes=self.deployment.max_pdf_bytes)
         secret = secrets.token_urlsafe(32)  # 256 bits
         now = utcnow()
         session_id = secrets.token_hex(16)
@@ -283,7 +284,7 @@ class SigningSessions:
         tsa = self.seals.tsa
         prepared = prepare_signature(
             self.store.path(doc.head.sha256), signer, digest,
-            SignatureDetails(reason=_reason(signer), field_stem="Pakat Signature",
+            SignatureDetails(reason=_reason(signer), field_stem=SIGNATURE_FIELD_STEM,
                              appearance=VisibleSignature.from_dict(json.loads(row.appearance))
                              if row.appearance else None),
             timestamp_reserve=tsa.token_size_bound if level.timestamped and tsa is not None else 0,

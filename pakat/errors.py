@@ -76,10 +76,9 @@ DOCUMENT_CERTIFIED_NO_CHANGES = _kind(
 )
 DOCUMENT_FIELDS_LOCKED = _kind(
     "DOCUMENT_FIELDS_LOCKED", 422, 3,
-    "امضای پیشینی فیلدهای سند را قفل کرده است (FieldMDP)؛ امضای نمایان آن را باطل می‌کند. بدون کادر نمایان امضا"
-    " کنید. چیزی امضا نشد.",
-    "An earlier signature locks the document's fields (FieldMDP): a visible signature would break it. Sign"
-    " without a visible block. Nothing was signed.",
+    "امضای پیشینی همهٔ فیلدهای سند را قفل کرده است (FieldMDP)؛ امضای تازه آن را باطل می‌کند. چیزی امضا نشد.",
+    "An earlier signature locks the document's fields (FieldMDP): another signature would break it. Nothing"
+    " was signed.",
 )
 PDF_TOO_LARGE = _kind(
     "PDF_TOO_LARGE", 413, 3,

@@ -54,6 +54,7 @@ from signer.pades import (
 )
 from signer.pdf import Hole, PdfSource, Revision, last_startxref
 from signer.permissions import check_may_sign
+from signer.placement import VisibleSignature, place
 from signer.revocation import RevocationSource
 from signer.timestamps import TimestampAuthority
 
@@ -148,6 +149,29 @@ def check_signer_certificate(
     return SignerCertificate(certificate, chain, subject, national_id, role)
 
 
+SIGNATURE_FIELD_STEM = "Pakat Signature"
+
+
+def check_signable(source: Path, appearance: VisibleSignature | None, *, max_bytes: int) -> None:
+    """Refuse now what :func:`prepare_signature` would refuse once the user has chosen a certificate.
+
+    For a signing session being opened: a document that may take no further
+    signature (:mod:`signer.permissions`), that the validator's reader would not
+    read, or that has no room for the requested block is refused before anyone
+    is asked for a PIN. The place is chosen again when the signature is
+    prepared, on the document as it is then.
+    """
+    pdf = PdfSource(source, max_bytes=max_bytes)
+    try:
+        field_name = pdf.unique_field_name(SIGNATURE_FIELD_STEM)
+        check_may_sign(pdf, field_name=field_name)
+        check_readable(source, pdf.size, pdf.startxref)
+        if appearance is not None:
+            place(pdf, appearance)
+    finally:
+        pdf.close()
+
+
 @dataclass(frozen=True)
 class PreparedSignature:
     """The first half of a signature: the update with its empty hole and what the token signs."""
@@ -186,7 +210,7 @@ def prepare_signature(
     pdf = PdfSource(source, max_bytes=max_bytes)
     try:
         field_name = pdf.unique_field_name(details.field_stem)
-        check_may_sign(pdf, visible=details.appearance is not None, field_name=field_name)
+        check_may_sign(pdf, field_name=field_name)
         # The user is about to type a PIN: a document the validator would not read is refused first.
         check_readable(source, pdf.size, pdf.startxref)
         widget = None

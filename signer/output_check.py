@@ -37,18 +37,22 @@ from pathlib import Path
 from typing import BinaryIO
 
 from asn1crypto import cms, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography.exceptions import InvalidSignature
 from pyhanko.pdf_utils import generic, misc
-from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import generic_cms
+from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
 from pakat import errors
 from pakat.errors import InputError, PakatError
+from pakat.pdf_reader import open_reader
 from signer.pdf import Hole
 
 _SIGNATURE_KINDS = ("/Sig", "/DocTimeStamp")
 _ALLOWED_KEYS = {
     "catalog": {"/AcroForm", "/DSS", "/Extensions"},
-    "acroform": {"/Fields", "/SigFlags"},
+    "acroform": {"/Fields", "/SigFlags", "/NeedAppearances"},
     "page": {"/Annots"},
     "dss": {"/Type", "/Certs", "/OCSPs", "/CRLs"},
 }
@@ -117,13 +121,7 @@ class _Check:
     def __init__(self, stream: BinaryIO, base_size: int, base_startxref: int, revisions: int) -> None:
         self.stream = stream
         self.size = stream.seek(0, 2)
-        try:
-            self.reader = PdfFileReader(stream, strict=False)
-            if self.reader.encrypted:
-                self.reader.decrypt(b"")
-            self.reader.root  # noqa: B018 - the catalog must resolve
-        except (misc.PdfError, ValueError, KeyError, TypeError, RecursionError) as exc:
-            raise InputError(errors.PDF_UNPARSEABLE, f"{type(exc).__name__}: {exc}"[:200]) from None
+        self.reader = open_reader(stream)
         xrefs = self.reader.xrefs
         self.first = xrefs.total_revisions - revisions
         if self.first < 1 or xrefs.get_startxref_for_revision(self.first - 1) != base_startxref:
@@ -167,26 +165,52 @@ class _Check:
     # the structure of each new revision is judged in _Revision
 
 
+class _View:
+    """The document as one revision left it: objects by reference, and that revision's trailer."""
+
+    def __init__(self, reader: PdfFileReader, revision: int) -> None:
+        self.reader = reader
+        self.revision = revision
+        # The last revision reads through the reader's own cache; an earlier one keeps its own.
+        self.latest = revision == reader.xrefs.total_revisions - 1
+        self.cache: dict[generic.Reference, generic.PdfObject] = {}
+        self.trailer_view = reader.trailer.flatten(revision)
+        self.root_ref: generic.Reference = self.trailer_view.raw_get("/Root").reference
+
+    def __call__(self, r: generic.Reference) -> generic.PdfObject:
+        if self.latest:
+            return self.reader.get_object(r)
+        if r not in self.cache:
+            self.cache[r] = self.reader.get_object(r, revision=self.revision)
+        return self.cache[r]
+
+    def is_ref_unassignable(self, r: generic.Reference) -> bool:
+        """Whether the number was beyond this revision's /Size, so free to take later."""
+        return bool(r.idnum >= self.reader.xrefs.get_xref_container_info(self.revision).size)
+
+
 class _Revision:
     """One update written in this run, compared with the revision before it."""
 
     def __init__(self, reader: PdfFileReader, revision: int) -> None:
         self.reader = reader
         self.revision = revision
-        self.old: HistoricalResolver = reader.get_historical_resolver(revision - 1)
-        self.new: HistoricalResolver = reader.get_historical_resolver(revision)
+        self.old = _View(reader, revision - 1)
+        self.new = _View(reader, revision)
         xref_stream = reader.xrefs.get_xref_container_info(revision).stream_ref
-        self.written = {r for r in self.new.explicit_refs_in_revision() if r != xref_stream}
+        self.written = {r for r in reader.xrefs.explicit_refs_in_revision(revision) if r != xref_stream}
         self.fresh = {r for r in self.written if self.old.is_ref_unassignable(r)}
         self.explained: set[generic.Reference] = set()
 
     def check(self) -> list[generic.DictionaryObject]:
         """Judge the revision; returns the signature dictionaries it added."""
-        if self.new.refs_freed_in_revision():
+        if self.reader.xrefs.refs_freed_in_revision(self.revision):
             raise OutputRejected(f"revision {self.revision} frees objects")
         self._trailer()
         root_ref = self.new.root_ref
         old_root, new_root = self.old(root_ref), self.new(root_ref)
+        if not (isinstance(old_root, generic.DictionaryObject) and isinstance(new_root, generic.DictionaryObject)):
+            raise OutputRejected("the catalog is not a dictionary")
         self._dict(root_ref, old_root, new_root, "catalog")
         widgets = self._form(old_root, new_root)
         values = [self._widget(w) for w in widgets]
@@ -242,7 +266,9 @@ class _Revision:
         if not isinstance(value, generic.DictionaryObject):
             raise OutputRejected(f"the value of signature field {widget_ref.idnum} is not a dictionary")
         old_page, new_page = self.old(page_ref), self.new(page_ref)
-        if not isinstance(new_page, generic.DictionaryObject) or _get(new_page, "/Type") != "/Page":
+        if not (isinstance(old_page, generic.DictionaryObject) and isinstance(new_page, generic.DictionaryObject)):
+            raise OutputRejected(f"signature field {widget_ref.idnum} points at no page")
+        if _get(new_page, "/Type") != "/Page":
             raise OutputRejected(f"signature field {widget_ref.idnum} points at no page")
         if page_ref in self.written:
             self._dict(page_ref, old_page, new_page, "page")
@@ -304,6 +330,10 @@ class _Revision:
         if role == "acroform" and "/SigFlags" in new and _get(new, "/SigFlags") != _get(old, "/SigFlags") \
                 and _get(new, "/SigFlags") != 3:
             raise OutputRejected("/SigFlags changed to something other than 3")
+        if role == "acroform" and "/NeedAppearances" in new \
+                and not _same(old.raw_get("/NeedAppearances") if "/NeedAppearances" in old else None,
+                              new.raw_get("/NeedAppearances")):
+            raise OutputRejected("/NeedAppearances may only be taken away")
 
     def _grown(
         self, old_owner: generic.DictionaryObject | None, new_owner: generic.DictionaryObject, key: str
@@ -355,7 +385,7 @@ class _Revision:
 
 
 def _resolved_entry(
-    resolver: HistoricalResolver, owner: generic.DictionaryObject | None, key: str
+    resolver: _View, owner: generic.DictionaryObject | None, key: str
 ) -> tuple[generic.Reference | None, generic.DictionaryObject | None]:
     """A dictionary-valued entry: its reference (None when direct) and its value (None when absent or null)."""
     if owner is None or key not in owner:
@@ -367,7 +397,7 @@ def _resolved_entry(
 
 
 def _array_entry(
-    resolver: HistoricalResolver, owner: generic.DictionaryObject | None, key: str
+    resolver: _View, owner: generic.DictionaryObject | None, key: str
 ) -> tuple[generic.Reference | None, list[generic.PdfObject]]:
     if owner is None or key not in owner:
         return None, []
@@ -399,11 +429,12 @@ def _same(old: object, new: object, depth: int = 0) -> bool:
     """Whether two raw values mean the same (references by number; a null equals an absent value)."""
     if depth > _MAX_DEPTH:
         raise OutputRejected("values nest too deeply to compare")
-    if _is_null(old) and _is_null(new):
-        return True
+    if isinstance(old, generic.IndirectObject) and isinstance(new, generic.IndirectObject):
+        return old.reference == new.reference
     if isinstance(old, generic.IndirectObject) or isinstance(new, generic.IndirectObject):
-        return isinstance(old, generic.IndirectObject) and isinstance(new, generic.IndirectObject) \
-            and old.reference == new.reference
+        return _is_null(old) and _is_null(new)  # a reference to a freed object and a null mean the same
+    if _is_null(old) or _is_null(new):
+        return _is_null(old) and _is_null(new)
     if isinstance(old, generic.TextStringObject | generic.ByteStringObject):
         return isinstance(new, generic.TextStringObject | generic.ByteStringObject) \
             and old.original_bytes == new.original_bytes
@@ -480,28 +511,82 @@ def _values(fields: object, depth: int) -> Iterator[generic.DictionaryObject]:
 
 
 def _verify_cms(expected: EmbeddedSignature) -> None:
-    """The CMS verifies over the digest of the bytes it covers (pyHanko's check, as the validator makes it)."""
+    """The CMS verifies over the digest of the bytes it covers.
+
+    Per document: the message digest is the digest of the covered bytes, the
+    content type is right, and the signature value verifies over the signed
+    attributes with the certificate the SignerInfo names. Once per certificate
+    in a process, pyHanko's whole integrity check (the validator's) is made
+    too: signing-certificate attribute, algorithm protection. Those parts are
+    the same bytes in every signature made with one certificate.
+    """
     try:
         signed_data = cms.ContentInfo.load(expected.der)["content"]
         signer_info = signed_data["signer_infos"][0]
-        cert = generic_cms.extract_certificate_info(signed_data).signer_cert
+        cert = _signer_certificate(signed_data, signer_info)
         if expected.timestamp:
             tst_info: tsp.TSTInfo = signed_data["encap_content_info"]["content"].parsed
             if tst_info["message_imprint"]["hashed_message"].native != expected.digest:
                 raise OutputRejected("the document timestamp's imprint is not the digest of the covered bytes")
             content = signed_data["encap_content_info"]["content"].contents
             algorithm = signer_info["digest_algorithm"]["algorithm"].native
-            intact, valid = generic_cms.validate_sig_integrity(
-                signer_info, cert, expected_content_type="tst_info",
-                actual_digest=hashlib.new(algorithm, content).digest(),
-            )
+            actual, content_type = hashlib.new(algorithm, content).digest(), "tst_info"
         else:
-            intact, valid = generic_cms.validate_sig_integrity(
-                signer_info, cert, expected_content_type="data", actual_digest=expected.digest
-            )
+            actual, content_type = expected.digest, "data"
+        first_time = cert.sha256 not in _FULLY_CHECKED
+        ok = _integrity(signer_info, cert, content_type, actual, full=first_time)
     except OutputRejected:
         raise
     except Exception as exc:  # anything at all wrong with our own CMS is a rejection, never a pass
         raise OutputRejected(f"the CMS does not read back: {type(exc).__name__}: {exc}") from None
-    if not (intact and valid):
+    if not ok:
         raise OutputRejected("the signature does not verify over the bytes it covers")
+    if first_time:
+        _FULLY_CHECKED.add(cert.sha256)
+
+
+_FULLY_CHECKED: set[bytes] = set()  # certificates whose CMS passed pyHanko's whole check here
+
+
+def _signer_certificate(signed_data: cms.SignedData, signer_info: cms.SignerInfo) -> asn1_x509.Certificate:
+    """The certificate the SignerInfo names by issuer and serial number, compared as encoded."""
+    sid = signer_info["sid"]
+    if sid.name != "issuer_and_serial_number":
+        raise OutputRejected("the SignerInfo names its certificate by key identifier")
+    issuer, serial = sid.chosen["issuer"].dump(), sid.chosen["serial_number"].native
+    for choice in signed_data["certificates"] or ():
+        cert = choice.chosen
+        if isinstance(cert, asn1_x509.Certificate) and cert.serial_number == serial \
+                and cert.issuer.dump() == issuer:
+            return cert
+    raise OutputRejected("the CMS does not carry the certificate its SignerInfo names")
+
+
+def _integrity(
+    signer_info: cms.SignerInfo, cert: asn1_x509.Certificate, content_type: str, digest: bytes, *, full: bool
+) -> bool:
+    if full:
+        intact, valid = generic_cms.validate_sig_integrity(
+            signer_info, cert, expected_content_type=content_type, actual_digest=digest
+        )
+        return bool(intact and valid)
+    attrs = signer_info["signed_attrs"]
+    values = {a["type"].native: a["values"] for a in attrs}
+    if values["content_type"][0].native != content_type or values["message_digest"][0].native != digest:
+        return False
+    try:
+        _RAW_SIGNATURES.validate_signature(
+            signer_info["signature"].native,
+            attrs.untag().dump(),  # signed as a SET OF, not with its [0] tag
+            cert.public_key,
+            signer_info["signature_algorithm"],
+            context=SignatureValidationContext(
+                contextual_md_algorithm=signer_info["digest_algorithm"]["algorithm"].native
+            ),
+        )
+    except InvalidSignature:
+        return False
+    return True
+
+
+_RAW_SIGNATURES = DefaultSignatureValidator()

@@ -145,7 +145,7 @@ class PadesSigner:
         pdf = PdfSource(source, max_bytes=max_bytes)
         try:
             field_name = pdf.unique_field_name(details.field_stem)
-            check_may_sign(pdf, visible=details.appearance is not None, field_name=field_name)
+            check_may_sign(pdf, field_name=field_name)
             # A visible block's place is settled first too: a refused place costs no network round trip.
             widget = visible_widget(pdf, details.appearance, self.block, signed_at) if details.appearance else None
             self.check_certificate(signed_at)

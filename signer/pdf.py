@@ -400,6 +400,7 @@ class Update:
         /Rect and normal appearance (/AP /N) on the chosen page. The field joins
         the AcroForm; /SigFlags becomes 3 unless the form already holds a
         signature, whose signed revision a changed /SigFlags would contradict.
+        A visible field takes /NeedAppearances away, so viewers show its block.
         """
         sig = self.add(value_dict)
         if visible is None:
@@ -418,6 +419,11 @@ class Update:
         form = self._acroform()
         if self.source.dict_at(form).raw(b"/SigFlags") != b"3" and not self.source.has_signatures():
             self.edit_dict(form, Role.ACROFORM).entries[b"/SigFlags"] = b"3"
+        if visible is not None and self.source.dict_at(form).raw(b"/NeedAppearances") not in (None, b"false"):
+            # A viewer told to redraw the form's fields (Acrobat, poppler) redraws the signature's block
+            # away. Without the flag every viewer shows the appearances the document holds, which are
+            # what the signatures cover; pyHanko and iText drop it when they sign, too.
+            del self.edit_dict(form, Role.ACROFORM).entries[b"/NeedAppearances"]
         self._append_to(form, Role.ACROFORM, b"/Fields", Role.FIELDS, ref(widget))
 
     def add_dss(self, certs: list[bytes], ocsps: list[bytes], crls: list[bytes]) -> None:

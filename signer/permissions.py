@@ -11,10 +11,10 @@ HSM or the user's token is asked for anything:
   12.8.2.2): any further signature breaks the author's certification —
   DOCUMENT_CERTIFIED_NO_CHANGES;
 * **a field lock** of an earlier signature (FieldMDP, 12.8.2.4, /Lock or a
-  FieldMDP reference) that covers the new field: a new *invisible* signature
-  field changes no field and is allowed, as pyHanko's difference analysis
-  (the one Pakat's validator runs) allows it, but a visible one would break
-  the lock — DOCUMENT_FIELDS_LOCKED.
+  FieldMDP reference) that covers the new field's name: a lock on "all"
+  fields (or on all but some) covers fields added later too, and filling one
+  with a signature breaks the earlier signature, as pyHanko's difference
+  analysis (the one Pakat's validator runs) judges it — DOCUMENT_FIELDS_LOCKED.
 
 Certifications allowing form filling and signing (P=2) or annotations too
 (P=3) take further signatures, visible or not.
@@ -62,7 +62,7 @@ class EarlierSignature:
     locks: tuple[FieldLock, ...]
 
 
-def check_may_sign(pdf: PdfSource, *, visible: bool, field_name: str) -> None:
+def check_may_sign(pdf: PdfSource, *, field_name: str) -> None:
     """Refuse (InputError) when ``pdf`` may not take a new signature field ``field_name``."""
     with qpdf_reading():
         if pdf.encrypted:
@@ -75,7 +75,7 @@ def check_may_sign(pdf: PdfSource, *, visible: bool, field_name: str) -> None:
         for earlier in earlier_signatures(pdf.pdf):
             if earlier.docmdp == 1:
                 raise InputError(errors.DOCUMENT_CERTIFIED_NO_CHANGES, f"certified by {earlier.field_name!r}")
-            if visible and any(lock.locks(field_name) for lock in earlier.locks):
+            if any(lock.locks(field_name) for lock in earlier.locks):
                 raise InputError(errors.DOCUMENT_FIELDS_LOCKED, f"locked by field {earlier.field_name!r}")
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pikepdf
@@ -33,6 +32,7 @@ MM = 72 / 25.4  # PDF points per millimetre
 DEFAULT_WIDTH_MM = 80.0
 DEFAULT_HEIGHT_MM = 30.0
 MARGIN_MM = 12.0  # from the page's edges, for the default place
+SMALL_PAGE_MARGIN = 0.08  # of the page's short side, when that is less than MARGIN_MM
 GAP_MM = 4.0  # between blocks placed by default
 MIN_WIDTH_MM = 20.0
 MIN_HEIGHT_MM = 8.0
@@ -141,23 +141,37 @@ def _place(pdf: PdfSource, request: VisibleSignature) -> Placement:
 
 
 def _free_slot(view: _PageView, taken: list[Box], index: int) -> Box:
-    """The first free default slot: bottom row right to left, then the rows above."""
-    margin, gap = MARGIN_MM * MM, GAP_MM * MM
-    usable_w = view.width - 2 * margin
-    w = min(DEFAULT_WIDTH_MM * MM, usable_w)
-    h = DEFAULT_HEIGHT_MM * MM
-    if w < MIN_WIDTH_MM * MM or view.height - 2 * margin < h:
+    """The first free default slot: the lowest row first, right to left in it.
+
+    A small page (a label, a receipt slip) keeps a margin in proportion to it
+    and, if even then the block does not fit, gets the block scaled down as a
+    whole; only a block smaller than the minimum leaves no room. A block keeps
+    half a gap from every earlier one; where it can, a whole gap, the spacing
+    blocks placed here have. The places tried are the corner of the margins
+    and those just beside and above each earlier block: any free place slides
+    down and right to one of them, so if none is free the page has no room.
+    """
+    margin = min(MARGIN_MM * MM, SMALL_PAGE_MARGIN * min(view.width, view.height))
+    gap = GAP_MM * MM
+    scale = min(1.0, (view.width - 2 * margin) / (DEFAULT_WIDTH_MM * MM),
+                (view.height - 2 * margin) / (DEFAULT_HEIGHT_MM * MM))
+    w, h = DEFAULT_WIDTH_MM * MM * scale, DEFAULT_HEIGHT_MM * MM * scale
+    if w < MIN_WIDTH_MM * MM or h < MIN_HEIGHT_MM * MM:
         raise InputError(errors.APPEARANCE_NO_ROOM, f"page {index + 1} is too small for a signature block")
-    y = margin
-    while y + h <= view.height - margin + 1e-6:
-        x = view.width - margin - w
-        while x >= margin - 1e-6:
-            rect = view.to_user((x, y, x + w, y + h))
-            # Keep the same gap to blocks that other software placed off our grid.
-            if not any(_overlap(_grown(rect, gap / 2), other) for other in taken):
-                return rect
-            x -= w + gap
-        y += h + gap
+    shown = [view.to_shown(other) for other in taken]
+    eps = 1e-6
+    for spacing in (gap, gap / 2):
+        rows = sorted({margin, *(other[3] + spacing for other in shown)})
+        columns = sorted({view.width - margin - w, *(other[0] - spacing - w for other in shown)}, reverse=True)
+        for y in rows:
+            if y + h > view.height - margin + eps:
+                break
+            for x in columns:
+                if x < margin - eps or x + w > view.width - margin + eps:
+                    continue
+                rect = (x, y, x + w, y + h)
+                if not any(_overlap(_grown(rect, gap / 2 - eps), other) for other in shown):
+                    return view.to_user(rect)
     raise InputError(errors.APPEARANCE_NO_ROOM, f"page {index + 1} has {len(taken)} signature blocks already")
 
 
@@ -182,6 +196,22 @@ class _PageView:
         sideways = self.rotate in (90, 270)
         self.width = (y1 - y0) if sideways else (x1 - x0)
         self.height = (x1 - x0) if sideways else (y1 - y0)
+
+    def to_shown(self, user: Box) -> Box:
+        """A rectangle of the page's user space as it is shown (the inverse of :meth:`to_user`)."""
+        x0, y0, x1, y1 = self.box
+        corners = []
+        for x, y in ((user[0], user[1]), (user[2], user[3])):
+            if self.rotate == 0:
+                corners.append((x - x0, y - y0))
+            elif self.rotate == 90:
+                corners.append((y - y0, x1 - x))
+            elif self.rotate == 180:
+                corners.append((x1 - x, y1 - y))
+            else:
+                corners.append((y1 - y, x - x0))
+        (au, av), (bu, bv) = corners
+        return (min(au, bu), min(av, bv), max(au, bu), max(av, bv))
 
     def to_user(self, shown: Box) -> Box:
         """A rectangle of the shown page in the page's user space."""
@@ -262,16 +292,3 @@ def _grown(box: Box, by: float) -> Box:
 
 def _mm(box: Box) -> str:
     return "[" + ", ".join(f"{v / MM:.1f}" for v in box) + "] mm"
-
-
-def check_place(source: Path, request: VisibleSignature, *, max_bytes: int) -> None:
-    """Refuse now (APPEARANCE_*) a request that cannot be met on ``source`` as it stands.
-
-    For a request made ahead of the signature (a signing session): the place is
-    chosen again when the signature is prepared, on the document as it is then.
-    """
-    pdf = PdfSource(source, max_bytes=max_bytes)
-    try:
-        place(pdf, request)
-    finally:
-        pdf.close()

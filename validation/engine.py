@@ -36,9 +36,16 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pyhanko.pdf_utils import generic, misc
-from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult
+from pyhanko.sign.diff_analysis import (
+    DEFAULT_DIFF_POLICY,
+    DiffResult,
+    FormUpdatingRule,
+    GenericFieldModificationRule,
+    SigFieldCreationRule,
+    SigFieldModificationRule,
+    StandardDiffPolicy,
+)
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
@@ -50,7 +57,7 @@ from pyhanko_certvalidator.policy_decl import AcceptAllAlgorithms
 from pakat import __version__, errors
 from pakat.errors import InputError
 from pakat.pdf_input import check_envelope
-from validation import fastpaths
+from pakat.pdf_reader import open_reader
 from validation.config import RevocationMode, ValidationConfig, ValidationPolicy
 from validation.identity import certificate_info, signer_identity, to_cryptography
 from validation.messages import finding, reason
@@ -76,7 +83,6 @@ from validation.model import (
 from validation.structure import check_byte_range, overlapping_gaps
 from validation.trust import ChainJudge, ChainOutcome, Evidence
 
-fastpaths.install()
 # pyHanko logs each rejected modification with a traceback at ERROR level. For a validator those
 # are expected outcomes, stated in the report as MODIFIED_AFTER_SIGNING; logging them again as
 # errors would bury real failures in the service's log.
@@ -95,6 +101,19 @@ _COVERAGE_NAMES = {
 # The policy for checking a signature value itself is "any algorithm we can
 # compute": which algorithms are acceptable is our policy's call, made separately.
 _ANY_ALGORITHM = AcceptAllAlgorithms()
+# pyHanko's default difference analysis, except that a certification allowing form filling and
+# signing (DocMDP P=2, 3) also allows new *visible* signature fields, as ISO 32000-2 12.8.2.2
+# ("signing") reads and as iText and Pakat's own signer do; pyHanko allows only invisible ones.
+_DIFF_POLICY = StandardDiffPolicy(
+    global_rules=DEFAULT_DIFF_POLICY.global_rules,
+    form_rule=FormUpdatingRule(
+        field_rules=[
+            SigFieldCreationRule(allow_new_visible_after_certify=True),
+            SigFieldModificationRule(),
+            GenericFieldModificationRule(),
+        ]
+    ),
+)
 
 
 @dataclass
@@ -144,7 +163,7 @@ class Validator:
         policy = self.config.policy.with_revocation(revocation)
         with _open(source) as stream:
             size, digest = _check_envelope(stream, self.config.max_pdf_bytes)
-            reader = _read(stream)
+            reader = open_reader(stream)
             evidence, dss_changes = _dss_evidence(reader)
             doc = _Document(stream, size, digest, reader, evidence, dss_changes, moment, policy)
             try:
@@ -271,7 +290,7 @@ class Validator:
 
     def _modifications(self, emb: EmbeddedPdfSignature, verdict: _Verdict) -> None:
         try:
-            emb.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)
+            emb.compute_integrity_info(diff_policy=_DIFF_POLICY)
             summary = emb.summarise_integrity_info()
         except Exception as exc:  # the difference analysis gave up: treat as unexplained change
             verdict.coverage = "unclear"
@@ -659,22 +678,6 @@ def _check_envelope(stream: BinaryIO, max_bytes: int) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _read(stream: BinaryIO) -> PdfFileReader:
-    try:
-        reader = PdfFileReader(stream, strict=False)
-        # A document that opens without a password (an owner-password PDF) is read as any viewer reads it.
-        if reader.encrypted and reader.decrypt(b"").status is AuthStatus.FAILED:
-            raise InputError(errors.PDF_ENCRYPTED)
-        _ = reader.root  # the catalog must resolve
-    except InputError:
-        raise
-    except RecursionError:
-        raise InputError(errors.PDF_UNPARSEABLE, "objects nest too deeply or refer to themselves") from None
-    except Exception as exc:
-        raise InputError(errors.PDF_UNPARSEABLE, f"{type(exc).__name__}: {exc}"[:200]) from None
-    return reader
-
-
 def _dss_evidence(reader: PdfFileReader) -> tuple[Evidence, tuple[int, ...]]:
     """The DSS's certificates and revocation data, and the revisions that wrote it."""
     try:
@@ -687,20 +690,26 @@ def _dss_evidence(reader: PdfFileReader) -> tuple[Evidence, tuple[int, ...]]:
         certs = tuple(dss.load_certs())
         ocsps = tuple(asn1_ocsp.OCSPResponse.load(o.get_object().data) for o in dss.ocsps)
         crls = tuple(asn1_crl.CertificateList.load(c.get_object().data) for c in dss.crls)
-        changes = _dss_changes(reader)
     except Exception:
         return Evidence(), ()
-    return Evidence(certs, ocsps, crls), changes
+    return Evidence(certs, ocsps, crls), _dss_changes(reader)
 
 
 def _dss_changes(reader: PdfFileReader) -> tuple[int, ...]:
-    """The revisions that wrote the DSS (or a catalog holding it directly)."""
+    """The revisions that wrote the DSS (or a catalog holding it directly).
+
+    A revision without a readable catalog of its own (the first-page section
+    of a linearized file, whose trailer names no /Root) wrote no DSS.
+    """
     changes = []
     for revision in range(reader.xrefs.total_revisions):
-        root = reader.get_historical_root(revision)
-        if "/DSS" not in root:
+        try:
+            root = reader.get_historical_root(revision)
+            if "/DSS" not in root:
+                continue
+            value = root.raw_get("/DSS")
+        except (KeyError, AssertionError, misc.PdfError):  # pyHanko asserts the catalog is a dictionary
             continue
-        value = root.raw_get("/DSS")
         written = reader.xrefs.explicit_refs_in_revision(revision)
         ref = value.reference if isinstance(value, generic.IndirectObject) else reader.root_ref
         if ref in written:

@@ -61,17 +61,20 @@ def seal() -> Response:
     if upload is None:
         raise InputError(errors.PDF_MISSING)
 
-    destination = req.new_temp_path("sealed-", ".pdf")
+    # The upload is this request's own temp file: the seal is appended to it rather than to a copy
+    # (a 50 MB envelope is read once, not copied), and it is streamed back and deleted with the request.
+    destination = uploaded_path(upload.stream)
     result = pakat_state().seals.get().seal(
         org_id,
-        uploaded_path(upload.stream),
+        destination,
         destination,
         level,
         reason=_optional(form.get("reason")),
         location=_optional(form.get("location")),
         contact=_optional(form.get("contact")),
-        durable=False,  # a temporary file, streamed back and deleted with the request
+        durable=False,
         appearance=appearance,
+        in_place=True,
     )
     log.info(
         "sealed for %s at %s: %d bytes, sha256 %s",

@@ -1,10 +1,20 @@
-"""Two pyHanko parsing routines, made fit for validating many and large files.
+"""The one way Pakat reads a PDF with pyHanko: the validator, and the signer's check of its own output.
+
+:func:`open_reader` opens a document as every part of Pakat that judges a PDF
+must see it: pyHanko's reader, non-strict (as viewers are), a document that
+opens with an empty user password decrypted (as any viewer opens it), the
+catalog resolved, and every failure turned into a stable code.
+
+Four pyHanko parsing routines are made fit for validating many and large files:
 
 * Hex strings: pyHanko reads one (every signature's /Contents: tens of
   kilobytes) a character at a time through a Python generator; on a small
   signed PDF that is about half of the whole validation.
   :func:`read_hex_string_from_stream` does the same job in a few bulk
   operations with the same results and errors.
+* Names and keywords: pyHanko reads them a byte at a time too and decodes
+  every name through its escape loop; :func:`read_until_delimiter` and
+  :func:`decode_name` take the common case (no escapes) in one step.
 * Stream payloads: pyHanko reads every stream's bytes when it parses the
   stream object, and its difference analysis parses every reachable object,
   so a 50 MB image was held in memory only to be compared by reference. For a
@@ -13,7 +23,7 @@
   read only if someone looks at the bytes. Anything unusual falls back to
   pyHanko's own reader.
 
-Installed once by :func:`install`; nothing else in pyHanko is touched.
+Installed once, when this module is imported; nothing else in pyHanko is touched.
 """
 
 from __future__ import annotations
@@ -22,17 +32,30 @@ import binascii
 import contextlib
 import io
 import mmap
+import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from pyhanko.pdf_utils import generic, misc
+from pyhanko.pdf_utils.crypt import AuthStatus
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from pakat import errors
+from pakat.errors import InputError
 
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _CHUNK = 64 * 1024
 _LAZY_PAYLOAD = 1024 * 1024
 _pyhanko_read_hex = generic.read_hex_string_from_stream
 _pyhanko_read_payload = generic._maybe_read_stream_payload
+_pyhanko_read_until_delimiter = generic.read_until_delimiter
+_pyhanko_decode_name = generic._decode_name
 _installed = False
+# A token ends at PDF whitespace or a delimiter (ISO 32000-2, 7.2.3).
+_TOKEN_END = re.compile(b"[" + re.escape(misc.PDF_WHITESPACE + misc.PDF_DELIMITERS) + b"]")
+_PEEK = 128
+# A name written without escapes: regular printable characters only.
+_PLAIN_NAME = re.compile(rb"[^\x00-\x20\x7f-\xff()<>\[\]{}/%#]*")
 
 
 def read_hex_string_from_stream(stream: BinaryIO) -> generic.ByteStringObject | generic.TextStringObject:
@@ -56,6 +79,33 @@ def read_hex_string_from_stream(stream: BinaryIO) -> generic.ByteStringObject | 
     if len(digits) % 2:
         digits += b"0"
     return generic.pdf_string(binascii.unhexlify(digits))
+
+
+def read_until_delimiter(stream: BinaryIO) -> bytes:
+    """The bytes up to the next whitespace or delimiter, the stream left there: pyHanko's, in one read.
+
+    pyHanko reads a byte at a time through a generator; names and keywords are
+    most of what a signature's objects are made of.
+    """
+    start = stream.tell()
+    chunk = stream.read(_PEEK)
+    found = _TOKEN_END.search(chunk)
+    if found is not None:
+        stream.seek(start + found.start())
+        return chunk[: found.start()]
+    if len(chunk) < _PEEK:  # the stream ended first: pyHanko leaves it at the end too
+        return chunk
+    stream.seek(start)
+    result: bytes = _pyhanko_read_until_delimiter(stream)
+    return result
+
+
+def decode_name(name_bytes: bytes) -> generic.NameObject:
+    """A name without #-escapes decoded directly; anything else by pyHanko, with its checks and errors."""
+    if _PLAIN_NAME.fullmatch(name_bytes):
+        return generic.NameObject("/" + name_bytes.decode("ascii"))
+    result: generic.NameObject = _pyhanko_decode_name(name_bytes)
+    return result
 
 
 def maybe_read_stream_payload(stream: BinaryIO, data: Any, handler: Any) -> bytes | memoryview | None:
@@ -101,18 +151,41 @@ def install() -> None:
     if not _installed:
         generic.read_hex_string_from_stream = read_hex_string_from_stream
         generic._maybe_read_stream_payload = maybe_read_stream_payload
+        generic.read_until_delimiter = read_until_delimiter
+        generic._decode_name = decode_name
         _installed = True
 
 
 @contextlib.contextmanager
 def pyhanko_as_shipped() -> Iterator[None]:
     """pyHanko's own readers for the duration, ours back afterwards (benchmarks compare against stock)."""
-    ours = generic.read_hex_string_from_stream, generic._maybe_read_stream_payload
-    generic.read_hex_string_from_stream, generic._maybe_read_stream_payload = (
-        _pyhanko_read_hex,
-        _pyhanko_read_payload,
-    )
+    names = ("read_hex_string_from_stream", "_maybe_read_stream_payload", "read_until_delimiter", "_decode_name")
+    ours = [getattr(generic, name) for name in names]
+    shipped = (_pyhanko_read_hex, _pyhanko_read_payload, _pyhanko_read_until_delimiter, _pyhanko_decode_name)
+    for name, original in zip(names, shipped, strict=True):
+        setattr(generic, name, original)
     try:
         yield
     finally:
-        generic.read_hex_string_from_stream, generic._maybe_read_stream_payload = ours
+        for name, mine in zip(names, ours, strict=True):
+            setattr(generic, name, mine)
+
+
+def open_reader(stream: BinaryIO) -> PdfFileReader:
+    """A pyHanko reader over ``stream``, as Pakat judges documents; PDF_UNPARSEABLE or PDF_ENCRYPTED otherwise."""
+    try:
+        reader = PdfFileReader(stream, strict=False)
+        # A document that opens without a password (an owner-password PDF) is read as any viewer reads it.
+        if reader.encrypted and reader.decrypt(b"").status is AuthStatus.FAILED:
+            raise InputError(errors.PDF_ENCRYPTED)
+        _ = reader.root  # the catalog must resolve
+    except InputError:
+        raise
+    except RecursionError:
+        raise InputError(errors.PDF_UNPARSEABLE, "objects nest too deeply or refer to themselves") from None
+    except Exception as exc:  # a damaged file can fail anywhere in pyHanko's reader
+        raise InputError(errors.PDF_UNPARSEABLE, f"{type(exc).__name__}: {exc}"[:200]) from None
+    return reader
+
+
+install()
