@@ -63,7 +63,9 @@ def encrypted_pdf_bytes(user_password: str = "user", *, allow: pikepdf.Permissio
     """
     pdf = pikepdf.open(io.BytesIO(pdf_bytes()))
     out = io.BytesIO()
-    encryption = pikepdf.Encryption(owner="owner-secret", user=user_password, R=6, allow=allow or pikepdf.Permissions())
+    encryption = pikepdf.Encryption(
+        owner="owner-secret", user=user_password, R=6, allow=allow or pikepdf.Permissions()
+    )
     pdf.save(out, encryption=encryption)
     return out.getvalue()
 

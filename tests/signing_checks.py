@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,18 +44,31 @@ class DssContents:
 def assert_pades_level(data: bytes, level: PadesLevel, root: Path, *, signatures: int = 1) -> None:
     """Assert with pyHanko that the last regular signature is intact, valid, trusted at ``level``.
 
-    B-B and B-T are checked with live revocation (hard-fail); B-LT and B-LTA
-    with revocation data taken from the document's DSS only, fetching off,
-    which proves the embedded data suffices. For B-LTA the document timestamp
-    must cover the whole file and validate too.
+    The document holds ``signatures`` regular signatures and no DSS below B-LT
+    (see :func:`assert_signature_at_level` for the checks of the signature itself).
     """
-    trust = [load_asn1_certificate(root)]
-    reader = PdfFileReader(io.BytesIO(data))
-    if reader.encrypted:  # an owner-password document opens with the empty user password
-        reader.decrypt(b"")
+    reader = _reader(data)
     regular = reader.embedded_regular_signatures
     assert len(regular) == signatures, [s.field_name for s in reader.embedded_signatures]
-    sig = regular[-1]
+    if not level.long_term:
+        assert _read_dss(reader) is None, f"{level.value} should not carry a DSS"
+    doc_timestamps = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") == "/DocTimeStamp"]
+    assert bool(doc_timestamps) == level.archival, [s.field_name for s in doc_timestamps]
+    assert_signature_at_level(data, level, root, regular[-1].field_name)
+
+
+def assert_signature_at_level(data: bytes, level: PadesLevel, root: Path, field_name: str) -> None:
+    """Assert with pyHanko that signature ``field_name`` is intact, valid and trusted at ``level``.
+
+    B-B and B-T are checked with live revocation (hard-fail); B-LT and B-LTA
+    with revocation data taken from the document's DSS only, fetching off,
+    which proves the embedded data suffices. For B-LTA the last document
+    timestamp must cover the whole file and validate too. The document may
+    hold other signatures and (made by others) a DSS of its own.
+    """
+    trust = [load_asn1_certificate(root)]
+    reader = _reader(data)
+    (sig,) = [s for s in reader.embedded_regular_signatures if s.field_name == field_name]
     assert sig.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
     assert sig.md_algorithm in ("sha256", "sha384", "sha512")
     dss = _read_dss(reader)
@@ -72,7 +86,6 @@ def assert_pades_level(data: bytes, level: PadesLevel, root: Path, *, signatures
             revocation_mode="hard-fail",
         )
     else:
-        assert dss is None, f"{level.value} should not carry a DSS"
         vc = ValidationContext(trust_roots=trust, allow_fetching=True, revocation_mode="hard-fail")
 
     status = validate_pdf_signature(sig, vc)
@@ -91,15 +104,20 @@ def assert_pades_level(data: bytes, level: PadesLevel, root: Path, *, signatures
     else:
         assert status.timestamp_validity is None
 
-    doc_timestamps = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") == "/DocTimeStamp"]
     if level.archival:
-        assert doc_timestamps, "B-LTA needs a document timestamp"
-        last = doc_timestamps[-1]
+        last = reader.embedded_signatures[-1]
+        assert last.sig_object.get("/Type") == "/DocTimeStamp", "B-LTA ends with a document timestamp"
         ts_status = validate_pdf_timestamp(last, vc)
         assert ts_status.intact and ts_status.valid and ts_status.trusted, ts_status.pretty_print_details()
         assert ts_status.coverage == SignatureCoverageLevel.ENTIRE_FILE
-    else:
-        assert not doc_timestamps
+
+
+def _reader(data: bytes) -> PdfFileReader:
+    # Non-strict, as for any document signed elsewhere first; an owner-password one opens without a password.
+    reader = PdfFileReader(io.BytesIO(data), strict=False)
+    if reader.encrypted:
+        reader.decrypt(b"")
+    return reader
 
 
 def _read_dss(
@@ -115,8 +133,15 @@ def _read_dss(
     return certs, ocsps, crls
 
 
-def pdfsig(path: Path, root_pem: Path, nss_dir: Path) -> str:
-    """poppler's pdfsig output with an NSS database that trusts only ``root_pem``."""
+def pdfsig(path: Path, root_pem: Path, nss_dir: Path, intermediates: Iterable[Path] = ()) -> str:
+    """poppler's pdfsig output with an NSS database that trusts only ``root_pem``.
+
+    ``intermediates`` (CA certificates, no trust of their own) go into the
+    database too. Without them poppler 22's NSS loses track of an issuer it
+    took from one signature's CMS by the time it checks the OCSP answer for a
+    second certificate of the same CA in the file, and calls that second
+    certificate "Unknown issue with Certificate or corrupted data".
+    """
     if not (nss_dir / "cert9.db").exists():
         nss_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run(["certutil", "-N", "-d", f"sql:{nss_dir}", "--empty-password"], check=True)
@@ -135,6 +160,9 @@ def pdfsig(path: Path, root_pem: Path, nss_dir: Path) -> str:
             ],
             check=True,
         )
+        for n, ca in enumerate(intermediates):
+            subprocess.run(["certutil", "-A", "-d", f"sql:{nss_dir}", "-n", f"pakat-dev-ca-{n}", "-t", ",,",
+                            "-i", str(ca)], check=True)
     result = subprocess.run(
         ["pdfsig", "-nssdir", f"sql:{nss_dir}", str(path)], capture_output=True, text=True, timeout=60
     )

@@ -432,7 +432,7 @@ def test_malformed_requests_are_request_invalid() -> None:
 
 
 def test_a_full_page_says_no_room(service: SealService, tmp_path: Path) -> None:
-    # A 100 × 60 mm label: inside the margins one block, narrowed to the 76 mm there are.
+    # A 100 × 60 mm label: its margin is 8 % of its short side (4.8 mm), and one full block fits inside.
     source = tmp_path / "small.pdf"
     small = pikepdf.new()
     small.add_blank_page(page_size=(100 * MM, 60 * MM))
@@ -440,10 +440,24 @@ def test_a_full_page_says_no_room(service: SealService, tmp_path: Path) -> None:
     one, two = tmp_path / "1.pdf", tmp_path / "2.pdf"
     service.seal("demo-co", source, one, PadesLevel.B_B, appearance=VisibleSignature())
     (block,) = visible(one.read_bytes())
-    assert block["rect"] == pytest.approx((12 * MM, 12 * MM, 88 * MM, 42 * MM), abs=0.01)
+    assert block["rect"] == pytest.approx((15.2 * MM, 4.8 * MM, 95.2 * MM, 34.8 * MM), abs=0.01)
     with pytest.raises(InputError) as refused:
         service.seal("demo-gov", one, two, PadesLevel.B_B, appearance=VisibleSignature())
     assert refused.value.code == "APPEARANCE_NO_ROOM" and not two.exists()
+
+
+def test_a_narrow_page_gets_a_smaller_block(service: SealService, tmp_path: Path) -> None:
+    # A 60 × 100 mm slip: the 80 × 30 mm block is scaled down whole to the 50.4 mm inside its margins.
+    source = tmp_path / "slip.pdf"
+    slip = pikepdf.new()
+    slip.add_blank_page(page_size=(60 * MM, 100 * MM))
+    slip.save(source)
+    out = tmp_path / "out.pdf"
+    service.seal("demo-co", source, out, PadesLevel.B_B, appearance=VisibleSignature())
+    (block,) = visible(out.read_bytes())
+    x0, y0, x1, y1 = block["rect"]
+    assert (x1 - x0, y1 - y0) == pytest.approx((50.4 * MM, 50.4 * MM * 30 / 80), abs=0.01)
+    assert (x0, y0) == pytest.approx((4.8 * MM, 4.8 * MM), abs=0.01)
 
 
 def test_a_rotated_page_gets_an_upright_block_where_the_reader_sees_the_bottom(

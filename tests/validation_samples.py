@@ -31,6 +31,7 @@ import random
 import re
 import time
 import types
+import unittest.mock
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -1202,9 +1203,15 @@ def certification_p2_link(f: SampleFactory) -> Made:
 
 @_sample(Category.CERTIFICATION)
 def certification_p1_approval_signature(f: SampleFactory) -> Made:
-    """An approval signature (our seal, B-B) added to a document certified with DocMDP P1."""
+    """An approval signature added to a document certified with DocMDP P1, by software that ignores it.
+
+    Pakat's own signer refuses such a document (DOCUMENT_CERTIFIED_NO_CHANGES), and so do pyHanko and
+    (by crashing on it) endesive; the sample is our seal made with that refusal switched off, standing
+    in for the careless software an attacker or a bidder might use.
+    """
     base = f.certified(fields.MDPPerm.NO_CHANGES)
-    return Made(f.seal(base, PadesLevel.B_B, "certified-p1-sealed"), base)
+    with unittest.mock.patch("signer.pades.check_may_sign"):
+        return Made(f.seal(base, PadesLevel.B_B, "certified-p1-sealed"), base)
 
 
 # == 6. structure ===================================================================================
