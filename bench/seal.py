@@ -14,9 +14,16 @@ the same documents with the same HSM key two ways:
 
 For each it prints documents per second, process CPU milliseconds per
 document (user + system of this process, which includes SoftHSM since it runs
-in-process) and the ratio. For large files it also prints the hashing floor
-(SHA-256 over the file) and peak resident memory above the idle process,
-measured by resetting the kernel's high-water mark (``/proc/self/clear_refs``).
+in-process) and the ratio, and the part of Pakat's CPU its own check of every
+output took (:mod:`signer.output_check`, included in Pakat's figures). For
+large files it also prints the hashing floor (SHA-256 over the file), peak
+resident memory above the idle process, measured by resetting the kernel's
+high-water mark (``/proc/self/clear_refs``), and the seal appended in place to
+a file the caller owns (as ``POST /api/v1/seal`` does with its upload).
+
+``--producers`` seals the real producers' fixtures of ``tests/producers/``
+instead, a row per producer family (B-B and B-LTA, every fixture of the family
+that can be signed, once each per round).
 Absolute times drift on a shared machine; the ratios are the figures to read.
 """
 
@@ -68,6 +75,32 @@ def make_pdf(
             text += b" q 100 0 0 100 72 500 cm /Im1 Do Q"
         page.Contents = pdf.make_stream(text)
     pdf.save(path, compress_streams=False)
+
+
+class CheckMeter:
+    """CPU seconds spent in Pakat's output check, counted around the function the signer calls."""
+
+    def __init__(self) -> None:
+        import signer.external
+        import signer.pades
+
+        self.seconds = 0.0
+        self._modules = (signer.pades, signer.external)
+        self._original = signer.pades.check_signed_output
+
+        def timed(*args: object, **kwargs: object) -> None:
+            c0 = time.process_time()
+            try:
+                self._original(*args, **kwargs)  # type: ignore[arg-type]
+            finally:
+                self.seconds += time.process_time() - c0
+
+        for module in self._modules:
+            module.check_signed_output = timed  # type: ignore[attr-defined]
+
+    def take(self) -> float:
+        seconds, self.seconds = self.seconds, 0.0
+        return seconds
 
 
 @dataclass
@@ -137,6 +170,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="small,5MB,50MB")
     parser.add_argument("--visible", action="store_true",
                         help="only compare a visible B-B seal with an invisible one (small document)")
+    parser.add_argument("--producers", action="store_true",
+                        help="seal the producers' fixtures of tests/producers instead, a row per family")
     args = parser.parse_args()
 
     from bench.services import dev_services
@@ -152,16 +187,22 @@ def main() -> None:
         baseline = PyHankoLoop(deployment, org.id)
         print(f"# Pakat seal benchmark — {os.cpu_count()} cores, Python {sys.version.split()[0]}")
         print(f"# services: {env.base_url} (OCSP, CRL, TSA on loopback); key: SoftHSM RSA-2048 via PKCS#11\n")
+        meter = CheckMeter()
         if args.visible:
             visible_cost(service, org.id, tmp, args.count)
             service.close()
             baseline.close()
             return
+        if args.producers:
+            producer_families(service, baseline, org.id, tmp, meter)
+            service.close()
+            baseline.close()
+            return
         print(
             "| level | size | docs | pyHanko docs/s | Pakat docs/s | speed-up | pyHanko CPU ms/doc"
-            " | Pakat CPU ms/doc | CPU ratio | pyHanko peak MB | Pakat peak MB |"
+            " | Pakat CPU ms/doc | CPU ratio | of which the check | pyHanko peak MB | Pakat peak MB |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for size_name in args.sizes.split(","):
             source = tmp / f"in-{size_name}.pdf"
             make_pdf(source, SIZES[size_name])
@@ -179,7 +220,9 @@ def main() -> None:
                     baseline.sign(source, out, level)
 
                 base = measure(pyhanko, count, memory=large)
+                meter.take()
                 ours = measure(pakat, count, memory=large)
+                check_ms = 1000 * meter.take() / (count + 1)  # the warm-up seal was checked too
                 mem = (
                     f"{base.peak_extra_mb:.0f} | {ours.peak_extra_mb:.0f}"
                     if large and base.peak_extra_mb is not None and ours.peak_extra_mb is not None
@@ -188,16 +231,89 @@ def main() -> None:
                 print(
                     f"| {level.value} | {size_name} | {count} | {base.docs_per_s:.1f} | {ours.docs_per_s:.1f} | "
                     f"{ours.docs_per_s / base.docs_per_s:.1f}× | {base.cpu_ms:.1f} | {ours.cpu_ms:.1f} | "
-                    f"{base.cpu_ms / ours.cpu_ms:.1f}× | {mem} |",
+                    f"{base.cpu_ms / ours.cpu_ms:.1f}× | {check_ms:.1f} | {mem} |",
                     flush=True,
                 )
             if large:
-                print(
-                    f"|  | {size_name} hashing floor (SHA-256 of the file): {hashing_floor(source):.1f} ms "
-                    f"| | | | | | | | | |"
-                )
+                floor = hashing_floor(source)
+                print(f"|  | {size_name} hashing floor (SHA-256 of the file): {floor:.1f} ms |" + " |" * 10)
+                in_place(service, org.id, source, tmp, args.large_count, floor)
         service.close()
         baseline.close()
+
+
+def in_place(service: object, org_id: str, source: Path, tmp: Path, count: int, floor_ms: float) -> None:
+    """A B-B seal appended to a file the caller owns, as the seal API does with its upload."""
+    import shutil
+
+    from envelopes.sealing import SealService
+    from signer.levels import PadesLevel
+
+    assert isinstance(service, SealService)
+    copies = [tmp / f"owned-{i}.pdf" for i in range(count + 1)]
+    for copy in copies:
+        shutil.copyfile(source, copy)
+
+    def one(i: int) -> None:
+        owned = copies[i + 1]
+        service.seal(org_id, owned, owned, PadesLevel.B_B, durable=False, in_place=True)
+
+    m = measure(one, count, memory=True)
+    wall_ms = 1000 * m.wall / m.docs
+    print(
+        f"| B-B in place | {source.stat().st_size >> 20} MB | {count} | | {m.docs_per_s:.1f} | | | "
+        f"{m.cpu_ms:.1f} | | | | {m.peak_extra_mb:.0f} | wall {wall_ms:.1f} ms = {wall_ms / floor_ms:.2f}× the "
+        "hashing floor",
+        flush=True,
+    )
+    for copy in copies:
+        copy.unlink(missing_ok=True)
+
+
+def producer_families(service: object, baseline: PyHankoLoop, org_id: str, tmp: Path, meter: CheckMeter) -> None:
+    """Every signable producer fixture, by family, Pakat beside the pyHanko loop, B-B and B-LTA."""
+    import json
+
+    from envelopes.sealing import SealService
+    from signer.levels import PadesLevel
+
+    assert isinstance(service, SealService)
+    producers = ROOT / "tests" / "producers"
+    families: dict[str, list[Path]] = {}
+    for entry in json.loads((producers / "manifest.json").read_text(encoding="utf-8")):
+        if entry["expect"] == "sealable" and not entry["structure"]["encrypted"]:
+            families.setdefault(entry["family"], []).append(producers / entry["file"])
+    encrypted = [producers / e["file"] for e in json.loads((producers / "manifest.json").read_text())
+                 if e["expect"] == "sealable" and e["structure"]["encrypted"]]
+    families["encrypted (slower path)"] = encrypted
+    print("| family | files | level | pyHanko docs/s | Pakat docs/s | speed-up | pyHanko CPU ms/doc"
+          " | Pakat CPU ms/doc | CPU ratio | of which the check |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    out = tmp / "out.pdf"
+    for family, files in families.items():
+        for level in (PadesLevel.B_B, PadesLevel.B_LTA):
+            rounds = 3
+
+            def pakat(i: int, files: list[Path] = files, level: PadesLevel = level) -> None:
+                service.seal(org_id, files[i % len(files)], out, level, durable=False)
+
+            def pyhanko(i: int, files: list[Path] = files, level: PadesLevel = level) -> None:
+                baseline.sign(files[i % len(files)], out, level)
+
+            count = rounds * len(files)
+            meter.take()
+            ours = measure(pakat, count)
+            check_ms = 1000 * meter.take() / (count + 1)
+            try:
+                base = measure(pyhanko, count)
+                theirs = f"{base.docs_per_s:.1f}"
+                speed = f"{ours.docs_per_s / base.docs_per_s:.1f}×"
+                cpu = f"{base.cpu_ms:.1f}"
+                ratio = f"{base.cpu_ms / ours.cpu_ms:.1f}×"
+            except Exception as exc:  # pyHanko's loop needs the password API for encrypted files
+                theirs, speed, cpu, ratio = f"({type(exc).__name__})", "–", "–", "–"
+            print(f"| {family} | {len(files)} | {level.value} | {theirs} | {ours.docs_per_s:.1f} | {speed} "
+                  f"| {cpu} | {ours.cpu_ms:.1f} | {ratio} | {check_ms:.1f} |", flush=True)
 
 
 def visible_cost(service: object, org_id: str, tmp: Path, count: int) -> None:
@@ -282,9 +398,10 @@ class PyHankoLoop:
         )
         timestamper = timestamps.HTTPTimeStamper(self.tsa_url) if level.timestamped else None
         with open(source, "rb") as inf, open(destination, "wb") as outf:
-            signers.sign_pdf(
-                IncrementalPdfFileWriter(inf), meta, signer=signer, timestamper=timestamper, output=outf
-            )
+            writer = IncrementalPdfFileWriter(inf, strict=False)
+            if writer.prev.encrypted:  # an owner-password file opens with the empty user password
+                writer.encrypt(b"")
+            signers.sign_pdf(writer, meta, signer=signer, timestamper=timestamper, output=outf)
 
     def close(self) -> None:
         self.session.close()

@@ -126,7 +126,7 @@ class DocumentService:
         """Check ``upload`` as signing will read it and store its bytes; no document names it yet."""
         pdf = PdfSource(upload, max_bytes=self.max_pdf_bytes)
         try:
-            pages = len(pdf.pdf.pages)
+            pages = len(pdf.pages)
         finally:
             pdf.close()
         sha256, size = self.store.put_file(upload)

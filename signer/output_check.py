@@ -31,23 +31,28 @@ objects involved; the document's pages and streams are never read.
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+import pikepdf
 from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import generic_cms
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
 from pakat import errors
 from pakat.errors import InputError, PakatError
 from pakat.pdf_reader import open_reader
-from signer.pdf import Hole
+from signer.pdf import Hole, parse_ref
+from signer.pdf_syntax import split_array, split_dictionary
 
 _SIGNATURE_KINDS = ("/Sig", "/DocTimeStamp")
 _ALLOWED_KEYS = {
@@ -58,6 +63,7 @@ _ALLOWED_KEYS = {
 }
 _GROWING = {"/Fields", "/Annots", "/Certs", "/OCSPs", "/CRLs"}
 _MAX_DEPTH = 32
+log = logging.getLogger(__name__)
 
 
 class OutputRejected(PakatError):
@@ -100,11 +106,66 @@ def check_signed_output(
         try:
             _Check(stream, base_size, base_startxref, revisions).run(signatures)
         except OutputRejected:
+            disagreement = _readers_disagree(path, base_size, revisions)
+            if disagreement is not None:
+                # What we wrote is what qpdf read; the validator's reader reads the document otherwise.
+                raise InputError(errors.PDF_UNPARSEABLE, disagreement) from None
             raise
-        except InputError as exc:  # the validator's reader cannot read what qpdf read: the input's fault
-            raise InputError(exc.kind, f"the validator's reader: {exc.detail}") from None
-        except (misc.PdfError, KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        except InputError:
+            raise
+        except Exception as exc:  # whatever it is, the output is not shown to be sound: it is not handed out
+            log.exception("checking a signed output failed unexpectedly")
             raise OutputRejected(f"{type(exc).__name__}: {exc}") from None
+
+
+def _readers_disagree(path: Path, base_size: int, revisions: int) -> str | None:
+    """How qpdf and pyHanko read the objects we rewrote differently in the original, or None if they agree.
+
+    Asked only when the check failed: a writer that faithfully carried what
+    qpdf read is not to blame for what pyHanko reads otherwise.
+    """
+    try:
+        with open(path, "rb") as fh:
+            original = fh.read(base_size)
+            reader = open_reader(fh)
+            first = reader.xrefs.total_revisions - revisions
+            old_size = reader.xrefs.get_xref_container_info(first - 1).size
+            refs = {r for rev in range(first, first + revisions)
+                    for r in reader.xrefs.explicit_refs_in_revision(rev) if r.idnum < old_size}
+            with pikepdf.open(io.BytesIO(original), attempt_recovery=False, inherit_page_attributes=False) as pdf:
+                for r in sorted(refs, key=lambda ref: ref.idnum):
+                    theirs = reader.get_object(r, revision=first - 1)
+                    why = _differs(theirs, pdf.get_object((r.idnum, r.generation)))
+                    if why:
+                        return f"object {r.idnum} reads differently in qpdf and in the validator's reader ({why})"
+    except Exception as exc:
+        return f"the validator's reader: {type(exc).__name__}: {exc}"[:200]
+    return None
+
+
+def _differs(theirs: object, ours: object) -> str | None:
+    """The first difference in entries (or items) between pyHanko's and qpdf's reading of one object."""
+    if not isinstance(ours, pikepdf.Object):
+        return "qpdf reads nothing there"
+    text: bytes = ours.unparse(resolved=True)
+    if isinstance(theirs, generic.DictionaryObject) and text.startswith(b"<<"):
+        entries = dict(split_dictionary(text))
+        keys = {k.encode("latin-1") for k in theirs}
+        if keys != set(entries):
+            return "entries " + ", ".join(sorted(k.decode("latin-1") for k in keys ^ set(entries)))
+        for key, value in entries.items():
+            raw = theirs.raw_get(key.decode("latin-1"))
+            mine = parse_ref(value)
+            if (mine is not None or isinstance(raw, generic.IndirectObject)) and (
+                    not isinstance(raw, generic.IndirectObject) or mine != (raw.idnum, raw.generation)):
+                return f"entry {key.decode('latin-1')}"
+            if isinstance(raw, generic.NameObject) and value != str(raw).encode("utf-8", "replace"):
+                return f"entry {key.decode('latin-1')}: {raw} against {value.decode('latin-1')}"
+        return None
+    if isinstance(theirs, generic.ArrayObject) and text.startswith(b"["):
+        items = split_array(text)
+        return None if len(items) == len(theirs) else f"{len(theirs)} items against {len(items)}"
+    return "not the same kind of object"
 
 
 def check_readable(path: Path, size: int, startxref: int) -> None:
@@ -134,10 +195,20 @@ class _Check:
 
     def run(self, signatures: Sequence[EmbeddedSignature]) -> None:
         found: list[generic.DictionaryObject] = []
+        cache: dict[Any, Any] = {}
         for revision in range(self.first, self.reader.xrefs.total_revisions):
-            found.extend(_Revision(self.reader, revision).check())
+            found.extend(_Revision(self.reader, revision, self.first, cache).check())
         for expected in signatures:
             self._signature(expected, found)
+        self._fields()
+
+    def _fields(self) -> None:
+        """The validator starts by listing every signature field: it must be able to, here too."""
+        try:
+            list(enumerate_sig_fields(self.reader, filled_status=True))
+        except Exception as exc:  # the form's existing fields: qpdf read what we touched, pyHanko not the rest
+            detail = f"the form's fields: {type(exc).__name__}: {exc}"[:200]
+            raise InputError(errors.PDF_UNPARSEABLE, detail) from None
 
     def _signature(self, expected: EmbeddedSignature, new_values: list[generic.DictionaryObject]) -> None:
         hole = expected.hole
@@ -168,21 +239,41 @@ class _Check:
 class _View:
     """The document as one revision left it: objects by reference, and that revision's trailer."""
 
-    def __init__(self, reader: PdfFileReader, revision: int) -> None:
+    def __init__(self, reader: PdfFileReader, revision: int, *, first: int, cache: dict[Any, Any]) -> None:
         self.reader = reader
         self.revision = revision
-        # The last revision reads through the reader's own cache; an earlier one keeps its own.
-        self.latest = revision == reader.xrefs.total_revisions - 1
-        self.cache: dict[generic.Reference, generic.PdfObject] = {}
+        self.first = first  # our first revision: the ones before it are the document as it was given
+        # Shared by every view of one check, keyed by where the object is written: one version of
+        # an object seen from two revisions is parsed once (pyHanko never caches historical reads).
+        self.cache = cache
         self.trailer_view = reader.trailer.flatten(revision)
         self.root_ref: generic.Reference = self.trailer_view.raw_get("/Root").reference
 
     def __call__(self, r: generic.Reference) -> generic.PdfObject:
-        if self.latest:
-            return self.reader.get_object(r)
-        if r not in self.cache:
-            self.cache[r] = self.reader.get_object(r, revision=self.revision)
-        return self.cache[r]
+        try:
+            where = self.reader.xrefs.get_historical_ref(r, self.revision)
+            if where is None:
+                return generic.NullObject()  # not there (yet): pyHanko would log a warning
+            key = (r.idnum, r.generation, where)
+            if key not in self.cache:
+                self.cache[key] = self.reader.get_object(r, revision=self.revision)
+            obj: generic.PdfObject = self.cache[key]
+            return obj
+        except Exception as exc:
+            if not self._original(r):
+                raise
+            # qpdf read this object of the document; pyHanko cannot.
+            detail = f"object {r.idnum}: {type(exc).__name__}: {exc}"[:200]
+            raise InputError(errors.PDF_UNPARSEABLE, detail) from None
+
+    def _original(self, r: generic.Reference) -> bool:
+        """Whether ``r`` as this revision holds it comes from the document as it was given."""
+        if self.revision < self.first:
+            return True
+        try:
+            return bool(self.reader.xrefs.get_last_change(r) < self.first)  # not written by us since
+        except KeyError:
+            return False
 
     def is_ref_unassignable(self, r: generic.Reference) -> bool:
         """Whether the number was beyond this revision's /Size, so free to take later."""
@@ -192,11 +283,11 @@ class _View:
 class _Revision:
     """One update written in this run, compared with the revision before it."""
 
-    def __init__(self, reader: PdfFileReader, revision: int) -> None:
+    def __init__(self, reader: PdfFileReader, revision: int, first: int, cache: dict[Any, Any]) -> None:
         self.reader = reader
         self.revision = revision
-        self.old = _View(reader, revision - 1)
-        self.new = _View(reader, revision)
+        self.old = _View(reader, revision - 1, first=first, cache=cache)
+        self.new = _View(reader, revision, first=first, cache=cache)
         xref_stream = reader.xrefs.get_xref_container_info(revision).stream_ref
         self.written = {r for r in reader.xrefs.explicit_refs_in_revision(revision) if r != xref_stream}
         self.fresh = {r for r in self.written if self.old.is_ref_unassignable(r)}
@@ -268,7 +359,7 @@ class _Revision:
         old_page, new_page = self.old(page_ref), self.new(page_ref)
         if not (isinstance(old_page, generic.DictionaryObject) and isinstance(new_page, generic.DictionaryObject)):
             raise OutputRejected(f"signature field {widget_ref.idnum} points at no page")
-        if _get(new_page, "/Type") != "/Page":
+        if _get(new_page, "/Type") not in ("/Page", None):  # some producers leave /Type out; readers cope
             raise OutputRejected(f"signature field {widget_ref.idnum} points at no page")
         if page_ref in self.written:
             self._dict(page_ref, old_page, new_page, "page")
@@ -313,10 +404,13 @@ class _Revision:
             raise OutputRejected(f"object {r.idnum} ({role}) was not a dictionary")
         if not isinstance(new, generic.DictionaryObject) or isinstance(new, generic.StreamObject):
             raise OutputRejected(f"object {r.idnum} ({role}) is no longer a dictionary")
-        self._compare(old, new, role)
+        self._compare(old, new, role, r)
         self.explained.add(r)
 
-    def _compare(self, old: generic.DictionaryObject, new: generic.DictionaryObject, role: str) -> None:
+    def _compare(
+        self, old: generic.DictionaryObject, new: generic.DictionaryObject, role: str,
+        r: generic.Reference | None = None,
+    ) -> None:
         allowed = _ALLOWED_KEYS[role]
         for key in set(old) | set(new):
             if key in allowed:
@@ -470,7 +564,7 @@ def _is_null(value: object) -> bool:
     if isinstance(value, generic.IndirectObject):
         try:
             return isinstance(value.get_object(), generic.NullObject)
-        except (misc.PdfError, KeyError):
+        except Exception:  # unreadable is not null: the values then differ, and the caller says why
             return False
     return False
 

@@ -228,6 +228,17 @@ def qpdf_reading() -> Iterator[None]:
         raise InputError(errors.PDF_UNPARSEABLE, _qpdf_reason(exc)) from None
 
 
+@contextlib.contextmanager
+def _numbers_out_of_range() -> Iterator[None]:
+    """pikepdf refuses, while opening, a number qpdf cannot hold (ValueError: overflow converting …)."""
+    try:
+        yield
+    except ValueError as exc:
+        if "overflow" not in str(exc):
+            raise
+        raise InputError(errors.PDF_UNPARSEABLE, str(exc)[:200]) from None
+
+
 class PdfSource:
     """A PDF opened for incremental signing: parsed once, updated revision by revision."""
 
@@ -235,7 +246,7 @@ class PdfSource:
         self.path = path
         self.size = _check_envelope(path, max_bytes)
         self.startxref = last_startxref(path, self.size)
-        with qpdf_reading():
+        with qpdf_reading(), _numbers_out_of_range():
             # qpdf would otherwise copy inherited page attributes (MediaBox, Rotate…) into every page,
             # making some of them new indirect objects: a page we rewrite for its /Annots would then
             # come out with keys it never had and references to objects the file does not hold.
@@ -255,7 +266,8 @@ class PdfSource:
 
     def _inspect(self) -> None:
         pdf = self.pdf
-        if len(pdf.pages) == 0:
+        self.pages = _page_tree(pdf)
+        if not self.pages:
             raise InputError(errors.PDF_UNPARSEABLE, "the document has no pages")
         with open(self.path, "rb") as fh:
             fh.seek(self.startxref)
@@ -277,7 +289,8 @@ class PdfSource:
         self.encrypted = bool(pdf.is_encrypted)
         # Every object number the file uses, in any revision or object stream, is below this.
         size = number(trailer.get("/Size")) or 0
-        in_use = max((num for num, _ in pdf.get_xref_table()), default=0)
+        self._xref = pdf.get_xref_table()
+        in_use = max((num for num, _ in self._xref), default=0)
         self.next_object = max(int(size), in_use + 1)
         self.first_page: Ref = self.page_ref(0)
         # Objects rewritten by earlier revisions of this run, by reference.
@@ -289,12 +302,15 @@ class PdfSource:
         self.pdf.close()
 
     def page_ref(self, index: int) -> Ref:
-        """The object of page ``index`` (0-based); qpdf reads the page tree once, lazily."""
-        page = self.pdf.pages[index].obj
-        if not page.is_indirect:
-            raise InputError(errors.PDF_UNPARSEABLE, f"page {index + 1} is not an indirect object")
-        ref_: Ref = page.objgen
-        return ref_
+        """The object of page ``index`` (0-based)."""
+        return self.pages[index]
+
+    def page(self, index: int) -> pikepdf.Dictionary:
+        """Page ``index`` (0-based) as the file holds it."""
+        page = self.pdf.get_object(self.pages[index])
+        if not isinstance(page, pikepdf.Dictionary):
+            raise InputError(errors.PDF_UNPARSEABLE, f"page {index + 1} is not a dictionary")
+        return page
 
     # -- reading with our own earlier edits on top -----------------------------
     def target(self, raw: bytes | None) -> Ref | None:
@@ -304,9 +320,13 @@ class PdfSource:
         entry we extend, that is the same as the entry being absent.
         """
         r = parse_ref(raw) if raw is not None else None
-        if r is None or (r not in self._dicts and r not in self._arrays and self.pdf.get_object(r) is None):
-            return None
-        return r
+        if r is None or r in self._dicts or r in self._arrays or self.pdf.get_object(r) is not None:
+            return r
+        entry = self._xref.get(r)
+        if entry is not None and entry.type in (1, 2):
+            # In use, yet qpdf reads nothing there: the object is damaged, not freed.
+            raise InputError(errors.PDF_UNPARSEABLE, f"object {r[0]}, which the document uses, cannot be read")
+        return None
 
     def dict_at(self, r: Ref) -> RawDict:
         if r not in self._dicts:
@@ -653,6 +673,42 @@ def _trailer_entry(trailer: pikepdf.Object, key: str) -> bytes | None:
         if name == key.encode("ascii"):
             return value
     return None
+
+
+_MAX_PAGE_TREE_DEPTH = 64
+
+
+def _page_tree(pdf: pikepdf.Pdf) -> list[Ref]:
+    """The pages in order, read from the page tree as the file holds it.
+
+    qpdf's own page list mends what it walks (a page without /Type or
+    /Resources gets one, a page listed twice is copied), and a page the
+    signer rewrites would carry the mending into the signed file as a change
+    nobody made. The tree is walked here instead, refusing what only mending
+    could read: a loop, a page that is not an indirect dictionary.
+    """
+    pages: list[Ref] = []
+    seen: set[Ref] = set()
+    stack: list[tuple[object, int]] = [(pdf.Root.get("/Pages"), 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, pikepdf.Dictionary) or not node.is_indirect:
+            raise InputError(errors.PDF_UNPARSEABLE, "the page tree holds something that is not a page")
+        r: Ref = node.objgen
+        if r in seen or depth > _MAX_PAGE_TREE_DEPTH:
+            raise InputError(errors.PDF_UNPARSEABLE, "the page tree loops or is too deep")
+        seen.add(r)
+        kids = node.get("/Kids")
+        if node.get("/Type") == pikepdf.Name.Pages or (node.get("/Type") != pikepdf.Name.Page
+                                                         and isinstance(kids, pikepdf.Array)):
+            if not isinstance(kids, pikepdf.Array):
+                raise InputError(errors.PDF_UNPARSEABLE, f"page tree node {r[0]} has no /Kids")
+            stack.extend((kid, depth + 1) for kid in reversed(list(kids)))
+        elif node.get("/Type") not in (pikepdf.Name.Page, None):
+            raise InputError(errors.PDF_UNPARSEABLE, f"page tree node {r[0]} is neither a page nor pages")
+        else:
+            pages.append(r)
+    return pages
 
 
 def _walk_fields(fields: object, depth: int = 0) -> Iterator[pikepdf.Dictionary]:

@@ -117,11 +117,11 @@ def place(pdf: PdfSource, request: VisibleSignature) -> Placement:
 
 
 def _place(pdf: PdfSource, request: VisibleSignature) -> Placement:
-    count = len(pdf.pdf.pages)
+    count = len(pdf.pages)
     index = request.page - 1 if request.page > 0 else count + request.page
     if not 0 <= index < count:
         raise InputError(errors.APPEARANCE_OUTSIDE_PAGE, f"page {request.page} of a {count}-page document")
-    page = pdf.pdf.pages[index].obj
+    page = pdf.page(index)
     view = _PageView(page)
     taken = signature_rects(page)
     if request.rect_mm is not None:
