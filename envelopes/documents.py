@@ -27,6 +27,7 @@ from envelopes.sealing import SealService
 from pakat import errors
 from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
+from signer.output_check import check_readable
 from signer.pdf import PdfSource
 from signer.placement import VisibleSignature
 
@@ -127,6 +128,8 @@ class DocumentService:
         pdf = PdfSource(upload, max_bytes=self.max_pdf_bytes)
         try:
             pages = len(pdf.pages)
+            # A document the validator's reader would read otherwise than qpdf could never be signed soundly.
+            check_readable(upload, pdf.size, pdf.startxref)
         finally:
             pdf.close()
         sha256, size = self.store.put_file(upload)
