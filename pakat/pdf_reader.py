@@ -171,10 +171,26 @@ def pyhanko_as_shipped() -> Iterator[None]:
             setattr(generic, name, mine)
 
 
+class _Reader(PdfFileReader):
+    """pyHanko's reader, taking ``/Encrypt null`` as what ISO 32000 says a null value is: no entry."""
+
+    @property
+    def encrypt_dict(self) -> generic.DictionaryObject | None:
+        try:
+            value = self.trailer.raw_get("/Encrypt")
+        except KeyError:
+            return None
+        if isinstance(value, generic.IndirectObject):
+            value = self.get_object(value.reference, never_decrypt=True)
+        if isinstance(value, generic.NullObject):
+            return None
+        return super().encrypt_dict
+
+
 def open_reader(stream: BinaryIO) -> PdfFileReader:
     """A pyHanko reader over ``stream``, as Pakat judges documents; PDF_UNPARSEABLE or PDF_ENCRYPTED otherwise."""
     try:
-        reader = PdfFileReader(stream, strict=False)
+        reader = _Reader(stream, strict=False)
         # A document that opens without a password (an owner-password PDF) is read as any viewer reads it.
         if reader.encrypted and reader.decrypt(b"").status is AuthStatus.FAILED:
             raise InputError(errors.PDF_ENCRYPTED)
@@ -186,6 +202,47 @@ def open_reader(stream: BinaryIO) -> PdfFileReader:
     except Exception as exc:  # a damaged file can fail anywhere in pyHanko's reader
         raise InputError(errors.PDF_UNPARSEABLE, f"{type(exc).__name__}: {exc}"[:200]) from None
     return reader
+
+
+class RevisionView:
+    """A document as one of its revisions left it: objects by reference, and that revision's trailer.
+
+    Views of one reader can share a cache keyed by where each object is
+    written: a version of an object seen from several revisions is parsed once
+    (pyHanko never caches historical reads). A reference the revision does not
+    hold reads as null, without pyHanko's warning in the log.
+    """
+
+    def __init__(self, reader: PdfFileReader, revision: int, cache: dict[Any, Any] | None = None) -> None:
+        self.reader = reader
+        self.revision = revision
+        self.cache = cache if cache is not None else {}
+        self.trailer = reader.trailer.flatten(revision)
+
+    @property
+    def root_ref(self) -> generic.Reference | None:
+        root = self.trailer.raw_get("/Root") if "/Root" in self.trailer else None
+        return root.reference if isinstance(root, generic.IndirectObject) else None
+
+    def version(self, ref: generic.Reference) -> object:
+        """Where the version of ``ref`` this revision sees is written (None: not there)."""
+        return self.reader.xrefs.get_historical_ref(ref, self.revision)
+
+    def __call__(self, ref: generic.Reference) -> generic.PdfObject:
+        where = self.version(ref)
+        if where is None:
+            return generic.NullObject()
+        key = (ref.idnum, ref.generation, where)
+        if key not in self.cache:
+            self.cache[key] = self.reader.get_object(ref, revision=self.revision)
+        obj: generic.PdfObject = self.cache[key]
+        return obj
+
+    def resolve(self, value: object) -> object:
+        """A value with a reference followed in this revision (anything else as it is)."""
+        if isinstance(value, generic.IndirectObject):
+            return self(value.reference)
+        return value
 
 
 install()

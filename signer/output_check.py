@@ -50,7 +50,7 @@ from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, Signat
 
 from pakat import errors
 from pakat.errors import InputError, PakatError
-from pakat.pdf_reader import open_reader
+from pakat.pdf_reader import RevisionView, open_reader
 from signer.pdf import Hole, parse_ref
 from signer.pdf_syntax import split_array, split_dictionary
 
@@ -236,29 +236,20 @@ class _Check:
     # the structure of each new revision is judged in _Revision
 
 
-class _View:
-    """The document as one revision left it: objects by reference, and that revision's trailer."""
+class _View(RevisionView):
+    """A revision of the output, blaming the document for what pyHanko cannot read of its own objects."""
 
     def __init__(self, reader: PdfFileReader, revision: int, *, first: int, cache: dict[Any, Any]) -> None:
-        self.reader = reader
-        self.revision = revision
+        super().__init__(reader, revision, cache)
         self.first = first  # our first revision: the ones before it are the document as it was given
-        # Shared by every view of one check, keyed by where the object is written: one version of
-        # an object seen from two revisions is parsed once (pyHanko never caches historical reads).
-        self.cache = cache
-        self.trailer_view = reader.trailer.flatten(revision)
-        self.root_ref: generic.Reference = self.trailer_view.raw_get("/Root").reference
+
+    @property
+    def trailer_view(self) -> generic.DictionaryObject:
+        return self.trailer
 
     def __call__(self, r: generic.Reference) -> generic.PdfObject:
         try:
-            where = self.reader.xrefs.get_historical_ref(r, self.revision)
-            if where is None:
-                return generic.NullObject()  # not there (yet): pyHanko would log a warning
-            key = (r.idnum, r.generation, where)
-            if key not in self.cache:
-                self.cache[key] = self.reader.get_object(r, revision=self.revision)
-            obj: generic.PdfObject = self.cache[key]
-            return obj
+            return super().__call__(r)
         except Exception as exc:
             if not self._original(r):
                 raise
@@ -299,6 +290,8 @@ class _Revision:
             raise OutputRejected(f"revision {self.revision} frees objects")
         self._trailer()
         root_ref = self.new.root_ref
+        if root_ref is None:
+            raise OutputRejected(f"revision {self.revision} names no catalog")
         old_root, new_root = self.old(root_ref), self.new(root_ref)
         if not (isinstance(old_root, generic.DictionaryObject) and isinstance(new_root, generic.DictionaryObject)):
             raise OutputRejected("the catalog is not a dictionary")
@@ -451,7 +444,10 @@ class _Revision:
     def _reachable(self) -> set[generic.Reference]:
         """The new objects reachable from the catalog and the rewritten objects, following new objects only."""
         seen: set[generic.Reference] = set()
-        for r in (self.new.root_ref, *(r for r in self.written if r not in self.fresh)):
+        roots = [r for r in self.written if r not in self.fresh]
+        if self.new.root_ref is not None:
+            roots.append(self.new.root_ref)
+        for r in roots:
             self._collect(self.new(r), seen, 0)
         return seen
 
