@@ -57,6 +57,7 @@ from signer.permissions import check_may_sign
 from signer.placement import VisibleSignature, place
 from signer.revocation import RevocationSource
 from signer.timestamps import TimestampAuthority
+from validation.signatures import signing_purpose_refusal
 
 _CHUNK = 1 << 20
 _WEAK_HASHES = (hashes.SHA1, hashes.MD5)
@@ -126,6 +127,9 @@ def check_signer_certificate(
     if is_ca:
         raise CertificateRefused(errors.SIGNER_CERT_UNUSABLE, "a CA certificate cannot sign documents")
     check_key_usage(certificate, SIGNER_REFUSALS)
+    purpose = signing_purpose_refusal(certificate)
+    if purpose is not None:  # e.g. a TSA's or a TLS certificate: its extendedKeyUsage excludes documents
+        raise CertificateRefused(errors.SIGNER_CERT_UNUSABLE, purpose)
     key = certificate.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < min_rsa_bits:
