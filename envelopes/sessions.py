@@ -272,11 +272,12 @@ class SigningSessions:
         issuers = [_certificate(c) for c in chain]
         if doc.busy:
             raise PakatError(errors.DOCUMENT_BUSY)
-        policy = self.deployment.validation_policy
+        # A key the validation policy's crypto suite would not accept today is refused before signing.
+        crypto, now = self.deployment.validation_policy.rules.crypto, utcnow()
         signer = check_signer_certificate(
             leaf, issuers, self.seals.trust, self.seals.revocation,
             ExpectedSigner(row.expected_national_id, row.expected_role),
-            min_rsa_bits=policy.min_rsa_bits, min_ec_bits=policy.min_ec_bits,
+            min_rsa_bits=crypto.min_bits("rsa", now), min_ec_bits=crypto.min_bits("ec", now),
         )
         with self.database.begin() as conn:
             check_session_certificate(conn, row.document_id, signer, self.deployment, utcnow())

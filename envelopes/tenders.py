@@ -82,6 +82,7 @@ from signer.external import ExpectedSigner
 from signer.levels import PadesLevel
 from validation.engine import Validator
 from validation.model import Indication, SignatureReport, SignerKind, Text
+from validation.policy import ENVELOPE_POLICY
 
 log = logging.getLogger(__name__)
 
@@ -801,7 +802,10 @@ class Tenders:
 
     def _signatures(self, doc: EnvelopeDocument) -> list[SignatureReport]:
         try:
-            return self.validator.validate(self.store.path(doc.sha256), file_name=doc.name).signatures
+            # Envelopes are judged by the bid-envelope policy: nothing a page shows may change after signing.
+            policy = self.validator.policy_named(ENVELOPE_POLICY)
+            report = self.validator.validate(self.store.path(doc.sha256), file_name=doc.name, policy=policy)
+            return report.signatures
         except InputError as exc:
             if exc.kind is errors.NO_SIGNATURES:
                 return []

@@ -14,11 +14,10 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
       intermediates: [certs/general-ca.pem, intermediates/]   # files, or folders of .pem/.cer/.crt
       revocation_url_prefixes: ["http://127.0.0.1:8390/"]
     validation:                      # optional; defaults are validation.config.ValidationPolicy's
+      policy: general                # the default: general | bid-envelope | a name below | a policy file
+      policies:                      # optional: more policies callers may choose by name (?policy=, --policy);
+        tender-2027: policies/tender-2027.yaml   # a built-in's name (bid-envelope) replaces that built-in
       revocation: require            # require | if-available | skip
-      min_rsa_bits: 2048
-      min_ec_bits: 256
-      allowed_digests: [sha256, sha384, sha512]
-      digest_sunsets: {sha1: 2017-01-01}   # accepted only with proof of existence before the date
       clock_skew_seconds: 300
       assurance_levels: [bronze, silver, gold]   # optional: the order of levels, lowest first
       classification:                # which CA or policy OID means which kind of signer
@@ -78,6 +77,7 @@ from pakat import errors
 from pakat.errors import AccessError
 from validation.config import ClassificationRule, RevocationMode, ValidationConfig, ValidationPolicy
 from validation.model import Affiliation, SignerKind
+from validation.policy import BUILT_IN, DEFAULT_POLICY, PolicyError, PolicyRules, load_policy, policy_named
 
 DEFAULT_MAX_PDF_BYTES = 150 * 1024 * 1024
 # The national root CA, copied from shared/trust with its fingerprint: what production trusts by default.
@@ -209,6 +209,7 @@ class Deployment:
     max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES
     api_key_hashes: Mapping[str, str] = field(default_factory=dict)
     validation_policy: ValidationPolicy = field(default_factory=ValidationPolicy)
+    validation_policies: Mapping[str, PolicyRules] = field(default_factory=dict)  # named, beside the built-ins
     classification: tuple[ClassificationRule, ...] = ()
     platforms: Mapping[str, Platform] = field(default_factory=dict)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
@@ -285,6 +286,7 @@ def validation_config(deployment: Deployment) -> ValidationConfig:
         intermediates=intermediates,
         revocation_url_prefixes=deployment.revocation_url_prefixes,
         policy=deployment.validation_policy,
+        policies=deployment.validation_policies,
         classification=deployment.classification,
         max_pdf_bytes=deployment.max_pdf_bytes,
     )
@@ -317,24 +319,30 @@ def _assurance_levels(raw: Any, rules: tuple[ClassificationRule, ...], source: P
     return tuple(levels)
 
 
-def _validation_policy(raw: Any, source: Path) -> tuple[ValidationPolicy, tuple[ClassificationRule, ...]]:
+# Keys that moved into the validation policy file (crypto suite); a deployment still naming them is refused
+# rather than silently judged by rules it did not set.
+_MOVED_TO_POLICY_FILE = ("min_rsa_bits", "min_ec_bits", "allowed_digests", "digest_sunsets")
+
+
+def _validation_policy(
+    raw: Any, source: Path
+) -> tuple[ValidationPolicy, dict[str, PolicyRules], tuple[ClassificationRule, ...]]:
     if raw is None:
-        return ValidationPolicy(), ()
+        return ValidationPolicy(), {}, ()
     if not isinstance(raw, dict):
         raise AccessError(errors.CONFIG_INVALID, f"{source}: validation must be a mapping")
+    moved = [key for key in _MOVED_TO_POLICY_FILE if key in raw]
+    if moved:
+        raise AccessError(
+            errors.CONFIG_INVALID,
+            f"{source}: validation.{moved[0]} is now set in a validation policy file: copy "
+            "validation/policies/general.yaml, set its crypto section, and name it in validation.policy",
+        )
     defaults = ValidationPolicy()
+    named = _named_policies(raw.get("policies"), source)
     try:
-        sunsets = {
-            str(k).lower(): dt.datetime.combine(
-                v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)), dt.time(), tzinfo=dt.UTC
-            )
-            for k, v in (raw.get("digest_sunsets") or {}).items()
-        } or defaults.digest_sunsets
         policy = ValidationPolicy(
-            allowed_digests=tuple(str(d).lower() for d in raw.get("allowed_digests", defaults.allowed_digests)),
-            digest_sunsets=sunsets,
-            min_rsa_bits=int(raw.get("min_rsa_bits", defaults.min_rsa_bits)),
-            min_ec_bits=int(raw.get("min_ec_bits", defaults.min_ec_bits)),
+            rules=_policy_rules(raw.get("policy"), named, source),
             revocation=RevocationMode(raw.get("revocation", defaults.revocation.value)),
             clock_skew=dt.timedelta(seconds=int(raw.get("clock_skew_seconds", defaults.clock_skew.seconds))),
         )
@@ -355,7 +363,39 @@ def _validation_policy(raw: Any, source: Path) -> tuple[ValidationPolicy, tuple[
         raise AccessError(
             errors.CONFIG_INVALID, f"{source}: validation.classification: a rule needs issuer_sha256 or policy_oid"
         )
-    return policy, rules
+    return policy, named, rules
+
+
+def _named_policies(value: Any, source: Path) -> dict[str, PolicyRules]:
+    """``validation.policies``: name -> policy file (relative to the deployment's folder)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: validation.policies must map names to policy files")
+    named = {}
+    for name, path in value.items():
+        if not isinstance(name, str) or not name.strip():
+            raise AccessError(errors.CONFIG_INVALID, f"{source}: validation.policies: {name!r} is not a name")
+        try:
+            named[name] = load_policy(source.parent / str(path))
+        except PolicyError as exc:
+            raise AccessError(errors.CONFIG_INVALID, f"validation.policies.{name}: {exc}") from None
+    return named
+
+
+def _policy_rules(value: Any, named: dict[str, PolicyRules], source: Path) -> PolicyRules:
+    """``validation.policy``: a built-in or named policy, or a policy file (relative to the deployment)."""
+    if value is None:
+        return load_policy(DEFAULT_POLICY)
+    if not isinstance(value, str) or not value.strip():
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: validation.policy must be a name or a path")
+    name = value.strip()
+    try:
+        if name in named or name in BUILT_IN:
+            return policy_named(name, named)
+        return load_policy(source.parent / name)
+    except PolicyError as exc:
+        raise AccessError(errors.CONFIG_INVALID, f"validation.policy: {exc}") from None
 
 
 def load_deployment(path: str | os.PathLike[str]) -> Deployment:
@@ -411,7 +451,7 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
     platforms = _platforms(raw.get("api_keys"), orgs, source, rel)
 
     limits = raw.get("limits") or {}
-    policy, rules = _validation_policy(raw.get("validation"), source)
+    policy, named_policies, rules = _validation_policy(raw.get("validation"), source)
     assurance_levels = _assurance_levels(raw.get("validation"), rules, source)
     return Deployment(
         source=source,
@@ -423,6 +463,7 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
         max_pdf_bytes=int(limits.get("max_pdf_bytes", DEFAULT_MAX_PDF_BYTES)),
         api_key_hashes={digest: p.organisation for digest, p in platforms.items()},
         validation_policy=policy,
+        validation_policies=named_policies,
         classification=rules,
         platforms=platforms,
         webhooks=_webhook_settings(raw.get("webhooks"), source),

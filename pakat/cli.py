@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
-from cryptography import x509
+from asn1crypto import x509 as asn1_x509
 from gunicorn.app.base import BaseApplication
 
 import pakat
@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from hsm_config.deployment import Deployment
     from signer.placement import VisibleSignature
     from validation.config import ValidationConfig
+    from validation.engine import Validator
     from validation.model import DocumentReport
+    from validation.policy import PolicyRules
 
 JSON_OUTPUT = "pakat.json_output"
 
@@ -234,15 +236,16 @@ class TrustFile(click.ParamType):
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> list[x509.Certificate]:
+    ) -> list[asn1_x509.Certificate]:
         if isinstance(value, list):
             return value
+        from validation.trust import load_certificates
+
         path = Path(value)
         try:
-            data = path.read_bytes()
-            if b"-----BEGIN" in data:
-                return x509.load_pem_x509_certificates(data)
-            return [x509.load_der_x509_certificate(data)]
+            # asn1crypto reads certificates cryptography refuses (a UserNotice in a VisibleString, a
+            # negative serial); whether one anchors a chain is the path validator's call.
+            return load_certificates(path.read_bytes())
         except (OSError, ValueError) as exc:
             self.fail(f"{path}: not a readable certificate file ({exc})", param, ctx)
 
@@ -259,6 +262,9 @@ class TrustFile(click.ParamType):
               help="Also trust the root certificate(s) in this PEM or DER file, for this run. Repeatable.")
 @click.option("--revocation", type=click.Choice(["require", "if-available", "skip"]),
               help="How hard to demand revocation data (default: the configuration's, normally require).")
+@click.option("--policy", "policy",
+              help="Validation policy: general, bid-envelope, a name the deployment gives, or a policy YAML file"
+                   " (default: the deployment's, normally general).")
 @click.option("--lang", type=click.Choice(["fa", "en"]), default="fa", show_default=True,
               help="Language of the PDF report.")
 @config_option
@@ -270,8 +276,9 @@ def validate(
     report_format: str,
     destination: Path | None,
     at: datetime | None,
-    trust: tuple[list[x509.Certificate], ...],
+    trust: tuple[list[asn1_x509.Certificate], ...],
     revocation: str | None,
+    policy: str | None,
     lang: str,
     config: Path | None,
     force: bool,
@@ -299,8 +306,11 @@ def validate(
 
     anchors = [cert for group in trust for cert in group]
     validation_config = _validation_config(config).with_extra_anchors(anchors)
-    report = Validator(validation_config).validate(
-        source, file_name=source.name, at=at, revocation=RevocationMode(revocation) if revocation else None
+    validator = Validator(validation_config)
+    rules = _policy(validator, policy) if policy else None
+    report = validator.validate(
+        source, file_name=source.name, at=at, revocation=RevocationMode(revocation) if revocation else None,
+        policy=rules,
     )
     data = _render_report(report, report_format, source, lang)
     if destination is not None:
@@ -310,6 +320,19 @@ def validate(
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     ctx.exit(validation_exit_code(report))
+
+
+def _policy(validator: Validator, name_or_file: str) -> PolicyRules:
+    """``--policy``: a policy YAML file when one is there by that name, else a policy's name."""
+    from validation.policy import PolicyError, load_policy
+
+    path = Path(name_or_file)
+    if path.suffix.lower() in (".yaml", ".yml") or path.is_file():
+        try:
+            return load_policy(path)
+        except PolicyError as exc:
+            raise InputError(errors.VALIDATION_POLICY_INVALID, str(exc)) from None
+    return validator.policy_named(name_or_file)
 
 
 def validation_exit_code(report: DocumentReport) -> int:

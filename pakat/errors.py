@@ -508,6 +508,20 @@ OUTPUT_CHECK_FAILED = _kind(
     " document.",
 )
 
+VALIDATION_POLICY_INVALID = _kind(
+    "VALIDATION_POLICY_INVALID", 400, 3,
+    "سیاست اعتبارسنجی خواسته‌شده شناخته نیست یا فایل آن سیاست معتبری نیست.",
+    "The validation policy asked for is unknown, or its file is not a valid policy.",
+)
+
+VALIDATION_INCOMPLETE = _kind(
+    "VALIDATION_INCOMPLETE", 500, 3,
+    "اعتبارسنجی این فایل به دلیل خطایی در پاکت کامل نشد؛ این نتیجه چیزی درباره امضاهای آن نمی‌گوید."
+    " لطفاً این سند را گزارش کنید.",
+    "Pakat could not complete the validation of this file because of an error of its own; this says nothing"
+    " about its signatures. Please report this document.",
+)
+
 INTERNAL = _kind(
     "INTERNAL", 500, 1,
     "خطای داخلی سرویس.",

@@ -35,11 +35,11 @@ from typing import Any
 
 import pikepdf
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.validation.pdf_embedded import read_certification_data
 from validation_samples import SampleFactory
 
+from pakat.pdf_reader import open_reader
 from signer.levels import PadesLevel
 
 HERE = Path(__file__).resolve().parent
@@ -207,11 +207,9 @@ def expected_refusal(data: bytes) -> str | None:
     except pikepdf.PdfError:
         return "PDF_UNPARSEABLE"  # only repair would read it: an update on top would rest on sand
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        if reader.encrypted:
-            reader.decrypt(b"")
-        _ = reader.root
-        signatures = list(reader.embedded_signatures)
+        # The validator's reader (pyHanko's, reading /Encrypt null as no encryption, as ISO 32000 says).
+        reader = open_reader(io.BytesIO(data))
+        signed = [(field, value) for _, value, field in fields.enumerate_sig_fields(reader, filled_status=True)]
     except Exception:  # the validator's reader cannot read it: nothing signed on it could be judged
         return "PDF_UNPARSEABLE"
     if encrypted and not (allow.modify_other and allow.modify_annotation):
@@ -219,14 +217,25 @@ def expected_refusal(data: bytes) -> str | None:
     certification = read_certification_data(reader)
     if certification is not None and certification.permission == fields.MDPPerm.NO_CHANGES:
         return "DOCUMENT_CERTIFIED_NO_CHANGES"
-    if any(s.docmdp_level == fields.MDPPerm.NO_CHANGES for s in signatures):
-        return "DOCUMENT_CERTIFIED_NO_CHANGES"
-    for s in signatures:
-        locks = [s.fieldmdp] if s.fieldmdp is not None else []
-        if "/Lock" in s.sig_field:
-            locks.append(fields.FieldMDPSpec.from_pdf_object(s.sig_field["/Lock"]))
+    for field, value in signed:  # as the signatures' dictionaries say, whatever their CMS holds
+        value = value.get_object()
+        lock = field.get_object().get("/Lock")
+        lock = lock.get_object() if lock is not None else None
+        docmdp = _transform(value, "/DocMDP")
+        level = docmdp.get("/P", 2) if docmdp is not None else (lock.get("/P") if lock is not None else None)
+        if level == 1:
+            return "DOCUMENT_CERTIFIED_NO_CHANGES"
+        locks = [fields.FieldMDPSpec.from_pdf_object(p) for p in (_transform(value, "/FieldMDP"), lock) if p]
         if any(spec.is_locked(SEAL_FIELD) for spec in locks):
             return "DOCUMENT_FIELDS_LOCKED"
+    return None
+
+
+def _transform(value: Any, method: str) -> Any:
+    for reference in value.get("/Reference", []) if isinstance(value, dict) else []:
+        reference = reference.get_object()
+        if reference.get("/TransformMethod") == method:
+            return reference["/TransformParams"]
     return None
 
 

@@ -16,11 +16,15 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
@@ -68,7 +72,9 @@ def assert_signature_at_level(data: bytes, level: PadesLevel, root: Path, field_
     """
     trust = [load_asn1_certificate(root)]
     reader = _reader(data)
-    (sig,) = [s for s in reader.embedded_regular_signatures if s.field_name == field_name]
+    # Only the named signature is read: another's CMS may be beyond pyHanko (two SignerInfos, say).
+    (sig,) = [EmbeddedPdfSignature(reader, field, name)
+              for name, _, field in enumerate_sig_fields(reader, filled_status=True) if name == field_name]
     assert sig.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
     assert sig.md_algorithm in ("sha256", "sha384", "sha512")
     dss = _read_dss(reader)
@@ -88,12 +94,23 @@ def assert_signature_at_level(data: bytes, level: PadesLevel, root: Path, field_
     else:
         vc = ValidationContext(trust_roots=trust, allow_fetching=True, revocation_mode="hard-fail")
 
-    status = validate_pdf_signature(sig, vc)
+    try:
+        status = validate_pdf_signature(sig, vc)
+        diffed = True
+    except PdfReadError as exc:
+        # pyHanko's difference analysis refuses forms whose field names contain a period (EU DSS's
+        # pades-same-border-annotations.pdf, for one); the rest of its judgement still stands, and
+        # Pakat's validator and pdfsig judge what changed.
+        if "Partial names must not contain periods" not in str(exc):
+            raise
+        again = EmbeddedPdfSignature(reader, sig.sig_field, field_name)
+        status = validate_pdf_signature(again, vc, skip_diff=True)
+        diffed = False
     assert status.intact and status.valid, status.pretty_print_details()
     assert status.trusted, status.pretty_print_details()
     if level.long_term:
         assert status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
-        assert status.modification_level == ModificationLevel.LTA_UPDATES, status.modification_level
+        assert not diffed or status.modification_level == ModificationLevel.LTA_UPDATES, status.modification_level
     else:
         assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
         assert status.modification_level == ModificationLevel.NONE
@@ -105,16 +122,29 @@ def assert_signature_at_level(data: bytes, level: PadesLevel, root: Path, field_
         assert status.timestamp_validity is None
 
     if level.archival:
-        last = reader.embedded_signatures[-1]
+        *_, (last_name, _, last_field) = enumerate_sig_fields(reader, filled_status=True)
+        last = EmbeddedPdfSignature(reader, last_field, last_name)
         assert last.sig_object.get("/Type") == "/DocTimeStamp", "B-LTA ends with a document timestamp"
         ts_status = validate_pdf_timestamp(last, vc)
         assert ts_status.intact and ts_status.valid and ts_status.trusted, ts_status.pretty_print_details()
         assert ts_status.coverage == SignatureCoverageLevel.ENTIRE_FILE
 
 
+class _Reader(PdfFileReader):
+    """pyHanko's reader, except that ``/Encrypt null`` is no encryption (ISO 32000: a null value is no entry),
+    which pyHanko refuses (EU DSS's pdf-spoofing-attack.pdf)."""
+
+    @property
+    def encrypt_dict(self) -> generic.DictionaryObject | None:
+        value = self.trailer.raw_get("/Encrypt") if "/Encrypt" in self.trailer else None
+        if value is None or isinstance(value.get_object(), generic.NullObject):
+            return None
+        return super().encrypt_dict
+
+
 def _reader(data: bytes) -> PdfFileReader:
     # Non-strict, as for any document signed elsewhere first; an owner-password one opens without a password.
-    reader = PdfFileReader(io.BytesIO(data), strict=False)
+    reader = _Reader(io.BytesIO(data), strict=False)
     if reader.encrypted:
         reader.decrypt(b"")
     return reader

@@ -64,7 +64,6 @@ KNOWN_REFUSALS = {
     "conformance-dss-AD-RB.pdf": "DOCUMENT_CERTIFIED_NO_CHANGES",
     "conformance-dss-annotation-and-visible-change.pdf": "DOCUMENT_CERTIFIED_NO_CHANGES",
     "conformance-dss-encrypted.pdf": "PDF_SIGNING_NOT_PERMITTED",
-    "conformance-dss-pdf-spoofing-attack.pdf": "PDF_UNPARSEABLE",
     "conformance-pyhanko-certified-with-indirect-refs-in-dir.pdf": "DOCUMENT_CERTIFIED_NO_CHANGES",
     "conformance-dss-pkcs7-no-message-digest.pdf": "DOCUMENT_CERTIFIED_NO_CHANGES",
     "producer-qpdf-qpdf_aes128_no_modify.pdf": "PDF_SIGNING_NOT_PERMITTED",

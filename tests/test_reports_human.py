@@ -317,3 +317,200 @@ def test_text_summary_strips_bidi_tricks_from_a_hostile_signer_name() -> None:
     text = report_to_text(document(signature(HOSTILE)))
     assert RLO not in text, "a right-to-left override from a certificate must not reorder the terminal line"
     assert "fdp.exe" in text
+
+
+# -- distinguished names: attribute order, each value in its direction, types named ---------------
+
+SEAL_DN = "CN=Pakat Demo Co. [Stamp],serialNumber=14000123453,O=شرکت نمونه پاکت,C=IR"
+# As cryptography writes it: the types it has no short name for as dotted OIDs.
+DOTTED_DN = ("CN=Pakat Demo Co. [Stamp],2.5.4.5=14000123453,2.5.4.97=NTRIR-14000123453,2.5.4.42=Ali,"
+             "2.5.4.4=Rezaei,2.5.4.12=Chief Procurement Officer,2.5.4.65=bidder-7,"
+             "1.2.840.113549.1.9.1=seal@example.ir,O=شرکت نمونه پاکت,C=IR")
+NAMED = ("serialNumber=", "organizationIdentifier=", "givenName=", "surname=", "title=", "pseudonym=",
+         "emailAddress=")
+DOTTED = ("2.5.4.5=", "2.5.4.97=", "2.5.4.42=", "2.5.4.4=", "2.5.4.12=", "2.5.4.65=", "1.2.840.113549.1.9.1=")
+
+
+def seal_report(subject: str = SEAL_DN, issuer: str = "CN=Pakat Dev General CA,O=Pakat Dev,C=IR",
+                kind: SignerKind = SignerKind.ORGANISATION_SEAL) -> DocumentReport:
+    sig = signature("Pakat Demo Co. [Stamp]")
+    assert sig.signer is not None and sig.chain is not None
+    info = dataclasses.replace(sig.signer.certificate, subject=subject, issuer=issuer)
+    signer = dataclasses.replace(sig.signer, certificate=info, kind=kind,
+                                 affiliation=None if kind is SignerKind.UNKNOWN else sig.signer.affiliation)
+    chain = dataclasses.replace(sig.chain, anchor=subject, certificates=[info, *sig.chain.certificates[1:]])
+    timestamps = [dataclasses.replace(sig.timestamps[0], tsa=subject)]
+    report = document(dataclasses.replace(sig, signer=signer, chain=chain, timestamps=timestamps))
+    report.trust_anchors = [subject]
+    return report
+
+
+def words_by_line(data: bytes, tmp_path: Path) -> list[list[tuple[float, str]]]:
+    """Each line of the PDF's text as (x, word) left to right, from ``pdftotext -bbox``."""
+    path = tmp_path / "bbox.pdf"
+    path.write_bytes(data)
+    html = subprocess.run(["pdftotext", "-bbox", str(path), "-"], check=True, capture_output=True).stdout.decode()
+    lines: dict[tuple[int, float], list[tuple[float, str]]] = {}
+    page = 0
+    for line in html.splitlines():
+        if "<page " in line:
+            page += 1
+        found = re.search(r'xMin="([\d.]+)" yMin="([\d.]+)"[^>]*>(.*)</word>', line)
+        if found:
+            x, y, word = float(found[1]), round(float(found[2])), BIDI_MARKS.sub("", found[3])
+            lines.setdefault((page, y), []).append((x, word))
+    return [sorted(words) for _, words in sorted(lines.items())]
+
+
+def _letters(word: str) -> str:
+    return "".join(PERSIAN_LETTERS.findall(word))
+
+
+def _position(line: list[tuple[float, str]], wanted: str) -> float:
+    """Where ``wanted`` starts on the line: a Latin token by substring, a Persian word in either letter order."""
+    for x, word in line:
+        if PERSIAN_LETTERS.search(wanted):
+            letters = _letters(word)
+            if letters in (wanted, wanted[::-1]):
+                return x
+        elif wanted in word:
+            return x
+    raise AssertionError(f"{wanted!r} not on {line}")
+
+
+def _dn_lines(data: bytes, tmp_path: Path) -> list[list[tuple[float, str]]]:
+    return [line for line in words_by_line(data, tmp_path) if any("serialNumber=" in w for _, w in line)]
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_pdf_dn_keeps_attribute_order_and_reads_persian_right_to_left(tmp_path: Path, lang: str) -> None:
+    """The subject, the anchor, the TSA and the trust anchors all draw the DN one way: the clerks' bug.
+
+    Read left to right, the attributes come in the certificate's order (CN, serialNumber, O, C), and
+    the Persian organisation, in its place, reads right to left: «شرکت» rightmost, «پاکت» leftmost.
+    """
+    data = render_pdf(seal_report(), lang)  # type: ignore[arg-type]
+    lines = _dn_lines(data, tmp_path)
+    assert len(lines) >= 4, lines  # subject, chain anchor, TSA, trust anchor
+    for line in lines:
+        order = [_position(line, token) for token in ("CN=Pakat", "serialNumber=14000123453", "پاکت", "نمونه",
+                                                       "شرکت", "C=IR")]
+        assert order == sorted(order), line
+    if lang == "en":
+        # On an English page poppler's text comes back in logical order: compare it whole.
+        text = pdftotext(data, tmp_path)
+        assert "CN=Pakat Demo Co. [Stamp], serialNumber=14000123453, O=شرکت نمونه پاکت, C=IR" in text
+
+
+def test_pdf_persian_value_with_digits_reads_right_to_left_in_its_place(tmp_path: Path) -> None:
+    dn = "CN=Pakat Demo Co. [Stamp],serialNumber=14000123453,O=شرکت ساختمانی ۱۲۸,C=IR"
+    for lang in ("fa", "en"):
+        line = _dn_lines(render_pdf(seal_report(dn), lang), tmp_path)[0]  # type: ignore[arg-type]
+        order = [_position(line, t) for t in ("CN=Pakat", "serialNumber=", "۱۲۸", "ساختمانی", "شرکت", "C=IR")]
+        assert order == sorted(order), (lang, line)
+
+
+def test_html_dn_isolates_each_value_in_its_own_direction() -> None:
+    page = render_html(seal_report(), "fa")
+    dn = ('<bdi dir="ltr" class="pk-dn">'
+          '<span class="pk-attr">CN</span>=<bdi dir="ltr">Pakat Demo Co. [Stamp]</bdi>, '
+          '<span class="pk-attr">serialNumber</span>=<bdi dir="ltr">14000123453</bdi>, '
+          '<span class="pk-attr">O</span>=<bdi dir="rtl">شرکت نمونه پاکت</bdi>, '
+          '<span class="pk-attr">C</span>=<bdi dir="ltr">IR</bdi></bdi>')
+    assert page.count(dn) >= 4, "subject, anchor, TSA and trust anchor"  # attribute order kept
+    english = render_html(seal_report(), "en")
+    assert dn in english
+
+
+def _monospaced(page: str) -> list[str]:
+    return re.findall(r'class="pk-tech">([^<]*)<', page)
+
+
+def test_html_monospace_only_for_hashes_serials_and_fingerprints() -> None:
+    for lang in ("fa", "en"):
+        page = render_html(seal_report(), lang)  # type: ignore[arg-type]
+        mono = _monospaced(page)
+        assert "ab" * 32 in mono and "4f3a9c01" in mono and "ef" * 32 in mono, mono
+        for value in mono:
+            assert re.fullmatch(r"-?[0-9a-fA-F]+|[0-9.]+", value), value
+        # Persian values: in <bdi> marked right to left, never in the monospace class.
+        assert not any(PERSIAN_LETTERS.search(v) for v in mono)
+        assert '<bdi dir="rtl">شرکت نمونه پاکت</bdi>' in page
+        for persian in re.findall(r"<bdi[^>]*>([^<]*[\u0600-\u06ff][^<]*)</bdi>", page):
+            assert persian not in mono
+
+
+def test_attribute_types_are_named_wherever_a_dn_is_shown(tmp_path: Path) -> None:
+    report = seal_report(DOTTED_DN, issuer=DOTTED_DN)
+    for lang in ("fa", "en"):
+        page = render_html(report, lang)  # type: ignore[arg-type]
+        for name in NAMED:
+            assert f'<span class="pk-attr">{name[:-1]}</span>=' in page, name
+        text = pdftotext(render_pdf(report, lang), tmp_path)  # type: ignore[arg-type]
+        for name in NAMED:
+            assert name in text, (lang, name)
+        for dotted in DOTTED:
+            assert dotted not in page and dotted not in text, (lang, dotted)
+    view = build_view(report, "en")
+    assert view.trust_anchors[0].text.startswith("CN=Pakat Demo Co. [Stamp], serialNumber=14000123453, "
+                                                  "organizationIdentifier=NTRIR-14000123453, givenName=Ali")
+
+
+def test_dn_parsing_keeps_escapes_multivalued_rdns_and_hex_values() -> None:
+    view = build_view(seal_report(r"CN=Doe\, John+UID=jd,O=#0c02c328,2.5.4.72=Signer\20,C=IR"), "en")
+    subject = next(r for s in view.signatures[0].sections for r in s.rows if r.label == "Subject")
+    assert subject.name is not None
+    assert [(p.attribute, p.value, p.separator) for p in subject.name.parts] == [
+        ("CN", "Doe, John", ","), ("UID", "jd", "+"), ("O", "#0c02c328", ","), ("role", "Signer", ","),
+        ("C", "IR", ","),
+    ]
+    assert subject.value == "CN=Doe, John + UID=jd, O=#0c02c328, role=Signer, C=IR"
+
+
+# -- organisation seals ---------------------------------------------------------------------------
+
+def test_an_organisation_seal_is_labelled_as_one(tmp_path: Path) -> None:
+    report = seal_report()
+    fa, en = render_html(report, "fa"), render_html(report, "en")
+    assert '<span class="pk-kind">مهر سازمانی</span>' in fa
+    assert '<span class="pk-kind">organisation seal</span>' in en
+    assert "مهر سازمانی (خصوصی)" in fa and "Organisation seal (Private)" in en  # the signer section
+    from validation.reports.text import report_to_text
+
+    summary = report_to_text(report)
+    assert "Pakat Demo Co. [Stamp] (مهر سازمانی)" in summary
+    assert "Pakat Demo Co. [Stamp] (organisation seal)" in summary
+    assert "مهر سازمانی" in pdftotext(render_pdf(report, "fa"), tmp_path)
+    assert "organisation seal" in pdftotext(render_pdf(report, "en"), tmp_path)
+
+
+def test_an_unclassified_stamp_is_not_called_a_seal_but_noted() -> None:
+    """Only configured rules classify; a CN saying [Stamp] earns a note beside "Unknown", never the label."""
+    report = seal_report(kind=SignerKind.UNKNOWN)
+    fa, en = render_html(report, "fa"), render_html(report, "en")
+    assert "pk-kind" not in en.split("</style>", 1)[1] and "pk-kind" not in fa.split("</style>", 1)[1]
+    assert labels.SEAL_MARKER_UNCONFIRMED.en in en and labels.SEAL_MARKER_UNCONFIRMED.fa in fa
+    assert "(organisation seal)" not in en
+
+
+# -- what could not be read ---------------------------------------------------------------------
+
+def test_unreadable_fields_and_placeholder_times_are_marked(tmp_path: Path) -> None:
+    from validation.identity import UNREADABLE, UNREADABLE_TIME
+
+    sig = signature()
+    assert sig.signer is not None
+    info = dataclasses.replace(sig.signer.certificate, subject=f"CN=x,{UNREADABLE},C=IR", issuer=UNREADABLE,
+                               serial_number=UNREADABLE, not_before=UNREADABLE_TIME, not_after=UNREADABLE_TIME,
+                               key=UNREADABLE)
+    broken_ts = dataclasses.replace(sig.timestamps[0], time=datetime.min.replace(tzinfo=UTC))
+    far = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)  # Tehran is later still: past what datetime can hold
+    sig = dataclasses.replace(sig, signer=dataclasses.replace(sig.signer, certificate=info),
+                              timestamps=[broken_ts], claimed_signing_time=far)
+    report = document(sig)
+    fa, en = render_html(report, "fa"), render_html(report, "en")
+    assert labels.UNREADABLE.fa in fa and labels.UNREADABLE.en in en
+    assert labels.TIME_UNKNOWN.fa in fa and labels.TIME_UNKNOWN.en in en
+    assert "0001-01-01" not in en
+    for lang in ("fa", "en"):
+        assert render_pdf(report, lang).startswith(b"%PDF-")  # type: ignore[arg-type]

@@ -62,7 +62,7 @@ from validation.model import (
     Text,
     TimestampReport,
 )
-from validation.reports.etsi_xml import NAMESPACES, build_validation_report, report_to_etsi_xml
+from validation.reports.etsi_xml import MAIN_INDICATION, NAMESPACES, build_validation_report, report_to_etsi_xml
 from validation.reports.json_report import report_schema, report_to_dict, report_to_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -270,8 +270,10 @@ def test_schema_is_versioned_documented_and_valid() -> None:
     for name, definition in schema["$defs"].items():
         assert definition.get("description"), f"$defs/{name} has no description"
     # Installed copies must carry the schema too.
-    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert '"validation" = ["reports/schema/*.json"]' in pyproject
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "reports/schema/*.json" in pyproject["tool"]["setuptools"]["package-data"]["validation"]
 
 
 # Which schema definition describes which model dataclass.
@@ -452,9 +454,26 @@ def test_xml_revoked_and_indeterminate() -> None:
 
 
 def test_xml_needs_a_signature() -> None:
+    nothing = document_report()
+    nothing.document_timestamps = []
     with pytest.raises(InputError) as caught:
-        report_to_etsi_xml(document_report())
+        report_to_etsi_xml(nothing)
     assert caught.value.kind is errors.NO_SIGNATURES
+
+
+def test_xml_of_a_file_with_document_timestamps_only() -> None:
+    """A /DocTimeStamp is a PDF signature too: with no other, each gets its SignatureValidationReport."""
+    report = document_report(indication=Indication.TOTAL_PASSED)
+    broken = dataclasses.replace(report.document_timestamps[0], intact=False, field_name="Stamp 2")
+    report.document_timestamps.append(broken)
+    xml = report_to_etsi_xml(report)
+    check_etsi_structure(xml)
+    root = _parse(xml)
+    reports = root.findall("vr:SignatureValidationReport", namespaces=NS)
+    assert [r.findtext("vr:SignatureIdentifier/vr:DAIdentifier", namespaces=NS) for r in reports] == [
+        "Pakat Archive Timestamp 1", "Stamp 2"]
+    statuses = [r.findtext("vr:SignatureValidationStatus/vr:MainIndication", namespaces=NS) for r in reports]
+    assert statuses == [MAIN_INDICATION[Indication.TOTAL_PASSED], MAIN_INDICATION[Indication.TOTAL_FAILED]]
 
 
 # -- the XML with the signed file at hand ------------------------------------------------
@@ -568,3 +587,66 @@ def _b64(data: bytes) -> str:
 
     return base64.b64encode(data).decode("ascii")
 
+
+
+# -- what hostile files put in the model ----------------------------------------------------------
+
+
+def test_unreadable_certificate_fields_still_match_the_schema(validator: jsonschema.Draft202012Validator) -> None:
+    """validation.identity marks what it cannot read; the report stays valid, every field present."""
+    from validation.identity import UNREADABLE, UNREADABLE_TIME
+
+    odd = dataclasses.replace(SIGNER_CERT, subject=f"CN=x,{UNREADABLE},O=#0c02c328", issuer=UNREADABLE,
+                              serial_number=UNREADABLE, not_before=UNREADABLE_TIME, not_after=UNREADABLE_TIME,
+                              key=UNREADABLE, common_name=None)
+    negative = dataclasses.replace(SIGNER_CERT, serial_number="-1092")
+    for cert in (odd, negative):
+        data = report_to_dict(document_report(passed_signature(signer_cert=cert)))
+        validator.validate(data)
+    data = report_to_dict(document_report(passed_signature(signer_cert=odd)))
+    assert data["signatures"][0]["signer"]["certificate"]["not_after"] == "0001-01-01T00:00:00Z"
+    bad = report_to_dict(document_report(passed_signature(signer_cert=dataclasses.replace(
+        SIGNER_CERT, serial_number="unreadable"))))
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(bad)
+
+
+def test_year_zero_times_and_lone_surrogates_serialise(validator: jsonschema.Draft202012Validator) -> None:
+    """asn1crypto gives year 0 as ``extended_datetime``; a PDF string may decode to a lone surrogate."""
+    from asn1crypto.util import extended_datetime
+
+    report = document_report(passed_signature())
+    sig = report.signatures[0]
+    year_zero = extended_datetime(0, 1, 2, 3, 4, 5, tzinfo=UTC)
+    sig.timestamps = [dataclasses.replace(sig.timestamps[0], time=year_zero)]  # type: ignore[arg-type]
+    sig.revocation = dataclasses.replace(sig.revocation, revoked_at=year_zero)  # type: ignore[arg-type]
+    sig.field_name = "Seal \udcff"
+    data = report_to_dict(report)
+    validator.validate(data)
+    assert data["signatures"][0]["timestamps"][0]["time"] == "0001-01-01T00:00:00Z"  # "could not be read"
+    assert data["signatures"][0]["field_name"] == "Seal \ufffd"
+    report_to_json(report).encode("utf-8")  # what the web answer does with it
+    from validation.reports.html import render_html
+
+    for lang in ("fa", "en"):
+        render_html(report, lang)  # type: ignore[arg-type]
+    report_to_etsi_xml(report)
+
+
+def test_attribute_types_in_the_json_are_those_the_certificate_reader_named() -> None:
+    """The JSON carries the DN as validation.identity writes it: RFC 4514, types by name."""
+    from asn1crypto import x509 as asn1
+
+    name = asn1.Name.build({"common_name": "Pakat Demo Co. [Stamp]", "serial_number": "14000123453",
+                            "organization_identifier": "NTRIR-14000123453", "given_name": "Ali",
+                            "surname": "Rezaei", "title": "Chief Procurement Officer", "pseudonym": "bidder-7",
+                            "email_address": "seal@example.ir", "organization_name": "شرکت نمونه پاکت",
+                            "country_name": "IR"})
+    from validation.identity import name_text
+
+    text = name_text(name)
+    for named in ("serialNumber=14000123453", "organizationIdentifier=NTRIR-14000123453", "givenName=Ali",
+                  "surname=Rezaei", "title=Chief Procurement Officer", "pseudonym=bidder-7",
+                  "emailAddress=seal@example.ir", "O=شرکت نمونه پاکت", "CN=Pakat Demo Co. [Stamp]", "C=IR"):
+        assert named in text, (named, text)
+    assert "2.5.4" not in text and "1.2.840" not in text

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import io
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ from pyhanko_certvalidator import ValidationContext
 from signing_checks import assert_pades_level, load_asn1_certificate
 from validation_samples import (
     ATTACKER_PAGE_TEXT,
+    BID_LINE_RECT,
     BID_TEXT,
     FORGED_TEXT,
     SAMPLES,
@@ -177,6 +179,12 @@ def first_cms(data: bytes) -> bytes:
 
 def page_content(pdf: pikepdf.Pdf, index: int = 0) -> bytes:
     return bytes(pikepdf.Page(pdf.pages[index]).obj.Contents.read_bytes())
+
+
+def shown_text(data: bytes) -> str:
+    """What poppler shows: ``pdftotext`` of the file (it repairs a damaged cross-reference table)."""
+    done = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True, timeout=30)
+    return done.stdout.decode("utf-8", "replace")
 
 
 def changed_offsets(a: bytes, b: bytes) -> list[int]:
@@ -373,6 +381,17 @@ def check_isa_catalog_changed(s: Sample, ctx: Ctx) -> None:
         assert action.is_indirect and str(action.S) == "/JavaScript"
 
 
+def check_isa_empty_xref_no_prev(s: Sample, ctx: Ctx) -> None:
+    assert s.base is not None
+    assert s.data.startswith(s.base) and len(s.data) > len(s.base)
+    tail = s.data[len(s.base) :]
+    assert b"xref\n0 0\ntrailer" in tail and b"/Prev" not in tail, "an empty xref section, no /Prev"
+    with pytest.raises(Exception):  # noqa: B017 - pyHanko cannot follow the cross-reference chain at all
+        PdfFileReader(io.BytesIO(s.data), strict=False).root  # noqa: B018
+    shown = shown_text(s.data)
+    assert FORGED_TEXT in shown and BID_TEXT not in shown, "poppler repairs the file and shows the new content"
+
+
 # -- 3. signature wrapping -------------------------------------------------------------------------
 
 
@@ -466,6 +485,24 @@ def check_shadow_replace(s: Sample, ctx: Ctx) -> None:
         assert font.objgen == objgen, "the same font object, redefined"
         assert list(font.Encoding.Differences) == [ord("1"), pikepdf.Name("/nine")]
         assert BID in page_content(pdf), "the content is unchanged; only the glyphs drawn for it are not"
+
+
+def check_shadow_replace_field_overlay(s: Sample, ctx: Ctx) -> None:
+    assert s.base is not None
+    assert s.data.startswith(s.base) and len(s.data) > len(s.base)
+    # A rule that looks only at which objects changed calls this form filling and passes it.
+    status = pyhanko_status(s.data, ctx.root)
+    assert status.bottom_line and status.modification_level == ModificationLevel.FORM_FILLING
+    with opened(s.base) as pdf:
+        (widget,) = [w for w in pdf.pages[0].Annots if str(w.get("/T")) == "note"]
+        assert "/V" not in widget and widget.AP.N.read_bytes() == b"", "an empty field, drawing nothing"
+        assert [float(v) for v in widget.Rect] == list(BID_LINE_RECT), "placed over the bid amount"
+        assert BID in page_content(pdf)
+    with opened(s.data) as pdf:
+        (widget,) = [w for w in pdf.pages[0].Annots if str(w.get("/T")) == "note"]
+        assert str(widget.V) == FORGED_TEXT
+        look = widget.AP.N.read_bytes()
+        assert look.startswith(b"1 g 0 0 480 40 re f") and FORGED in look, "a white box, then the new amount"
 
 
 def check_shadow_hide_and_replace(s: Sample, ctx: Ctx) -> None:
@@ -797,6 +834,30 @@ def check_control_two_approvals(s: Sample, ctx: Ctx) -> None:
     assert first.bottom_line and first.modification_level == ModificationLevel.FORM_FILLING
     names = [signing_certificate(sig.cms_der(s.data)).subject for sig in signatures_in(s.data)]
     assert len(set(names)) == 2, "two different seals"
+
+
+def check_control_form_filled(s: Sample, ctx: Ctx) -> None:
+    status = pyhanko_status(s.data, ctx.root)
+    assert status.bottom_line and status.modification_level == ModificationLevel.FORM_FILLING
+    with opened(s.data) as pdf:
+        (widget,) = [w for w in pdf.pages[0].Annots if str(w.get("/T")) == "delivery"]
+        assert str(widget.V) == "Delivered by hand"
+        assert not widget.AP.N.read_bytes().startswith(b"1 g"), "the appearance draws text only"
+
+
+def check_control_ltv_rewritten(s: Sample, ctx: Ctx) -> None:
+    status = pyhanko_status(s.data, ctx.root)
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
+    # The refusal the validator used to repeat: pyHanko's difference analysis calls the rewrite OTHER.
+    assert status.modification_level == ModificationLevel.OTHER
+    reader = PdfFileReader(io.BytesIO(s.data))
+    assert validate_pdf_timestamp(reader.embedded_signatures[-1], ValidationContext(
+        trust_roots=[ctx.root], allow_fetching=True)).valid, "the document timestamp is sound"
+    freeing = [r for r in range(reader.xrefs.total_revisions) if reader.xrefs.refs_freed_in_revision(r)]
+    assert len(freeing) == 1, "one extension frees the old OCSP objects"
+    assert "/VRI" in reader.get_historical_root(freeing[0])["/DSS"], "and rewrites the DSS with a /VRI entry"
+    assert freeing[0] < reader.xrefs.total_revisions - 1, "a document timestamp follows"
 
 
 def check_control_certified_p2_then_signed(s: Sample, ctx: Ctx) -> None:

@@ -72,7 +72,9 @@ def expect(*verdicts: Verdict, **options: object) -> Expect:
 MODIFIED = {"codes": ("MODIFIED_AFTER_SIGNING",), "modifications": frozenset({Modification.OTHER})}
 CERTIFICATION = {
     "docmdp": True,
-    "modifications": frozenset({Modification.OTHER, Modification.ANNOTATIONS, Modification.FORM_FILLING}),
+    "modifications": frozenset(
+        {Modification.OTHER, Modification.ANNOTATIONS, Modification.FORM_FILLING, Modification.SIGNATURES}
+    ),
 }
 
 EXPECTED: dict[str, Expect] = {
@@ -92,6 +94,7 @@ EXPECTED: dict[str, Expect] = {
     "isa_page_added": expect(FORMAT, **MODIFIED),
     "isa_content_replaced": expect(FORMAT, **MODIFIED),
     "isa_catalog_changed": expect(FORMAT, **MODIFIED),
+    "isa_empty_xref_no_prev": expect(FORMAT, **MODIFIED),
     # 3. signature wrapping
     "wrapping_moved_second_range": expect(FORMAT),
     "wrapping_moved_second_range_pakat": expect(FORMAT, HASH),
@@ -100,6 +103,10 @@ EXPECTED: dict[str, Expect] = {
     "shadow_hide": expect(FORMAT, **MODIFIED),
     "shadow_replace": expect(FORMAT, **MODIFIED),
     "shadow_hide_and_replace": expect(FORMAT, **MODIFIED),
+    # Form filling by kind, but the filled field paints over the page's own text.
+    "shadow_replace_field_overlay": expect(
+        FORMAT, codes=("MODIFIED_AFTER_SIGNING",), modifications=frozenset({Modification.FORM_FILLING})
+    ),
     # 5. certification attacks
     "certification_p1_annotation": expect(FORMAT, **CERTIFICATION),
     "certification_p2_annotation": expect(FORMAT, **CERTIFICATION),
@@ -249,3 +256,75 @@ def test_long_term_scenarios_reach_their_level(name: str, samples: SampleFactory
     sample = samples.get(name)
     report = validator.validate(sample.data, at=sample.at)
     assert report.signatures[-1].pades_level == LONG_TERM_LEVELS[name], describe(report.signatures[-1])
+
+
+# What the report names as the change that failed each modification attack: the clerk (and a platform)
+# must learn what was changed, not only that something was.
+NAMED_CHANGES = {
+    "isa_page_added": "pages: 1 then 2",
+    "isa_content_replaced": "page 1 /Contents",
+    "isa_catalog_changed": "catalog /OpenAction",
+    "isa_empty_xref_no_prev": "redefines an object in use",
+    "shadow_hide": "page 1 /Resources",
+    "shadow_replace": "page 1 /Resources",
+    "shadow_hide_and_replace": "page 1 /Contents",
+    "shadow_replace_field_overlay": "page 1 widget of field 'note' changed",
+    "certification_p1_annotation": "annotation /FreeText added",
+    "certification_p2_annotation": "annotation /FreeText added",
+    "certification_p2_link": "annotation /Link added",
+    "certification_p1_approval_signature": "field 'Pakat Seal 1' added",
+}
+
+
+@pytest.mark.parametrize("name", list(NAMED_CHANGES))
+def test_modification_attacks_name_the_change(name: str, samples: SampleFactory, validator: Validator) -> None:
+    report = validator.validate(samples.get(name).data)
+    first = report.signatures[0]
+    refused = [c.where for c in first.modifications.changes if c.verdict == "not_allowed"]
+    assert any(NAMED_CHANGES[name] in where for where in refused), (refused, describe(first))
+    assert not [c for c in first.modifications.changes if c.page is not None and c.page < 1]
+
+
+def test_field_overlay_is_found_by_drawing_the_pages(samples: SampleFactory, validator: Validator) -> None:
+    first = validator.validate(samples.get("shadow_replace_field_overlay").data).signatures[0]
+    assert first.modifications.compared_visually
+    kinds = {c.kind for c in first.modifications.changes if c.verdict == "not_allowed"}
+    assert kinds == {"form_filling"}, first.modifications.changes
+
+
+def test_form_filling_passes_the_general_policy_but_not_the_envelope_policy(
+    samples: SampleFactory, validator: Validator
+) -> None:
+    data = samples.get("control_form_filled").data
+    general = validator.validate(data)
+    assert general.indication is Indication.TOTAL_PASSED, [describe(s) for s in general.signatures]
+    assert general.policy["id"] == "pakat-general"
+    assert "FORM_FILLED_AFTER_SIGNING" in {f.code for f in general.signatures[0].findings}
+
+    envelope = validator.validate(data, policy=validator.policy_named("bid-envelope"))
+    assert envelope.policy["id"] == "pakat-bid-envelope" and len(envelope.policy["sha256"]) == 64
+    first = envelope.signatures[0]
+    assert (first.indication, first.sub_indication) == FORMAT, describe(first)
+    assert "MODIFIED_AFTER_SIGNING" in {f.code for f in first.findings}
+    refused = {c.where for c in first.modifications.changes if c.verdict == "not_allowed"}
+    assert "field 'delivery' /V" in refused, refused
+    assert first.modifications.changed_pages == [1]
+
+
+def test_ltv_rewrite_with_freed_objects_is_an_extension(samples: SampleFactory, validator: Validator) -> None:
+    report = validator.validate(samples.get("control_ltv_rewritten").data)
+    first = report.signatures[0]
+    assert first.indication is Indication.TOTAL_PASSED, describe(first)
+    assert first.modifications.level is Modification.LTA_UPDATES
+    assert {c.kind for c in first.modifications.changes} <= {"extension", "metadata"}
+    assert not first.modifications.compared_visually, "nothing needed drawing"
+
+
+@pytest.mark.parametrize("name", ["control_b_lt", "control_b_lta", "control_ltv_rewritten"])
+def test_pades_level_comes_from_the_file_whatever_the_revocation_mode(
+    name: str, samples: SampleFactory, validator: Validator
+) -> None:
+    from validation.config import RevocationMode
+
+    report = validator.validate(samples.get(name).data, revocation=RevocationMode.SKIP)
+    assert report.signatures[-1].pades_level == CONTROL_LEVELS[name], describe(report.signatures[-1])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import importlib.util
 import io
 import random
@@ -622,6 +623,52 @@ def shadow_hide_and_replace_document() -> bytes:
     return _save(pdf)
 
 
+#: Where the bid amount is drawn on the page (user space), and a blank area below it.
+BID_LINE_RECT = (60, 690, 540, 730)
+BLANK_RECT = (72, 500, 400, 530)
+
+
+def form_document(rect: tuple[int, int, int, int], name: str) -> bytes:
+    """The bid with an empty text field ``name`` at ``rect``: no value and an empty (transparent) appearance."""
+    pdf = pikepdf.new()
+    font = _font(pdf)
+    page = _page(pdf, _text("Envelope C - price offer", 760) + b"\n" + _text(BID_TEXT), font)
+    pdf.pages.append(page)
+    x0, y0, x1, y1 = rect
+    box = [0, 0, x1 - x0, y1 - y0]
+    look = pdf.make_stream(b"", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form, BBox=box)
+    widget = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, FT=pikepdf.Name.Tx, T=pikepdf.String(name),
+            Rect=list(rect), F=4, DA=pikepdf.String("/F1 18 Tf 0 g"), P=pdf.pages[0].obj,
+            AP=pikepdf.Dictionary(N=look),
+        )
+    )
+    pdf.pages[0].obj.Annots = pikepdf.Array([widget])
+    pdf.Root.AcroForm = pikepdf.Dictionary(
+        Fields=pikepdf.Array([widget]), DA=pikepdf.String("/F1 18 Tf 0 g"),
+        DR=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font)),
+    )
+    return _save(pdf)
+
+
+def filled_field(base: bytes, name: str, value: str, *, opaque: bool) -> bytes:
+    """``base`` with text field ``name`` filled in an incremental update: /V and a new appearance stream.
+
+    ``opaque`` paints the field's box white before the text, as a field that hides what lies under it.
+    """
+    u = Update(base)
+    widget = next(w for w in u.page().Annots if str(w.get("/T")) == name)
+    x0, y0, x1, y1 = (float(v) for v in widget.Rect)
+    paint = b"1 g 0 0 %d %d re f 0 g " % (x1 - x0, y1 - y0) if opaque else b""
+    text = b"BT /F1 18 Tf 12 10 Td (%s) Tj ET" % value.encode("latin-1")
+    font = u.page().Resources.Font.F1
+    look = u.add(_stream(paint + text, b" /Type /XObject /Subtype /Form /BBox [0 0 %d %d] /Resources << /Font "
+                               b"<< /F1 %s >> >>" % (x1 - x0, y1 - y0, font.unparse())))
+    u.put(widget, _dict_text(widget, {"/V": pikepdf.String(value).unparse(), "/AP": b"<< /N %d 0 R >>" % look}))
+    return u.write()
+
+
 # == raw PDF surgery ===============================================================================
 
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[([^\]]*)\]")
@@ -787,6 +834,7 @@ class Update:
         self.pdf = pikepdf.open(io.BytesIO(data))
         self.size = int(self.pdf.trailer.Size)
         self.objects: dict[int, bytes] = {}
+        self.freed: dict[int, int] = {}  # number -> the generation it may next be used at
 
     def add(self, body: bytes) -> int:
         """A new object; returns its number."""
@@ -801,6 +849,10 @@ class Update:
         if not isinstance(obj, int) and obj.objgen[1] != 0:
             raise SampleError("only generation 0 objects are replaced")
         self.objects[number] = body
+
+    def free(self, obj: pikepdf.Object | int, next_generation: int = 1) -> None:
+        """Free an object: an 'f' entry in this update's xref section (as iText and Acrobat writers do)."""
+        self.freed[obj if isinstance(obj, int) else obj.objgen[0]] = next_generation
 
     def page(self, index: int = 0) -> pikepdf.Object:
         return self.pdf.pages[index].obj
@@ -851,6 +903,7 @@ class Update:
         for number in sorted(self.objects):
             entries[number] = (len(out), 0, b"n")
             out += b"%d 0 obj\n%s\nendobj\n" % (number, self.objects[number])
+        entries.update({number: (0, generation, b"f") for number, generation in self.freed.items()})
         xref_at = len(out)
         out += _xref_table(entries)
         out += b"trailer\n<< /Size %d /Root %d 0 R /Prev %d%s >>\n" % (self.size, root, prev, extra)
@@ -1085,6 +1138,27 @@ def isa_catalog_changed(f: SampleFactory) -> Made:
     return Made(u.write(), base)
 
 
+@_sample(Category.INCREMENTAL)
+def isa_empty_xref_no_prev(f: SampleFactory) -> Made:
+    """ISA: the page content redefined by an update whose xref section is empty and whose trailer has no /Prev.
+
+    A reader following the cross-reference chain finds no usable update; a
+    reader that repairs files (poppler) rebuilds the table by scanning and
+    shows the new content.
+    """
+    base = f.base()
+    number = page_content_object(base)
+    with pikepdf.open(io.BytesIO(base)) as pdf:
+        root, size = pdf.Root.objgen[0], int(pdf.trailer.Size)
+    out = bytearray(base)
+    if not out.endswith(b"\n"):
+        out += b"\n"
+    out += b"%d 0 obj\n%s\nendobj\n" % (number, _forged_page_content())
+    xref_at = len(out)
+    out += b"xref\n0 0\ntrailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, root, xref_at)
+    return Made(bytes(out), base)
+
+
 # == 3. signature wrapping ==========================================================================
 
 
@@ -1160,6 +1234,20 @@ def shadow_hide_and_replace(f: SampleFactory) -> Made:
     root = u.pdf.Root
     u.put(root, _dict_text(root, {"/Pages": root.ShadowPages.unparse()}))
     return Made(u.write(), base)
+
+
+@_sample(Category.SHADOW)
+def shadow_replace_field_overlay(f: SampleFactory) -> Made:
+    """Shadow replace: an empty text field pre-placed over the bid amount is filled after signing.
+
+    Its new appearance paints the field white and draws another amount: form
+    filling by every rule that looks only at which objects changed.
+    """
+    base = f.memo(
+        "base:shadow-field",
+        lambda: f.seal(form_document(BID_LINE_RECT, "note"), PadesLevel.B_B, "shadow-field"),
+    )
+    return Made(filled_field(base, "note", FORGED_TEXT, opaque=True), base)
 
 
 # == 5. certification attacks ==========================================================================
@@ -1525,6 +1613,38 @@ def control_certified_p2_then_signed(f: SampleFactory) -> Made:
     return Made(f.seal(f.certified(fields.MDPPerm.FILL_FORMS), PadesLevel.B_B, "certified-p2-sealed"))
 
 
+@_sample(Category.CONTROL)
+def control_form_filled(f: SampleFactory) -> Made:
+    """A text field in a blank area filled after our B-B seal: allowed by the general policy, not for bids."""
+    base = f.memo("base:form", lambda: f.seal(form_document(BLANK_RECT, "delivery"), PadesLevel.B_B, "form"))
+    return Made(filled_field(base, "delivery", "Delivered by hand", opaque=False))
+
+
+@_sample(Category.CONTROL)
+def control_ltv_rewritten(f: SampleFactory) -> Made:
+    """Our B-LT seal extended as EU DSS and iText writers do, then a document timestamp (B-LTA).
+
+    The extension rewrites the DSS dictionary in place with a /VRI entry for
+    the signature, copies its OCSP responses into new objects and frees the old
+    ones (xref 'f' entries).
+    """
+    base = f.base(PadesLevel.B_LT)
+    u = Update(base)
+    dss = u.pdf.Root.DSS
+    if not dss.is_indirect:
+        raise SampleError("the DSS must be an object of its own to be rewritten in place")
+    copies = []
+    for ocsp in dss.OCSPs:
+        copies.append(b"%d 0 R" % u.add(_stream(bytes(ocsp.read_bytes()))))
+        u.free(ocsp)
+    certs = b" ".join(_syntax(c) for c in dss.Certs)
+    contents = bytes.fromhex(signatures_in(base)[-1].contents_hex(base).decode("ascii"))
+    key = hashlib.sha1(contents).hexdigest().upper().encode("ascii")
+    vri = b"<< /%s << /OCSP [%s] /Cert [%s] >> >>" % (key, b" ".join(copies), certs)
+    u.put(dss, _dict_text(dss, {"/OCSPs": b"[" + b" ".join(copies) + b"]", "/VRI": vri}))
+    return Made(f.document_timestamp(u.write()))
+
+
 #: Which PAdES level each control reaches (None: not a PAdES subfilter).
 CONTROL_LEVELS: dict[str, str | None] = {
     "other_software_pyhanko": "B-B",
@@ -1535,4 +1655,6 @@ CONTROL_LEVELS: dict[str, str | None] = {
     "control_b_lta": "B-LTA",
     "control_two_approvals": "B-B",
     "control_certified_p2_then_signed": "B-B",
+    "control_form_filled": "B-B",
+    "control_ltv_rewritten": "B-LTA",
 }

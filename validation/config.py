@@ -8,14 +8,16 @@ configuration however they need.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from validation.model import Affiliation, SignerKind
+from validation.policy import DEFAULT_POLICY, PolicyRules, load_policy
 
 
 class RevocationMode(enum.StrEnum):
@@ -26,31 +28,11 @@ class RevocationMode(enum.StrEnum):
     SKIP = "skip"  # not checked at all (offline triage)
 
 
-# SHA-1 is broken for collisions; a signature made with it is accepted only when a
-# timestamp proves it existed before this date (EN 319 102-1's POE rule).
-DEFAULT_DIGEST_SUNSETS: dict[str, datetime] = {
-    "sha1": datetime(2017, 1, 1, tzinfo=UTC),
-    "md5": datetime(2009, 1, 1, tzinfo=UTC),
-}
-
-
 @dataclass(frozen=True)
 class ValidationPolicy:
-    """The constraints a signature must meet besides being intact and trusted."""
+    """What a signature must meet besides being intact and trusted: the policy file, and how to get evidence."""
 
-    allowed_digests: tuple[str, ...] = (
-        "sha256",
-        "sha384",
-        "sha512",
-        "sha3_256",
-        "sha3_384",
-        "sha3_512",
-        "shake256",  # Ed448's digest
-    )
-    # Digests not allowed for new signatures, but acceptable with proof of existence before the date.
-    digest_sunsets: dict[str, datetime] = field(default_factory=lambda: dict(DEFAULT_DIGEST_SUNSETS))
-    min_rsa_bits: int = 2048
-    min_ec_bits: int = 256
+    rules: PolicyRules = field(default_factory=lambda: load_policy(DEFAULT_POLICY))
     revocation: RevocationMode = RevocationMode.REQUIRE
     clock_skew: timedelta = timedelta(minutes=5)
     fetch_timeout: float = 5.0  # seconds, per online revocation request
@@ -60,13 +42,14 @@ class ValidationPolicy:
         """This policy, with the revocation mode overridden when one is given."""
         return self if mode is None else replace(self, revocation=mode)
 
+    def with_rules(self, rules: PolicyRules | None) -> ValidationPolicy:
+        """This policy under another policy file's rules, when one is given."""
+        return self if rules is None else replace(self, rules=rules)
+
     def as_dict(self) -> dict[str, Any]:
-        """The policy as the report prints it."""
+        """The policy as the report prints it: the file (id, version, SHA-256, rules) and the run's settings."""
         return {
-            "allowed_digests": list(self.allowed_digests),
-            "digest_sunsets": {k: v.isoformat() for k, v in sorted(self.digest_sunsets.items())},
-            "min_rsa_bits": self.min_rsa_bits,
-            "min_ec_bits": self.min_ec_bits,
+            **self.rules.as_dict(),
             "revocation": self.revocation.value,
             "clock_skew_seconds": int(self.clock_skew.total_seconds()),
         }
@@ -94,14 +77,16 @@ class ClassificationRule:
 class ValidationConfig:
     """Trust anchors (already pinned), extra intermediates, online fetching and policy."""
 
-    trust_roots: Sequence[x509.Certificate]
-    intermediates: Sequence[x509.Certificate] = ()
+    # cryptography's certificates, or asn1crypto's for ones cryptography refuses (pakat validate --trust)
+    trust_roots: Sequence[x509.Certificate | asn1_x509.Certificate]
+    intermediates: Sequence[x509.Certificate | asn1_x509.Certificate] = ()
     revocation_url_prefixes: Sequence[str] = ()  # online fetching only from these; empty: never
     policy: ValidationPolicy = field(default_factory=ValidationPolicy)
+    policies: Mapping[str, PolicyRules] = field(default_factory=dict)  # named policy files a caller may choose
     classification: Sequence[ClassificationRule] = ()
     max_pdf_bytes: int = 150 * 1024 * 1024
 
-    def with_extra_anchors(self, anchors: Sequence[x509.Certificate]) -> ValidationConfig:
+    def with_extra_anchors(self, anchors: Sequence[x509.Certificate | asn1_x509.Certificate]) -> ValidationConfig:
         """This configuration, also trusting ``anchors`` (``--trust`` for one run)."""
         if not anchors:
             return self

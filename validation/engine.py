@@ -1,17 +1,26 @@
 """Judging a signed PDF: every signature, then the document, as EN 319 102-1 verdicts.
 
-For each signature field, in the order a careful reader would check:
+The file is read once (:mod:`validation.document`): its signatures and
+document timestamps are found (:mod:`validation.discovery`), and one pass over
+its bytes gives the report's file digest and every signature's digest. Then,
+for each signature, in the order a careful reader would check:
 
 1. structure: /ByteRange and /Contents (:mod:`validation.structure`);
-2. integrity: the digest over the signed bytes and the CMS signature value;
-3. what changed after signing (pyHanko's difference analysis) and DocMDP;
-4. the cryptographic policy (digest algorithm, key size);
-5. timestamps, which give the best signature time (proof of existence);
-6. the signer's chain to a pinned root with revocation, now, and when that
-   fails for expiry or revocation, again at the proven signing time.
+2. integrity: the digest and the signature value of every SignerInfo
+   (:mod:`validation.signatures`);
+3. what changed after signing, judged by the validation policy and by what
+   the pages show (:mod:`validation.modifications`,
+   :mod:`validation.modification_verdict`);
+4. timestamps, which give the best signature time (proof of existence);
+5. the signer's chain to a pinned root with revocation, now, and when that
+   fails for expiry or revocation, again at the proven signing time;
+6. the policy's cryptographic suite and certificate constraints.
 
 The first failing step decides the indication. Findings from every step are
-kept, so the report says all that was seen, not only the first problem.
+kept, so the report says all that was seen, not only the first problem. An
+error of Pakat's own is never a verdict: a step that cannot be completed says
+so (INDETERMINATE / GENERIC), and anything unforeseen ends the validation with
+VALIDATION_INCOMPLETE rather than a report.
 
 A :class:`Validator` is built once per process and reused: it caches chain
 and revocation answers (:class:`validation.trust.ChainJudge`).
@@ -24,7 +33,7 @@ import hashlib
 import io
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,36 +43,32 @@ from asn1crypto import cms, tsp
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import (
-    DEFAULT_DIFF_POLICY,
-    DiffResult,
-    FormUpdatingRule,
-    GenericFieldModificationRule,
-    SigFieldCreationRule,
-    SigFieldModificationRule,
-    StandardDiffPolicy,
-)
-from pyhanko.sign.fields import enumerate_sig_fields
-from pyhanko.sign.validation import generic_cms
+from pyhanko.sign.fields import FieldMDPSpec, MDPPerm
 from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
-from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
-from pyhanko_certvalidator.policy_decl import AcceptAllAlgorithms
 
 from pakat import __version__, errors
-from pakat.errors import InputError
+from pakat.errors import InputError, PakatError
 from pakat.pdf_input import check_envelope
-from pakat.pdf_reader import open_reader
 from validation.config import RevocationMode, ValidationConfig, ValidationPolicy
-from validation.identity import certificate_info, signer_identity, to_cryptography
+from validation.discovery import FoundSignature, SignatureValue, find_signatures, raw_contents
+from validation.document import (
+    LooseObject,
+    OpenedDocument,
+    RevisionFiles,
+    digest_in_one_pass,
+    loose_objects,
+    open_document,
+)
+from validation.identity import certificate_info, key_strength, not_after, signer_identity, subject_text
 from validation.messages import finding, reason
 from validation.model import (
     REPORT_SCHEMA_VERSION,
     ChainReport,
+    ChangeReport,
     DocumentReport,
     Finding,
     Indication,
@@ -80,16 +85,17 @@ from validation.model import (
     Text,
     TimestampReport,
 )
-from validation.structure import check_byte_range, overlapping_gaps
+from validation.modification_verdict import ModificationVerdict, Revisions, judge
+from validation.modifications import AnalysisError, Change, ChangeKind, Changes, compare_revisions, page_geometry
+from validation.policy import Level, PolicyError, PolicyRules, SignatureType, policy_named
+from validation.signatures import CmsCheck, check_cms, embedded_certificates, new_digest, signing_purpose_refusal
+from validation.structure import ByteRangeCheck, check_byte_range, overlapping_gaps
 from validation.trust import ChainJudge, ChainOutcome, Evidence
 
-# pyHanko logs each rejected modification with a traceback at ERROR level. For a validator those
-# are expected outcomes, stated in the report as MODIFIED_AFTER_SIGNING; logging them again as
-# errors would bury real failures in the service's log.
-logging.getLogger("pyhanko.sign.diff_analysis").setLevel(logging.CRITICAL)
+log = logging.getLogger(__name__)
 
-_HASH_CHUNK = 1024 * 1024
 _PADES_SUBFILTER = "/ETSI.CAdES.detached"
+_SHA1_SUBFILTER = "/adbe.pkcs7.sha1"
 _SIGNING_KEY_USAGES = frozenset({"digital_signature", "non_repudiation"})
 _TSA_EKU = frozenset({"time_stamping"})
 _COVERAGE_NAMES = {
@@ -98,22 +104,17 @@ _COVERAGE_NAMES = {
     SignatureCoverageLevel.CONTIGUOUS_BLOCK_FROM_START: "partial",
     SignatureCoverageLevel.UNCLEAR: "unclear",
 }
-# The policy for checking a signature value itself is "any algorithm we can
-# compute": which algorithms are acceptable is our policy's call, made separately.
-_ANY_ALGORITHM = AcceptAllAlgorithms()
-# pyHanko's default difference analysis, except that a certification allowing form filling and
-# signing (DocMDP P=2, 3) also allows new *visible* signature fields, as ISO 32000-2 12.8.2.2
-# ("signing") reads and as iText and Pakat's own signer do; pyHanko allows only invisible ones.
-_DIFF_POLICY = StandardDiffPolicy(
-    global_rules=DEFAULT_DIFF_POLICY.global_rules,
-    form_rule=FormUpdatingRule(
-        field_rules=[
-            SigFieldCreationRule(allow_new_visible_after_certify=True),
-            SigFieldModificationRule(),
-            GenericFieldModificationRule(),
-        ]
-    ),
-)
+_SIGNATURE_TYPES = {
+    MDPPerm.NO_CHANGES: SignatureType.CERTIFIED_P1,
+    MDPPerm.FILL_FORMS: SignatureType.CERTIFIED_P2,
+    MDPPerm.ANNOTATE: SignatureType.CERTIFIED_P3,
+}
+_LEVEL_SEVERITY = {Level.FAIL: Severity.ERROR, Level.WARN: Severity.WARNING, Level.INFORM: Severity.INFO}
+# Findings that are a disallowed change after signing: the signature fails as a format failure.
+_MODIFICATION_FAILURES = ("MODIFIED_AFTER_SIGNING", "COVERAGE_INCOMPLETE", "DOCMDP_VIOLATION",
+                          "FIELD_LOCK_VIOLATION")
+# How many changes a finding's detail names (the report lists them all).
+_NAMED_CHANGES = 3
 
 
 @dataclass
@@ -122,13 +123,50 @@ class _Document:
 
     stream: BinaryIO
     size: int
-    sha256: str
-    reader: PdfFileReader
+    opened: OpenedDocument
+    files: RevisionFiles
     evidence: Evidence  # DSS contents
     dss_changes: tuple[int, ...]  # revisions that wrote the DSS
     moment: datetime
     policy: ValidationPolicy
+    sha256: str = ""
+    digests: dict[tuple[str, tuple[tuple[int, int], ...]], bytes] = field(default_factory=dict)
     doc_timestamps: list[_DocTimestamp] = field(default_factory=list)
+    loose_from: int = 0  # where the first signed range ends: the bytes after it are searched for loose objects
+    _loose: list[LooseObject] | None = None
+
+    @property
+    def reader(self) -> PdfFileReader:
+        return self.opened.reader
+
+    @property
+    def rules(self) -> PolicyRules:
+        return self.policy.rules
+
+    def digest(self, name: str, ranges: tuple[tuple[int, int], ...]) -> bytes:
+        """The digest ``name`` of the bytes ``ranges`` cover: from the one pass, else read again.
+
+        KeyError for a digest Pakat does not compute (the signature check
+        reports that as an unsupported algorithm).
+        """
+        key = (name, ranges)
+        found = self.digests.get(key)
+        if found is None:
+            running = new_digest(name)
+            for start, length in ranges:
+                self.stream.seek(start)
+                remaining = length
+                while remaining > 0 and (chunk := self.stream.read(min(1 << 20, remaining))):
+                    running.update(chunk)
+                    remaining -= len(chunk)
+            found = self.digests[key] = running.finalize()
+        return found
+
+    def loose_after(self, offset: int) -> list[LooseObject]:
+        """Objects written after ``offset`` that no cross-reference section lists."""
+        if self._loose is None:
+            self._loose = loose_objects(self.opened, self.stream, self.loose_from, self.size)
+        return [o for o in self._loose if o.offset >= offset]
 
 
 @dataclass
@@ -136,6 +174,29 @@ class _DocTimestamp:
     report: TimestampReport
     revision: int  # the revision the timestamp covers
     sound: bool  # intact and trusted: usable as proof of existence
+    covered_end: int | None = None  # where its byte range ends
+
+
+@dataclass
+class _Candidate:
+    """A found signature or timestamp, with its byte range checked and its CMS parsed."""
+
+    found: FoundSignature
+    check: ByteRangeCheck
+    emb: EmbeddedPdfSignature | None
+    problem: str | None  # why pyHanko could not read it
+
+    @property
+    def ranges(self) -> tuple[tuple[int, int], ...]:
+        br = self.check.byte_range
+        assert br is not None and self.check.sane
+        return (br[0], br[1]), (br[2], br[3])
+
+    @property
+    def covered_end(self) -> int:
+        br = self.check.byte_range
+        assert br is not None
+        return br[2] + br[3]
 
 
 class Validator:
@@ -144,7 +205,14 @@ class Validator:
     def __init__(self, config: ValidationConfig) -> None:
         self.config = config
         self.chains = ChainJudge(config)
-        self._anchor_names = [to_cryptography(r).subject.rfc4514_string() for r in self.chains.roots]
+        self._anchor_names = [subject_text(r) for r in self.chains.roots]
+
+    def policy_named(self, name: str) -> PolicyRules:
+        """A built-in policy or one the configuration names; VALIDATION_POLICY_INVALID otherwise."""
+        try:
+            return policy_named(name, self.config.policies)
+        except PolicyError as exc:
+            raise InputError(errors.VALIDATION_POLICY_INVALID, str(exc)) from None
 
     def validate(
         self,
@@ -153,168 +221,270 @@ class Validator:
         file_name: str | None = None,
         at: datetime | None = None,
         revocation: RevocationMode | None = None,
+        policy: PolicyRules | None = None,
     ) -> DocumentReport:
         """Judge every signature in ``source`` (bytes or a path) at ``at`` (default: now).
 
-        Raises :class:`pakat.errors.InputError` for unusable input: not a PDF,
-        truncated, unparseable, encrypted, too large, or holding no signature.
+        ``revocation`` and ``policy`` override the configuration's for this call.
+        Raises :class:`pakat.errors.InputError` for unusable input (not a PDF,
+        truncated, unreadable, locked with a password, too large, holding no
+        signature or timestamp), and VALIDATION_INCOMPLETE for an error of
+        Pakat's own: never a verdict made of one.
         """
+        try:
+            return self._validate(source, file_name, at, revocation, policy)
+        except PakatError:
+            raise
+        except Exception as exc:
+            log.error("validation of %s did not complete", file_name or "a document", exc_info=True)
+            where = exc.__traceback__
+            while where is not None and where.tb_next is not None:
+                where = where.tb_next
+            place = f" at {Path(where.tb_frame.f_code.co_filename).name}:{where.tb_lineno}" if where else ""
+            raise PakatError(errors.VALIDATION_INCOMPLETE, f"{type(exc).__name__}{place}") from None
+
+    def _validate(
+        self,
+        source: bytes | str | os.PathLike[str],
+        file_name: str | None,
+        at: datetime | None,
+        revocation: RevocationMode | None,
+        rules: PolicyRules | None,
+    ) -> DocumentReport:
         moment = (at or datetime.now(UTC)).astimezone(UTC)
-        policy = self.config.policy.with_revocation(revocation)
-        with _open(source) as stream:
-            size, digest = _check_envelope(stream, self.config.max_pdf_bytes)
-            reader = open_reader(stream)
-            evidence, dss_changes = _dss_evidence(reader)
-            doc = _Document(stream, size, digest, reader, evidence, dss_changes, moment, policy)
+        policy = self.config.policy.with_revocation(revocation).with_rules(rules)
+        with _open(source) as (stream, path):
+            size = check_envelope(stream, self.config.max_pdf_bytes)
+            opened = open_document(stream, size)
             try:
-                fields = list(enumerate_sig_fields(reader, filled_status=True))
-            except (misc.PdfError, ValueError, TypeError, KeyError, RecursionError) as exc:
-                raise InputError(errors.PDF_UNPARSEABLE, f"signature fields: {exc}") from None
-            regular = [(n, v, f) for n, v, f in fields if _field_type(v) != "/DocTimeStamp"]
-            stamps = [(n, v, f) for n, v, f in fields if _field_type(v) == "/DocTimeStamp"]
-            if not regular:
-                raise InputError(errors.NO_SIGNATURES, f"{len(stamps)} document timestamp(s) only")
-            doc.doc_timestamps = [self._document_timestamp(doc, name, f) for name, _, f in stamps]
-            gaps: list[tuple[int, int] | None] = []
-            reports = [self._signature(doc, i + 1, name, f, gaps) for i, (name, _, f) in enumerate(regular)]
-            _flag_overlaps(reports, gaps)
-            revisions = reader.xrefs.total_revisions
-        return self._document_report(doc, file_name, reports, revisions)
+                found = find_signatures(opened.reader)
+            except (misc.PdfError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+                raise InputError(errors.PDF_UNPARSEABLE, f"signature fields: {type(exc).__name__}: {exc}"[:200]) \
+                    from None
+            if not found and opened.damage is not None:
+                # The readable part holds nothing to judge: the file is refused for its damage.
+                raise InputError(errors.PDF_UNPARSEABLE, opened.damage.problem)
+            if not found:
+                raise InputError(errors.NO_SIGNATURES)
+            evidence, dss_changes = _dss_evidence(opened.reader)
+            files = RevisionFiles(stream, path)
+            try:
+                doc = _Document(stream, size, opened, files, evidence, dss_changes, moment, policy)
+                candidates = [_candidate(doc, f) for f in found]
+                self._hash(doc, candidates)
+                signed_ends = [c.covered_end for c in candidates if c.check.sane]
+                doc.loose_from = min(signed_ends, default=size)
+                stamps = [c for c in candidates if c.found.timestamp]
+                regular = [c for c in candidates if not c.found.timestamp]
+                doc.doc_timestamps = [self._document_timestamp(doc, c) for c in stamps]
+                reports = [self._signature(doc, i + 1, c) for i, c in enumerate(regular)]
+                _flag_overlaps(reports, [c.check.gap if c.check.sane else None for c in regular])
+                findings = self._document_findings(doc, stamps, only_timestamps=not regular)
+                return self._document_report(doc, file_name, reports, findings)
+            finally:
+                files.close()
+
+    def _hash(self, doc: _Document, candidates: Sequence[_Candidate]) -> None:
+        """The file's SHA-256 and every signature's digest, in one read of the file."""
+        requests: list[tuple[str, tuple[tuple[int, int], ...]]] = []
+        for c in candidates:
+            if c.emb is not None and c.check.sane:
+                requests.append((c.emb.external_md_algorithm, c.ranges))
+                requests.append(("sha256", c.ranges))  # for a CMS that encapsulates the signed bytes
+        doc.sha256, doc.digests = digest_in_one_pass(doc.stream, doc.size, requests, new_digest)
 
     # -- one signature ---------------------------------------------------------------------
 
-    def _signature(
-        self,
-        doc: _Document,
-        index: int,
-        name: str,
-        sig_field: generic.DictionaryObject,
-        gaps: list[tuple[int, int] | None],
-    ) -> SignatureReport:
-        sig_obj = _signature_dictionary(sig_field)
-        subfilter = _name(sig_obj.get("/SubFilter")) if sig_obj is not None else None
-        contents = _contents(sig_obj)
-        check = check_byte_range(
-            _raw(sig_obj, "/ByteRange") if sig_obj is not None else None, contents, doc.stream, doc.size
-        )
-        gaps.append(check.gap)
-        verdict = _Verdict(index=index, name=name, subfilter=subfilter, moment=doc.moment)
-        verdict.findings.extend(check.findings)
-        verdict.byte_range = check.byte_range
-        if not check.sane:
+    def _signature(self, doc: _Document, index: int, candidate: _Candidate) -> SignatureReport:
+        found = candidate.found
+        subfilter = _name(found.value.get("/SubFilter")) if found.value is not None else None
+        verdict = _Verdict(index=index, name=found.name, subfilter=subfilter, moment=doc.moment)
+        if found.also_in:
+            verdict.findings.append(finding("SIGNATURE_IN_SEVERAL_FIELDS", detail=", ".join(found.also_in)))
+        verdict.findings.extend(candidate.check.findings)
+        verdict.byte_range = candidate.check.byte_range
+        if not candidate.check.sane:
             return verdict.fail(SubIndication.FORMAT_FAILURE)
-        try:
-            emb = EmbeddedPdfSignature(doc.reader, sig_field, name)
-        except Exception as exc:  # attacker-controlled bytes: any parse failure is a format failure
-            verdict.findings.append(finding("CMS_UNREADABLE", detail=type(exc).__name__))
+        emb = candidate.emb
+        if emb is None:
+            verdict.findings.append(finding("CMS_UNREADABLE", detail=candidate.problem))
             return verdict.fail(SubIndication.FORMAT_FAILURE)
-        verdict.revision = emb.signed_revision
-        verdict.kind = SignatureKind.CERTIFICATION if emb.docmdp_level is not None else SignatureKind.APPROVAL
+        verdict.kind = SignatureKind.CERTIFICATION if _docmdp(emb) is not None else SignatureKind.APPROVAL
         verdict.claimed_time = _claimed_time(emb)
-        verdict.digest_algorithm = emb.md_algorithm
-        verdict.signature_algorithm = _signature_algorithm(emb.signer_info)
         if subfilter != _PADES_SUBFILTER:
-            verdict.findings.append(finding("NOT_PADES", detail=subfilter))
+            self._constraint(doc, verdict, "pades_format", "NOT_PADES", detail=subfilter)
 
-        # 2. integrity
-        try:
-            certs = generic_cms.extract_certificate_info(emb.signed_data)
-            signer_cert: asn1_x509.Certificate | None = certs.signer_cert
-        except Exception:
-            certs, signer_cert = None, None
-        try:
-            actual_digest = emb.compute_digest()
-        except Exception as exc:
-            verdict.findings.append(finding("BYTE_RANGE_INVALID", detail=type(exc).__name__))
-            return verdict.fail(SubIndication.FORMAT_FAILURE)
-        if signer_cert is None:
-            verdict.findings.append(finding("SIGNER_CERTIFICATE_MISSING"))
-            embedded = _message_digest(emb.signer_info)
-            verdict.digest_ok = embedded == actual_digest if embedded is not None else None
-            if verdict.digest_ok is False:
-                verdict.findings.append(finding("DIGEST_MISMATCH"))
-                return verdict.fail(SubIndication.HASH_FAILURE)
-            return verdict.indeterminate(SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
-        verdict.signer_cert = signer_cert
-        try:
-            intact, valid = generic_cms.validate_sig_integrity(
-                emb.signer_info, signer_cert, expected_content_type="data", actual_digest=actual_digest
-            )
-        except SignatureValidationError as exc:
-            verdict.findings.append(finding("CMS_UNREADABLE", detail=exc.failure_message[:200]))
-            return verdict.fail(SubIndication.FORMAT_FAILURE)
-        except Exception as exc:  # e.g. an algorithm the library cannot compute
-            verdict.findings.append(finding("UNSUPPORTED_ALGORITHM", detail=f"{type(exc).__name__}: {exc}"[:200]))
-            return verdict.indeterminate(SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
-        verdict.digest_ok, verdict.signature_ok = intact, valid
-        if not intact:
-            verdict.findings.append(finding("DIGEST_MISMATCH"))
-            return verdict.fail(SubIndication.HASH_FAILURE)
-        if not valid:
-            verdict.findings.append(finding("SIGNATURE_INVALID"))
-            return verdict.fail(SubIndication.SIG_CRYPTO_FAILURE)
+        # 2. integrity: every SignerInfo, with the digest from the one pass
+        cms_check = check_cms(
+            emb.signed_data,
+            # The signer's certificate may be in the DSS only.
+            (*embedded_certificates(emb.signed_data), *doc.evidence.certificates),
+            expected_content_type="data",
+            digest_of=lambda name: doc.digest(name, candidate.ranges),
+            encapsulated_digest="sha1" if subfilter == _SHA1_SUBFILTER else None,
+        )
+        verdict.digest_algorithm = cms_check.digest_algorithm
+        verdict.signature_algorithm = cms_check.signature_algorithm
+        verdict.digest_ok, verdict.signature_ok = cms_check.intact, cms_check.valid
+        if cms_check.code is not None:
+            verdict.findings.append(finding(cms_check.code, detail=cms_check.detail))
+        if cms_check.signer_info_count > 1:
+            verdict.findings.append(finding("SIGNER_INFOS_MULTIPLE", detail=f"{cms_check.signer_info_count}"))
+        broken = cms_check.indication
+        if broken is not None and broken[0] is Indication.TOTAL_FAILED:
+            return verdict.report(*broken)
+        signer_cert = cms_check.signer_cert
+        signer_info = _signer_info(emb, cms_check)
 
         # 3. coverage and modifications
-        self._modifications(emb, verdict)
+        self._modifications(doc, emb, candidate, verdict)
+        if signer_cert is None:
+            if verdict.has_error(_MODIFICATION_FAILURES):
+                return verdict.fail(SubIndication.FORMAT_FAILURE)
+            return verdict.indeterminate(SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+        verdict.signer_cert = signer_cert
 
-        # 5 (before 4: the crypto policy needs the proof of existence). Timestamps.
-        evidence = doc.evidence.plus(_cms_evidence(emb.signed_data, emb.signer_info))
-        verdict.timestamps = self._signature_timestamps(doc, emb, evidence)
+        # 4. timestamps
+        evidence = doc.evidence.plus(_cms_evidence(emb.signed_data, signer_info))
+        verdict.timestamps = self._signature_timestamps(doc, signer_info, evidence)
         poe = _earliest(
             [t.time for t in verdict.timestamps if t.intact and t.trusted]
             + [t.report.time for t in doc.doc_timestamps if t.sound and t.revision >= emb.signed_revision]
         )
         verdict.best_time = poe
         if verdict.claimed_time and poe and verdict.claimed_time > poe + doc.policy.clock_skew:
-            verdict.findings.append(finding("CLAIMED_TIME_AFTER_TIMESTAMP"))
+            self._constraint(doc, verdict, "claimed_time_after_timestamp", "CLAIMED_TIME_AFTER_TIMESTAMP")
 
-        # 6. chain, revocation, identity
+        # 5. chain, revocation, identity
         outcome = self._signer_chain(doc, signer_cert, evidence, poe)
         verdict.outcome = outcome
         issuer = outcome.path[1] if len(outcome.path) > 1 else None
         verdict.identity = signer_identity(signer_cert, issuer, self.config.classification)
-        verdict.pades_level = _pades_level(emb, subfilter, verdict, doc, outcome)
+        verdict.pades_level = _pades_level(emb, subfilter, signer_info, verdict, doc, outcome)
 
-        # Decide. Failures (format, hash, signature value) outrank any indeterminate result; then
-        # EN 319 102-1's order: the chain (XCV), the cryptographic constraints, the key usage.
-        if verdict.has_error(("MODIFIED_AFTER_SIGNING", "COVERAGE_INCOMPLETE", "DOCMDP_VIOLATION")):
+        # Decide. Failures (format, hash, signature value, a disallowed change) outrank any
+        # indeterminate result; then a check that could not be completed; then EN 319 102-1's
+        # order: the chain (XCV), the cryptographic constraints, the certificate's purpose.
+        if verdict.has_error(_MODIFICATION_FAILURES):
             return verdict.fail(SubIndication.FORMAT_FAILURE)
+        if verdict.has_error(("MODIFICATION_ANALYSIS_FAILED",)):
+            return verdict.indeterminate(SubIndication.GENERIC)
+        if broken is not None:  # an algorithm Pakat cannot compute
+            return verdict.report(*broken)
         if not outcome.trusted:
             return _chain_verdict(verdict, outcome)
-        crypto = _crypto_constraints(doc.policy, emb.md_algorithm, signer_cert, poe, verdict)
+        crypto = _crypto_constraints(doc.rules, cms_check, signer_cert, poe, verdict)
         if crypto is not None:
             return verdict.indeterminate(crypto)
-        if not _signing_key_usage_ok(signer_cert):
+        if not _signing_key_usage_ok(signer_cert) and self._constraint(
+            doc, verdict, "signer_key_usage", "KEY_USAGE_NOT_SIGNING"
+        ):
             return verdict.indeterminate(SubIndication.CHAIN_CONSTRAINTS_FAILURE)
-        return _chain_verdict(verdict, outcome)
+        refusal = signing_purpose_refusal(signer_cert)
+        if refusal is not None and self._constraint(
+            doc, verdict, "signer_purpose", "SIGNER_CERT_WRONG_PURPOSE", detail=refusal
+        ):
+            return verdict.indeterminate(SubIndication.CHAIN_CONSTRAINTS_FAILURE)
+        return self._trusted_verdict(doc, verdict, outcome)
 
-    def _modifications(self, emb: EmbeddedPdfSignature, verdict: _Verdict) -> None:
+    def _constraint(
+        self, doc: _Document, verdict: _Verdict, constraint: str, code: str, *, detail: str | None = None
+    ) -> bool:
+        """Note ``code`` at the level the policy sets for ``constraint``; True when that level is FAIL."""
+        level = doc.rules.level(constraint)
+        if level is not Level.IGNORE:
+            verdict.findings.append(finding(code, detail=detail, severity=_LEVEL_SEVERITY[level]))
+        return level is Level.FAIL
+
+    def _trusted_verdict(self, doc: _Document, verdict: _Verdict, outcome: ChainOutcome) -> SignatureReport:
+        """A trusted signature passes, with the notes the policy asks for (any of which it may make fatal)."""
+        fatal = False
+        if outcome.fetched_online:
+            fatal |= self._constraint(doc, verdict, "revocation_fetched_online", "REVOCATION_FETCHED_ONLINE")
+        if outcome.revocation.status is RevocationStatus.NOT_CHECKED:
+            fatal |= self._constraint(doc, verdict, "revocation_not_checked", "REVOCATION_NOT_CHECKED")
+        elif outcome.revocation.status is RevocationStatus.REVOKED:
+            fatal |= self._constraint(doc, verdict, "revoked_after_signing", "REVOKED_AFTER_SIGNING")
+        fatal |= any(f.severity is Severity.ERROR for f in verdict.findings)
+        return verdict.indeterminate(SubIndication.SIG_CONSTRAINTS_FAILURE) if fatal else verdict.passed()
+
+    # -- 3. what changed after signing ----------------------------------------------------------
+
+    def _modifications(
+        self, doc: _Document, emb: EmbeddedPdfSignature, candidate: _Candidate, verdict: _Verdict
+    ) -> None:
+        docmdp = _docmdp(emb)
+        verdict.docmdp = int(docmdp.value) if docmdp is not None else None
         try:
-            emb.compute_integrity_info(diff_policy=_DIFF_POLICY)
-            summary = emb.summarise_integrity_info()
-        except Exception as exc:  # the difference analysis gave up: treat as unexplained change
-            verdict.coverage = "unclear"
-            verdict.modification = Modification.OTHER
-            verdict.findings.append(finding("MODIFIED_AFTER_SIGNING", detail=type(exc).__name__))
-            return
-        coverage = summary["coverage"]
+            coverage = emb.evaluate_signature_coverage()
+        except Exception as exc:  # pyHanko could not place the range in the file's revisions
+            coverage = SignatureCoverageLevel.UNCLEAR
+            verdict.findings.append(finding("COVERAGE_INCOMPLETE", detail=type(exc).__name__))
+        verdict.revision = emb.signed_revision  # as the coverage check placed it
         verdict.coverage = _COVERAGE_NAMES.get(coverage, "unclear")
-        diff = summary["diff_result"]
-        level = diff.modification_level if isinstance(diff, DiffResult) else None
-        verdict.modification = Modification(level.name) if level is not None else Modification.OTHER
-        verdict.docmdp = int(emb.docmdp_level.value) if emb.docmdp_level is not None else None
-        verdict.docmdp_ok = summary["docmdp_ok"]
         if coverage < SignatureCoverageLevel.ENTIRE_REVISION:
-            verdict.findings.append(finding("COVERAGE_INCOMPLETE", detail=verdict.coverage))
-        elif verdict.modification is Modification.OTHER:
-            detail = None if isinstance(diff, DiffResult) else str(diff)[:200]
-            verdict.findings.append(finding("MODIFIED_AFTER_SIGNING", detail=detail))
-        elif verdict.docmdp_ok is False:
-            verdict.findings.append(finding("DOCMDP_VIOLATION", detail=f"P{verdict.docmdp}"))
-        elif verdict.modification is Modification.ANNOTATIONS:
+            if not verdict.has_error(("COVERAGE_INCOMPLETE",)):
+                verdict.findings.append(finding("COVERAGE_INCOMPLETE", detail=verdict.coverage))
+            return
+        signature_type = _SIGNATURE_TYPES.get(docmdp, SignatureType.APPROVAL) if docmdp else SignatureType.APPROVAL
+        fieldmdp = _fieldmdp(emb)
+        locked: Callable[[str], bool] = (lambda name: bool(fieldmdp.is_locked(name))) if fieldmdp else \
+            (lambda name: False)
+        try:
+            outcome = self._changes_after(doc, emb.signed_revision, candidate.covered_end, signature_type, locked)
+        except AnalysisError as exc:
+            verdict.findings.append(finding("MODIFICATION_ANALYSIS_FAILED", detail=str(exc)[:300]))
+            return
+        verdict.changes = outcome
+        verdict.modification = outcome.level
+        lock_broken = [c for c in outcome.disallowed if c.field is not None and locked(c.field)]
+        if docmdp is not None:
+            verdict.docmdp_ok = not outcome.disallowed
+        if lock_broken:
+            verdict.findings.append(finding("FIELD_LOCK_VIOLATION", detail=_named(lock_broken)))
+        others = [c for c in outcome.disallowed if c not in lock_broken]
+        if others:
+            code = "DOCMDP_VIOLATION" if docmdp is not None else "MODIFIED_AFTER_SIGNING"
+            detail = _named(others)
+            verdict.findings.append(finding(code, detail=f"P{verdict.docmdp}: {detail}" if docmdp else detail))
+        if outcome.invisible:
+            unseen = _named(outcome.invisible)
+            self._constraint(doc, verdict, "invisible_changes", "INVISIBLE_CHANGES", detail=unseen)
+        allowed = [c for c in outcome.changes if c not in outcome.disallowed and c not in outcome.invisible]
+        if any(c.kind is ChangeKind.ANNOTATION for c in allowed):
             verdict.findings.append(finding("ANNOTATIONS_AFTER_SIGNING"))
-        elif verdict.modification is Modification.FORM_FILLING:
+        if any(c.kind is ChangeKind.FORM_FILLING for c in allowed):
             verdict.findings.append(finding("FORM_FILLED_AFTER_SIGNING"))
+
+    def _changes_after(
+        self, doc: _Document, revision: int, covered_end: int, signature_type: SignatureType,
+        locked: Callable[[str], bool],
+    ) -> ModificationVerdict:
+        """What changed after ``revision`` (signed up to byte ``covered_end``), judged under the policy."""
+        reader = doc.reader
+        last = reader.xrefs.total_revisions - 1
+        changes = compare_revisions(reader, revision, last) if revision < last else Changes()
+        for loose in doc.loose_after(covered_end):
+            # A redefinition of an object in use, listed nowhere, is what a repairing reader shows instead
+            # of the signed object: whatever this reader's pages show, another reader's may not.
+            what = "redefines an object in use" if loose.shadows else "defines an object"
+            changes.add(ChangeKind.OTHER, f"bytes at {loose.offset} {what} ({loose.number} {loose.generation} obj)"
+                        " that no cross-reference section lists", unseen_effect=loose.shadows)
+        damage = doc.opened.damage
+        if damage is not None and damage.readable_end >= covered_end:
+            changes.add(ChangeKind.OTHER, f"bytes {damage.readable_end}-{damage.size} are not a readable update")
+
+        def page_count() -> int:
+            return max(len(page_geometry(reader, revision)), len(page_geometry(reader, last)))
+
+        revisions = Revisions(
+            files=lambda: (doc.files.prefix(covered_end), doc.files.whole()),
+            geometry=lambda: page_geometry(reader, revision),
+            page_count=page_count,
+        )
+        return judge(changes, doc.rules, signature_type, locked, revisions)
+
+    # -- 5. the signer's chain ---------------------------------------------------------------------
 
     def _signer_chain(
         self, doc: _Document, cert: asn1_x509.Certificate, evidence: Evidence, poe: datetime | None
@@ -339,15 +509,18 @@ class Validator:
         past = self.chains.judge(cert, evidence, poe, mode=mode, retroactive=True)
         return past if past.trusted else now
 
-    # -- timestamps --------------------------------------------------------------------------
+    # -- 4. timestamps --------------------------------------------------------------------------
 
     def _signature_timestamps(
-        self, doc: _Document, emb: EmbeddedPdfSignature, evidence: Evidence
+        self, doc: _Document, signer_info: cms.SignerInfo, evidence: Evidence
     ) -> list[TimestampReport]:
         reports = []
-        signature_value = emb.signer_info["signature"].native
         try:
-            tokens = list(generic_cms.extract_tst_data_iter(emb.signer_info, signed=False))
+            signature_value = signer_info["signature"].native
+            tokens: list[cms.SignedData] = []
+            for attr in signer_info["unsigned_attrs"] or []:
+                if attr["type"].native == "signature_time_stamp_token":
+                    tokens.extend(value["content"] for value in attr["values"])
         except Exception:
             return [_broken_timestamp("signature", "unreadable timestamp token")]
         for token in tokens:
@@ -373,25 +546,23 @@ class Validator:
             md = imprint["hash_algorithm"]["algorithm"].native
             expected = digest if digest is not None else hashlib.new(md, imprint_of or b"").digest()
             imprint_ok = imprint["hashed_message"].native == expected
-            signer_info = token["signer_infos"][0]
-            tsa_cert = generic_cms.extract_certificate_info(token).signer_cert
-            content = token["encap_content_info"]["content"].contents
-            econtent_digest = hashlib.new(signer_info["digest_algorithm"]["algorithm"].native, content).digest()
-            intact, valid = generic_cms.validate_sig_integrity(
-                signer_info, tsa_cert, expected_content_type="tst_info", actual_digest=econtent_digest
-            )
+            check = check_cms(token, expected_content_type="tst_info")
+            tsa_cert = check.signer_cert
+            if tsa_cert is None:
+                raise ValueError(check.detail or "no TSA certificate")
         except Exception as exc:
             return _broken_timestamp(kind, f"{type(exc).__name__}: {exc}"[:200], field_name=field_name)
         tsa_evidence = evidence.plus(_cms_evidence(token, None))
         chain = self._tsa_chain(doc, tsa_cert, tsa_evidence, gen_time)
-        problem = None if imprint_ok and intact and valid else "imprint or signature does not verify"
+        intact = imprint_ok and check.passed
+        problem = None if intact else (check.detail if not check.passed else "the imprint does not match")
         if problem is None and not chain.trusted:
             problem = chain.message
         return TimestampReport(
             kind=kind,
             time=gen_time,
-            tsa=to_cryptography(tsa_cert).subject.rfc4514_string(),
-            intact=imprint_ok and intact and valid,
+            tsa=subject_text(tsa_cert),
+            intact=intact,
             trusted=chain.trusted,
             digest_algorithm=md,
             field_name=field_name,
@@ -411,37 +582,82 @@ class Validator:
         )
         return then if then.trusted else now
 
-    def _document_timestamp(self, doc: _Document, name: str, sig_field: generic.DictionaryObject) -> _DocTimestamp:
+    def _document_timestamp(self, doc: _Document, candidate: _Candidate) -> _DocTimestamp:
+        name = candidate.found.name
+        emb = candidate.emb
+        if not candidate.check.sane or emb is None:
+            problem = candidate.problem or "; ".join(f.code for f in candidate.check.findings) or "unreadable"
+            return _DocTimestamp(_broken_timestamp("document", problem, field_name=name), -1, False)
         try:
-            emb = EmbeddedPdfSignature(doc.reader, sig_field, name)
-            digest = emb.compute_digest()
+            digest = doc.digest(emb.external_md_algorithm, candidate.ranges)
             covers_file = emb.evaluate_signature_coverage() == SignatureCoverageLevel.ENTIRE_FILE
+            revision = emb.signed_revision
         except Exception as exc:
             return _DocTimestamp(_broken_timestamp("document", type(exc).__name__, field_name=name), -1, False)
         report = self._timestamp(doc, emb.signed_data, "document", doc.evidence, digest=digest, field_name=name)
-        report = TimestampReport(**{**report.__dict__, "covers_entire_file": covers_file})
-        return _DocTimestamp(report, emb.signed_revision, report.intact and report.trusted)
+        report = replace(report, covers_entire_file=covers_file)
+        return _DocTimestamp(report, revision, report.intact and report.trusted, candidate.covered_end)
 
     # -- the document ---------------------------------------------------------------------------
 
-    def _document_report(
-        self, doc: _Document, file_name: str | None, signatures: list[SignatureReport], revisions: int
-    ) -> DocumentReport:
+    def _document_findings(
+        self, doc: _Document, stamps: Sequence[_Candidate], *, only_timestamps: bool
+    ) -> list[Finding]:
         findings: list[Finding] = []
+        if doc.opened.damage is not None:
+            damage = doc.opened.damage
+            findings.append(finding("DAMAGED_TAIL", detail=f"bytes {damage.readable_end}-{damage.size}: "
+                                    f"{damage.problem}"[:300]))
+        if only_timestamps:
+            findings.append(finding("TIMESTAMPS_ONLY"))
         for stamp in doc.doc_timestamps:
             if not stamp.report.intact:
                 findings.append(finding("TIMESTAMP_INVALID", detail=stamp.report.field_name))
             elif not stamp.report.trusted:
                 findings.append(finding("TIMESTAMP_UNTRUSTED", detail=stamp.report.field_name))
+        if only_timestamps:
+            # Nothing else vouches for the document: what changed after each timestamp is judged here.
+            for stamp, candidate in zip(doc.doc_timestamps, stamps, strict=True):
+                if stamp.revision < 0 or stamp.covered_end is None:
+                    continue
+                try:
+                    outcome = self._changes_after(doc, stamp.revision, stamp.covered_end, SignatureType.APPROVAL,
+                                                  lambda name: False)
+                except AnalysisError as exc:
+                    findings.append(finding("MODIFICATION_ANALYSIS_FAILED", detail=str(exc)[:300]))
+                    continue
+                if outcome.disallowed:
+                    findings.append(finding("MODIFIED_AFTER_TIMESTAMP",
+                                            detail=f"{candidate.found.name}: {_named(outcome.disallowed)}"))
+        return findings
+
+    def _document_report(
+        self, doc: _Document, file_name: str | None, signatures: list[SignatureReport], findings: list[Finding]
+    ) -> DocumentReport:
         failed = [s for s in signatures if s.indication is Indication.TOTAL_FAILED]
         unsure = [s for s in signatures if s.indication is Indication.INDETERMINATE]
+        errors_ = [f for f in findings if f.severity is Severity.ERROR]
         if failed:
             indication, sub, text = Indication.TOTAL_FAILED, failed[0].sub_indication, failed[0].reason
-        elif any(f.severity is Severity.ERROR for f in findings):
-            indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
-            text = findings[0].text
+        elif any(f.code == "MODIFICATION_ANALYSIS_FAILED" for f in errors_):
+            indication, sub, text = Indication.INDETERMINATE, SubIndication.GENERIC, errors_[0].text
+        elif errors_:
+            indication, sub, text = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, errors_[0].text
         elif unsure:
             indication, sub, text = Indication.INDETERMINATE, unsure[0].sub_indication, unsure[0].reason
+        elif not signatures:
+            untrusted = [t for t in doc.doc_timestamps if not t.sound]
+            if untrusted:
+                indication, sub = Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+                text = Text(fa="مرجع مهر زمانی سند مورد اعتماد نیست.", en="A document timestamp's authority is not"
+                            " trusted.")
+            else:
+                indication, sub = Indication.TOTAL_PASSED, None
+                text = Text(
+                    fa="سند امضایی ندارد؛ مهرهای زمانی آن معتبرند و وجود سند را در آن زمان ثابت می‌کنند.",
+                    en="The document has no signature; its timestamps are valid and prove it existed at that"
+                    " time.",
+                )
         else:
             indication, sub = Indication.TOTAL_PASSED, None
             n = len(signatures)
@@ -461,7 +677,7 @@ class Validator:
             reason=text,
             signatures=signatures,
             document_timestamps=[t.report for t in doc.doc_timestamps],
-            revisions=revisions,
+            revisions=doc.reader.xrefs.total_revisions,
             trust_anchors=list(self._anchor_names),
             policy=doc.policy.as_dict(),
             findings=findings,
@@ -484,6 +700,7 @@ class _Verdict:
     digest_ok: bool | None = None
     signature_ok: bool | None = None
     modification: Modification | None = None
+    changes: ModificationVerdict | None = None
     docmdp: int | None = None
     docmdp_ok: bool | None = None
     claimed_time: datetime | None = None
@@ -510,16 +727,19 @@ class _Verdict:
         return self.report(Indication.TOTAL_PASSED, None)
 
     def report(self, indication: Indication, sub: SubIndication | None) -> SignatureReport:
-        deciding = next((f for f in self.findings if f.severity is Severity.ERROR), None)
-        if indication is not Indication.TOTAL_FAILED or sub is not SubIndication.FORMAT_FAILURE:
-            # Only structural verdicts are best explained by their finding; others by the sub-indication.
-            deciding = deciding if sub in (SubIndication.HASH_FAILURE, SubIndication.SIG_CRYPTO_FAILURE) else None
+        # Structural verdicts, broken values and unfinished checks are best explained by the finding
+        # that decided them; the others by their sub-indication's reason.
+        explained_by_finding = sub in (SubIndication.HASH_FAILURE, SubIndication.SIG_CRYPTO_FAILURE,
+                                       SubIndication.GENERIC) or (
+            indication is Indication.TOTAL_FAILED and sub is SubIndication.FORMAT_FAILURE)
+        deciding = next((f for f in self.findings if f.severity is Severity.ERROR), None) \
+            if explained_by_finding else None
         outcome = self.outcome
         chain = None
         if outcome is not None:
             chain = ChainReport(
                 trusted=outcome.trusted,
-                anchor=to_cryptography(outcome.path[-1]).subject.rfc4514_string() if outcome.trusted else None,
+                anchor=subject_text(outcome.path[-1]) if outcome.trusted else None,
                 anchor_sha256=hashlib.sha256(outcome.path[-1].dump()).hexdigest() if outcome.trusted else None,
                 certificates=[certificate_info(c) for c in outcome.path]
                 or ([certificate_info(self.signer_cert)] if self.signer_cert is not None else []),
@@ -545,7 +765,7 @@ class _Verdict:
                 digest_ok=self.digest_ok,
                 signature_ok=self.signature_ok,
             ),
-            modifications=ModificationReport(self.modification, self.docmdp, self.docmdp_ok),
+            modifications=self._modification_report(),
             claimed_signing_time=self.claimed_time,
             best_signature_time=self.best_time or self.moment,
             timestamps=self.timestamps,
@@ -554,16 +774,28 @@ class _Verdict:
             findings=self.findings,
         )
 
+    def _modification_report(self) -> ModificationReport:
+        outcome = self.changes
+        if outcome is None:
+            return ModificationReport(self.modification, self.docmdp, self.docmdp_ok)
+        disallowed, invisible = outcome.disallowed, outcome.invisible
+
+        def verdict_of(change: Change) -> str:
+            return "not_allowed" if change in disallowed else "not_shown" if change in invisible else "allowed"
+
+        return ModificationReport(
+            level=self.modification,
+            docmdp_permission=self.docmdp,
+            docmdp_ok=self.docmdp_ok,
+            changes=[ChangeReport(c.kind.value, c.where, c.page + 1 if c.page is not None else None, verdict_of(c))
+                     for c in outcome.changes],
+            changed_pages=[p + 1 for p in outcome.changed_pages],
+            compared_visually=outcome.compared_visually,
+        )
+
 
 def _chain_verdict(verdict: _Verdict, outcome: ChainOutcome) -> SignatureReport:
-    if outcome.trusted:
-        if outcome.fetched_online:
-            verdict.findings.append(finding("REVOCATION_FETCHED_ONLINE"))
-        if outcome.revocation.status is RevocationStatus.NOT_CHECKED:
-            verdict.findings.append(finding("REVOCATION_NOT_CHECKED"))
-        elif outcome.revocation.status is RevocationStatus.REVOKED:
-            verdict.findings.append(finding("REVOKED_AFTER_SIGNING"))
-        return verdict.passed()
+    """The verdict when the signer's chain does not hold (EN 319 102-1's X.509 validation results)."""
     failure = outcome.failure
     if failure == "no_chain":
         return verdict.indeterminate(SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
@@ -576,8 +808,8 @@ def _chain_verdict(verdict: _Verdict, outcome: ChainOutcome) -> SignatureReport:
         return verdict.indeterminate(SubIndication.REVOKED_CA_NO_POE)
     if failure == "expired":
         cert = verdict.signer_cert
-        not_after = to_cryptography(cert).not_valid_after_utc if cert is not None else None
-        if verdict.best_time is not None and not_after is not None and verdict.best_time > not_after:
+        end = not_after(cert) if cert is not None else None
+        if verdict.best_time is not None and end is not None and verdict.best_time > end:
             return verdict.fail(SubIndication.EXPIRED)  # a timestamp proves it was signed after expiry
         if outcome.revocation.status is RevocationStatus.GOOD:
             return verdict.indeterminate(SubIndication.OUT_OF_BOUNDS_NOT_REVOKED)
@@ -594,55 +826,85 @@ def _chain_verdict(verdict: _Verdict, outcome: ChainOutcome) -> SignatureReport:
 
 
 def _crypto_constraints(
-    policy: ValidationPolicy,
-    md_algorithm: str,
-    cert: asn1_x509.Certificate,
-    poe: datetime | None,
-    verdict: _Verdict,
+    rules: PolicyRules, check: CmsCheck, cert: asn1_x509.Certificate, poe: datetime | None, verdict: _Verdict
 ) -> SubIndication | None:
-    """The digest and key-size policy; a sunset digest passes only with proof of existence before its date."""
-    md = md_algorithm.lower().replace("-", "_")
-    if md not in policy.allowed_digests:
-        sunset = policy.digest_sunsets.get(md)
-        if sunset is None or poe is None or poe >= sunset:
-            verdict.findings.append(finding("DIGEST_NOT_ALLOWED", detail=md))
-            if poe is None and sunset is not None:
-                return SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
-            return SubIndication.CRYPTO_CONSTRAINTS_FAILURE
-    key = to_cryptography(cert).public_key()
-    bits: int | None = None
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < policy.min_rsa_bits:
-        bits = key.key_size
-    elif isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < policy.min_ec_bits:
-        bits = key.curve.key_size
-    if bits is not None:
-        verdict.findings.append(finding("KEY_TOO_SMALL", detail=f"{bits} bits"))
-        return SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+    """The policy's crypto suite: the digest and the key, each acceptable until its date.
+
+    A digest or key past its date at the validation time passes only with
+    proof of existence (a timestamp) before that date (EN 319 102-1, 5.2.8);
+    one the suite does not list never passes.
+    """
+    suite = rules.crypto
+
+    def expired(until: datetime | None) -> bool:
+        return until is not None and verdict.moment >= until and (poe is None or poe >= until)
+
+    listed, until = suite.digest_until(check.digest_algorithm)
+    if not listed or expired(until):
+        verdict.findings.append(finding("DIGEST_NOT_ALLOWED", detail=check.digest_algorithm))
+        return SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE if listed and poe is None else \
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+    # Read with asn1crypto: a certificate cryptography refuses still has a key to weigh.
+    algorithm = _key_algorithm(cert)
+    strength = key_strength(cert)
+    if algorithm in ("ed25519", "ed448"):
+        listed, until, what = algorithm in suite.eddsa, suite.eddsa.get(algorithm), algorithm
+    elif strength is not None and strength[0] in ("rsa", "dsa", "ec") and strength[1] > 0:
+        family, bits = strength
+        listed, until = suite.key_until("ec" if family == "ec" else "rsa", bits)
+        what = f"{family.upper()} {bits} bits"
+    else:
+        listed, until, what = False, None, f"{algorithm or 'unreadable'} key"
+    if not listed or expired(until):
+        verdict.findings.append(finding("KEY_TOO_SMALL", detail=what))
+        return SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE if listed and poe is None else \
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE
     return None
 
 
+def _key_algorithm(cert: asn1_x509.Certificate) -> str | None:
+    try:
+        return str(cert["tbs_certificate"]["subject_public_key_info"].algorithm)
+    except Exception:
+        return None
+
+
 def _signing_key_usage_ok(cert: asn1_x509.Certificate) -> bool:
-    usage = cert.key_usage_value
+    try:
+        usage = cert.key_usage_value
+    except Exception:  # an unreadable extension allows nothing
+        return False
     return usage is None or bool(set(usage.native) & _SIGNING_KEY_USAGES)
 
 
 def _pades_level(
-    emb: EmbeddedPdfSignature, subfilter: str | None, verdict: _Verdict, doc: _Document, outcome: ChainOutcome
+    emb: EmbeddedPdfSignature,
+    subfilter: str | None,
+    signer_info: cms.SignerInfo,
+    verdict: _Verdict,
+    doc: _Document,
+    outcome: ChainOutcome,
 ) -> str | None:
-    """The PAdES baseline level the signature reaches (EN 319 142-1), or None when it is not PAdES."""
+    """The PAdES baseline level the file's evidence reaches (EN 319 142-1), or None when it is not PAdES.
+
+    Judged from what the file holds, whatever the revocation mode of this run:
+    B-LT needs validation data for the signer's chain added after the signature.
+    """
     if subfilter != _PADES_SUBFILTER:
         return None
-    attrs = emb.signer_info["signed_attrs"]
-    names = {a["type"].native for a in attrs} if attrs else set()
+    try:
+        names = {a["type"].native for a in signer_info["signed_attrs"] or []}
+    except Exception:
+        return None
     if not names & {"signing_certificate", "signing_certificate_v2"}:
         return None
-    stamped_docs = [t for t in doc.doc_timestamps if t.sound and t.revision >= emb.signed_revision]
+    signed = emb.signed_revision
+    stamped_docs = [t for t in doc.doc_timestamps if t.sound and t.revision >= signed]
     if not any(t.intact and t.trusted for t in verdict.timestamps) and not stamped_docs:
         return "B-B"
-    signed = emb.signed_revision
-    # B-LT: validation data added after the signature, and enough to validate it offline.
-    long_term = (
-        any(r > signed for r in doc.dss_changes) and outcome.trusted and outcome.revocation.source == "embedded"
+    path = outcome.path[:-1] if outcome.path else ((verdict.signer_cert,) if verdict.signer_cert else ())
+    long_term = any(r > signed for r in doc.dss_changes) and bool(path) and all(
+        _has_revocation_data(doc.evidence, cert) for cert in path
     )
     if not long_term:
         return "B-T"
@@ -652,30 +914,75 @@ def _pades_level(
     return "B-LT"
 
 
+def _has_revocation_data(evidence: Evidence, cert: asn1_x509.Certificate) -> bool:
+    """Whether the DSS holds an OCSP response about ``cert`` or a CRL from its issuer."""
+    try:
+        serial, issuer = cert.serial_number, cert.issuer
+        for response in evidence.ocsps:
+            basic = response["response_bytes"]["response"].parsed
+            for single in basic["tbs_response_data"]["responses"]:
+                cert_id = single["cert_id"]
+                algorithm = cert_id["hash_algorithm"]["algorithm"].native
+                if cert_id["serial_number"].native == serial and \
+                        cert_id["issuer_name_hash"].native == hashlib.new(algorithm, issuer.dump()).digest():
+                    return True
+        return any(crl["tbs_cert_list"]["issuer"] == issuer for crl in evidence.crls)
+    except Exception:  # unreadable validation data is none
+        return False
+
+
 # -- reading the file ---------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def _open(source: bytes | str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def _open(source: bytes | str | os.PathLike[str]) -> Iterator[tuple[BinaryIO, Path | None]]:
     if isinstance(source, bytes | bytearray | memoryview):
-        yield io.BytesIO(bytes(source))
+        yield io.BytesIO(bytes(source)), None
         return
+    path = Path(source)
     try:
-        fh = open(Path(source), "rb")  # noqa: SIM115 - closed by the with below
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
-        raise InputError(errors.PDF_MISSING, Path(source).name) from exc
+        raise InputError(errors.PDF_MISSING, path.name) from exc
     with fh:
-        yield fh
+        yield fh, path
 
 
-def _check_envelope(stream: BinaryIO, max_bytes: int) -> tuple[int, str]:
-    """The shared first look at the file, plus its SHA-256 for the report."""
-    size = check_envelope(stream, max_bytes)
-    digest = hashlib.sha256()
-    while chunk := stream.read(_HASH_CHUNK):
-        digest.update(chunk)
-    stream.seek(0)
-    return size, digest.hexdigest()
+def _candidate(doc: _Document, found: FoundSignature) -> _Candidate:
+    check = check_byte_range(_raw(found.value, "/ByteRange"), raw_contents(found.value), doc.stream, doc.size)
+    if not check.sane:
+        return _Candidate(found, check, None, None)
+    try:
+        return _Candidate(found, check, SignatureValue(doc.reader, found), None)
+    except Exception as exc:  # attacker-controlled bytes: any parse failure is a format failure
+        return _Candidate(found, check, None, f"{type(exc).__name__}: {exc}"[:200])
+
+
+def _signer_info(emb: EmbeddedPdfSignature, check: CmsCheck) -> cms.SignerInfo:
+    """The SignerInfo the check judged (the worst of several), else the first."""
+    try:
+        return emb.signed_data["signer_infos"][check.signer_info_index]
+    except (IndexError, KeyError, TypeError):
+        return emb.signer_info
+
+
+def _docmdp(emb: EmbeddedPdfSignature) -> MDPPerm | None:
+    try:
+        return emb.docmdp_level
+    except Exception:  # an unreadable /Reference or /Lock sets no permission
+        return None
+
+
+def _fieldmdp(emb: EmbeddedPdfSignature) -> FieldMDPSpec | None:
+    try:
+        return emb.fieldmdp
+    except Exception:
+        return None
+
+
+def _named(changes: Sequence[Change]) -> str:
+    names = "; ".join(c.where for c in changes[:_NAMED_CHANGES])
+    return names + (f"; and {len(changes) - _NAMED_CHANGES} more" if len(changes) > _NAMED_CHANGES else "")
 
 
 def _dss_evidence(reader: PdfFileReader) -> tuple[Evidence, tuple[int, ...]]:
@@ -719,52 +1026,23 @@ def _dss_changes(reader: PdfFileReader) -> tuple[int, ...]:
 
 def _cms_evidence(signed_data: cms.SignedData, signer_info: cms.SignerInfo | None) -> Evidence:
     """Certificates in the CMS, and revocation data in Adobe's revocation-info-archival attribute."""
-    certs = tuple(
-        c.chosen for c in (signed_data["certificates"] or []) if isinstance(c.chosen, asn1_x509.Certificate)
-    )
+    certs = embedded_certificates(signed_data)
     ocsps: list[asn1_ocsp.OCSPResponse] = []
     crls: list[asn1_crl.CertificateList] = []
-    if signer_info is not None and signer_info["signed_attrs"]:
-        for attr in signer_info["signed_attrs"]:
+    try:
+        for attr in (signer_info["signed_attrs"] or []) if signer_info is not None else []:
             if attr["type"].native == "adobe_revocation_info_archival":
                 for value in attr["values"]:
                     ocsps.extend(value["ocsp"] or [])
                     crls.extend(value["crl"] or [])
+    except Exception:  # an unreadable archival attribute holds no evidence
+        ocsps, crls = [], []
     return Evidence(certs, tuple(ocsps), tuple(crls))
 
 
-def _field_type(sig_obj: object) -> str | None:
-    try:
-        obj = sig_obj.get_object() if hasattr(sig_obj, "get_object") else sig_obj
-        return _name(obj.get("/Type")) if isinstance(obj, generic.DictionaryObject) else None
-    except Exception:
-        return None
-
-
-def _signature_dictionary(sig_field: generic.DictionaryObject) -> generic.DictionaryObject | None:
-    try:
-        value = sig_field.get_object()["/V"].get_object()
-    except Exception:
-        return None
-    return value if isinstance(value, generic.DictionaryObject) else None
-
-
-def _contents(sig_obj: generic.DictionaryObject | None) -> bytes | None:
+def _raw(sig_obj: generic.DictionaryObject | None, key: str) -> object:
     if sig_obj is None:
         return None
-    try:
-        # As written: a signature's /Contents is never encrypted, even in an encrypted document.
-        value = sig_obj.raw_get("/Contents", decrypt=generic.EncryptedObjAccess.RAW)
-    except KeyError:
-        return None
-    if isinstance(value, generic.IndirectObject):
-        return None  # /Contents must be direct: an indirect one is outside the signed hole
-    if isinstance(value, generic.ByteStringObject | generic.TextStringObject):
-        return value.original_bytes
-    return None
-
-
-def _raw(sig_obj: generic.DictionaryObject, key: str) -> object:
     try:
         value = sig_obj.raw_get(key)
     except KeyError:
@@ -782,25 +1060,10 @@ def _name(value: object) -> str | None:
 
 def _claimed_time(emb: EmbeddedPdfSignature) -> datetime | None:
     try:
-        claimed = generic_cms.extract_self_reported_ts(emb.signer_info) or emb.self_reported_timestamp
+        claimed = emb.self_reported_timestamp
     except Exception:
         return None
     return claimed.astimezone(UTC) if claimed is not None else None
-
-
-def _signature_algorithm(signer_info: cms.SignerInfo) -> str:
-    algorithm = signer_info["signature_algorithm"]
-    try:
-        return str(algorithm.signature_algo)
-    except ValueError:  # an algorithm asn1crypto cannot name: report its OID
-        return str(algorithm["algorithm"].dotted)
-
-
-def _message_digest(signer_info: cms.SignerInfo) -> bytes | None:
-    try:
-        return generic_cms.extract_message_digest(signer_info)
-    except Exception:
-        return None
 
 
 def _broken_timestamp(kind: str, problem: str, *, field_name: str | None = None) -> TimestampReport:
@@ -821,7 +1084,7 @@ def _earliest(times: Sequence[datetime]) -> datetime | None:
 
 
 def _flag_overlaps(reports: list[SignatureReport], gaps: list[tuple[int, int] | None]) -> None:
-    """Signatures sharing unsigned bytes cannot both be what they claim: both fail."""
+    """Live signatures (their byte ranges hold) that share unsigned bytes cannot both be what they claim."""
     for i in sorted(overlapping_gaps(gaps)):
         r = reports[i]
         r.findings.append(finding("SIGNATURES_OVERLAP"))

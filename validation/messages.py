@@ -83,8 +83,29 @@ FINDINGS: dict[str, tuple[Severity, str, str]] = {
     ),
     "FORM_FILLED_AFTER_SIGNING": (
         Severity.INFO,
-        "پس از امضا فرم پر شده یا امضای دیگری افزوده شده است.",
-        "Form fields were filled or further signatures added after signing.",
+        "پس از امضا فیلدهای فرم پر شده است.",
+        "Form fields were filled after signing.",
+    ),
+    "INVISIBLE_CHANGES": (
+        Severity.WARNING,
+        "پس از امضا تغییراتی در ساختار سند داده شده که در هیچ صفحه‌ای دیده نمی‌شود.",
+        "After signing, the document's structure was changed in ways no page shows.",
+    ),
+    "FIELD_LOCK_VIOLATION": (
+        Severity.ERROR,
+        "فیلدی که امضا آن را قفل کرده بود پس از امضا تغییر کرده است.",
+        "A form field locked by this signature was changed after signing.",
+    ),
+    "MODIFICATION_ANALYSIS_FAILED": (
+        Severity.ERROR,
+        "بررسی تغییرات پس از امضا کامل نشد. این نشانه دستکاری نیست، ولی دست‌نخوردگی سند هم ثابت نشد.",
+        "The check of what changed after signing could not be completed. This is not evidence of tampering,"
+        " but the document is not proven unchanged either.",
+    ),
+    "SIGNATURE_IN_SEVERAL_FIELDS": (
+        Severity.INFO,
+        "این امضا در چند فیلد امضا نشان داده می‌شود و یک امضا شمرده شد.",
+        "This signature is shown in several signature fields; it is counted once.",
     ),
     "DIGEST_NOT_ALLOWED": (
         Severity.ERROR,
@@ -131,12 +152,82 @@ FINDINGS: dict[str, tuple[Severity, str, str]] = {
         "این امضا از قالب PAdES (ETSI.CAdES.detached) نیست.",
         "This signature is not in the PAdES format (ETSI.CAdES.detached).",
     ),
+    "SIGNER_CERT_WRONG_PURPOSE": (
+        Severity.ERROR,
+        "کاربری‌های مجاز گواهی امضاکننده (Extended Key Usage) امضای سند را در بر نمی‌گیرد؛ برای نمونه گواهی مهر"
+        " زمانی یا احراز هویت است.",
+        "The signer's certificate's extended key usage does not allow signing documents (it is, for example, a"
+        " timestamping or authentication certificate).",
+    ),
+    "KEY_USAGE_NOT_SIGNING": (
+        Severity.ERROR,
+        "کاربری کلید گواهی امضاکننده (Key Usage) امضا را مجاز نمی‌کند.",
+        "The signer certificate's key usage does not allow signatures.",
+    ),
+    "ALGORITHM_FORBIDDEN": (
+        Severity.ERROR,
+        "استانداردها این ترکیب الگوریتم‌ها را برای امضا ممنوع کرده‌اند (برای نمونه Ed25519 با چکیده‌ای جز"
+        " SHA-512).",
+        "The standards forbid this combination of algorithms in a signature (for example Ed25519 with a digest"
+        " other than SHA-512).",
+    ),
+    "ALGORITHM_PROTECTION_MISMATCH": (
+        Severity.ERROR,
+        "الگوریتم‌های آمده در ویژگی امضاشدهٔ حفاظت الگوریتم (RFC 6211) با الگوریتم‌های اعلام‌شدهٔ امضا یکی نیست؛"
+        " ممکن است الگوریتم جایگزین شده باشد.",
+        "The algorithms in the signed algorithm-protection attribute (RFC 6211) differ from the ones the"
+        " signature declares; the algorithm may have been substituted.",
+    ),
+    "ENCAPSULATED_CONTENT_UNEXPECTED": (
+        Severity.ERROR,
+        "امضا محتوایی جز بایت‌های امضاشدهٔ سند در خود دارد، پس آنچه امضا شده همین سند نیست.",
+        "The signature encapsulates other content than the document's signed bytes, so what was signed is not"
+        " this document.",
+    ),
+    "SIGNED_ATTRIBUTES_INVALID": (
+        Severity.ERROR,
+        "ویژگی‌های امضاشده نادرست است: نوع محتوا یا چکیدهٔ پیام نیست، تکرار شده یا با محتوای امضاشده نمی‌خواند.",
+        "The signed attributes are wrong: the content type or the message digest is missing, repeated or does"
+        " not match the signed content.",
+    ),
+    "SIGNING_CERTIFICATE_MISMATCH": (
+        Severity.ERROR,
+        "گواهی‌ای که در ویژگی امضاشدهٔ «گواهی امضاکننده» نام برده شده، گواهی همراه امضا نیست.",
+        "The certificate named in the signed signing-certificate attribute is not the one carried with the"
+        " signature.",
+    ),
+    "SIGNER_INFOS_MULTIPLE": (
+        Severity.WARNING,
+        "این امضا چند امضاکننده (SignerInfo) دارد؛ همهٔ آن‌هایی که گواهی‌شان همراه است بررسی شدند.",
+        "This signature holds several signers (SignerInfos); every one whose certificate is included was checked.",
+    ),
     "HOSTILE_URL_IGNORED": (
         Severity.INFO,
         "نشانی‌های داخل گواهی که در فهرست مجاز نبودند فراخوانی نشدند.",
         "Addresses in the certificate outside the allow-list were not contacted.",
     ),
 }
+
+# Findings about the whole document.
+FINDINGS.update({
+    "DAMAGED_TAIL": (
+        Severity.WARNING,
+        "بخش پایانی فایل خراب است و خوانده نشد؛ برخی نرم‌افزارها ممکن است محتوای آن را نشان دهند.",
+        "The end of the file is damaged and could not be read; some readers may show what it holds.",
+    ),
+    "TIMESTAMPS_ONLY": (
+        Severity.WARNING,
+        "این سند هیچ امضایی ندارد و فقط مهر زمانی سند دارد: مهر زمانی ثابت می‌کند سند در آن زمان وجود داشته،"
+        " نه اینکه چه کسی آن را تأیید کرده است.",
+        "This document carries no signature, only document timestamps: they prove the document existed at that"
+        " time, not who approved it.",
+    ),
+    "MODIFIED_AFTER_TIMESTAMP": (
+        Severity.ERROR,
+        "سند پس از مهر زمانی به شکلی غیرمجاز تغییر کرده است.",
+        "The document was changed in a disallowed way after its timestamp.",
+    ),
+})
 
 # sub-indication (or None for passed) -> one-line reason
 REASONS: dict[SubIndication | None, tuple[str, str]] = {
@@ -217,6 +308,10 @@ REASONS: dict[SubIndication | None, tuple[str, str]] = {
         "اطلاعات ابطال گواهی در دسترس نیست؛ بعداً دوباره بررسی کنید.",
         "No revocation information is available for the certificate; try again later.",
     ),
+    SubIndication.GENERIC: (
+        "بررسی این امضا کامل نشد؛ یافته‌ها دلیل آن را می‌گویند.",
+        "The check of this signature could not be completed; the findings say why.",
+    ),
     SubIndication.NO_POE: (
         "اثبات وجود امضا در زمان لازم در دست نیست.",
         "There is no proof the signature existed at the time it needed to.",
@@ -224,10 +319,14 @@ REASONS: dict[SubIndication | None, tuple[str, str]] = {
 }
 
 
-def finding(code: str, *, detail: str | None = None) -> Finding:
-    """The finding ``code``; ``detail`` (English, technical) is appended to the English text."""
-    severity, fa, en = FINDINGS[code]
-    return Finding(code=code, severity=severity, text=Text(fa=fa, en=f"{en} ({detail})" if detail else en))
+def finding(code: str, *, detail: str | None = None, severity: Severity | None = None) -> Finding:
+    """The finding ``code``; ``detail`` (English, technical) is appended to the English text.
+
+    ``severity`` overrides the code's usual one: the validation policy sets it for the checks it governs.
+    """
+    usual, fa, en = FINDINGS[code]
+    text = Text(fa=fa, en=f"{en} ({detail})" if detail else en)
+    return Finding(code=code, severity=severity or usual, text=text)
 
 
 def reason(sub_indication: SubIndication | None, *, detail: Finding | None = None) -> Text:

@@ -58,14 +58,16 @@ class SubIndication(enum.StrEnum):
     NO_POE = "NO_POE"
     TRY_LATER = "TRY_LATER"
     SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"
+    GENERIC = "GENERIC"  # any other reason: here, a check that could not be completed (never tampering)
 
 
 class Modification(enum.StrEnum):
-    """What changed after a signature, from least to most serious (pyHanko's difference analysis)."""
+    """The most serious kind of change after a signature (:mod:`validation.modifications`), least first."""
 
     NONE = "NONE"
-    LTA_UPDATES = "LTA_UPDATES"  # DSS and document timestamps only
-    FORM_FILLING = "FORM_FILLING"  # field values and new signatures
+    LTA_UPDATES = "LTA_UPDATES"  # validation data, document timestamps, metadata: nothing a page shows
+    SIGNATURES = "SIGNATURES"  # later signatures, their fields and appearances
+    FORM_FILLING = "FORM_FILLING"  # field values and their appearances
     ANNOTATIONS = "ANNOTATIONS"  # comments and other annotations
     OTHER = "OTHER"  # anything else: pages, content, objects
 
@@ -187,10 +189,23 @@ class IntegrityReport:
 
 
 @dataclass(frozen=True)
+class ChangeReport:
+    """One change found after a signature, and how the policy judged it."""
+
+    kind: str  # validation.modifications.ChangeKind: extension, signature, form_filling, annotation, ...
+    where: str  # e.g. "page 1 /Contents", "field 'price' /V"
+    page: int | None  # 1-based
+    verdict: str  # "allowed", "not_allowed" (fails the signature), "not_shown" (not allowed, shown on no page)
+
+
+@dataclass(frozen=True)
 class ModificationReport:
-    level: Modification | None  # None when not analysed (integrity already failed)
+    level: Modification | None  # None when not analysed (integrity already failed, or the analysis failed)
     docmdp_permission: int | None  # 1, 2 or 3 when the document is certified
     docmdp_ok: bool | None
+    changes: list[ChangeReport] = field(default_factory=list)
+    changed_pages: list[int] = field(default_factory=list)  # 1-based: pages that show a change not allowed
+    compared_visually: bool = False  # the pages of both revisions were drawn and compared
 
 
 @dataclass

@@ -475,9 +475,7 @@ def _matches_sid(cert: asn1_x509.Certificate, sid: cms.SignerIdentifier) -> bool
             tbs = cert["tbs_certificate"]
             if tbs["serial_number"].native != wanted["serial_number"].native:
                 return False
-            if tbs["issuer"].dump() == wanted["issuer"].dump():
-                return True
-            return bool(tbs["issuer"] == wanted["issuer"])
+            return _same_name(tbs["issuer"], wanted["issuer"])
         if sid.name == "subject_key_identifier":
             wanted_id = bytes(sid.chosen.native)
             ski = _subject_key_id(cert)
@@ -507,7 +505,18 @@ def _ess_names(cert: asn1_x509.Certificate, ess: tsp.SigningCertificate | tsp.Si
         if issuer_serial["serial_number"].native != cert["tbs_certificate"]["serial_number"].native:
             return False
         names = list(issuer_serial["issuer"])
-        return len(names) == 1 and names[0].name == "directory_name" and names[0].chosen == cert.issuer
+        return len(names) == 1 and names[0].name == "directory_name" and _same_name(names[0].chosen, cert.issuer)
+    except Exception:
+        return False
+
+
+def _same_name(a: asn1_x509.Name, b: asn1_x509.Name) -> bool:
+    """RFC 5280 name equality; names asn1crypto cannot prepare (a bidi value, bytes that are not UTF-8)
+    are equal only when byte-identical, which is never looser."""
+    if a.dump() == b.dump():
+        return True
+    try:
+        return bool(a == b)
     except Exception:
         return False
 
@@ -1167,21 +1176,41 @@ signing certificates, which is the "no extension" case below.
 """
 
 
-def signing_purpose_refusal(cert: x509.Certificate) -> str | None:
+def signing_purpose_refusal(cert: x509.Certificate | asn1_x509.Certificate) -> str | None:
     """Why ``cert`` may not sign a document by its extendedKeyUsage, or None when it may.
 
     No extension: no restriction. An extension, critical or not, restricts
     the key to the purposes it lists (RFC 5280 §4.2.1.12), so one of
     :data:`DOCUMENT_SIGNING_PURPOSES` must be among them. An unreadable
-    extension is a refusal.
+    extension is a refusal. An asn1crypto certificate is read with
+    asn1crypto, so one that ``cryptography`` refuses elsewhere (a UserNotice
+    in a VisibleString, say) is judged on its extended key usage alone.
     """
+    if isinstance(cert, asn1_x509.Certificate):
+        return _asn1_purpose_refusal(cert)
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         return None
     except Exception as exc:  # duplicate or malformed extensions: attacker-controlled
         return f"the certificate's extensions cannot be read ({type(exc).__name__})"
-    purposes = list(eku)
+    return _purposes_refusal(list(eku))
+
+
+def _asn1_purpose_refusal(cert: asn1_x509.Certificate) -> str | None:
+    try:
+        found = [e for e in cert["tbs_certificate"]["extensions"] or [] if e["extn_id"].dotted == "2.5.29.37"]
+        if not found:
+            return None
+        if len(found) > 1:
+            return "the certificate's extended key usage is given twice"
+        purposes = [ObjectIdentifier(p.dotted) for p in found[0]["extn_value"].parsed]
+    except Exception as exc:  # a malformed extension: attacker-controlled
+        return f"the certificate's extended key usage cannot be read ({type(exc).__name__})"
+    return _purposes_refusal(purposes)
+
+
+def _purposes_refusal(purposes: list[ObjectIdentifier]) -> str | None:
     if any(p in DOCUMENT_SIGNING_PURPOSES for p in purposes):
         return None
     names = ", ".join(getattr(p, "_name", None) or p.dotted_string for p in purposes) or "nothing"

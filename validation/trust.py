@@ -12,6 +12,21 @@ minute; so a reused answer is one the validator would have given anyway.
 Revocation data comes from the document first. Online fetching happens only
 when the policy allows it and only from allow-listed URL prefixes (a
 certificate's own AIA/CDP addresses are never trusted on their own).
+
+Certificates come from attackers as often as from CAs, and asn1crypto parses
+them lazily, so a broken field surfaces wherever it is first read. Reading is
+made lenient where only finding a path depends on it, never where trust does:
+
+* names are compared as RFC 5280 asks (RFC 4518 string preparation); a value
+  asn1crypto cannot prepare (a Persian name ending in a Latin ``[Stamp]``,
+  which its bidi rule rejects although RFC 4518 ignores bidi; an undecodable
+  string) is compared by its exact DER instead, never more loosely;
+* a document's certificate that cannot even be indexed (an unparseable name,
+  key or extension) is left out of path building;
+* whatever else a certificate makes the path validator raise is a failed
+  chain (``"general"``) with the reason, never an exception;
+* a path that validates is trusted only when every certificate on it but the
+  anchor has readable extensions, each present once (:func:`extensions_problem`).
 """
 
 from __future__ import annotations
@@ -19,11 +34,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
@@ -46,10 +62,11 @@ from pakat.errors import PakatError
 from signer.http import HttpClient
 from signer.revocation import RevocationSource
 from validation.config import RevocationMode, ValidationConfig
-from validation.identity import to_cryptography
+from validation.identity import name_text, subject_text, to_cryptography
 from validation.model import RevocationReport, RevocationStatus
 
 _CACHE_SIZE = 4096
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,9 +108,9 @@ class ChainJudge:
     """Validates certificate paths against the configured roots, with a cache."""
 
     def __init__(self, config: ValidationConfig, algorithm_policy: AlgorithmUsagePolicy | None = None) -> None:
-        self._roots = [asn1_x509.Certificate.load(_der(c)) for c in config.trust_roots]
+        self._roots = _usable("trust root", (load_certificate(_der(c)) for c in config.trust_roots))
         self._root_keys = {hashlib.sha256(r.dump()).digest() for r in self._roots}
-        self._intermediates = [asn1_x509.Certificate.load(_der(c)) for c in config.intermediates]
+        self._intermediates = _usable("intermediate", (load_certificate(_der(c)) for c in config.intermediates))
         self._policy = config.policy
         self._algorithm_policy = algorithm_policy
         prefixes = tuple(config.revocation_url_prefixes)
@@ -142,7 +159,7 @@ class ChainJudge:
                 self._cache.move_to_end(key)
                 self.hits += 1
                 return cached
-        outcome = self._validate(cert, evidence, moment, mode, key_usage, extended_key_usage, retroactive)
+        outcome = self._validate_safely(cert, evidence, moment, mode, key_usage, extended_key_usage, retroactive)
         with self._lock:
             self.misses += 1
             self._cache[key] = outcome
@@ -157,7 +174,7 @@ class ChainJudge:
     ) -> ValidationContext:
         return ValidationContext(
             trust_roots=self._roots,
-            other_certs=[*self._intermediates, *evidence.certificates],
+            other_certs=[*self._intermediates, *(c for c in evidence.certificates if _registrable(c))],
             ocsps=list(evidence.ocsps),
             crls=list(evidence.crls),
             moment=moment,
@@ -167,6 +184,24 @@ class ChainJudge:
             time_tolerance=self._policy.clock_skew,
             algorithm_usage_policy=self._algorithm_policy,
         )
+
+    def _validate_safely(
+        self,
+        cert: asn1_x509.Certificate,
+        evidence: Evidence,
+        moment: datetime,
+        mode: RevocationMode,
+        key_usage: frozenset[str],
+        extended_key_usage: frozenset[str],
+        retroactive: bool,
+    ) -> ChainOutcome:
+        """:meth:`_validate`, with whatever a malformed certificate makes it raise turned into a failed chain."""
+        try:
+            harden_names(cert)
+            return self._validate(cert, evidence, moment, mode, key_usage, extended_key_usage, retroactive)
+        except Exception as exc:  # attacker-made certificates: any parse failure is an untrusted chain
+            message = f"the certificate could not be read: {type(exc).__name__}: {exc}"
+            return self._failed("general", message, cert, evidence, mode, False)
 
     def _validate(
         self,
@@ -184,7 +219,11 @@ class ChainJudge:
             if extra.ocsps or extra.crls:
                 evidence = evidence.plus(extra)
                 fetched = True
-        if mode is not RevocationMode.SKIP and moment > cert.not_valid_after + self._policy.clock_skew:
+        not_after = cert.not_valid_after
+        if not isinstance(not_after, datetime):
+            unreadable = "the certificate's validity cannot be read"
+            return self._failed("general", unreadable, cert, evidence, mode, fetched)
+        if mode is not RevocationMode.SKIP and moment > not_after + self._policy.clock_skew:
             # An expired certificate is "out of bounds" whatever its revocation data says (certvalidator
             # would report the missing fresh revocation data first): check the rest of the path alone.
             bounds = self._validate(
@@ -192,7 +231,7 @@ class ChainJudge:
             )
             if bounds.failure not in ("expired", None):
                 return bounds
-            expired = f"the certificate expired at {cert.not_valid_after.isoformat()}"
+            expired = f"the certificate expired at {not_after.isoformat()}"
             return self._failed("expired", expired, cert, evidence, mode, fetched)
         if mode is RevocationMode.SKIP:
             evidence = Evidence(evidence.certificates)
@@ -224,6 +263,12 @@ class ChainJudge:
         except (PathValidationError, ValidationError) as exc:
             return self._failed("general", str(exc), cert, evidence, mode, fetched)
         certs = tuple(path.iter_certs(include_root=True))
+        for member in certs:
+            if hashlib.sha256(member.dump()).digest() in self._root_keys:
+                continue  # the anchor is trusted as configured, whatever its extensions say
+            problem = extensions_problem(member)
+            if problem is not None:
+                return self._failed("general", f"{_who(member)}: {problem}", cert, evidence, mode, fetched)
         return ChainOutcome(
             trusted=True,
             path=_leaf_first(certs, cert),
@@ -242,7 +287,10 @@ class ChainJudge:
         mode: RevocationMode,
         fetched: bool,
     ) -> ChainOutcome:
-        certs = self._best_effort_path(cert, evidence)
+        try:
+            certs = self._best_effort_path(cert, evidence)
+        except Exception:  # the report's path is a courtesy: a certificate too broken to follow ends it
+            certs = (cert,)
         report = revocation_report(cert, certs, evidence, mode, fetched)
         return ChainOutcome(
             trusted=False,
@@ -260,7 +308,7 @@ class ChainJudge:
         """For the report when validation failed: issuers found by name, up to a root or a dead end."""
         candidates = [*self._intermediates, *evidence.certificates, *self._roots]
         path = [cert]
-        while len(path) < 10 and path[-1].subject != path[-1].issuer:
+        while len(path) < 10 and not same_name(path[-1].subject, path[-1].issuer):
             issuer = _find_issuer(path[-1], candidates)
             if issuer is None or any(issuer.dump() == c.dump() for c in path):
                 break
@@ -271,7 +319,10 @@ class ChainJudge:
         """Online answers for chain members the document carries none for (allow-listed responders only)."""
         if self._online is None:
             return Evidence()
-        path = self._best_effort_path(cert, evidence)
+        try:
+            path = self._best_effort_path(cert, evidence)
+        except Exception:
+            return Evidence()
         ocsps: list[asn1_ocsp.OCSPResponse] = []
         crls: list[asn1_crl.CertificateList] = []
         for member, issuer in itertools.pairwise(path):
@@ -284,10 +335,15 @@ class ChainJudge:
                 status = self._online.status(to_cryptography(member), to_cryptography(issuer))
             except PakatError:
                 continue  # unreachable, refused or not allow-listed: judged as "no data"
-            if status.kind == "ocsp":
-                ocsps.append(asn1_ocsp.OCSPResponse.load(status.der))
-            else:
-                crls.append(asn1_crl.CertificateList.load(status.der))
+            except Exception:  # a certificate the strict parser refuses, or an answer that does not parse
+                continue
+            try:
+                if status.kind == "ocsp":
+                    ocsps.append(asn1_ocsp.OCSPResponse.load(status.der))
+                else:
+                    crls.append(asn1_crl.CertificateList.load(status.der))
+            except ValueError:
+                continue
         return Evidence(ocsps=tuple(ocsps), crls=tuple(crls))
 
 
@@ -298,30 +354,40 @@ def revocation_report(
     mode: RevocationMode,
     fetched: bool,
 ) -> RevocationReport:
-    """What the evidence says of the leaf (its cryptography was checked by certvalidator)."""
+    """What the evidence says of the leaf (its cryptography was checked by certvalidator).
+
+    Data that cannot be read says nothing: the status is unknown, and a time
+    that is not a real datetime (asn1crypto gives year 0 as another type) is None.
+    """
     if mode is RevocationMode.SKIP:
         return RevocationReport(RevocationStatus.NOT_CHECKED, None, None, None, None, None)
-    source = "online" if fetched else "embedded"
+    try:
+        return _revocation_report(cert, evidence, "online" if fetched else "embedded")
+    except Exception:
+        return RevocationReport(RevocationStatus.UNKNOWN, None, None, None, None, None)
+
+
+def _revocation_report(cert: asn1_x509.Certificate, evidence: Evidence, source: str) -> RevocationReport:
     single = _matching_ocsp(cert, evidence.ocsps)
     if single is not None:
-        produced = single["this_update"].native
+        produced = _moment(single["this_update"].native)
         status = single["cert_status"]
         if status.name == "revoked":
             info = status.chosen
-            reason = info["revocation_reason"].native if info["revocation_reason"].native else None
+            reason = _reason(info["revocation_reason"].native)
             return RevocationReport(
-                RevocationStatus.REVOKED, source, "OCSP", produced, info["revocation_time"].native, reason
+                RevocationStatus.REVOKED, source, "OCSP", produced, _moment(info["revocation_time"].native), reason
             )
         if status.name == "good":
             return RevocationReport(RevocationStatus.GOOD, source, "OCSP", produced, None, None)
     crl_entry = _matching_crl(cert, evidence.crls)
     if crl_entry is not None:
         crl, entry = crl_entry
-        produced = crl["tbs_cert_list"]["this_update"].native
+        produced = _moment(crl["tbs_cert_list"]["this_update"].native)
         if entry is not None:
-            reason = entry.crl_reason_value.native if entry.crl_reason_value is not None else None
+            reason = _reason(entry.crl_reason_value.native) if entry.crl_reason_value is not None else None
             return RevocationReport(
-                RevocationStatus.REVOKED, source, "CRL", produced, entry["revocation_date"].native, reason
+                RevocationStatus.REVOKED, source, "CRL", produced, _moment(entry["revocation_date"].native), reason
             )
         return RevocationReport(RevocationStatus.GOOD, source, "CRL", produced, None, None)
     return RevocationReport(RevocationStatus.UNKNOWN, None, None, None, None, None)
@@ -339,7 +405,7 @@ def _matching_ocsp(
                     "issuer_name_hash"
                 ].native == _name_hash(cert, cert_id["hash_algorithm"]["algorithm"].native):
                     return single
-        except (KeyError, ValueError, TypeError):
+        except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
             continue
     return None
 
@@ -353,13 +419,13 @@ def _matching_crl(
 ) -> tuple[asn1_crl.CertificateList, asn1_crl.RevokedCertificate | None] | None:
     for crl in crls:
         try:
-            if crl["tbs_cert_list"]["issuer"] != cert.issuer:
+            if not same_name(crl["tbs_cert_list"]["issuer"], cert.issuer):
                 continue
             for entry in crl["tbs_cert_list"]["revoked_certificates"]:
                 if entry["user_certificate"].native == cert.serial_number:
                     return crl, entry
             return crl, None
-        except (KeyError, ValueError, TypeError):
+        except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
             continue
     return None
 
@@ -368,9 +434,152 @@ def _find_issuer(
     cert: asn1_x509.Certificate, candidates: Iterable[asn1_x509.Certificate]
 ) -> asn1_x509.Certificate | None:
     for candidate in candidates:
-        if candidate.subject == cert.issuer:
-            return candidate
+        try:
+            if same_name(candidate.subject, cert.issuer):
+                return candidate
+        except Exception:  # a candidate too broken to name is no issuer
+            continue
     return None
+
+
+def load_certificate(der: bytes) -> asn1_x509.Certificate:
+    """A certificate from DER, as lenient as asn1crypto: what a strict parser refuses may still be an anchor.
+
+    Raises :class:`ValueError` when the outer structure is not a certificate.
+    """
+    cert = asn1_x509.Certificate.load(der)
+    cert["tbs_certificate"]["subject_public_key_info"]  # the outer structure parsed now, not while building a path
+    return cert
+
+
+def load_certificates(data: bytes) -> list[asn1_x509.Certificate]:
+    """Every certificate in a PEM file (one or more blocks), or the one DER certificate in ``data``.
+
+    For ``pakat validate --trust``: certificates that ``cryptography`` refuses
+    (a negative serial, a DN value of the wrong length, a VisibleString holding
+    UTF-8) load here; whether they can anchor a chain is the path validator's call.
+    Raises :class:`ValueError` when nothing in ``data`` is a certificate.
+    """
+    from asn1crypto import pem
+
+    if pem.detect(data):
+        ders = [der for kind, _, der in pem.unarmor(data, multiple=True) if kind == "CERTIFICATE"]
+    else:
+        ders = [data]
+    if not ders:
+        raise ValueError("no CERTIFICATE block")
+    return [load_certificate(der) for der in ders]
+
+
+def extensions_problem(cert: asn1_x509.Certificate) -> str | None:
+    """Why a certificate's extensions cannot be relied on, or None when each is readable and present once.
+
+    Every extension asn1crypto knows is parsed to the end (no trailing bytes);
+    one it does not know is opaque to every check, so only its presence counts.
+    RFC 5280 forbids two instances of an extension, and readers disagree on
+    which one counts (asn1crypto takes the last), so a repeated one is refused.
+    """
+    try:
+        extensions = cert["tbs_certificate"]["extensions"]
+        seen: set[str] = set()
+        for extension in extensions:
+            oid = extension["extn_id"].dotted
+            name = extension["extn_id"].native
+            if oid in seen:
+                return f"the {name} extension appears more than once"
+            seen.add(oid)
+            extension["critical"].native  # noqa: B018 - must be a readable BOOLEAN
+            value = extension["extn_value"]
+            if name != oid:  # a known extension: read it all
+                parsed = value.parsed
+                parsed.native  # noqa: B018
+                if len(parsed.dump()) != len(value.contents):
+                    return f"the {name} extension has bytes after its value"
+    except Exception as exc:
+        return f"an extension cannot be read ({type(exc).__name__})"
+    return None
+
+
+def _usable(what: str, certs: Iterable[asn1_x509.Certificate]) -> list[asn1_x509.Certificate]:
+    """The configured certificates the path builder can index; the others are logged and left out."""
+    usable = []
+    for cert in certs:
+        if _registrable(cert):
+            usable.append(cert)
+        else:
+            log.warning("configured %s %s cannot be indexed for path building; left out",
+                        what, hashlib.sha256(cert.dump()).hexdigest())
+    return usable
+
+
+def _registrable(cert: asn1_x509.Certificate) -> bool:
+    """Whether the path builder can index ``cert``: its names, serial, key and key identifiers read."""
+    try:
+        harden_names(cert)
+        cert.issuer_serial  # noqa: B018
+        cert.public_key.sha1  # noqa: B018
+        cert.subject.hashable  # noqa: B018
+        cert.issuer.hashable  # noqa: B018
+        cert.key_identifier  # noqa: B018 - reads every known extension
+        cert.authority_key_identifier  # noqa: B018
+    except Exception:
+        return False
+    return True
+
+
+def harden_names(cert: asn1_x509.Certificate) -> None:
+    """Let asn1crypto compare the certificate's names where its string preparation gives up.
+
+    asn1crypto prepares every attribute value by RFC 4518 before comparing,
+    but raises for a value mixing right-to-left and left-to-right letters
+    (RFC 4518 section 2.5 ignores bidi) or one it cannot decode. Such a value
+    is given its exact DER, with a prefix no prepared string has (prepared
+    strings have no NUL), as its prepared form: it then equals only a
+    byte-identical value. asn1crypto caches the prepared form in ``_prepped``,
+    which is what is set here; names that prepare normally are untouched. The
+    name's ``human_friendly`` form, which the path builder puts in its
+    messages, falls back to :func:`validation.identity.name_text` likewise.
+    """
+    for name in (cert.subject, cert.issuer):
+        if getattr(name, "_human_friendly", "") is None:  # how the path builder names a certificate in messages
+            try:
+                name.human_friendly  # noqa: B018
+            except ValueError:
+                name._human_friendly = name_text(name)
+        for rdn in name.chosen:
+            for ntv in rdn:
+                if getattr(ntv, "_prepped", "") is not None:
+                    continue  # already prepared (or not asn1crypto 1.x: leave it alone)
+                try:
+                    ntv.prepped_value  # noqa: B018
+                except ValueError:
+                    ntv._prepped = "\x00" + ntv["value"].dump().hex()
+
+
+def same_name(a: asn1_x509.Name, b: asn1_x509.Name) -> bool:
+    """RFC 5280 name equality; names asn1crypto cannot prepare are equal only when byte-identical."""
+    try:
+        return bool(a == b)
+    except Exception:
+        try:
+            return bool(a.dump() == b.dump())
+        except Exception:
+            return False
+
+
+def _moment(value: object) -> datetime | None:
+    """A datetime from asn1crypto, or None for anything else (year 0 comes as ``extended_datetime``)."""
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _reason(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _who(cert: asn1_x509.Certificate) -> str:
+    return subject_text(cert)
 
 
 def _leaf_first(

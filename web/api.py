@@ -118,7 +118,9 @@ def validate() -> Response:
     Multipart form: ``file``. Query: ``format`` (json, xml or pdf; otherwise the
     ``Accept`` header decides: ``application/xml`` gives the ETSI TS 119 102-2 XML,
     ``application/pdf`` the PDF report, anything else JSON), ``lang`` (fa or en, for
-    the PDF) and ``at`` (ISO 8601 validation time; naive means UTC). The status is
+    the PDF), ``at`` (ISO 8601 validation time; naive means UTC) and ``policy`` (a
+    validation policy's name: ``general``, ``bid-envelope`` or one the deployment
+    names; default: the deployment's). The status is
     200 whenever a verdict was reached, whatever it is; unusable input gets the
     error JSON with its code.
     """
@@ -133,8 +135,9 @@ def validate() -> Response:
     if upload is None:
         raise InputError(errors.PDF_MISSING)
 
+    policy = request.args.get("policy", "").strip() or None
     path = uploaded_path(upload.stream)
-    report = validate_file(path, report_file_name(upload.filename), at=at)
+    report = validate_file(path, report_file_name(upload.filename), at=at, policy=policy)
     log.info("validated %s: %s, %d signature(s)", report.file_sha256, report.indication.value,
              len(report.signatures))
     AuditLog(pakat_state().database).record_validation(report, actor=_validation_actor(), channel="api")

@@ -36,7 +36,7 @@ from validation.reports.pdf import FONT_DIR, FONT_FILES, render_pdf
 from web import errors as web_errors
 from web.state import pakat_state
 from web.uploads import upload_request, uploaded_path
-from web.validation_service import validate_file
+from web.validation_service import policy_choices, validate_file
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,12 @@ def validate() -> Response:
     if upload is None or not upload.filename:
         raise InputError(errors.PDF_MISSING)
     file_name = report_file_name(upload.filename)
-    report = validate_file(uploaded_path(upload.stream), file_name)
+    policy = request.form.get("policy", "").strip() or None
+    report = validate_file(uploaded_path(upload.stream), file_name, policy=policy)
     log.info("validated %s: %s (%d signatures)", report.file_sha256, report.indication.value,
              len(report.signatures))
     AuditLog(pakat_state().database).record_validation(report, actor=audit.ANONYMOUS, channel="page")
-    return _page(lang, report=report)
+    return _page(lang, report=report, chosen_policy=policy)
 
 
 @bp.get("/validate/fonts/<name>")
@@ -126,7 +127,7 @@ def _data_url(mimetype: str, data: bytes) -> str:
 
 
 def _page(lang: Lang, *, report: DocumentReport | None = None, error: PakatError | None = None,
-          status: int = 200) -> Response:
+          status: int = 200, chosen_policy: str | None = None) -> Response:
     downloads = None
     if report is not None:
         stem = report_file_name(report.file_name or "document").removesuffix(".pdf").removesuffix(".PDF")
@@ -151,6 +152,8 @@ def _page(lang: Lang, *, report: DocumentReport | None = None, error: PakatError
         report_html=render_fragment(report, lang) if report is not None else None,
         report_css=report_css(),
         downloads=downloads,
+        policies=policy_choices(),
+        chosen_policy=chosen_policy or "",
     )
     response = Response(body, status=status, mimetype="text/html")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY

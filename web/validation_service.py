@@ -17,6 +17,7 @@ from flask import current_app
 from hsm_config.deployment import validation_config
 from validation.engine import Validator
 from validation.model import DocumentReport
+from validation.policy import BUILT_IN
 from web.state import pakat_state
 
 VALIDATOR_KEY = "pakat.validator"
@@ -36,10 +37,25 @@ def validator() -> Validator:
     return found
 
 
-def validate_file(path: Path, file_name: str | None, *, at: datetime | None = None) -> DocumentReport:
-    """Judge the PDF at ``path`` (at ``at``, default now); ``file_name`` is only what the report calls it.
+def validate_file(
+    path: Path, file_name: str | None, *, at: datetime | None = None, policy: str | None = None
+) -> DocumentReport:
+    """Judge the PDF at ``path`` (at ``at``, default now) under the validation policy called ``policy``
+    (default: the deployment's); ``file_name`` is only what the report calls it.
 
     Raises :class:`pakat.errors.InputError` (not a PDF, truncated, encrypted, too
-    large, no signature …) with a stable code.
+    large, no signature, an unknown policy …) with a stable code.
     """
-    return validator().validate(path, file_name=file_name, at=at)
+    judge = validator()
+    rules = judge.policy_named(policy) if policy else None
+    return judge.validate(path, file_name=file_name, at=at, policy=rules)
+
+
+def policy_choices() -> list[tuple[str, str, str]]:
+    """(name, Persian title, English title) of every policy a caller may choose, the deployment's default first."""
+    config = validator().config
+    default = config.policy.rules
+    names = dict.fromkeys([*BUILT_IN, *config.policies])
+    found = [(name, validator().policy_named(name)) for name in names]
+    found.sort(key=lambda item: item[1].sha256 != default.sha256)
+    return [(name, rules.title_fa, rules.title_en) for name, rules in found]

@@ -32,15 +32,17 @@ hostile file that trips the reader only makes the XML poorer, never fails it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import logging
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from asn1crypto import cms
 from pyhanko.generated.etsi import ts_11910202 as vr
@@ -214,7 +216,7 @@ def _signature_evidence(embedded: object, certificates: dict[str, bytes]) -> Sig
     for key, attribute in (("/Reason", "reason"), ("/Location", "location"), ("/Name", "name"),
                            ("/ContactInfo", "contact_info")):
         if key in sig:
-            setattr(found, attribute, str(sig[key]))
+            setattr(found, attribute, xml_safe(str(sig[key])))
     if "/Filter" in sig:
         found.filter = str(sig["/Filter"]).lstrip("/")
 
@@ -271,17 +273,22 @@ def report_to_etsi_xml(
     from xsdata.formats.dataclass.serializers.config import SerializerConfig
 
     evidence = read_evidence(pdf) if pdf is not None else PdfEvidence()
-    document = build_validation_report(report, evidence)
+    document = build_validation_report(xml_safe(report), evidence)
     return XmlSerializer(config=SerializerConfig(indent="  ")).render(document, ns_map=NAMESPACES)
 
 
 def build_validation_report(report: DocumentReport, evidence: PdfEvidence | None = None) -> vr.ValidationReport:
     """The xsdata object tree of the ETSI report (what :func:`report_to_etsi_xml` serialises)."""
-    if not report.signatures:
+    if not report.signatures and not report.document_timestamps:
         # TS 119 102-2 requires at least one SignatureValidationReport.
         raise InputError(errors.NO_SIGNATURES, report.file_name)
     builder = _Builder(report, evidence or PdfEvidence())
     signature_reports = tuple(builder.signature_report(sig) for sig in report.signatures)
+    if not signature_reports:
+        # A file holding document timestamps alone: each is a PDF signature (/DocTimeStamp) and gets its report.
+        signature_reports = tuple(
+            builder.timestamp_report(ts, n) for n, ts in enumerate(report.document_timestamps, 1)
+        )
     objects = builder.validation_objects()
     return vr.ValidationReport(
         signature_validation_report=signature_reports,
@@ -328,6 +335,36 @@ class _Builder:
                 main_indication=MAIN_INDICATION[sig.indication],
                 sub_indication=_sub_indications(sig.sub_indication),
                 associated_validation_report_data=(self._report_data(sig),),
+            ),
+        )
+
+    def timestamp_report(self, ts: TimestampReport, number: int) -> vr.SignatureValidationReportType:
+        """The report of a document timestamp, for a file that holds no other signature."""
+        found = self.evidence.signatures.get(ts.field_name or "", SignatureEvidence())
+        main, sub = _timestamp_status(ts)
+        proven = main is Indication.TOTAL_PASSED
+        return vr.SignatureValidationReportType(
+            signature_identifier=vr.SignatureIdentifierType(
+                id=f"T-{number}",
+                digest_alg_and_value=_digest(found.md_algorithm, found.dtbsr_digest),
+                signature_value=ds.SignatureValue(found.signature_value) if found.signature_value else None,
+                hash_only=False,
+                doc_hash_only=False,
+                daidentifier=ts.field_name,
+            ),
+            validation_time_info=vr.ValidationTimeInfoType(
+                validation_time=_xml_time(self.report.validation_time),
+                best_signature_time=vr.POEType(
+                    poetime=_xml_time(ts.time if proven else self.report.validation_time),
+                    type_of_proof=POE_VALIDATION,
+                ),
+            ),
+            signers_document=self._signers_document(found),
+            signature_validation_process=vr.SignatureValidationProcessType(
+                signature_validation_process_id=_process(None)
+            ),
+            signature_validation_status=vr.ValidationStatusType(
+                main_indication=MAIN_INDICATION[main], sub_indication=_sub_indications(sub)
             ),
         )
 
@@ -496,11 +533,13 @@ class _Builder:
         """Every certificate referred to, then every timestamp token (signature, then document)."""
         objects = [self._certificate_object(vo_id, cert) for vo_id, cert in self.certificates.items()]
         objects.extend(self.tokens.values())
+        seen = set(self.tokens)
         for ts in self.report.document_timestamps:
             found = self.evidence.signatures.get(ts.field_name or "")
             token = _match_token(ts, found.tokens) if found else None
-            if found is None or token is None or token.vo_id in self.tokens:
-                continue
+            if found is None or token is None or token.vo_id in seen:
+                continue  # one object per token, even when a file carries the same token twice
+            seen.add(token.vo_id)
             covered = tuple(
                 vr.SignatureReferenceType(pad_esfield_name=sig.field_name)
                 for sig in self.report.signatures
@@ -527,12 +566,7 @@ class _Builder:
 def _timestamp_object(
     ts: TimestampReport, token: TokenEvidence, covers: tuple[vr.SignatureReferenceType, ...]
 ) -> vr.ValidationObjectType:
-    if ts.intact and ts.trusted:
-        main, sub = Indication.TOTAL_PASSED, None
-    elif not ts.intact:
-        main, sub = Indication.TOTAL_FAILED, None  # imprint or signature: the model does not say which
-    else:
-        main, sub = Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    main, sub = _timestamp_status(ts)
     return vr.ValidationObjectType(
         id=token.vo_id,
         object_type=VO_TIMESTAMP,
@@ -544,6 +578,14 @@ def _timestamp_object(
             )
         ),
     )
+
+
+def _timestamp_status(ts: TimestampReport) -> tuple[Indication, SubIndication | None]:
+    if ts.intact and ts.trusted:
+        return Indication.TOTAL_PASSED, None
+    if not ts.intact:
+        return Indication.TOTAL_FAILED, None  # imprint or signature: the model does not say which
+    return Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND
 
 
 def _match_token(ts: TimestampReport, tokens: list[TokenEvidence]) -> TokenEvidence | None:
@@ -566,6 +608,32 @@ def _digest(algorithm: str | None, value: bytes | None) -> xades.DigestAlgAndVal
     if uri is None or value is None:
         return None
     return xades.DigestAlgAndValueType(digest_method=ds.DigestMethod(uri), digest_value=ds.DigestValue(value))
+
+
+_T = TypeVar("_T")
+# What XML 1.0 cannot carry: C0 controls but tab, newline and carriage return; surrogates; U+FFFE, U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(value: _T) -> _T:
+    """``value`` (a string, or a report of dataclasses, lists and dicts) with every string XML 1.0 can carry.
+
+    Names and field names come from hostile certificates and PDFs: a control
+    character or a lone surrogate in one would make the serialiser raise. Each
+    such character becomes U+FFFD; everything else is returned as it is.
+    """
+    if isinstance(value, str):
+        if value.isascii() and value.isprintable():
+            return value
+        return _NOT_XML.sub("\ufffd", value) if _NOT_XML.search(value) else value  # type: ignore[return-value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: xml_safe(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, list):
+        return [xml_safe(item) for item in value]  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {key: xml_safe(item) for key, item in value.items()}  # type: ignore[return-value]
+    return value
 
 
 def _utc(value: datetime) -> datetime:

@@ -7,6 +7,12 @@ field, described and versioned by ``schema/report-v1.json`` (JSON Schema 2020-12
 * datetimes become ISO 8601 in UTC with a ``Z`` (a naive datetime is taken as UTC);
 * :class:`~validation.model.Text` becomes ``{"fa": ..., "en": ...}``;
 * every field is present, ``null`` when the model holds ``None``.
+
+Values read from hostile files reach the model as they are, so two more are
+made JSON-safe here: asn1crypto's ``extended_datetime`` (year 0, which neither
+:class:`datetime` nor RFC 3339 validators accept) is written as the model's
+placeholder for a time that could not be read, ``0001-01-01T00:00:00Z``; and a
+lone surrogate in a string (which UTF-8 cannot encode) becomes U+FFFD.
 """
 
 from __future__ import annotations
@@ -18,9 +24,13 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+from asn1crypto.util import extended_datetime
+
 from validation.model import DocumentReport, Text
 
 SCHEMA_RESOURCE = "schema/report-v1.json"
+#: How a time that could not be read appears (the model holds ``datetime.min`` for it).
+UNKNOWN_TIME = "0001-01-01T00:00:00Z"
 
 
 def report_to_dict(report: DocumentReport) -> dict[str, Any]:
@@ -42,8 +52,10 @@ def report_schema() -> dict[str, Any]:
     return schema
 
 
-def iso_utc(value: datetime) -> str:
+def iso_utc(value: datetime | extended_datetime) -> str:
     """``2025-03-01T08:30:00Z``; fractions of a second are kept when present (TSA times carry them)."""
+    if isinstance(value, extended_datetime):
+        return UNKNOWN_TIME
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
@@ -66,9 +78,11 @@ def _plain(value: Any) -> Any:
     # Enums first: StrEnum members are also str (and IntEnum members int).
     if isinstance(value, enum.Enum):
         return value.value
-    if value is None or isinstance(value, str | bool | int | float):
+    if isinstance(value, str):
+        return value if value.isascii() else _encodable(value)
+    if value is None or isinstance(value, bool | int | float):
         return value
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | extended_datetime):
         return iso_utc(value)
     if isinstance(value, Text):
         return {"fa": value.fa, "en": value.en}
@@ -80,3 +94,11 @@ def _plain(value: Any) -> Any:
         return {str(key): _plain(item) for key, item in value.items()}
     # A new type in the model must be given a JSON form on purpose, not str()'d by accident.
     raise TypeError(f"no JSON form for {type(value).__name__} in a validation report")
+
+
+def _encodable(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text

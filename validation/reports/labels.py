@@ -160,6 +160,10 @@ SUB_INDICATIONS: dict[SubIndication, Text] = {
         "داده امضاشده پیدا نشد",
         "The signed data was not found",
     ),
+    SubIndication.GENERIC: T(
+        "یکی از بررسی‌ها کامل نشد",
+        "A check could not be completed",
+    ),
 }
 
 MODIFICATIONS: dict[Modification, Text] = {
@@ -168,9 +172,13 @@ MODIFICATIONS: dict[Modification, Text] = {
         "فقط افزودن اطلاعات اعتبارسنجی و مهر زمانی سند (مجاز)",
         "Only validation data and document timestamps were added (allowed)",
     ),
+    Modification.SIGNATURES: T(
+        "افزودن امضای دیگر",
+        "Further signatures",
+    ),
     Modification.FORM_FILLING: T(
-        "پر کردن فرم یا افزودن امضای دیگر",
-        "Form filling or further signatures",
+        "پر کردن فرم",
+        "Form filling",
     ),
     Modification.ANNOTATIONS: T(
         "افزودن یادداشت یا حاشیه‌نویسی",
@@ -182,6 +190,23 @@ MODIFICATIONS: dict[Modification, Text] = {
     ),
 }
 NOT_ANALYSED = T("بررسی نشد", "Not analysed")
+
+# validation.modifications.ChangeKind -> what a clerk reads
+CHANGE_KINDS: dict[str, Text] = {
+    "extension": T("داده‌های اعتبارسنجی یا مهر زمانی سند", "Validation data or a document timestamp"),
+    "signature": T("امضای بعدی", "A later signature"),
+    "form_filling": T("پر کردن فرم", "Form filling"),
+    "annotation": T("یادداشت یا حاشیه‌نویسی", "A comment or other annotation"),
+    "metadata": T("فراداده (بدون اثر در صفحه)", "Metadata (nothing a page shows)"),
+    "structure": T("ساختار منطقی سند", "The document's logical structure"),
+    "other": T("تغییر دیگر", "Another change"),
+}
+# validation.model.ChangeReport.verdict
+CHANGE_VERDICTS: dict[str, tuple[Text, Literal["ok", "bad", "warn"]]] = {
+    "allowed": (T("مجاز", "allowed"), "ok"),
+    "not_allowed": (T("غیرمجاز", "not allowed"), "bad"),
+    "not_shown": (T("غیرمجاز ولی در هیچ صفحه‌ای دیده نمی‌شود", "not allowed, but shown on no page"), "warn"),
+}
 
 SIGNATURE_KINDS: dict[SignatureKind, Text] = {
     SignatureKind.APPROVAL: T("امضای تأیید", "Approval signature"),
@@ -197,6 +222,23 @@ SIGNER_KINDS: dict[SignerKind, Text] = {
     SignerKind.ORGANISATION_SEAL: T("مهر سازمانی", "Organisation seal"),
     SignerKind.UNKNOWN: T("نامشخص", "Unknown"),
 }
+
+# The signer's kind in running text (a heading, the terminal summary), where a table's capital is out of place.
+SIGNER_KINDS_INLINE: dict[SignerKind, Text] = {
+    SignerKind.PERSON_INDEPENDENT: T("شخص حقیقی مستقل", "natural person, independent"),
+    SignerKind.PERSON_AFFILIATED: T("شخص حقیقی وابسته به سازمان", "natural person, affiliated"),
+    SignerKind.ORGANISATION_SEAL: T("مهر سازمانی", "organisation seal"),
+    SignerKind.UNKNOWN: T("گونه نامشخص", "unknown kind"),
+}
+# Beside "Unknown" when the certificate's own name says "[Stamp]": worth saying, never a classification.
+SEAL_MARKER_UNCONFIRMED = T(
+    "نام گواهی آن را مهر سازمانی می‌خواند ([Stamp])، ولی هیچ قاعده‌ای در پیکربندی آن را تأیید نمی‌کند",
+    "Its name calls it an organisation seal ([Stamp]), but no configured rule confirms it",
+)
+# A certificate field that could not be read (see validation.identity.UNREADABLE).
+UNREADABLE = T("ناخوانا", "unreadable")
+# A time that could not be read, or that the report holds only as a placeholder.
+TIME_UNKNOWN = T("نامعلوم", "unknown")
 
 AFFILIATIONS: dict[Affiliation, Text] = {
     Affiliation.GOVERNMENT: T("دولتی", "Government"),
@@ -334,6 +376,11 @@ UI: dict[str, Text] = {
     "revision": T("نسخه امضاشده", "Signed revision"),
     "docmdp": T("مجوز تغییر (DocMDP)", "Change permission (DocMDP)"),
     "docmdp_ok": T("رعایت مجوز تغییر", "Permission respected"),
+    "change": T("تغییر", "Change"),
+    "changed_pages": T("صفحه‌هایی که تغییر غیرمجاز را نشان می‌دهند", "Pages showing a change not allowed"),
+    "compared_visually": T("مقایسه تصویر صفحه‌ها", "Pages compared as drawn"),
+    "page": T("صفحه", "page"),
+    "more_changes": T("تغییر دیگر (در گزارش JSON)", "more changes (in the JSON report)"),
     "algorithms": T("الگوریتم‌ها", "Algorithms"),
     "digest_algorithm": T("الگوریتم چکیده", "Digest algorithm"),
     "signature_algorithm": T("الگوریتم امضا", "Signature algorithm"),
@@ -349,6 +396,9 @@ UI: dict[str, Text] = {
     "no_findings": T("یافته‌ای نیست.", "No findings."),
     "no_signatures": T("این فایل امضایی ندارد.", "This file has no signatures."),
     "policy": T("سیاست اعتبارسنجی", "Validation policy"),
+    "policy_title": T("نام سیاست", "Policy"),
+    "policy_id": T("شناسه و نسخه سیاست", "Policy id and version"),
+    "policy_sha256": T("چکیده فایل سیاست (SHA-256)", "Policy file SHA-256"),
     "trust_anchors": T("ریشه‌های مورد اعتماد", "Trusted roots"),
     "allowed_digests": T("الگوریتم‌های چکیده مجاز", "Allowed digest algorithms"),
     "digest_sunsets": T("پایان اعتبار الگوریتم‌ها", "Algorithm sunsets"),
@@ -379,6 +429,7 @@ PAGE: dict[str, Text] = {
         "signer's certificate is from the national chain and whether it was revoked.",
     ),
     "file": T("فایل PDF", "PDF file"),
+    "policy": T("سیاست اعتبارسنجی", "Validation policy"),
     "submit": T("بررسی امضاها", "Check the signatures"),
     "privacy": T(
         "فایل فقط برای همین بررسی خوانده می‌شود و پس از آن نگه‌داری نمی‌شود.",

@@ -8,21 +8,43 @@ font is Vazirmatn (SIL OFL, vendored in ``pakat/fonts/``), which carries Arabic
 script, Persian digits and Latin in one file, so mixed lines need no
 fallback font. fpdf2 embeds a subset with a ToUnicode map, so the text stays
 searchable and copyable.
+
+fpdf2's bidi support has two levels: a line's runs are laid in the paragraph's
+direction, each run shaped in its own. A distinguished name mixing Latin and
+Persian values (``CN=Pakat Demo Co. [Stamp], serialNumber=…, O=شرکت نمونه
+پاکت, C=IR``) needs three: on a Persian page the attributes would come out in
+reverse order. So a DN is drawn as a left-to-right paragraph of its own
+(:meth:`_ReportPDF.ltr_paragraph`), in its attributes' order, and a Persian
+value holding digits or Latin letters is handed over as one right-to-left run
+already in display order (:func:`rtl_run`), so each value reads in its own
+direction in its place.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 from fpdf import FPDF
+from fpdf.bidi import BidiParagraph
+from fpdf.enums import TextDirection
 from fpdf.fonts import FontFace
 from fpdf.util import Padding
 
 from pakat.fonts import FONT_DIR
 from validation.model import DocumentReport
 from validation.reports.labels import Lang
-from validation.reports.view import FindingView, ReportView, Row, Section, Tone, Verdict, build_view
+from validation.reports.view import (
+    FindingView,
+    NameView,
+    ReportView,
+    Row,
+    Section,
+    Tone,
+    Verdict,
+    build_view,
+)
 
 FONT_FAMILY = "Vazirmatn"
 FONT_FILES = {"": "Vazirmatn-Regular.ttf", "B": "Vazirmatn-Bold.ttf"}
@@ -39,6 +61,9 @@ TONE_PALE: dict[Tone, RGB] = {"ok": (227, 244, 236), "bad": (253, 236, 234), "wa
 
 LABEL_WIDTH = 58.0  # mm; the value column takes the rest of the 180 mm line
 LRM, RLM = "\u200e", "\u200f"
+RLO, PDF_MARK = "\u202e", "\u202c"  # Vazirmatn has (zero-width) glyphs for these, not for the isolates
+# Characters that keep a right-to-left value in one right-to-left run inside a left-to-right line.
+_RTL_RUN_CLASSES = frozenset({"R", "AL", "NSM", "WS", "BN"})
 
 
 def _strong_direction(text: str) -> str:
@@ -68,6 +93,35 @@ def isolate(text: str, paragraph: str) -> str:
     return f"{mark}{text}{mark}"
 
 
+def rtl_run(text: str) -> str:
+    """``text`` (read right to left) as one right-to-left run that a left-to-right line keeps whole.
+
+    Text of right-to-left letters and spaces only is returned as it is. Text
+    holding digits, Latin or punctuation would be split by fpdf2 into runs laid
+    left to right; instead its display order is computed here (the Unicode bidi
+    algorithm, right-to-left paragraph), reversed into the order a
+    right-to-left run is drawn in, and wrapped in RLO…PDF so every character
+    stays in that one run. Letters stay in logical order (so they join),
+    digit and Latin runs end up in reading order.
+    """
+    if all(unicodedata.bidirectional(ch) in _RTL_RUN_CLASSES for ch in text):
+        return text
+    visual = BidiParagraph(text, TextDirection.RTL).get_reordered_string()
+    return f"{RLO}{visual[::-1]}{PDF_MARK}"
+
+
+def dn_line(name: NameView) -> str:
+    """A distinguished name for a left-to-right paragraph: attributes in order, each value in its direction."""
+    out = []
+    for i, part in enumerate(name.parts):
+        if i:
+            out.append(" + " if part.separator == "+" else ", ")
+        if part.attribute:
+            out.append(f"{part.attribute}=")
+        out.append(rtl_run(part.value) if part.rtl else part.value)
+    return "".join(out)
+
+
 class _ReportPDF(FPDF):
     """A4 pages with the report's footer: page number and the file's SHA-256, on every page."""
 
@@ -76,6 +130,23 @@ class _ReportPDF(FPDF):
         self.view = view
         self.file_sha256 = file_sha256
         self.rtl = view.dir == "rtl"
+        self._ltr_paragraphs: set[str] = set()
+
+    def ltr_paragraph(self, text: str) -> str:
+        """Mark ``text`` to be laid out as a left-to-right paragraph wherever it is drawn (tables included)."""
+        self._ltr_paragraphs.add(text)
+        return text
+
+    def multi_cell(self, *args: Any, **kwargs: Any) -> Any:
+        text = kwargs["text"] if "text" in kwargs else (args[2] if len(args) > 2 else None)
+        if not self.text_shaping or text not in self._ltr_paragraphs:
+            return super().multi_cell(*args, **kwargs)
+        saved = self.text_shaping["direction"]
+        self.text_shaping["direction"] = TextDirection.LTR
+        try:
+            return super().multi_cell(*args, **kwargs)
+        finally:
+            self.text_shaping["direction"] = saved
 
     def footer(self) -> None:
         self.set_y(-12)
@@ -136,6 +207,8 @@ class _Drawer:
         for sig in v.signatures:
             self._space(4)
             heading = f"{sig.heading} — {self._iso(sig.who)}" if sig.who else sig.heading
+            if sig.signer_kind:
+                heading += f" ({self._iso(sig.signer_kind)})"
             self._heading(heading, size=13)
             self._verdict(sig.verdict, big=False)
             for section in sig.sections:
@@ -152,7 +225,7 @@ class _Drawer:
         self._rows(v.policy)
         self._heading(v.words["trust_anchors"], size=10)
         for anchor in v.trust_anchors:
-            self._paragraph(self._iso(anchor), size=8.5)
+            self._paragraph(self.pdf.ltr_paragraph(dn_line(anchor)), size=8.5)
         self._space(4)
         self._paragraph(v.footer, size=8.5, color=MUTED)
         self._paragraph(f"{v.words['generator']}: {self._iso(v.generator)}", size=8, color=MUTED)
@@ -223,9 +296,16 @@ class _Drawer:
         ) as table:
             for row in rows:
                 label_cell = (row.label, FontFace(color=MUTED, size_pt=9))
-                value_text = self._iso(row.value) + (f"  {self._iso(f'[{row.code}]')}" if row.code else "")
-                if row.note:
-                    value_text += "\n" + self._iso(row.note)
+                if row.name is not None:
+                    value_text = dn_line(row.name)
+                    if row.note:
+                        note = row.note
+                        value_text += "\n" + (rtl_run(note) if _strong_direction(note) == "rtl" else note)
+                    value_text = self.pdf.ltr_paragraph(value_text)
+                else:
+                    value_text = self._iso(row.value) + (f"  {self._iso(f'[{row.code}]')}" if row.code else "")
+                    if row.note:
+                        value_text += "\n" + self._iso(row.note)
                 emphasis = "B" if row.tone == "bad" else ""
                 value_cell = (value_text, FontFace(color=TONE_INK[row.tone], emphasis=emphasis,
                                                    size_pt=8 if row.ltr else 9))

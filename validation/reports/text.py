@@ -10,7 +10,7 @@ from __future__ import annotations
 from pakat.dates import format_int
 from validation.model import DocumentReport, Indication, SignatureReport, SubIndication
 from validation.reports.labels import INDICATIONS, Lang, pick
-from validation.reports.view import clean
+from validation.reports.view import clean, name_view, signer_kind_words
 
 
 def report_to_text(report: DocumentReport) -> str:
@@ -39,7 +39,11 @@ def _signature_line(sig: SignatureReport, lang: Lang) -> str:
     signer = None
     if sig.signer is not None:
         # Names come from certificates: a bidi override must not reorder the terminal line.
-        signer = clean(sig.signer.name or sig.signer.certificate.common_name or sig.signer.certificate.subject)
+        signer = clean(sig.signer.name or sig.signer.certificate.common_name) or name_view(
+            sig.signer.certificate.subject, lang).text
+        kind = signer_kind_words(sig.signer, lang)
+        if signer and kind:
+            signer = f"{signer} ({kind})"
     parts = [_verdict(sig.indication, sig.sub_indication, lang)]
     if signer:
         parts.append(signer)

@@ -8,6 +8,12 @@ Strings from certificates and from the PDF (signer names, field names, file
 names) are attacker-controlled. :func:`clean` drops control and bidi-override
 characters from them, so «‮fdp.exe» cannot pose as «exe.pdf» and a name
 cannot reorder the text around it; HTML escaping is the templates' job.
+
+A distinguished name is laid out as a :class:`NameView`: its attributes in the
+certificate's (RFC 4514) order, attribute types named (``serialNumber``, not
+``2.5.4.5``), each value marked with its own direction, so a Persian
+organisation name inside a Latin DN reads right to left in its place instead of
+reordering the attributes around it.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from pakat.dates import format_date, format_datetime, format_int, localize_digits
+from validation.identity import ATTRIBUTE_NAMES, SEAL_MARKER, UNREADABLE, UNREADABLE_TIME
 from validation.model import (
     CertificateInfo,
     ChainReport,
@@ -30,6 +38,7 @@ from validation.model import (
     Severity,
     SignatureReport,
     SignerIdentity,
+    SignerKind,
     SubIndication,
     Text,
     TimestampReport,
@@ -64,11 +73,41 @@ def clean(value: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class NamePart:
+    """One attribute of a distinguished name: its type's name, its value, and the value's direction."""
+
+    attribute: str  # "CN", "serialNumber", or the dotted OID of a type nobody named
+    value: str
+    rtl: bool  # the value reads right to left (its first strong letter is Persian, Arabic, Hebrew)
+    separator: str = ","  # what precedes it: "," between RDNs, "+" inside a multi-valued RDN
+
+
+@dataclass(frozen=True)
+class NameView:
+    """A distinguished name for people: attribute order kept, each value in its own direction."""
+
+    parts: tuple[NamePart, ...]
+
+    @property
+    def text(self) -> str:
+        """The name on one line, RFC 4514's order with named types: ``CN=…, serialNumber=…, O=…``."""
+        out = []
+        for i, part in enumerate(self.parts):
+            if i:
+                out.append(" + " if part.separator == "+" else ", ")
+            out.append(f"{part.attribute}={part.value}")
+        return "".join(out)
+
+
+@dataclass(frozen=True)
 class Row:
     """One labelled value.
 
-    ``ltr`` marks technical values (hashes, DNs, algorithm names) that read left
-    to right even on a Persian page; ``code`` is a stable code shown beside.
+    ``ltr`` marks technical values (DNs, algorithm names, national IDs) that read
+    left to right even on a Persian page; ``mono`` the few set in a monospace
+    font (hashes, fingerprints, serial numbers, OIDs); ``name`` a distinguished
+    name, whose values each keep their own direction; ``code`` is a stable code
+    shown beside.
     """
 
     label: str
@@ -77,6 +116,8 @@ class Row:
     ltr: bool = False
     code: str | None = None
     note: str | None = None
+    mono: bool = False
+    name: NameView | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +157,7 @@ class SignatureView:
     heading: str  # «امضای ۱» / "Signature 1"
     who: str  # the signer in a few words, as Adobe's panel lists signatures
     verdict: Verdict
+    signer_kind: str | None  # «مهر سازمانی» / "organisation seal" when the configuration classified the signer
     sections: list[Section]
     findings: list[FindingView]
 
@@ -134,7 +176,7 @@ class ReportView:
     document_timestamps: list[Section]
     findings: list[FindingView]
     policy: list[Row]
-    trust_anchors: list[str]
+    trust_anchors: list[NameView]
     generator: str
     footer: str
     words: dict[str, str] = field(default_factory=dict)  # the layout's headings in this language
@@ -146,10 +188,10 @@ def build_view(report: DocumentReport, lang: Lang) -> ReportView:
     summary = [
         Row(ui("file_name", lang), clean(report.file_name) or pick(L.NONE_GIVEN, lang)),
         Row(ui("file_size", lang), f"{format_int(report.file_size, lang)} {ui('bytes', lang)}"),
-        Row(ui("file_sha256", lang), report.file_sha256, ltr=True),
+        Row(ui("file_sha256", lang), clean(report.file_sha256), ltr=True, mono=True),
         Row(ui("signature_count", lang), format_int(len(report.signatures), lang)),
         Row(ui("revisions", lang), format_int(report.revisions, lang)),
-        Row(ui("validation_time", lang), format_datetime(report.validation_time, lang)),
+        Row(ui("validation_time", lang), when(report.validation_time, lang)),
     ]
     return ReportView(
         lang=lang,
@@ -164,7 +206,7 @@ def build_view(report: DocumentReport, lang: Lang) -> ReportView:
         ],
         findings=_findings(report.findings, lang),
         policy=_policy(report.policy, lang),
-        trust_anchors=[clean(a) for a in report.trust_anchors],
+        trust_anchors=[name_view(a, lang) for a in report.trust_anchors],
         generator=clean(report.generator),
         footer=ui("footer", lang),
         words={key: pick(text, lang) for key, text in L.UI.items()},
@@ -203,14 +245,22 @@ def _yes_no(value: bool, lang: Lang) -> str:
     return pick(L.YES if value else L.NO, lang)
 
 
-def _signer_name(signer: SignerIdentity | None) -> str:
+def _signer_name(signer: SignerIdentity | None, lang: Lang = "en") -> str:
     if signer is None:
         return ""
-    return clean(signer.name) or clean(signer.certificate.common_name) or clean(signer.certificate.subject)
+    return (clean(signer.name) or clean(signer.certificate.common_name)
+            or name_view(signer.certificate.subject, lang).text)
+
+
+def signer_kind_words(signer: SignerIdentity | None, lang: Lang) -> str | None:
+    """«مهر سازمانی» / "organisation seal", or the person's kind, when the configuration classified the signer."""
+    if signer is None or signer.kind is SignerKind.UNKNOWN:
+        return None
+    return pick(L.SIGNER_KINDS_INLINE[signer.kind], lang)
 
 
 def _signature(sig: SignatureReport, lang: Lang) -> SignatureView:
-    who = _signer_name(sig.signer)
+    who = _signer_name(sig.signer, lang)
     if sig.signer and sig.signer.organisation and clean(sig.signer.organisation) not in who:
         who = f"{who} — {clean(sig.signer.organisation)}" if who else clean(sig.signer.organisation)
     sections = [
@@ -230,6 +280,7 @@ def _signature(sig: SignatureReport, lang: Lang) -> SignatureView:
         heading=f"{ui('signature', lang)} {localize_digits(str(sig.index), lang)}",
         who=who,
         verdict=_verdict(sig.indication, sig.sub_indication, sig.reason, lang),
+        signer_kind=signer_kind_words(sig.signer, lang),
         sections=sections,
         findings=_findings(sig.findings, lang),
     )
@@ -254,17 +305,21 @@ def _signer(signer: SignerIdentity, lang: Lang) -> Section:
     kind = pick(L.SIGNER_KINDS[signer.kind], lang)
     if signer.affiliation is not None:
         kind = f"{kind} ({pick(L.AFFILIATIONS[signer.affiliation], lang)})"
+    national_id = clean(signer.national_id)
     rows = [
-        Row(ui("name", lang), _signer_name(signer) or pick(L.NONE_GIVEN, lang)),
-        Row(ui("national_id", lang), clean(signer.national_id) or pick(L.NONE_GIVEN, lang), ltr=True),
+        Row(ui("name", lang), _signer_name(signer, lang) or pick(L.NONE_GIVEN, lang)),
+        Row(ui("national_id", lang), national_id or pick(L.NONE_GIVEN, lang), ltr=not is_rtl(national_id)),
     ]
     optional = [
-        ("organisation", signer.organisation, False),
-        ("organisational_unit", signer.organisational_unit, False),
-        ("title_attr", signer.title, True),  # the exact English role title of government staff
+        ("organisation", signer.organisation),
+        ("organisational_unit", signer.organisational_unit),
+        ("title_attr", signer.title),  # the exact English role title of government staff
     ]
-    rows += [Row(ui(key, lang), clean(value), ltr=ltr) for key, value, ltr in optional if clean(value)]
-    rows.append(Row(ui("signer_kind", lang), kind))
+    # Each value in its own direction: a Persian organisation reads right to left, an English title left to right.
+    rows += [Row(ui(key, lang), clean(value), ltr=not is_rtl(clean(value))) for key, value in optional
+             if clean(value)]
+    marked = signer.kind is SignerKind.UNKNOWN and SEAL_MARKER in (signer.certificate.common_name or "")
+    rows.append(Row(ui("signer_kind", lang), kind, note=pick(L.SEAL_MARKER_UNCONFIRMED, lang) if marked else None))
     if signer.assurance_level:
         rows.append(Row(ui("assurance_level", lang), clean(signer.assurance_level)))
     return Section(ui("signer", lang), rows)
@@ -274,7 +329,7 @@ def _times(sig: SignatureReport, lang: Lang) -> Section:
     rows: list[Row] = []
     if sig.claimed_signing_time is not None:
         rows.append(
-            Row(ui("claimed_time", lang), format_datetime(sig.claimed_signing_time, lang),
+            Row(ui("claimed_time", lang), when(sig.claimed_signing_time, lang),
                 note=ui("claimed_time_note", lang))
         )
     else:
@@ -282,8 +337,8 @@ def _times(sig: SignatureReport, lang: Lang) -> Section:
     for ts in sig.timestamps:
         if ts.kind == "signature":
             tone: Tone = "ok" if ts.intact and ts.trusted else "bad"
-            rows.append(Row(ui("timestamp_time", lang), format_datetime(ts.time, lang), tone=tone))
-    rows.append(Row(ui("best_time", lang), format_datetime(sig.best_signature_time, lang)))
+            rows.append(Row(ui("timestamp_time", lang), when(ts.time, lang), tone=tone))
+    rows.append(Row(ui("best_time", lang), when(sig.best_signature_time, lang)))
     return Section(ui("times", lang), rows)
 
 
@@ -295,15 +350,16 @@ def _chain(chain: ChainReport | None, lang: Lang) -> Section:
             tone="ok" if chain.trusted else "bad"),
     ]
     if chain.anchor:
-        rows.append(Row(ui("anchor", lang), clean(chain.anchor), ltr=True))
+        rows.append(name_row(ui("anchor", lang), chain.anchor, lang))
     if chain.anchor_sha256:
-        rows.append(Row(ui("anchor_sha256", lang), chain.anchor_sha256, ltr=True))
+        rows.append(Row(ui("anchor_sha256", lang), clean(chain.anchor_sha256), ltr=True, mono=True))
     for n, cert in enumerate(chain.certificates, 1):
-        rows.append(
-            Row(f"{ui('certificate', lang)} {localize_digits(str(n), lang)}",
-                clean(cert.common_name) or clean(cert.subject), ltr=not _is_rtl(cert.common_name),
-                note=_validity(cert, lang))
-        )
+        label = f"{ui('certificate', lang)} {localize_digits(str(n), lang)}"
+        common_name = clean(cert.common_name)
+        if common_name:
+            rows.append(Row(label, common_name, ltr=not is_rtl(common_name), note=_validity(cert, lang)))
+        else:
+            rows.append(name_row(label, cert.subject, lang, note=_validity(cert, lang)))
     if chain.problem:
         # The library's words, for a technical reader; the "trusted" row above carries the colour.
         rows.append(Row(ui("problem", lang), clean(chain.problem), ltr=True))
@@ -323,9 +379,9 @@ def _revocation(rev: RevocationReport | None, lang: Lang) -> Section:
     if rev.kind:
         rows.append(Row(ui("revocation_kind", lang), clean(rev.kind), ltr=True))
     if rev.produced_at:
-        rows.append(Row(ui("produced_at", lang), format_datetime(rev.produced_at, lang)))
+        rows.append(Row(ui("produced_at", lang), when(rev.produced_at, lang)))
     if rev.revoked_at:
-        rows.append(Row(ui("revoked_at", lang), format_datetime(rev.revoked_at, lang), tone="bad"))
+        rows.append(Row(ui("revoked_at", lang), when(rev.revoked_at, lang), tone="bad"))
     if rev.reason:
         rows.append(Row(ui("revocation_reason", lang), clean(rev.reason), ltr=True))
     return Section(title, rows)
@@ -353,7 +409,7 @@ def _modifications(mods: ModificationReport, revision: int | None, lang: Lang) -
     if mods.level is None:
         rows = [Row(ui("modification_level", lang), pick(L.NOT_ANALYSED, lang), tone="warn")]
     else:
-        level_tones: dict[str, Tone] = {"NONE": "ok", "LTA_UPDATES": "ok", "OTHER": "bad"}
+        level_tones: dict[str, Tone] = {"NONE": "ok", "LTA_UPDATES": "ok", "SIGNATURES": "ok", "OTHER": "bad"}
         rows = [Row(ui("modification_level", lang), pick(L.MODIFICATIONS[mods.level], lang),
                     tone=level_tones.get(mods.level.value, "warn"), code=mods.level.value)]
     if revision is not None:
@@ -365,6 +421,23 @@ def _modifications(mods: ModificationReport, revision: int | None, lang: Lang) -
     if mods.docmdp_ok is not None:
         word, tone = _check(mods.docmdp_ok, lang)
         rows.append(Row(ui("docmdp_ok", lang), word, tone=tone))
+    if mods.changed_pages:
+        pages = "، ".join(localize_digits(str(p), lang) for p in mods.changed_pages) if lang == "fa" else \
+            ", ".join(str(p) for p in mods.changed_pages)
+        rows.append(Row(ui("changed_pages", lang), pages, tone="bad"))
+    if mods.compared_visually:
+        rows.append(Row(ui("compared_visually", lang), pick(L.YES, lang)))
+    # The changes a person must see first: those not allowed, then those shown on no page, then the rest.
+    order = {"not_allowed": 0, "not_shown": 1, "allowed": 2}
+    changes = sorted(mods.changes, key=lambda c: order.get(c.verdict, 3))
+    for change in changes[:MAX_CHANGES_SHOWN]:
+        kind = L.CHANGE_KINDS.get(change.kind)
+        verdict, tone = L.CHANGE_VERDICTS.get(change.verdict, (L.NONE_GIVEN, "warn"))
+        value = f"{pick(kind, lang) if kind else clean(change.kind)}: {pick(verdict, lang)}"
+        rows.append(Row(ui("change", lang), value, tone=tone, note=clean(change.where)))
+    if len(changes) > MAX_CHANGES_SHOWN:
+        more = localize_digits(str(len(changes) - MAX_CHANGES_SHOWN), lang)
+        rows.append(Row(ui("change", lang), f"{more} {ui('more_changes', lang)}"))
     return Section(ui("modifications", lang), rows)
 
 
@@ -385,13 +458,13 @@ def _timestamp_section(ts: TimestampReport, number: int, lang: Lang) -> Section:
     title = f"{pick(kind, lang) if kind else clean(ts.kind)} {localize_digits(str(number), lang)}"
     intact, intact_tone = _check(ts.intact, lang)
     rows = [
-        Row(ui("timestamp_time", lang), format_datetime(ts.time, lang)),
+        Row(ui("timestamp_time", lang), when(ts.time, lang)),
         Row(ui("intact", lang), intact, tone=intact_tone),
         Row(ui("trusted", lang), ui("chain_trusted" if ts.trusted else "chain_untrusted", lang),
             tone="ok" if ts.trusted else "bad"),
     ]
     if ts.tsa:
-        rows.append(Row(ui("tsa", lang), clean(ts.tsa), ltr=True))
+        rows.append(name_row(ui("tsa", lang), ts.tsa, lang))
     if ts.field_name:
         rows.append(Row(ui("field_name", lang), clean(ts.field_name)))
     if ts.covers_entire_file is not None:
@@ -405,23 +478,144 @@ def _timestamp_section(ts: TimestampReport, number: int, lang: Lang) -> Section:
 
 def _certificate(cert: CertificateInfo, title: str, lang: Lang) -> Section:
     return Section(title, [
-        Row(ui("subject", lang), clean(cert.subject), ltr=True),
-        Row(ui("issuer", lang), clean(cert.issuer), ltr=True),
-        Row(ui("serial_number", lang), clean(cert.serial_number), ltr=True),
+        name_row(ui("subject", lang), cert.subject, lang),
+        name_row(ui("issuer", lang), cert.issuer, lang),
+        Row(ui("serial_number", lang), _unreadable(clean(cert.serial_number), lang), ltr=True, mono=True),
         Row(ui("validity", lang), _validity(cert, lang)),
-        Row(ui("fingerprint", lang), clean(cert.sha256), ltr=True),
-        Row(ui("key", lang), clean(cert.key), ltr=True),
+        Row(ui("fingerprint", lang), clean(cert.sha256), ltr=True, mono=True),
+        Row(ui("key", lang), _unreadable(clean(cert.key), lang), ltr=True),
     ], technical=True)
 
 
 def _validity(cert: CertificateInfo, lang: Lang) -> str:
-    return (f"{ui('not_before', lang)} {format_date(cert.not_before, lang)} "
-            f"{ui('not_after', lang)} {format_date(cert.not_after, lang)}")
+    return (f"{ui('not_before', lang)} {when(cert.not_before, lang, date_only=True)} "
+            f"{ui('not_after', lang)} {when(cert.not_after, lang, date_only=True)}")
+
+
+def when(moment: object, lang: Lang, *, date_only: bool = False) -> str:
+    """A moment for people, or «نامعلوم» / "unknown" for a placeholder or a time no calendar can show.
+
+    The model holds ``datetime.min`` where a time could not be read (a broken
+    timestamp, an unreadable validity); asn1crypto may hand a year 0 as another
+    type; Jalali and Tehran conversions fail at the ends of the calendar.
+    """
+    if not isinstance(moment, datetime) or moment.replace(tzinfo=None) == UNREADABLE_TIME.replace(tzinfo=None):
+        return pick(L.TIME_UNKNOWN, lang)
+    try:
+        return format_date(moment, lang) if date_only else format_datetime(moment, lang)
+    except (ValueError, OverflowError):
+        return pick(L.TIME_UNKNOWN, lang)
+
+
+def _unreadable(value: str, lang: Lang) -> str:
+    return pick(L.UNREADABLE, lang) if value == UNREADABLE else value
+
+
+def name_row(label: str, dn: str | None, lang: Lang, *, note: str | None = None) -> Row:
+    """A row showing a distinguished name (see :class:`NameView`)."""
+    view = name_view(dn, lang)
+    return Row(label, view.text, ltr=True, name=view, note=note)
+
+
+def name_view(dn: str | None, lang: Lang) -> NameView:
+    """An RFC 4514 string (ours or cryptography's) parsed back into attributes, types named, values cleaned.
+
+    A string that is not a DN comes back as one part without an attribute type.
+    """
+    text = dn or ""
+    if text == UNREADABLE:
+        return NameView((NamePart("", pick(L.UNREADABLE, lang), lang == "fa"),))
+    parsed = _parse_rfc4514(text)
+    if parsed is None:
+        value = clean(text)
+        return NameView((NamePart("", value, is_rtl(value)),)) if value else NameView(())
+    parts = []
+    for separator, attribute, raw in parsed:
+        value = pick(L.UNREADABLE, lang) if raw == UNREADABLE else clean(raw)
+        name = clean(ATTRIBUTE_NAMES.get(attribute, attribute))
+        parts.append(NamePart(name, value, is_rtl(value), separator))
+    return NameView(tuple(parts))
+
+
+def _parse_rfc4514(text: str) -> list[tuple[str, str, str]] | None:
+    """``[(separator, type, value), …]`` from an RFC 4514 string; None when it is not one."""
+    items: list[tuple[str, str, str]] = []
+    separator = ","
+    current: list[str] = []
+    i = 0
+    while True:
+        if i < len(text) and text[i] == "\\" and i + 1 < len(text):
+            pair = text[i + 1:i + 3]
+            if len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair):
+                current.append("\\" + pair)  # hex escapes are decoded below, as UTF-8 bytes
+                i += 3
+            else:
+                current.append("\\" + text[i + 1])
+                i += 2
+            continue
+        if i == len(text) or text[i] in ",+":
+            item = _attribute(current)
+            if item is None and "".join(current) == UNREADABLE:
+                item = ("", UNREADABLE)  # an RDN validation.identity could not read
+            if item is None:
+                return None
+            items.append((separator, *item))
+            if i == len(text):
+                return items
+            separator = text[i]
+            current = []
+            i += 1
+            continue
+        current.append(text[i])
+        i += 1
+
+
+def _attribute(chars: list[str]) -> tuple[str, str] | None:
+    joined = "".join(chars)
+    equals = joined.find("=")
+    if equals <= 0:
+        return None
+    attribute = joined[:equals].strip()
+    if not attribute or not (attribute.replace(".", "").isdigit() or attribute.replace("-", "").isalnum()):
+        return None
+    return attribute, _unescape(joined[equals + 1:])
+
+
+def _unescape(value: str) -> str:
+    out = bytearray()
+    i = 0
+    while i < len(value):
+        if value[i] == "\\" and i + 1 < len(value):
+            pair = value[i + 1:i + 3]
+            if len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair):
+                out += bytes.fromhex(pair)
+                i += 3
+                continue
+            out += value[i + 1].encode("utf-8", "surrogatepass")
+            i += 2
+            continue
+        out += value[i].encode("utf-8", "surrogatepass")
+        i += 1
+    return out.decode("utf-8", "replace")
 
 
 def _policy(policy: dict[str, Any], lang: Lang) -> list[Row]:
+    """The policy a person needs to name: its title, id and version, its file's hash, and the run's settings.
+
+    The rules themselves (allowed changes, constraint levels, crypto suite) are in the JSON report.
+    """
     rows: list[Row] = []
+    title = policy.get("title")
+    if isinstance(title, dict) and title.get(lang):
+        rows.append(Row(ui("policy_title", lang), clean(str(title[lang]))))
+    if "id" in policy:
+        version = localize_digits(str(policy.get("version", "")), lang)
+        rows.append(Row(ui("policy_id", lang), f"{clean(str(policy['id']))} v{version}", ltr=True))
+    if "sha256" in policy:
+        rows.append(Row(ui("policy_sha256", lang), clean(str(policy["sha256"])), ltr=True, mono=True))
     for key, value in policy.items():
+        if key in _POLICY_RULES:
+            continue
         label = ui(key, lang) if key in L.UI else clean(key)
         # "revocation" is also a section heading; the policy's own word for it is clearer here.
         if key == "revocation":
@@ -440,7 +634,13 @@ def _policy(policy: dict[str, Any], lang: Lang) -> list[Row]:
     return rows
 
 
-def _is_rtl(text: str | None) -> bool:
+# Parts of the report's policy shown above or left to the JSON report.
+_POLICY_RULES = frozenset({"id", "version", "sha256", "title", "modifications", "constraints", "crypto"})
+#: Changes listed in a human report; the JSON report has them all.
+MAX_CHANGES_SHOWN = 12
+
+
+def is_rtl(text: str | None) -> bool:
     # A Persian common name reads right to left; DNs and Latin names left to right.
     for ch in text or "":
         bidi = unicodedata.bidirectional(ch)
