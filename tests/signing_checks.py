@@ -16,7 +16,6 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
-from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
@@ -28,6 +27,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from pakat.pdf_reader import open_reader
 from signer.levels import PadesLevel
 
 
@@ -130,24 +130,9 @@ def assert_signature_at_level(data: bytes, level: PadesLevel, root: Path, field_
         assert ts_status.coverage == SignatureCoverageLevel.ENTIRE_FILE
 
 
-class _Reader(PdfFileReader):
-    """pyHanko's reader, except that ``/Encrypt null`` is no encryption (ISO 32000: a null value is no entry),
-    which pyHanko refuses (EU DSS's pdf-spoofing-attack.pdf)."""
-
-    @property
-    def encrypt_dict(self) -> generic.DictionaryObject | None:
-        value = self.trailer.raw_get("/Encrypt") if "/Encrypt" in self.trailer else None
-        if value is None or isinstance(value.get_object(), generic.NullObject):
-            return None
-        return super().encrypt_dict
-
-
 def _reader(data: bytes) -> PdfFileReader:
-    # Non-strict, as for any document signed elsewhere first; an owner-password one opens without a password.
-    reader = _Reader(io.BytesIO(data), strict=False)
-    if reader.encrypted:
-        reader.decrypt(b"")
-    return reader
+    # Pakat's own reader: non-strict, /Encrypt null as no encryption, an owner-password document opened.
+    return open_reader(io.BytesIO(data))
 
 
 def _read_dss(

@@ -363,6 +363,27 @@ def test_api_errors(client: FlaskClient, sealed: bytes) -> None:
     assert error_code(wrong, 405) == "METHOD_NOT_ALLOWED"
 
 
+def _broken_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error of Pakat's own in the middle of a validation (a bug, not the document's fault)."""
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr("validation.engine.digest_in_one_pass", fails)
+
+
+def test_an_internal_error_is_no_verdict(dev_env: Any, sealed: bytes, tmp_path: Path, client: FlaskClient,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _broken_engine(monkeypatch)
+    source = write(tmp_path, "sealed.pdf", sealed)
+    result = cli(tmp_path, "validate", str(source), "--format", "json", config=dev_env.deployment_path)
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.stdout)["error"]["code"] == "VALIDATION_INCOMPLETE"
+    assert "VALIDATION_INCOMPLETE" in result.stderr and "Traceback" not in result.stderr
+    assert "ZeroDivisionError" in result.stderr, "the detail names the failure for a bug report"
+    assert error_code(post_validate(client, sealed), 500) == "VALIDATION_INCOMPLETE"
+
+
 # -- every real verdict renders ------------------------------------------------------------
 
 CORPUS = CONFORMANCE_CORPUS

@@ -363,3 +363,16 @@ def test_human_reports_name_the_policy_and_the_refused_change(
         assert b"pakat-bid-envelope" in text
     english = render_fragment(report, "en")
     assert "Form filling: not allowed" in english and "Pages showing a change not allowed" in english
+
+
+def test_a_locked_field_is_refused_unless_the_policy_says_otherwise(
+    dev_env: DevEnvironment, samples: SampleFactory
+) -> None:
+    data = samples.get("field_lock_filled").data
+    refused = _validator(dev_env).validate(data).signatures[0]
+    assert (refused.indication, refused.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+    assert "FIELD_LOCK_VIOLATION" in {f.code for f in refused.findings}
+    lenient = _general_with(constraints={"locked_field_changed": "WARN"})
+    warned = _validator(dev_env, lenient).validate(data).signatures[0]
+    assert warned.sub_indication is not SubIndication.FORMAT_FAILURE
+    assert [f.severity for f in warned.findings if f.code == "FIELD_LOCK_VIOLATION"] == [Severity.WARNING]

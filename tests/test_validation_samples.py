@@ -836,6 +836,19 @@ def check_control_two_approvals(s: Sample, ctx: Ctx) -> None:
     assert len(set(names)) == 2, "two different seals"
 
 
+def check_field_lock_filled(s: Sample, ctx: Ctx) -> None:
+    assert_valid_base(s, ctx)
+    assert s.base is not None and s.data.startswith(s.base)
+    reader = PdfFileReader(io.BytesIO(s.base))
+    lock = reader.embedded_regular_signatures[0].fieldmdp
+    assert lock is not None and lock.is_locked("delivery"), "the signature locks the field"
+    status = pyhanko_status(s.data, ctx.root)
+    assert not status.bottom_line, "pyHanko too refuses a locked field filled"
+    with opened(s.data) as pdf:
+        (widget,) = [w for w in pdf.pages[0].Annots if str(w.get("/T")) == "delivery"]
+        assert str(widget.V) == "Delivered by hand"
+
+
 def check_control_form_filled(s: Sample, ctx: Ctx) -> None:
     status = pyhanko_status(s.data, ctx.root)
     assert status.bottom_line and status.modification_level == ModificationLevel.FORM_FILLING

@@ -111,6 +111,8 @@ EXPECTED: dict[str, Expect] = {
     "certification_p1_annotation": expect(FORMAT, **CERTIFICATION),
     "certification_p2_annotation": expect(FORMAT, **CERTIFICATION),
     "certification_p2_link": expect(FORMAT, **CERTIFICATION),
+    # Form filling is allowed after an approval, but this field was locked by the signer.
+    "field_lock_filled": expect(FORMAT, codes=("FIELD_LOCK_VIOLATION",)),
     # The approval signature itself is sound; the certification it breaks must fail.
     "certification_p1_approval_signature": expect(FORMAT, targets=(1,), **CERTIFICATION),
     # 6. structure
@@ -273,6 +275,7 @@ NAMED_CHANGES = {
     "certification_p2_annotation": "annotation /FreeText added",
     "certification_p2_link": "annotation /Link added",
     "certification_p1_approval_signature": "field 'Pakat Seal 1' added",
+    "field_lock_filled": "field 'delivery' /V",
 }
 
 

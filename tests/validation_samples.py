@@ -1302,6 +1302,30 @@ def certification_p1_approval_signature(f: SampleFactory) -> Made:
         return Made(f.seal(base, PadesLevel.B_B, "certified-p1-sealed"), base)
 
 
+@_sample(Category.CERTIFICATION)
+def field_lock_filled(f: SampleFactory) -> Made:
+    """A form field locked by a pyHanko signature's FieldMDP (/Include the field) filled after it anyway.
+
+    Form filling as such is allowed after an approval signature; this field
+    was locked by the signer, so filling it is not.
+    """
+
+    def build() -> bytes:
+        spec = fields.SigFieldSpec(
+            "Signature1",
+            field_mdp_spec=fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, fields=["delivery"]),
+        )
+        meta = signers.PdfSignatureMetadata(field_name="Signature1", subfilter=fields.SigSeedSubFilter.PADES)
+        out = io.BytesIO()
+        signers.PdfSigner(meta, f.soft_signer("pyhanko").pyhanko(), new_field_spec=spec).sign_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(form_document(BLANK_RECT, "delivery"))), output=out
+        )
+        return out.getvalue()
+
+    base: bytes = f.memo("base:field-lock", build)
+    return Made(filled_field(base, "delivery", "Delivered by hand", opaque=False), base)
+
+
 # == 6. structure ===================================================================================
 
 

@@ -441,7 +441,8 @@ class Validator:
         if docmdp is not None:
             verdict.docmdp_ok = not outcome.disallowed
         if lock_broken:
-            verdict.findings.append(finding("FIELD_LOCK_VIOLATION", detail=_named(lock_broken)))
+            detail = _named(lock_broken)
+            self._constraint(doc, verdict, "locked_field_changed", "FIELD_LOCK_VIOLATION", detail=detail)
         others = [c for c in outcome.disallowed if c not in lock_broken]
         if others:
             code = "DOCMDP_VIOLATION" if docmdp is not None else "MODIFIED_AFTER_SIGNING"

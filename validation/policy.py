@@ -63,6 +63,7 @@ class SignatureType(enum.StrEnum):
 #: The checks a policy can set, and the level each has when a policy is silent.
 CONSTRAINTS: dict[str, Level] = {
     "invisible_changes": Level.WARN,  # changes not allowed, but shown on no page
+    "locked_field_changed": Level.FAIL,  # a field a signature's FieldMDP lock covers changed after it
     "signer_purpose": Level.FAIL,  # the signer certificate's extended key usage allows document signing
     "signer_key_usage": Level.FAIL,  # digitalSignature or nonRepudiation
     "pades_format": Level.INFORM,  # a signature that is not ETSI.CAdES.detached
