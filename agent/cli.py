@@ -2,7 +2,7 @@
 
 ``pakat agent list`` shows the token's signing certificates (no PIN needed);
 ``pakat agent sign`` walks one signing session (see docs/agent-protocol.md).
-Errors are PakatErrors and reach the terminal through ``pakat.cli`` like every
+Errors are PakatErrors and reach the terminal through ``pakat.terminal`` like every
 other command's. The heavy imports (PKCS#11, the signer) wait until a command runs.
 """
 
@@ -20,6 +20,7 @@ import click
 
 from pakat import errors
 from pakat.errors import PakatError
+from pakat.terminal import answer_in_json
 
 if TYPE_CHECKING:
     from agent.token import TokenCertificate
@@ -38,11 +39,6 @@ def agent() -> None:
     """عامل امضا با توکن کاربر / The signing agent, with the user's own token."""
 
 
-def _json_errors(as_json: bool) -> None:
-    # pakat.cli imports this module, so its names are looked up only once a command runs.
-    from pakat.cli import JSON_OUTPUT
-
-    click.get_current_context().meta[JSON_OUTPUT] = as_json
 
 
 @agent.command("list")
@@ -51,7 +47,7 @@ def _json_errors(as_json: bool) -> None:
 @json_option
 def list_certificates(module: str, token_label: str, as_json: bool) -> None:
     """List the signing certificates on a token: those with a key pair of the same CKA_ID."""
-    _json_errors(as_json)
+    answer_in_json(as_json)
     from agent.present import certificate_facts, certificate_lines
     from agent.token import read_token
 
@@ -155,7 +151,7 @@ def sign(
     as_json: bool,
 ) -> None:
     """Sign a session's document with the token, after showing what will be signed and for whom."""
-    _json_errors(as_json)
+    answer_in_json(as_json)
     if pin_file is not None and pin_fd is not None:
         raise click.UsageError("give --pin-file or --pin-fd, not both")
     from agent.flow import ChoiceNeeded, SignRequest, sign_session

@@ -53,8 +53,8 @@ def main() -> None:
     from envelopes.database import Database
     from envelopes.queueing import RQJobQueue
     from envelopes.schema import upgrade
+    from envelopes.services import LazySealService
     from hsm_config.deployment import load_deployment
-    from pakat.settings import LazySealService
     from signer.levels import PadesLevel
 
     with tempfile.TemporaryDirectory(prefix="pakat-bench-batch-") as tmp_name, \

@@ -233,7 +233,7 @@ class Opened:
 
 
 class PakatSide:
-    """The real parts, assembled as ``web.state.PakatState.sessions`` does."""
+    """The real parts, assembled as ``envelopes.services.Services.sessions`` does."""
 
     def __init__(self, env: Any, home: Path, redis_url: str, token: Token) -> None:
         from envelopes.blobs import DocumentStore
@@ -256,7 +256,7 @@ class PakatSide:
         self.store = DocumentStore(home / "documents")
         self.seals = SealService(self.deployment)
         self.queue = RQJobQueue(redis_url, self.queue_name, self.deployment)
-        self.sessions = SigningSessions(self.database, self.store, self.deployment, self.seals, self.queue)
+        self.sessions = SigningSessions(self.database, self.store, self.deployment, lambda: self.seals, self.queue)
         self.documents = DocumentService(self.database, self.store, self.deployment.max_pdf_bytes)
         self.token = token
         self.cert_b64 = base64.b64encode(token.der).decode()

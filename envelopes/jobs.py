@@ -2,6 +2,7 @@
 
 ``pakat worker`` runs an RQ ``SimpleWorker`` (no fork per job), so the seal
 service built by the first job stays logged in for the next ones. Jobs take
+their services from :func:`envelopes.services.process_services`. Jobs take
 and return plain JSON-able values, so any producer can enqueue them by name::
 
     Queue("pakat", connection=redis).enqueue(
@@ -20,74 +21,19 @@ import os
 import secrets
 import socket
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
 from rq import get_current_job
 
-from envelopes.batches import Batches
-from envelopes.blobs import DocumentStore
-from envelopes.database import Database
-from envelopes.queueing import RQJobQueue
-from envelopes.sealing import SealService
-from envelopes.sessions import SigningSessions
+from envelopes import webhooks
+from envelopes.services import process_services
 from pakat.errors import ServiceUnavailable
-from pakat.settings import LazySealService, Settings
 from signer.levels import PadesLevel
 
 log = logging.getLogger(__name__)
 
 RECORD_SUFFIX = ".pakat.json"
-
-_services: LazySealService | None = None
-_services_lock = threading.Lock()
-_sessions: SigningSessions | None = None
-_batches: tuple[Batches, RQJobQueue] | None = None
-
-
-def worker_seal_service() -> SealService:
-    """This process's seal service, built from the environment's settings on first use."""
-    global _services
-    with _services_lock:
-        if _services is None:
-            _services = LazySealService(Settings.from_env().load_deployment())
-        holder = _services
-    return holder.get()
-
-
-def worker_signing_sessions() -> SigningSessions:
-    """This process's signing-session use cases, over the environment's database, store and queue."""
-    global _sessions
-    seals = worker_seal_service()
-    with _services_lock:
-        if _sessions is None or _sessions.seals is not seals:
-            settings = Settings.from_env()
-            deployment = seals.deployment
-            _sessions = SigningSessions(
-                Database(settings.database_url),
-                DocumentStore(settings.document_root),
-                deployment,
-                seals,
-                RQJobQueue(settings.redis_url, settings.queue, deployment),
-            )
-        return _sessions
-
-
-def worker_batches() -> tuple[Batches, RQJobQueue]:
-    """This process's batch use cases and queue, over the environment's database and store."""
-    global _batches
-    with _services_lock:
-        if _batches is None:
-            settings = Settings.from_env()
-            deployment = settings.load_deployment()
-            _batches = (
-                Batches(Database(settings.database_url), DocumentStore(settings.document_root),
-                        worker_seal_service, lease=settings.batch_lease, threads=settings.batch_threads),
-                RQJobQueue(settings.redis_url, settings.queue, deployment),
-            )
-        return _batches
-
 
 def seal_batch_job(batch_id: str) -> dict[str, Any]:
     """Seal a batch's items until none is left to claim; safe to run in many workers, and again.
@@ -96,7 +42,8 @@ def seal_batch_job(batch_id: str) -> dict[str, Any]:
     get a job scheduled for when they can be claimed; the run that settles the
     last item tells the platform (``batch.finished``).
     """
-    batches, queue = worker_batches()
+    services = process_services()
+    batches, queue = services.batches(), services.queue
     # A new name per run: a run that was presumed dead and comes back cannot record over its successor.
     owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     report = batches.work(batch_id, owner)
@@ -123,16 +70,7 @@ def raise_signature_job(session_id: str) -> dict[str, Any]:
     """
     job = get_current_job()
     final = job is None or not job.retries_left
-    return worker_signing_sessions().raise_level(session_id, final_attempt=final).as_dict()
-
-
-def close_worker_services() -> None:
-    """Log out of the HSM at worker shutdown."""
-    global _services
-    with _services_lock:
-        holder, _services = _services, None
-    if holder is not None:
-        holder.close()
+    return process_services().sessions().raise_level(session_id, final_attempt=final).as_dict()
 
 
 def record_path(destination: Path) -> Path:
@@ -155,7 +93,7 @@ def seal_file_job(org_id: str, source: str, destination: str, level: str) -> dic
     if done is not None:
         log.info("already sealed: %s (%s, %s)", dst.name, org_id, pades.value)
         return done
-    result = worker_seal_service().seal(org_id, src, dst, pades)
+    result = process_services().seals.get().seal(org_id, src, dst, pades)
     # Record the paths as this job names them, so a rerun recognises its own output.
     record = {**result.as_dict(), "source": str(src), "destination": str(dst)}
     _write_json_atomically(record_path(dst), record)
@@ -203,3 +141,25 @@ def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def deliver_webhook_job(api_key_sha256: str, event_id: str, body: str) -> dict[str, Any]:
+    """Deliver one webhook event with this worker's configuration; raise so that RQ retries.
+
+    The URL and secret are read from the deployment at each attempt, never
+    carried in the job; each attempt is recorded in this process's database.
+    """
+    services = process_services()
+    attempt, last = _attempt()
+    return webhooks.deliver_event(services.deployment, services.database, api_key_sha256, event_id, body,
+                                  attempt=attempt, last=last)
+
+
+def _attempt() -> tuple[int, bool]:
+    """This run's attempt number (1 first) and whether it is the last, from the RQ job running it."""
+    job = get_current_job()
+    if job is None:  # called directly: one attempt, nobody retries it
+        return 1, True
+    left = job.retries_left or 0
+    planned = int(job.meta.get("retries", len(job.retry_intervals or ())))
+    return max(1, planned - left + 1), left <= 0

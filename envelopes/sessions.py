@@ -173,7 +173,7 @@ class SigningSessions:
         database: Database,
         store: DocumentStore,
         deployment: Deployment,
-        seals: SealService,
+        seals: Callable[[], SealService],
         queue: JobQueue,
     ) -> None:
         self.database = database
@@ -200,7 +200,7 @@ class SigningSessions:
         """
         if not MIN_EXPIRY <= expires_in <= MAX_EXPIRY:
             raise InputError(errors.REQUEST_INVALID, "expires_in must be between 60 and 3600 seconds")
-        if level.timestamped and self.seals.tsa is None:
+        if level.timestamped and self.seals().tsa is None:
             raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs a timestamp authority")
         self.queue.ping()  # the signature step will need it: refuse now, not after the user signed
         doc = self.documents.get(organisation, doc_id)
@@ -274,15 +274,16 @@ class SigningSessions:
             raise PakatError(errors.DOCUMENT_BUSY)
         # A key the validation policy's crypto suite would not accept today is refused before signing.
         crypto, now = self.deployment.validation_policy.rules.crypto, utcnow()
+        seals = self.seals()
         signer = check_signer_certificate(
-            leaf, issuers, self.seals.trust, self.seals.revocation,
+            leaf, issuers, seals.trust, seals.revocation,
             ExpectedSigner(row.expected_national_id, row.expected_role),
             min_rsa_bits=crypto.min_bits("rsa", now), min_ec_bits=crypto.min_bits("ec", now),
         )
         with self.database.begin() as conn:
             check_session_certificate(conn, row.document_id, signer, self.deployment, utcnow())
         level = PadesLevel.parse(row.level)
-        tsa = self.seals.tsa
+        tsa = seals.tsa
         prepared = prepare_signature(
             self.store.path(doc.head.sha256), signer, digest,
             SignatureDetails(reason=_reason(signer), field_stem=SIGNATURE_FIELD_STEM,
@@ -433,10 +434,11 @@ class SigningSessions:
             return _view(row)
         signer, prepared = _prepared_from(row, doc.revisions[row.base_revision].size)
         level = PadesLevel.parse(row.level)
+        seals = self.seals()
         try:
             written = self._stored(lambda temp: raise_signature(
                 self.store.path(doc.head.sha256), prepared, signer, row.signature, level, temp,
-                tsa=self.seals.tsa, revocation=self.seals.revocation, max_bytes=self.deployment.max_pdf_bytes,
+                tsa=seals.tsa, revocation=seals.revocation, max_bytes=self.deployment.max_pdf_bytes,
             ))
             try:
                 with self.database.write() as conn:

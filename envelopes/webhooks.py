@@ -7,7 +7,7 @@ file), signed with the key's webhook secret::
     X-Pakat-Timestamp: 1767225600
     X-Pakat-Signature: sha256=<hex HMAC-SHA256(secret, b"1767225600." + body)>
 
-Delivery runs on the RQ queue (:func:`deliver_webhook_job`) and is retried
+Delivery runs on the RQ queue (:func:`envelopes.jobs.deliver_webhook_job`) and is retried
 after each ``webhooks.retry_intervals`` wait until the platform answers 2xx.
 A retry sends the same event id and body with a fresh timestamp, so a
 platform may see an event more than once and must deduplicate by ``id``.
@@ -30,7 +30,6 @@ import json
 import logging
 import math
 import ssl
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -48,7 +47,6 @@ from envelopes.database import Database, iso_utc, utcnow, webhook_deliveries
 from hsm_config.deployment import Deployment
 from pakat import errors
 from pakat.errors import PakatError, ServiceUnavailable
-from pakat.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +63,8 @@ RETRYING = "retrying"  # failed; the queue tries again after the next interval
 GAVE_UP = "gave_up"  # failed, and it was the last attempt
 MAX_DELIVERIES_PAGE = 500
 
-_deployment: Deployment | None = None
-_database: Database | None = None
-_deployment_lock = threading.Lock()
+#: The RQ job that delivers an event, by name (it runs on a worker's services).
+DELIVERY_JOB = "envelopes.jobs.deliver_webhook_job"
 
 
 class WebhookRefused(Exception):
@@ -202,16 +199,18 @@ def deliver(url: str, secret: str, event_id: str, body: bytes, timeout: float) -
     return status
 
 
-def deliver_webhook_job(api_key_sha256: str, event_id: str, body: str) -> dict[str, Any]:
-    """The RQ job: deliver one event to the platform of ``api_key_sha256``; raise so that RQ retries.
+def deliver_event(
+    deployment: Deployment, database: Database, api_key_sha256: str, event_id: str, body: str, *,
+    attempt: int = 1, last: bool = True,
+) -> dict[str, Any]:
+    """Deliver one event to the platform of ``api_key_sha256``, recording the attempt; raise if it failed.
 
-    The URL and secret are read from this process's deployment at each
-    attempt, never carried in the job. A platform whose webhook has been
-    removed from the configuration is skipped without error. Running the job
-    twice delivers twice with the same event id; platforms deduplicate by it.
-    Each attempt is recorded (:func:`record_attempt`) in this process's database.
+    The URL and secret are read from ``deployment`` at each attempt, never
+    carried in the job. A platform whose webhook has been removed from the
+    configuration is skipped without error. Delivering twice sends the same
+    event id twice; platforms deduplicate by it. ``attempt`` numbers this try
+    (1 first), ``last`` says whether nobody will try again.
     """
-    deployment = worker_deployment()
     platform = deployment.platforms.get(api_key_sha256)
     if platform is None or platform.webhook is None:
         log.warning("webhook event %s dropped: API key %.12s… has no webhook configured", event_id, api_key_sha256)
@@ -219,7 +218,6 @@ def deliver_webhook_job(api_key_sha256: str, event_id: str, body: str) -> dict[s
     webhook = platform.webhook
     data = body.encode("utf-8")
     event = _event_name(data)
-    attempt, last = _attempt()
     status: int | None = None
     error: str | None = None
     started = time.monotonic()
@@ -236,7 +234,7 @@ def deliver_webhook_job(api_key_sha256: str, event_id: str, body: str) -> dict[s
         raise
     finally:
         outcome = DELIVERED if error is None else (GAVE_UP if last else RETRYING)
-        record_attempt(worker_database(), api_key_sha256=api_key_sha256, event_id=event_id, event=event,
+        record_attempt(database, api_key_sha256=api_key_sha256, event_id=event_id, event=event,
                        url=webhook.url, attempt=attempt, status=status, error=error,
                        duration_ms=round((time.monotonic() - started) * 1000), outcome=outcome)
     log.info("webhook event %s delivered to %s (HTTP %d)", event_id, urlsplit(webhook.url).hostname, status)
@@ -292,16 +290,6 @@ def recorded_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path or '/'}"[:2048]
 
 
-def _attempt() -> tuple[int, bool]:
-    """This run's attempt number (1 first) and whether it is the last, from the RQ job running it."""
-    job = rq.get_current_job()
-    if job is None:  # called directly: one attempt, nobody retries it
-        return 1, True
-    left = job.retries_left or 0
-    planned = int(job.meta.get("retries", len(job.retry_intervals or ())))
-    return max(1, planned - left + 1), left <= 0
-
-
 def enqueue_event(
     queue: rq.Queue, deployment: Deployment, api_key_sha256: str | None, event: str, data: Mapping[str, Any]
 ) -> str | None:
@@ -319,7 +307,7 @@ def enqueue_event(
     intervals = list(deployment.webhooks.retry_intervals)
     try:
         queue.enqueue(
-            deliver_webhook_job,
+            DELIVERY_JOB,
             api_key_sha256,
             event_id,
             body.decode("utf-8"),
@@ -333,34 +321,6 @@ def enqueue_event(
     except RedisError as exc:
         raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, f"webhook {event}: {type(exc).__name__}") from None
     return event_id
-
-
-def worker_deployment() -> Deployment:
-    """This process's deployment, read from the environment's settings on first use."""
-    global _deployment
-    with _deployment_lock:
-        if _deployment is None:
-            _deployment = Settings.from_env().load_deployment()
-        return _deployment
-
-
-def worker_database() -> Database:
-    """This process's database (``PAKAT_DATABASE_URL``), where delivery attempts are recorded."""
-    global _database
-    with _deployment_lock:
-        if _database is None:
-            _database = Database(Settings.from_env().database_url)
-        return _database
-
-
-def forget_worker_deployment() -> None:
-    """Read the deployment and the database settings again on the next job (after a change, or in tests)."""
-    global _deployment, _database
-    with _deployment_lock:
-        _deployment = None
-        if _database is not None:
-            _database.dispose()
-        _database = None
 
 
 def _event_name(body: bytes) -> str:

@@ -3,7 +3,7 @@
 Every failure that reaches a person or a platform is a :class:`PakatError`
 carrying an :class:`ErrorKind`. The web layer maps the kind to an HTTP status
 and the CLI to an exit code in exactly one place each (``web.errors`` and
-``pakat.cli``); nothing else decides how an error looks.
+``pakat.terminal``); nothing else decides how an error looks.
 
 Messages never interpolate secrets: ``detail`` is for technical facts (a file
 name, a certificate subject, a limit) and callers must not pass PINs, keys or

@@ -1,4 +1,4 @@
-"""Process settings from the environment, and the per-process seal service built from them.
+"""Process settings from the environment: where state lives and where the configuration is.
 
 Every entry point (``pakat serve``, ``pakat worker``, ``pakat seal``) starts from
 :meth:`Settings.from_env`; nothing else reads ``PAKAT_*`` variables.
@@ -26,19 +26,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from hsm_config.deployment import Deployment, load_deployment
 from pakat import errors
 from pakat.errors import AccessError
-
-if TYPE_CHECKING:
-    from envelopes.sealing import SealService
 
 DEFAULT_QUEUE = "pakat"
 
@@ -108,10 +102,6 @@ class Settings:
             return self
         return dataclasses.replace(self, config=Path(config).resolve())
 
-    def load_deployment(self) -> Deployment:
-        """Parse the deployment YAML (no HSM is touched, so this is safe before a fork)."""
-        return load_deployment(self.config)
-
     def ensure_tmp(self) -> Path:
         """Create the temp folder if needed; owner-only, since it holds documents in flight."""
         self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -125,39 +115,3 @@ def _whole(name: str, raw: str | None, default: int, highest: int) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= highest:
         raise AccessError(errors.CONFIG_INVALID, f"{name} must be a whole number from 1 to {highest}")
     return int(raw)
-
-
-class LazySealService:
-    """One :class:`SealService` per process, built on first use.
-
-    PKCS#11 modules must not be initialised before a fork (gunicorn workers, and
-    anything else that forks), so the service is only created when a request or
-    job first needs it, and is rebuilt if the holder finds itself in a child
-    process. Threads share the one service, which keeps one HSM login per
-    organisation.
-    """
-
-    def __init__(self, deployment: Deployment) -> None:
-        self.deployment = deployment
-        self._lock = threading.Lock()
-        self._service: SealService | None = None
-        self._pid = 0
-
-    def get(self) -> SealService:
-        """The process's service, creating it (and logging in lazily) on first use."""
-        with self._lock:
-            if self._service is None or self._pid != os.getpid():
-                # A service inherited across fork() belongs to the parent's PKCS#11
-                # state: abandon it without finalising, and start afresh here.
-                from envelopes.sealing import SealService
-
-                self._service = SealService.from_deployment(self.deployment)
-                self._pid = os.getpid()
-            return self._service
-
-    def close(self) -> None:
-        """Log out and release the HSM sessions, if this process opened any."""
-        with self._lock:
-            service, self._service = self._service, None
-            if service is not None and self._pid == os.getpid():
-                service.close()

@@ -134,7 +134,8 @@ def test_seals_signatures_and_validations_form_one_verified_chain(
     doomed = platform.session(doc["id"], level="B-T")
     sign(client, doomed, token)
     dead_tsa = dataclasses.replace(state.deployment, tsa_url=f"http://127.0.0.1:{free_port()}/tsa")
-    broken = SigningSessions(state.database, state.store, dead_tsa, SealService(dead_tsa), state.queue)
+    dead_seals = SealService(dead_tsa)
+    broken = SigningSessions(state.database, state.store, dead_tsa, lambda: dead_seals, state.queue)
     assert broken.raise_level(doomed["id"], final_attempt=True).state == "failed"
     sealed = client.post(f"/api/v1/documents/{doc['id']}/seal", headers=platform.headers, json={"level": "B-B"})
     assert sealed.status_code == 200, sealed.json

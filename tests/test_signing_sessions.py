@@ -373,7 +373,8 @@ def test_a_level_that_cannot_be_reached_fails_the_session_but_keeps_the_signatur
 
     state = app.extensions["pakat"]
     dead_tsa = dataclasses.replace(state.deployment, tsa_url=f"http://127.0.0.1:{free_port()}/tsa")
-    sessions = SigningSessions(state.database, state.store, dead_tsa, SealService(dead_tsa), state.queue)
+    dead_seals = SealService(dead_tsa)
+    sessions = SigningSessions(state.database, state.store, dead_tsa, lambda: dead_seals, state.queue)
     with pytest.raises(PakatError) as retry:
         sessions.raise_level(created["id"], final_attempt=False)  # the queue will try again
     assert retry.value.code == "TSA_UNAVAILABLE"

@@ -41,9 +41,9 @@ from pakat_testkit import (
 from test_reports_machine import NS, check_etsi_structure, sign_with_throwaway_key
 from validation_samples import names, samples_for
 
+from commands import main
 from envelopes.sealing import SealService
 from hsm_config.deployment import load_deployment, validation_config
-from pakat.cli import main
 from pakat.errors import InputError
 from signer.levels import PadesLevel
 from validation.engine import Validator

@@ -36,6 +36,8 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from envelopes.database import Database
+from envelopes.jobs import deliver_webhook_job
+from envelopes.services import forget_process_services
 from envelopes.webhooks import (
     DELIVERED,
     GAVE_UP,
@@ -45,11 +47,9 @@ from envelopes.webhooks import (
     DeliveryAttempt,
     WebhookRefused,
     deliver,
-    deliver_webhook_job,
     deliveries,
     enqueue_event,
     event_body,
-    forget_worker_deployment,
     record_attempt,
     recorded_url,
     signature_header,
@@ -376,7 +376,7 @@ def test_enqueued_job_carries_the_configured_retries(setup: WebhookSetup, redis_
     assert event_id is not None
     job = job_of(queue, event_id)
     assert job.retries_left == 3 and job.retry_intervals == [1, 1, 1]
-    assert job.func_name == "envelopes.webhooks.deliver_webhook_job"
+    assert job.func_name == "envelopes.jobs.deliver_webhook_job"
     assert job.args[0] == setup.key_hash["demo-co"] and job.args[1] == event_id
     # The job carries the API key's hash and the body; never a secret or a URL.
     blob = json.dumps(job.args)
@@ -390,14 +390,14 @@ def test_job_follows_the_configuration_it_reads(
     # Without a webhook in the configuration (the dev deployment), nothing is sent.
     monkeypatch.setenv("PAKAT_CONFIG", str(dev_env.deployment_path))
     monkeypatch.setenv("PAKAT_DATABASE_URL", database_url)
-    forget_worker_deployment()
+    forget_process_services()
     try:
         event_id, body = event_body(SIGNATURE_COMPLETED, {})
         assert deliver_webhook_job(setup.key_hash["demo-co"], event_id, body.decode()) == {
             "event_id": event_id, "delivered": False}
         # With it, the event is delivered.
         monkeypatch.setenv("PAKAT_CONFIG", str(setup.path))
-        forget_worker_deployment()
+        forget_process_services()
         result = deliver_webhook_job(setup.key_hash["demo-co"], event_id, body.decode())
         assert result["delivered"] is True and result["status"] == 204
         assert [d.verified for d in receiver.received("/ok", event_id)] == [True]
@@ -405,7 +405,7 @@ def test_job_follows_the_configuration_it_reads(
         (record,) = recorded(database_url, setup.key_hash["demo-co"], event_id)
         assert (record.attempt, record.status, record.error, record.outcome) == (1, 204, None, DELIVERED)
     finally:
-        forget_worker_deployment()
+        forget_process_services()
 
 
 def test_failed_attempts_are_recorded_without_the_query_or_secret(
@@ -421,7 +421,7 @@ def test_failed_attempts_are_recorded_without_the_query_or_secret(
     path = write_variant(dev_env.deployment_path, f"closed-{uuid.uuid4().hex[:8]}", edit)
     monkeypatch.setenv("PAKAT_CONFIG", str(path))
     monkeypatch.setenv("PAKAT_DATABASE_URL", database_url)
-    forget_worker_deployment()
+    forget_process_services()
     try:
         key = next(iter(load_deployment(path).platforms))
         monkeypatch.delenv("PAKAT_TEST_DELIVERY_SECRET", raising=False)
@@ -434,7 +434,7 @@ def test_failed_attempts_are_recorded_without_the_query_or_secret(
         with pytest.raises(WebhookRefused):
             deliver_webhook_job(key, refused, body.decode())
     finally:
-        forget_worker_deployment()
+        forget_process_services()
         path.unlink()
 
     (no_secret,) = recorded(database_url, key, unreadable)
@@ -733,7 +733,7 @@ def test_a_finished_batch_is_announced_once(
     from envelopes.archives import BatchLimits, read_files
     from envelopes.batches import Batches, BatchOptions
     from envelopes.blobs import DocumentStore
-    from pakat.settings import LazySealService
+    from envelopes.services import LazySealService
     from signer.levels import PadesLevel
 
     queue, log_path = worker

@@ -6,13 +6,12 @@ import logging
 
 from flask import Flask
 
-from envelopes.blobs import DocumentStore
-from envelopes.database import Database
-from envelopes.queueing import RQJobQueue
 from envelopes.schema import check_current
-from pakat.settings import LazySealService, Settings
+from envelopes.services import Services
+from hsm_config.deployment import load_deployment
+from pakat.settings import Settings
 from web import agent, api, batches_api, documents_api, errors, health, pages, tenders_api, uploads, validate_page
-from web.state import EXTENSION_KEY, PakatState
+from web.state import EXTENSION_KEY
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +26,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     The deployment file is parsed now, so a broken configuration stops the process
     at start; the HSM is only opened by the first request that seals, after any
-    fork (see :class:`pakat.settings.LazySealService`).
+    fork (see :class:`envelopes.services.LazySealService`).
     """
     settings = settings or Settings.from_env()
-    deployment = settings.load_deployment()
+    deployment = load_deployment(settings.config)
     settings.ensure_tmp()
     check_current(settings.database_url)  # `pakat serve` migrated it; a stale schema must not serve
+    services = Services.from_settings(settings, deployment)
 
     app = Flask(__name__, static_folder=None)
     app.config.update(
@@ -42,14 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     # Persian in JSON stays readable instead of \u escapes.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION_KEY] = PakatState(
-        settings,
-        deployment,
-        LazySealService(deployment),
-        Database(settings.database_url),
-        DocumentStore(settings.document_root),
-        RQJobQueue(settings.redis_url, settings.queue, deployment),
-    )
+    app.extensions[EXTENSION_KEY] = services
 
     uploads.register(app)
     errors.register(app)

@@ -23,7 +23,6 @@ from web.auth import caller_api_key_sha256, organisation_of_caller
 from web.documents_api import json_body
 from web.state import pakat_state
 from web.uploads import upload_request, uploaded_path
-from web.validation_service import validator
 
 bp = Blueprint("tenders", __name__, url_prefix="/api/v1/tenders")
 
@@ -32,8 +31,7 @@ ENVELOPE = "/<tender_id>/envelopes/<envelope_id>"
 
 def tenders() -> Tenders:
     """The use cases over this application's state; the seal service is only built by a submission."""
-    state = pakat_state()
-    return Tenders(state.database, state.store, state.deployment, validator(), state.seals.get, state.settings.tmp)
+    return pakat_state().tenders()
 
 
 def caller() -> Caller:

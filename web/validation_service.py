@@ -1,40 +1,25 @@
 """The web app's way to the validator: one :class:`~validation.engine.Validator` per application and process.
 
 The validator caches chain and revocation answers, so it is built once and
-shared by the requests (it is thread-safe). It is built on first use, not in
-``create_app``: under gunicorn that is after the fork, so every worker gets
-its own caches and no lock crosses a fork.
+shared by the requests (it is thread-safe). :class:`envelopes.services.Services`
+builds it on first use, not in ``create_app``: under gunicorn that is after the
+fork, so every worker gets its own caches and no lock crosses a fork.
 """
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from pathlib import Path
 
-from flask import current_app
-
-from hsm_config.deployment import validation_config
 from validation.engine import Validator
 from validation.model import DocumentReport
 from validation.policy import BUILT_IN
 from web.state import pakat_state
 
-VALIDATOR_KEY = "pakat.validator"
-_build_lock = threading.Lock()
-
 
 def validator() -> Validator:
-    """The current application's validator, built from its deployment on first use."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    found: Validator | None = app.extensions.get(VALIDATOR_KEY)
-    if found is None:
-        with _build_lock:  # two first requests at once build it once
-            found = app.extensions.get(VALIDATOR_KEY)
-            if found is None:
-                found = Validator(validation_config(pakat_state().deployment))
-                app.extensions[VALIDATOR_KEY] = found
-    return found
+    """The current application's validator (built on first use: under gunicorn, after the fork)."""
+    return pakat_state().validator()
 
 
 def validate_file(

@@ -20,15 +20,16 @@ from pathlib import Path
 
 import click
 
+from commands.common import config_option
+from commands.database import upgrade_database
 from envelopes import audit
 from envelopes.archives import BatchInput, BatchLimits, read_files, read_zip
 from envelopes.batches import FINISHED, Batches, BatchOptions, BatchProgress
 from envelopes.blobs import DocumentStore
-from envelopes.database import Database
-from envelopes.queueing import RQJobQueue
+from envelopes.services import Services
 from pakat import errors
 from pakat.errors import AccessError, InputError
-from pakat.settings import LazySealService, Settings
+from pakat.settings import Settings
 from signer.levels import PadesLevel
 
 #: Exit code when the batch finished but some files could not be sealed (their reasons are in the manifest).
@@ -48,8 +49,7 @@ POLL_SECONDS = 0.25
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 32),
               help="Threads sealing in this process (without --queue).")
 @click.option("--force", is_flag=True, help="Write into OUT even if it exists.")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-              help="Deployment YAML (default: $PAKAT_CONFIG, else $PAKAT_HOME/pakat.yaml).")
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the final progress as JSON on stdout.")
 def seal_batch(
     source: Path, destination: Path, org_id: str, level: str, reason: str | None, visible: bool,
@@ -62,31 +62,25 @@ def seal_batch(
     options = BatchOptions(PadesLevel.parse(level), reason, visible)
     if destination.exists() and not force and (destination.is_file() or any(destination.iterdir())):
         raise InputError(errors.OUTPUT_EXISTS, f"{destination} (use --force to write into it)")
-    settings = Settings.from_env().with_config(config)
-    deployment = settings.load_deployment()
+    services = Services.from_settings(Settings.from_env().with_config(config))
+    settings, deployment = services.settings, services.deployment
     deployment.organisation(org_id)  # UNKNOWN_ORGANISATION before any file is read
-    from pakat.cli import upgrade_database  # the CLI module loads this one lazily: no import cycle
-
     # As serve and worker do: the embedded default database just works.
     upgrade_database(settings, "seal-batch", deployment)
-    queue = RQJobQueue(settings.redis_url, settings.queue, deployment)
     if use_queue:
         if not settings.redis_url:
             raise AccessError(errors.CONFIG_INVALID, "set REDIS_URL to seal through the queue")
-        queue.ping()
-    seals = LazySealService(deployment)
-    store = DocumentStore(settings.document_root)
-    batches = Batches(Database(settings.database_url), store, seals.get, lease=settings.batch_lease,
-                      threads=threads)
+        services.queue.ping()
+    batches = services.batches(threads=threads)
     try:
-        inputs = _read_source(source, store, BatchLimits(max_item_bytes=deployment.max_pdf_bytes))
+        inputs = _read_source(source, services.store, services.batch_limits())
         batch = batches.create(org_id, inputs, options, actor=audit.system_actor(f"seal-batch:{_user()}")).progress
         click.echo(f"دسته {batch.id}: {batch.total} فایل / batch {batch.id}: {batch.total} files", err=True)
         if use_queue:
-            queue.start_batch(batch.id, batch.total)
+            services.queue.start_batch(batch.id, batch.total)
         final = _watch(batches, batch.id, here=not use_queue)
     finally:
-        seals.close()
+        services.seals.close()
     _write_results(batches, batch.id, destination)
     if as_json:
         click.echo(json.dumps(final.as_dict(), ensure_ascii=False))

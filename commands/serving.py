@@ -1,0 +1,188 @@
+"""``pakat serve`` and ``pakat worker``: the web application under gunicorn, and the RQ worker.
+
+Both parse the deployment and bring the database schema to head before they
+start, so a broken configuration stops the command rather than every worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, SimpleWorker
+
+from commands.common import config_option, configure_logging
+from commands.database import upgrade_database
+from envelopes.services import Services, forget_process_services, install_process_services
+from hsm_config.deployment import load_deployment
+from pakat import errors
+from pakat.errors import AccessError, PakatError
+from pakat.settings import Settings
+from web import create_app
+from web.state import EXTENSION_KEY
+
+log = logging.getLogger("pakat")
+
+
+class PakatServer(BaseApplication):
+    """gunicorn, configured in code, serving :func:`web.create_app`."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.options = options
+        self.application: Flask | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        self.cfg.set("worker_exit", self._worker_exit)
+
+    def load(self) -> Flask:
+        # Called in each worker after the fork (preload_app is off), so every
+        # worker initialises PKCS#11 itself, on its first seal.
+        self.application = create_app(self.settings)
+        return self.application
+
+    def _worker_exit(self, _server: object, _worker: object) -> None:
+        if self.application is not None:
+            self.application.extensions[EXTENSION_KEY].seals.close()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Worker processes (each logs in to the HSM once).")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Threads per worker, sharing its HSM sessions.")
+@config_option
+def serve(host: str, port: int, workers: int, threads: int, config: Path | None) -> None:
+    """Run the web application under gunicorn (gthread workers)."""
+    if config is not None:
+        # The environment is how the settings reach gunicorn's worker processes.
+        os.environ["PAKAT_CONFIG"] = str(config.resolve())
+    settings = Settings.from_env()
+    deployment = load_deployment(settings.config)  # a broken configuration stops here, not in every worker
+    settings.ensure_tmp()
+    configure_logging()
+    upgrade_database(settings, "serve", deployment)  # once, here: gunicorn's workers fork after this
+    PakatServer(settings, {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "preload_app": False,
+        "timeout": 300,
+        "graceful_timeout": 30,
+        "accesslog": "-",
+        "errorlog": "-",
+        "proc_name": "pakat",
+    }).run()
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Work until the queue is empty, then exit.")
+@config_option
+def worker(burst: bool, config: Path | None) -> None:
+    """Run an RQ worker for $PAKAT_QUEUE on $REDIS_URL, staying logged in to the HSM across jobs."""
+    if config is not None:
+        os.environ["PAKAT_CONFIG"] = str(config.resolve())
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        raise AccessError(errors.CONFIG_INVALID, "set REDIS_URL to run a worker")
+    services = Services.from_settings(settings)  # a broken configuration stops now, not on the first job
+    configure_logging()
+    upgrade_database(settings, "worker", services.deployment)
+    install_process_services(services)  # the jobs this worker runs use these
+
+    connection = Redis.from_url(settings.redis_url)
+    try:
+        connection.ping()
+    except RedisError as exc:
+        # The URL may carry a password: name only where it points.
+        where = connection.connection_pool.connection_kwargs
+        raise AccessError(
+            errors.CONFIG_INVALID,
+            f"cannot reach Redis at {where.get('host', '?')}:{where.get('port', '?')}: {type(exc).__name__}",
+        ) from None
+    # SimpleWorker runs jobs in this process: a forking worker would log in to the
+    # HSM again for every job and throw the session away afterwards.
+    def new_worker() -> SimpleWorker:
+        return SimpleWorker([Queue(settings.queue, connection=connection)], connection=connection,
+                            maintenance_interval=MAINTENANCE_SECONDS)
+
+    rq_worker = new_worker()
+    # Signatures whose level job was lost (Redis restarted, a queue outage) are picked up again.
+    requeued = services.sessions().requeue_signed()
+    if requeued:
+        log.info("re-queued %d signed session(s) whose level is still to raise", requeued)
+    # Batches whose jobs were lost (Redis restarted empty) are woken now and at every sweep.
+    sweeper = BatchSweeper(services, settings.batch_sweep_seconds)
+    sweeper.sweep()
+    if not burst:
+        sweeper.start()
+    try:
+        while True:
+            try:
+                rq_worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
+            except RedisError as exc:  # Redis went away while (re)starting: wait for it as RQ does when idle
+                log.error("worker: Redis unavailable (%s), retrying", type(exc).__name__)
+            # RQ quits on an error it did not expect, such as Redis restarting under a running job; a
+            # worker asked to stop (SIGTERM, SIGINT: RQ notes when) or a burst run really ends.
+            if burst or getattr(rq_worker, "_shutdown_requested_date", None) is not None:
+                break
+            time.sleep(2)
+            rq_worker = new_worker()
+    finally:
+        sweeper.stop()
+        forget_process_services()  # logs out of the HSM
+
+
+#: How often RQ's maintenance runs in a worker; it also restarts a scheduler that died with Redis (RQ's
+#: default, ten minutes, would leave scheduled retries waiting that long).
+MAINTENANCE_SECONDS = 60
+
+
+class BatchSweeper(threading.Thread):
+    """Wakes every running batch on a timer, so no batch waits forever on a job Redis lost.
+
+    A wake is a no-op when a job for the batch is already waiting, and a job
+    finds nothing to do when the batch's items are all claimed and leased.
+    """
+
+    def __init__(self, services: Services, interval: float) -> None:
+        super().__init__(name="batch-sweeper", daemon=True)
+        self.services = services
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def sweep(self) -> int:
+        batches, queue = self.services.batches(), self.services.queue
+        woken = 0
+        try:
+            for batch_id in batches.stalled():
+                woken += queue.wake_batch(batch_id)
+        except PakatError as exc:  # the queue is down: the next sweep tries again
+            log.warning("batch sweep: %s", exc.code)
+        except Exception:
+            log.exception("batch sweep failed")
+        if woken:
+            log.info("woke %d running batch(es)", woken)
+        return woken
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.sweep()
+
+    def stop(self) -> None:
+        self._stop_event.set()
