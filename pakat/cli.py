@@ -61,7 +61,7 @@ class PakatGroup(click.Group):
     # devpki pulls in the test PKI tooling, which production installs need not have,
     # and which `pakat seal` should not pay for at start-up.
     lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {
-        "devpki": ("hsm_config.cli", "devpki"),
+        "devpki": ("devkit.cli", "devpki"),
         "seal-batch": ("pakat.batch_cli", "seal_batch"),
     }
 

@@ -28,8 +28,8 @@ from pakat_testkit import pakat_app, tidy_client
 from validation_samples import SampleFactory, Update, samples_for
 from validation_samples import _dict_text as dict_text
 
+from devkit.devsetup import DevEnvironment
 from hsm_config.deployment import load_deployment, validation_config
-from hsm_config.devsetup import DevEnvironment
 from pakat import errors
 from pakat.cli import main
 from pakat.errors import AccessError, InputError
