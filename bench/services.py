@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hsm_config.devsetup import DevEnvironment, init_dev_environment, running_responders
+from devkit.devsetup import DevEnvironment, init_dev_environment, running_responders
 
 
 def free_port() -> int:

@@ -41,7 +41,7 @@ COMMANDS: dict[str, LazyCommand] = {
                               "Seal every PDF in SOURCE (a folder, searched recursively, or a .zip) into OUT."),
     "agent": LazyCommand("agent.cli", "agent",
                          "عامل امضا با توکن کاربر / The signing agent, with the user's own token."),
-    "devpki": LazyCommand("hsm_config.cli", "devpki",
+    "devpki": LazyCommand("devkit.cli", "devpki",
                           "Development national PKI, its OCSP/CRL/TSA responders, SoftHSM tokens and demo data."),
 }
 

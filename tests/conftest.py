@@ -33,9 +33,9 @@ from pakat_testkit import free_port, stop_process, wait_until
 from redis import Redis
 from redis.exceptions import RedisError
 
-from hsm_config.devpki import DevPKIError
-from hsm_config.devsetup import DevEnvironment, init_dev_environment, running_responders
-from hsm_config.softhsm import SoftHSMError, find_module, find_util
+from devkit.devpki import DevPKIError
+from devkit.devsetup import DevEnvironment, init_dev_environment, running_responders
+from devkit.softhsm import SoftHSMError, find_module, find_util
 
 
 @pytest.fixture(scope="session")

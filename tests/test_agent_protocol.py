@@ -26,7 +26,7 @@ from pakat_testkit import free_port
 from agent.client import AgentClient
 from agent.flow import SignOutcome, SignRequest, sign_session
 from agent.token import TokenCertificate
-from hsm_config.devsetup import DemoUser, DevEnvironment
+from devkit.devsetup import DemoUser, DevEnvironment
 from pakat import errors
 from pakat.errors import KINDS, PakatError
 from signer.cms import DIGESTS, SignerTemplate

@@ -33,8 +33,8 @@ from test_agent_protocol import SECRET, StubServer, assert_secret_absent
 
 from agent.cli import read_pin
 from agent.token import TokenSession, is_factory_pin, login_error, read_token
-from hsm_config.devsetup import DemoUser, DevEnvironment
-from hsm_config.softhsm import KeySpec, SoftHSM
+from devkit.devsetup import DemoUser, DevEnvironment
+from devkit.softhsm import KeySpec, SoftHSM
 from pakat import errors
 from pakat.errors import PakatError
 from signer.cms import DIGESTS

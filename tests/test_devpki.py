@@ -30,11 +30,11 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import ExpiredError, RevokedError
 from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
-from hsm_config import devpki
-from hsm_config.cli import devpki as devpki_cli
+from devkit import devpki
+from devkit.cli import devpki as devpki_cli
+from devkit.devpki import DevPKI, DevPKIError, SealSubject
+from devkit.devsetup import DevEnvironment, init_dev_environment
 from hsm_config.deployment import load_certificate, load_deployment, national_anchor
-from hsm_config.devpki import DevPKI, DevPKIError, SealSubject
-from hsm_config.devsetup import DevEnvironment, init_dev_environment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -530,7 +530,7 @@ def test_info_json(dev_env: DevEnvironment) -> None:
 
 def test_serve_refuses_a_taken_port(dev_env: DevEnvironment) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "hsm_config.cli", "serve", "--dir", str(dev_env.directory)],
+        [sys.executable, "-m", "devkit.cli", "serve", "--dir", str(dev_env.directory)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from devkit.devsetup import DevEnvironment
 from envelopes.sealing import SealService
 from hsm_config.deployment import Deployment, Organisation, load_deployment
-from hsm_config.devsetup import DevEnvironment
 from pakat import errors
 from pakat.errors import AccessError, KeyStoreError, PakatError
 from signer.levels import PadesLevel

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pakat_testkit import NO_CHANGES_ALLOWED, check_sealed, encrypted_pdf_bytes
 from signing_checks import assert_pades_level, pdfsig
 
+from devkit.devsetup import DevEnvironment
 from envelopes.sealing import SealService
 from hsm_config.deployment import TrustAnchor, load_certificate, load_deployment
-from hsm_config.devsetup import DevEnvironment
 from pakat import errors
 from pakat.errors import CertificateRefused, InputError
 from signer.levels import PadesLevel

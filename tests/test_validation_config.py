@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from pakat_testkit import pdf_bytes
 
+from devkit.devsetup import DevEnvironment
 from envelopes.sealing import SealService
 from hsm_config.deployment import (
     NATIONAL_ROOT_SHA256,
@@ -22,7 +23,6 @@ from hsm_config.deployment import (
     load_deployment,
     validation_config,
 )
-from hsm_config.devsetup import DevEnvironment
 from pakat import errors
 from pakat.errors import AccessError
 from signer.levels import PadesLevel

@@ -36,8 +36,8 @@ from pakat_testkit import CONFORMANCE_CORPUS
 from pdf_mutations import mutate
 from validation_samples import samples_for
 
+from devkit.devsetup import DevEnvironment
 from hsm_config.deployment import load_deployment, validation_config
-from hsm_config.devsetup import DevEnvironment
 from pakat import errors
 from pakat.errors import PakatError
 from signer.levels import PadesLevel

@@ -17,8 +17,8 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from validation_samples import throwaway_ca
 
+from devkit.devsetup import DevEnvironment
 from hsm_config.deployment import load_deployment, validation_config
-from hsm_config.devsetup import DevEnvironment
 from pakat import errors
 from pakat.errors import InputError
 from validation.config import ValidationConfig

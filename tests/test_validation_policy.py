@@ -29,8 +29,8 @@ from validation_samples import SampleFactory, Update, samples_for
 from validation_samples import _dict_text as dict_text
 
 from commands import main
+from devkit.devsetup import DevEnvironment
 from hsm_config.deployment import load_deployment, validation_config
-from hsm_config.devsetup import DevEnvironment
 from pakat import errors
 from pakat.errors import AccessError, InputError
 from validation.config import RevocationMode, ValidationConfig, ValidationPolicy

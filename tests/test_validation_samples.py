@@ -50,8 +50,8 @@ from validation_samples import (
     startxref,
 )
 
-from hsm_config import devpki
-from hsm_config.devsetup import DevEnvironment
+from devkit import devpki
+from devkit.devsetup import DevEnvironment
 from signer.levels import PadesLevel
 
 BID = BID_TEXT.encode("latin-1")

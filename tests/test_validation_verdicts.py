@@ -20,7 +20,7 @@ import pytest
 from cryptography import x509
 from validation_samples import CONTROL_LEVELS, SAMPLES, Category, SampleFactory, names, samples_for
 
-from hsm_config.devsetup import DevEnvironment
+from devkit.devsetup import DevEnvironment
 from pakat.errors import PakatError
 from validation.config import ValidationConfig
 from validation.engine import Validator

@@ -38,9 +38,9 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from signing_checks import assert_pades_level, load_asn1_certificate
 
+from devkit.devsetup import DevEnvironment
 from envelopes.sealing import SealService
 from hsm_config.deployment import load_deployment, validation_config
-from hsm_config.devsetup import DevEnvironment
 from pakat import fonts
 from pakat.dates import format_datetime
 from pakat.errors import InputError

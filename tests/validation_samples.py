@@ -55,12 +55,12 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from devkit import devpki
+from devkit.devpki import DevPKI, PersonSubject
+from devkit.devsetup import DevEnvironment
+from devkit.responders import STATE_POLL_SECONDS
 from envelopes.sealing import SealService
-from hsm_config import devpki
 from hsm_config.deployment import load_deployment
-from hsm_config.devpki import DevPKI, PersonSubject
-from hsm_config.devsetup import DevEnvironment
-from hsm_config.responders import STATE_POLL_SECONDS
 from signer.levels import PadesLevel
 
 #: What the victim reads and signs, and what the attacker wants shown instead (same length).

@@ -37,7 +37,9 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from hsm_config import devpki
+from devkit import devpki
+from devkit.devpki import DevPKI, DevPKIError, PersonSubject, SealSubject, write_file
+from devkit.softhsm import KeySpec, SoftHSM
 from hsm_config.deployment import (
     DEFAULT_MAX_PDF_BYTES,
     NATIONAL_ROOT_PATH,
@@ -45,8 +47,6 @@ from hsm_config.deployment import (
     hash_api_key,
     load_certificate,
 )
-from hsm_config.devpki import DevPKI, DevPKIError, PersonSubject, SealSubject, write_file
-from hsm_config.softhsm import KeySpec, SoftHSM
 
 ENVIRONMENT_VERSION = 1
 SEAL_KEY_LABEL = "seal"
@@ -720,7 +720,7 @@ def running_responders(env: DevEnvironment, log_path: Path, timeout: float = 20.
     """
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hsm_config.cli", "serve", "--dir", str(env.directory)],
+            [sys.executable, "-m", "devkit.cli", "serve", "--dir", str(env.directory)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )

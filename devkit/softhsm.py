@@ -5,7 +5,7 @@ initialised with ``softhsm2-util`` and always found by label, never by slot
 number (SoftHSM renumbers slots whenever a token is added).
 
 Key generation and certificate storage run in a child process
-(``python -m hsm_config.softhsm``): SoftHSM reads ``SOFTHSM2_CONF`` only when
+(``python -m devkit.softhsm``): SoftHSM reads ``SOFTHSM2_CONF`` only when
 the library is first initialised, and python-pkcs11 keeps one loaded library
 per path for the life of a process. Doing the token work in the caller would
 pin that library to this configuration before the caller (say, a test
@@ -178,7 +178,7 @@ class SoftHSM:
         # One child for all tokens: two SoftHSM processes writing tokens of the
         # same token folder at once fail now and then with CKR_GENERAL_ERROR.
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hsm_config.softhsm", command],
+            [sys.executable, "-m", "devkit.softhsm", command],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -237,7 +237,7 @@ def _rsa_public_key(spki_der: bytes) -> rsa.RSAPublicKey:
 
 
 # -- the child process ------------------------------------------------------------
-# Everything below runs inside `python -m hsm_config.softhsm`, where
+# Everything below runs inside `python -m devkit.softhsm`, where
 # SOFTHSM2_CONF is already in the environment before pkcs11 loads the module.
 
 
@@ -306,7 +306,7 @@ def _child_main(argv: Sequence[str]) -> int:
     import pkcs11
 
     if len(argv) != 1 or argv[0] not in ("generate", "store-certificates"):
-        print(json.dumps({"error": "usage: python -m hsm_config.softhsm generate|store-certificates"}))
+        print(json.dumps({"error": "usage: python -m devkit.softhsm generate|store-certificates"}))
         return 2
     request = json.loads(sys.stdin.read())
     try:

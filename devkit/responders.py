@@ -41,8 +41,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from hsm_config import devpki
-from hsm_config.devpki import Authority, DevPKI, IssuedCertificate
+from devkit import devpki
+from devkit.devpki import Authority, DevPKI, IssuedCertificate
 
 log = logging.getLogger(__name__)
 

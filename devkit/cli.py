@@ -1,7 +1,7 @@
 """``pakat devpki``: build, serve and describe the development PKI and its SoftHSM tokens.
 
 The group is wired into the ``pakat`` console script elsewhere; it also runs
-on its own as ``python -m hsm_config.cli``, which is how the test fixtures
+on its own as ``python -m devkit.cli``, which is how the test fixtures
 start the responders.
 """
 
@@ -16,10 +16,10 @@ from typing import Any
 
 import click
 
-from hsm_config import devpki as pki
-from hsm_config.devsetup import DevEnvironment, init_dev_environment, load_dev_environment
-from hsm_config.responders import make_server
-from hsm_config.softhsm import SoftHSMError
+from devkit import devpki as pki
+from devkit.devsetup import DevEnvironment, init_dev_environment, load_dev_environment
+from devkit.responders import make_server
+from devkit.softhsm import SoftHSMError
 
 DEFAULT_DIR = Path("var")
 
