@@ -55,9 +55,9 @@ from signer.pades import (
 from signer.pdf import Hole, PdfSource, Revision, last_startxref
 from signer.permissions import check_may_sign
 from signer.placement import VisibleSignature, place
+from signer.purposes import signing_purpose_refusal
 from signer.revocation import RevocationSource
 from signer.timestamps import TimestampAuthority
-from validation.signatures import signing_purpose_refusal
 
 _CHUNK = 1 << 20
 _WEAK_HASHES = (hashes.SHA1, hashes.MD5)

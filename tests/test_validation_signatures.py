@@ -34,6 +34,7 @@ from pakat import errors
 from pakat.errors import CertificateRefused
 from signer.chain import ChainError
 from signer.external import ExpectedSigner, check_signer_certificate
+from signer.purposes import signing_purpose_refusal
 from validation.model import Indication, SubIndication
 from validation.signatures import (
     DIGEST_NAMES,
@@ -42,7 +43,6 @@ from validation.signatures import (
     check_signer_info,
     digest,
     embedded_certificates,
-    signing_purpose_refusal,
 )
 
 DOCUMENT = b"%PDF-1.7 the signed bytes of a bid envelope"

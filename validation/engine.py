@@ -53,6 +53,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pakat import __version__, errors
 from pakat.errors import InputError, PakatError
 from pakat.pdf_input import check_envelope
+from signer.purposes import signing_purpose_refusal
 from validation.config import RevocationMode, ValidationConfig, ValidationPolicy
 from validation.discovery import FoundSignature, SignatureValue, find_signatures, raw_contents
 from validation.document import (
@@ -88,7 +89,7 @@ from validation.model import (
 from validation.modification_verdict import ModificationVerdict, Revisions, judge
 from validation.modifications import AnalysisError, Change, ChangeKind, Changes, compare_revisions, page_geometry
 from validation.policy import Level, PolicyError, PolicyRules, SignatureType, policy_named
-from validation.signatures import CmsCheck, check_cms, embedded_certificates, new_digest, signing_purpose_refusal
+from validation.signatures import CmsCheck, check_cms, embedded_certificates, new_digest
 from validation.structure import ByteRangeCheck, check_byte_range, overlapping_gaps
 from validation.trust import ChainJudge, ChainOutcome, Evidence
 
