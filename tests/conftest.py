@@ -11,6 +11,13 @@ reads ``SOFTHSM2_CONF`` once, when the module is first initialised.
 ``postgres_server`` (session scope) is a PostgreSQL cluster of the tests' own;
 ``database_url`` and ``bare_database_url`` are a fresh database per test, on
 SQLite and on PostgreSQL, upgraded to the schema's head or left empty.
+
+``app`` (module scope) is the web application a test module talks to: SQLite in
+a home of its own, a queue of its own on ``redis_url``, and the module's
+``UPLOAD_LIMIT`` (bytes; 20 MB if the module sets none). ``client`` is its test
+client, which also checks that no upload is left in the temp folder.
+``app_on_each_database`` is a fresh app for one test, on SQLite and again on
+PostgreSQL. Every app logs out of the HSM and closes its database afterwards.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from pakat_testkit import free_port, stop_process, wait_until
+from flask import Flask
+from flask.testing import FlaskClient
+from pakat_testkit import free_port, pakat_app, stop_process, tidy_client, wait_until
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -203,3 +212,43 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with _fresh_database(request, tmp_path) as url:
         schema.upgrade(url)
         yield url
+
+
+#: The web app's PDF limit in a test module that does not set its own ``UPLOAD_LIMIT``.
+DEFAULT_UPLOAD_LIMIT = 20 * 1024 * 1024
+
+
+def _upload_limit(request: pytest.FixtureRequest) -> int:
+    return int(getattr(request.module, "UPLOAD_LIMIT", DEFAULT_UPLOAD_LIMIT))
+
+
+def _queue_name(request: pytest.FixtureRequest) -> str:
+    return f"{request.module.__name__.removeprefix('test_')}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def app(
+    request: pytest.FixtureRequest, dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
+    """The module's web app: SQLite in a home of its own, a queue of its own, the module's upload limit."""
+    home = tmp_path_factory.mktemp(f"{request.module.__name__}-home")
+    with pakat_app(dev_env.deployment_path, home, _upload_limit(request), redis_url=redis_url,
+                   queue=_queue_name(request)) as application:
+        yield application
+
+
+@pytest.fixture
+def app_on_each_database(
+    request: pytest.FixtureRequest, dev_env: Any, redis_url: str, database_url: str, tmp_path: Path
+) -> Iterator[Flask]:
+    """A fresh web app for one test, on SQLite and on PostgreSQL."""
+    with pakat_app(dev_env.deployment_path, tmp_path / "home", _upload_limit(request), redis_url=redis_url,
+                   queue=_queue_name(request), database_url=database_url) as application:
+        yield application
+
+
+@pytest.fixture
+def client(app: Flask) -> Iterator[FlaskClient]:
+    """The module app's test client; afterwards no upload may be left in the app's temp folder."""
+    with tidy_client(app) as test_client:
+        yield test_client

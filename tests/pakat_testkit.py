@@ -254,7 +254,7 @@ def pakat_worker(home: Path, env: Mapping[str, str]) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def pakat_app(deployment_path: Path, home: Path, max_pdf_bytes: int, **settings: Any) -> Iterator[Flask]:
-    """The web app on a copy of the deployment with an upload limit; its seal sessions closed after.
+    """The web app on a copy of the deployment with an upload limit; its HSM sessions and database closed after.
 
     ``settings`` override :class:`pakat.settings.Settings` fields (redis_url, queue, database_url…);
     the database is migrated first, as ``pakat serve`` does.
@@ -266,7 +266,7 @@ def pakat_app(deployment_path: Path, home: Path, max_pdf_bytes: int, **settings:
         upgrade(chosen.database_url)
         application = create_app(chosen)
         yield application
-        application.extensions["pakat"].seals.close()
+        application.extensions["pakat"].close()
     finally:
         config.unlink()
 

@@ -27,7 +27,6 @@ from pakat_testkit import (
     api_key,
     assert_no_secret,
     free_port,
-    pakat_app,
     pakat_command,
     pakat_server,
     pdf_bytes,
@@ -87,14 +86,6 @@ def run_pakat(*args: str, env: dict[str, str], timeout: float = 120) -> subproce
 # -- the chain built by the real flows -------------------------------------------------------------
 
 
-@pytest.fixture
-def app(dev_env: Any, redis_url: str, database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    with pakat_app(dev_env.deployment_path, tmp_path / "home", LIMIT, redis_url=redis_url,
-                   queue=f"audit-{uuid.uuid4().hex[:8]}", database_url=database_url) as application:
-        yield application
-        application.extensions["pakat"].database.dispose()
-
-
 @pytest.fixture(scope="module")
 def token(dev_env: Any) -> Iterator[Token]:
     t = Token(dev_env, PERSON)
@@ -112,12 +103,12 @@ def sign(client: FlaskClient, created: dict[str, Any], token: Token) -> dict[str
 
 
 def test_seals_signatures_and_validations_form_one_verified_chain(
-    app: Flask, dev_env: Any, token: Token
+    app_on_each_database: Flask, dev_env: Any, token: Token
 ) -> None:
-    client = app.test_client()
+    client = app_on_each_database.test_client()
     key = api_key(dev_env, "demo-co")
     platform = Platform(client, key)
-    state = app.extensions["pakat"]
+    state = app_on_each_database.extensions["pakat"]
     trail = AuditLog(state.database)
     key_actor = f"api-key:{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 

@@ -31,7 +31,6 @@ from pakat_testkit import (
     api_key,
     assert_no_secret,
     check_sealed,
-    pakat_app,
     pakat_command,
     pakat_worker,
     pdf_bytes,
@@ -67,24 +66,15 @@ def zip_of(members: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture(scope="module")
-def service(
-    dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Flask, Path]]:
-    """The web app and a worker on one home (SQLite), one store and a queue of their own."""
-    home = tmp_path_factory.mktemp("batches")
-    queue = f"pakat-batches-{uuid.uuid4().hex[:8]}"
-    env = {"PAKAT_CONFIG": str(dev_env.deployment_path), "REDIS_URL": redis_url, "PAKAT_QUEUE": queue,
+@pytest.fixture(scope="module", autouse=True)
+def service(app: Flask, dev_env: Any, redis_url: str) -> Iterator[tuple[Flask, Path]]:
+    """The module's web app and, for every test here, a worker on its home (SQLite), its store and its queue."""
+    settings = app.extensions["pakat"].settings
+    env = {"PAKAT_CONFIG": str(dev_env.deployment_path), "REDIS_URL": redis_url, "PAKAT_QUEUE": settings.queue,
            "PAKAT_BATCH_SWEEP_SECONDS": "2"}
-    with pakat_app(dev_env.deployment_path, home, LIMIT, redis_url=redis_url, queue=queue) as app, \
-            pakat_worker(home, env) as log_path:
-        yield app, home
+    with pakat_worker(settings.home, env) as log_path:
+        yield app, settings.home
     assert_no_secret([log_path.read_bytes()], secrets_of(dev_env))
-
-
-@pytest.fixture
-def client(service: tuple[Flask, Path]) -> FlaskClient:
-    return service[0].test_client()
 
 
 def auth(dev_env: Any, org: str = "demo-co") -> dict[str, str]:

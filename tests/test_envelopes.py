@@ -27,7 +27,7 @@ import pytest
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
-from pakat_testkit import api_key, pakat_app, pdf_bytes
+from pakat_testkit import api_key, pdf_bytes
 from sqlalchemy import func, select
 from test_openapi import SPEC_PATH, Spec
 from test_signing_sessions import Agent, Token, raise_level
@@ -165,17 +165,9 @@ def tokens(dev_env: Any) -> Iterator[dict[str, Token]]:
         token.key.close()
 
 
-@pytest.fixture(scope="module")
-def sqlite_app(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    home = tmp_path_factory.mktemp("envelopes-home")
-    with pakat_app(dev_env.deployment_path, home, LIMIT, redis_url=redis_url,
-                   queue=f"envelopes-{uuid.uuid4().hex[:8]}") as application:
-        yield application
-
-
 @pytest.fixture
-def platform(sqlite_app: Flask, dev_env: Any, spec: Spec) -> Platform:
-    return Platform(sqlite_app, sqlite_app.test_client(), api_key(dev_env, "demo-co"), spec)
+def platform(app: Flask, dev_env: Any, spec: Spec) -> Platform:
+    return Platform(app, app.test_client(), api_key(dev_env, "demo-co"), spec)
 
 
 def national_id(dev_env: Any, user: str) -> str:
@@ -194,21 +186,15 @@ def wait_past(deadline: str) -> None:
 # -- the whole life cycle, on SQLite and PostgreSQL ---------------------------------------------------------
 
 
-@pytest.fixture
-def app(dev_env: Any, redis_url: str, database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    with pakat_app(dev_env.deployment_path, tmp_path / "home", LIMIT, redis_url=redis_url,
-                   queue=f"envelopes-{uuid.uuid4().hex[:8]}", database_url=database_url) as application:
-        yield application
-        application.extensions["pakat"].database.dispose()
-
-
-def test_life_cycle_to_the_opening(app: Flask, dev_env: Any, spec: Spec, tokens: dict[str, Token]) -> None:
+def test_life_cycle_to_the_opening(
+    app_on_each_database: Flask, dev_env: Any, spec: Spec, tokens: dict[str, Token]
+) -> None:
     """Tender → envelope A (2 documents, 2 signatories, seal) → complete → submit → receipt → deadline → open.
 
     Envelope B of the same bidder is submitted, has a document replaced (its
     receipt superseded) and is submitted again; envelope C is withdrawn.
     """
-    p = Platform(app, app.test_client(), api_key(dev_env, "demo-co"), spec)
+    p = Platform(app_on_each_database, app_on_each_database.test_client(), api_key(dev_env, "demo-co"), spec)
     started = time.monotonic()
     tender = p.tender(CLOSES_IN)
     assert tender["state"] == "open" and tender["opened_kinds"] == []
@@ -249,8 +235,8 @@ def test_life_cycle_to_the_opening(app: Flask, dev_env: Any, spec: Spec, tokens:
     assert datetime.fromisoformat(submission["submitted_at"]) < datetime.fromisoformat(tender["deadline"])
     receipt = p.call("GET", a["links"]["receipt"], RECEIPT, 200)
     assert receipt.headers["X-Pakat-SHA256"] == submission["receipt"]["sha256"]
-    check_receipt(app, receipt.data, a, tmp=Path(app.config["PAKAT_TMP"]))
-    trail = AuditLog(app.extensions["pakat"].database)
+    check_receipt(app_on_each_database, receipt.data, a, tmp=Path(app_on_each_database.config["PAKAT_TMP"]))
+    trail = AuditLog(app_on_each_database.extensions["pakat"].database)
     (entry,) = [e for e in trail.entries(limit=1000) if e.action == "envelope.submitted"]
     assert entry.subject == a["id"] and entry.details["receipt"]["sha256"] == receipt_sha(a)
     assert trail.verify().ok
@@ -507,11 +493,11 @@ def test_bad_requests_change_nothing(platform: Platform, dev_env: Any, spec: Spe
     assert platform.snapshot(other) == before
 
 
-def test_another_platform_sees_nothing(platform: Platform, sqlite_app: Flask, dev_env: Any, spec: Spec) -> None:
+def test_another_platform_sees_nothing(platform: Platform, app: Flask, dev_env: Any, spec: Spec) -> None:
     tender = platform.tender(3600)
     env = platform.add(platform.envelope(tender, "A", [{"national_id": national_id(dev_env, PRIVATE)}]), "mine")
     doc = env["documents"][0]["document_id"]
-    stranger = Platform(sqlite_app, sqlite_app.test_client(), api_key(dev_env, "demo-gov"), spec)
+    stranger = Platform(app, app.test_client(), api_key(dev_env, "demo-gov"), spec)
     assert all(t["id"] != tender["id"] for t in stranger.call("GET", TENDERS, TENDERS, 200)["tenders"])
     before = platform.snapshot(env)
     ids = {"tender_id": tender["id"], "envelope_id": env["id"]}
@@ -526,7 +512,7 @@ def test_another_platform_sees_nothing(platform: Platform, sqlite_app: Flask, de
     stranger.refused("GET", f"/api/v1/documents/{doc}/pdf", PDF, "DOCUMENT_NOT_FOUND")
     platform.refused("GET", ENVELOPE.format(tender_id=tender["id"], envelope_id="0" * 32), ENVELOPE,
                      "ENVELOPE_NOT_FOUND")
-    nobody = Platform(sqlite_app, sqlite_app.test_client(), "wrong", spec)
+    nobody = Platform(app, app.test_client(), "wrong", spec)
     nobody.refused("GET", TENDERS, TENDERS, "API_KEY_INVALID")
     assert platform.snapshot(env) == before
 
@@ -567,9 +553,9 @@ def caller_of(dev_env: Any) -> Caller:
     return Caller("demo-co", hash_api_key(api_key(dev_env, "demo-co")))
 
 
-def test_signatures_timestamped_after_the_deadline_are_late(platform: Platform, sqlite_app: Flask, dev_env: Any,
+def test_signatures_timestamped_after_the_deadline_are_late(platform: Platform, app: Flask, dev_env: Any,
                                                             tokens: dict[str, Token]) -> None:
-    cases, caller = use_cases(sqlite_app, ShiftedClock()), caller_of(dev_env)
+    cases, caller = use_cases(app, ShiftedClock()), caller_of(dev_env)
     # Five seconds ago: the TSA's times have whole seconds, so a deadline "now" could still look ahead of them.
     deadline = datetime.now(UTC) - timedelta(seconds=5)
     tender = cases.create_tender(caller, NewTender("late-signatures", "دیر", "Late", deadline))
@@ -588,9 +574,9 @@ def test_signatures_timestamped_after_the_deadline_are_late(platform: Platform, 
         tender_id=tender.id, envelope_id=envelope_id)}}) == before
 
 
-def test_a_receipt_timestamped_after_the_deadline_records_nothing(platform: Platform, sqlite_app: Flask,
+def test_a_receipt_timestamped_after_the_deadline_records_nothing(platform: Platform, app: Flask,
                                                                    dev_env: Any, tokens: dict[str, Token]) -> None:
-    cases, caller = use_cases(sqlite_app, ShiftedClock()), caller_of(dev_env)
+    cases, caller = use_cases(app, ShiftedClock()), caller_of(dev_env)
     doc = signed_and_sealed(platform, tokens, "signed in time")
     # The deadline falls after the signatures' timestamps and before the receipt's.
     tender = cases.create_tender(caller, NewTender("late-receipt", "دیر", "Late", datetime.now(UTC) +
@@ -601,15 +587,15 @@ def test_a_receipt_timestamped_after_the_deadline_records_nothing(platform: Plat
     time.sleep(max(0.0, (tender.deadline - datetime.now(UTC)).total_seconds()) + 1.1)
     path = {"id": envelope_id, "links": {"self": ENVELOPE.format(tender_id=tender.id, envelope_id=envelope_id)}}
     before = platform.snapshot(path)
-    blobs = sorted(p.name for p in sqlite_app.extensions["pakat"].store.root.rglob("*.pdf"))
+    blobs = sorted(p.name for p in app.extensions["pakat"].store.root.rglob("*.pdf"))
     with pytest.raises(PakatError) as refused:
         cases.submit(caller, tender.id, envelope_id)
     assert refused.value.kind is errors.SUBMISSION_LATE and "receipt's timestamp" in (refused.value.detail or "")
     assert platform.snapshot(path) == before
-    assert sorted(p.name for p in sqlite_app.extensions["pakat"].store.root.rglob("*.pdf")) == blobs
+    assert sorted(p.name for p in app.extensions["pakat"].store.root.rglob("*.pdf")) == blobs
     # With the real clock the same submission is refused at once, before anything is sealed.
     with pytest.raises(PakatError) as early:
-        use_cases(sqlite_app, lambda: datetime.now(UTC)).submit(caller, tender.id, envelope_id)
+        use_cases(app, lambda: datetime.now(UTC)).submit(caller, tender.id, envelope_id)
     assert early.value.kind is errors.DEADLINE_PASSED
 
 

@@ -14,7 +14,6 @@ import dataclasses
 import io
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
-from pakat_testkit import api_key, pakat_app, pdf_bytes
+from pakat_testkit import api_key, pdf_bytes
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
@@ -47,19 +46,6 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
     return dict(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8")))
-
-
-@pytest.fixture(scope="module")
-def app(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    home = tmp_path_factory.mktemp("openapi-home")
-    with pakat_app(dev_env.deployment_path, home, 20 * 1024 * 1024, redis_url=redis_url,
-                   queue=f"openapi-{uuid.uuid4().hex[:8]}") as application:
-        yield application
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 # -- checking answers against the document ---------------------------------------------------

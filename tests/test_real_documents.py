@@ -34,7 +34,7 @@ import pikepdf
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from pakat_testkit import api_key, pakat_app, pakat_command, process_env
+from pakat_testkit import api_key, pakat_command, process_env
 from PIL import Image, ImageChops
 from real_documents import (
     RealDocument,
@@ -129,14 +129,6 @@ def sealed(dev_env: Any, inputs: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="module")
 def validator(dev_env: Any) -> Validator:
     return Validator(validation_config(load_deployment(dev_env.deployment_path)))
-
-
-@pytest.fixture(scope="module")
-def app(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    home = tmp_path_factory.mktemp("real-sessions")
-    with pakat_app(dev_env.deployment_path, home, LIMIT, redis_url=redis_url,
-                   queue=f"real-{uuid.uuid4().hex[:8]}") as application:
-        yield application
 
 
 @pytest.fixture(scope="module")

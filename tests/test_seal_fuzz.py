@@ -13,14 +13,12 @@ that once broke are kept below as regressions.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from pakat_testkit import api_key, pakat_app, tidy_client
+from pakat_testkit import api_key
 from pdf_mutations import mutate
 
 from envelopes.sealing import SealService
@@ -61,18 +59,6 @@ CASES = 1500
 @pytest.fixture(scope="module")
 def service(dev_env: Any) -> SealService:
     return SealService(load_deployment(dev_env.deployment_path))
-
-
-@pytest.fixture(scope="module")
-def app(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with pakat_app(dev_env.deployment_path, tmp_path_factory.mktemp("fuzz-home"), 20 * 1024 * 1024) as application:
-        yield application
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with tidy_client(app) as test_client:
-        yield test_client
 
 
 @pytest.fixture(scope="module")

@@ -12,18 +12,16 @@ import base64
 import dataclasses
 import hashlib
 import io
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
 from flask.testing import FlaskClient
-from pakat_testkit import api_key, free_port, pakat_app, pdf_bytes
+from pakat_testkit import api_key, free_port, pdf_bytes
 from rq.job import Job
 from sqlalchemy import update
 from validation_samples import throwaway_ca
@@ -39,19 +37,6 @@ from validation.model import Indication
 
 LIMIT = 20 * 1024 * 1024
 PERSON = "user-independent"
-
-
-@pytest.fixture(scope="module")
-def app(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    home = tmp_path_factory.mktemp("sessions-home")
-    with pakat_app(dev_env.deployment_path, home, LIMIT, redis_url=redis_url,
-                   queue=f"sessions-{uuid.uuid4().hex[:8]}") as application:
-        yield application
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 class Platform:
@@ -408,24 +393,15 @@ def test_signed_sessions_are_queued_and_requeued(app: Flask, client: FlaskClient
 # -- the same races on SQLite and PostgreSQL, with real threads -------------------------------------------
 
 
-@pytest.fixture
-def shared_app(dev_env: Any, redis_url: str, database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """An app on a fresh SQLite or PostgreSQL database (one per test)."""
-    with pakat_app(dev_env.deployment_path, tmp_path / "home", LIMIT, redis_url=redis_url,
-                   queue=f"race-{uuid.uuid4().hex[:8]}", database_url=database_url) as application:
-        yield application
-        application.extensions["pakat"].database.dispose()
-
-
-def test_concurrent_steps_resolve_in_the_database(shared_app: Flask, dev_env: Any, token: Token) -> None:
+def test_concurrent_steps_resolve_in_the_database(app_on_each_database: Flask, dev_env: Any, token: Token) -> None:
     """Eight agents racing one step: one wins, the others are refused; two signers never lose a signature."""
-    client = shared_app.test_client()
+    client = app_on_each_database.test_client()
     platform = Platform(client, api_key(dev_env, "demo-co"))
     doc = platform.upload("raced")
     created = platform.session(doc["id"])
 
     def post_certificate(_: int) -> int:
-        return int(shared_app.test_client().post(
+        return int(app_on_each_database.test_client().post(
             f"/agent/v1/sessions/{created['id']}/certificate",
             headers={"Authorization": f"Bearer {created['agent_secret']}"},
             json={"certificate": token.certificate_b64, "chain": []}).status_code)
@@ -436,7 +412,7 @@ def test_concurrent_steps_resolve_in_the_database(shared_app: Flask, dev_env: An
 
     # Two sessions prepared on the same revision sign at the same moment: one lands, the other is told.
     sessions = [platform.session(doc["id"]) for _ in range(2)]
-    agents = [Agent(shared_app.test_client(), s) for s in sessions]
+    agents = [Agent(app_on_each_database.test_client(), s) for s in sessions]
     answers = [a.certificate(token.certificate_b64).json for a in agents]
     signatures = [token.sign(answer) for answer in answers]
     with ThreadPoolExecutor(2) as pool:

@@ -27,16 +27,13 @@ from typing import Any
 import jsonschema
 import pytest
 from click.testing import CliRunner, Result
-from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
 from pakat_testkit import (
     CONFORMANCE_CORPUS,
-    pakat_app,
     pakat_command,
     pdf_bytes,
     process_env,
-    tidy_client,
 )
 from test_reports_machine import NS, check_etsi_structure, sign_with_throwaway_key
 from validation_samples import names, samples_for
@@ -51,7 +48,7 @@ from validation.model import DocumentReport
 from validation.reports.etsi_xml import report_to_etsi_xml
 from validation.reports.json_report import report_schema, report_to_dict
 
-LIMIT = 400_000  # the web app's PDF limit here; every sample is far below it
+UPLOAD_LIMIT = 400_000  # the web app's PDF limit here; every sample is far below it
 
 
 @pytest.fixture(scope="module")
@@ -267,18 +264,6 @@ def test_the_real_process_exit_codes(dev_env: Any, sealed: bytes, tampered: byte
 # -- the API ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def app(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with pakat_app(dev_env.deployment_path, tmp_path_factory.mktemp("validate-web"), LIMIT) as application:
-        yield application
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with tidy_client(app) as test_client:
-        yield test_client
-
-
 def post_validate(client: FlaskClient, data: bytes | None, *, query: str = "", accept: str | None = None,
                   filename: str = "envelope.pdf") -> Any:
     form: dict[str, Any] = {} if data is None else {"file": (io.BytesIO(data), filename)}
@@ -357,7 +342,7 @@ def test_api_errors(client: FlaskClient, sealed: bytes) -> None:
     assert error_code(post_validate(client, sealed, query="?format=html"), 400) == "BAD_REQUEST"
     assert error_code(post_validate(client, sealed, query="?lang=de"), 400) == "BAD_REQUEST"
     assert error_code(post_validate(client, sealed, query="?at=tomorrow"), 400) == "BAD_REQUEST"
-    big = pdf_bytes(pad_to=LIMIT + 100_000)
+    big = pdf_bytes(pad_to=UPLOAD_LIMIT + 100_000)
     assert error_code(post_validate(client, big), 413) == "PDF_TOO_LARGE"
     wrong = client.get("/api/v1/validate")
     assert error_code(wrong, 405) == "METHOD_NOT_ALLOWED"

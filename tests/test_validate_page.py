@@ -24,10 +24,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pakat_testkit import (
     encrypted_pdf_bytes,
-    pakat_app,
     pakat_server,
     pdf_bytes,
-    tidy_client,
     wait_until,
 )
 
@@ -42,7 +40,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 JALALI_DATE = re.compile(r"۱۴[۰-۹]{2}/[۰-۹]{2}/[۰-۹]{2} ساعت [۰-۹]{2}:[۰-۹]{2}:[۰-۹]{2} \(تهران\)")
 ISO_DATE = re.compile(r"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 EXTERNAL_URL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
-LIMIT = 200_000
+UPLOAD_LIMIT = 200_000
 
 
 # -- a sealed PDF ------------------------------------------------------------------------
@@ -63,18 +61,6 @@ def sealed(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # -- through Flask: every refusal is a page ----------------------------------------------
-
-@pytest.fixture(scope="module")
-def app(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with pakat_app(dev_env.deployment_path, tmp_path_factory.mktemp("validate-home"), LIMIT) as application:
-        yield application
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with tidy_client(app) as test_client:
-        yield test_client
-
 
 def post(client: FlaskClient, data: bytes | None, name: str = "envelope.pdf", query: str = "") -> Any:
     form: dict[str, Any] = {} if data is None else {"file": (io.BytesIO(data), name)}
@@ -127,7 +113,7 @@ def test_sealed_pdf_report_with_downloads(client: FlaskClient, sealed: Path) -> 
         (encrypted_pdf_bytes(), "locked.pdf", 422, errors.PDF_ENCRYPTED),
         (pdf_bytes("unsigned"), "unsigned.pdf", 422, errors.NO_SIGNATURES),
         (None, "", 400, errors.PDF_MISSING),
-        (pdf_bytes(pad_to=LIMIT + 100_000), "huge.pdf", 413, errors.PDF_TOO_LARGE),
+        (pdf_bytes(pad_to=UPLOAD_LIMIT + 100_000), "huge.pdf", 413, errors.PDF_TOO_LARGE),
     ],
     ids=["not-a-pdf", "encrypted", "no-signatures", "missing", "too-large"],
 )

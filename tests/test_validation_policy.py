@@ -22,9 +22,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from cryptography import x509
-from flask import Flask
 from flask.testing import FlaskClient
-from pakat_testkit import pakat_app, tidy_client
 from validation_samples import SampleFactory, Update, samples_for
 from validation_samples import _dict_text as dict_text
 
@@ -48,6 +46,7 @@ from validation.policy import (
     policy_named,
 )
 
+UPLOAD_LIMIT = 400_000  # the web app's PDF limit in this module
 POLICY_DIR = Path(__file__).resolve().parents[1] / "validation" / "policies"
 
 
@@ -301,18 +300,6 @@ def test_cli_policy_by_name_and_by_file(dev_env: DevEnvironment, samples: Sample
         refused = runner.invoke(main, [*base, "--policy", choice], catch_exceptions=False)
         assert refused.exit_code == 3, refused.output
         assert "VALIDATION_POLICY_INVALID" in refused.output
-
-
-@pytest.fixture(scope="module")
-def app(dev_env: DevEnvironment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with pakat_app(dev_env.deployment_path, tmp_path_factory.mktemp("policy-web"), 400_000) as application:
-        yield application
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with tidy_client(app) as test_client:
-        yield test_client
 
 
 def _post(client: FlaskClient, path: str, data: bytes, **form: str) -> Any:

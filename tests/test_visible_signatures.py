@@ -30,7 +30,7 @@ from cryptography.x509.oid import NameOID
 from flask import Flask
 from flask.testing import FlaskClient
 from fontTools.ttLib import TTFont
-from pakat_testkit import api_key, pakat_app, pakat_command, pdf_bytes, process_env, tidy_client
+from pakat_testkit import api_key, pakat_command, pdf_bytes, process_env
 from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
@@ -489,20 +489,6 @@ def test_a_rotated_page_gets_an_upright_block_where_the_reader_sees_the_bottom(
 
 
 # -- the API, signing sessions and the CLI ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def app(dev_env: DevEnvironment, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    home = tmp_path_factory.mktemp("visible-home")
-    with pakat_app(dev_env.deployment_path, home, LIMIT, redis_url=redis_url,
-                   queue=f"visible-{uuid.uuid4().hex[:8]}") as application:
-        yield application
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with tidy_client(app) as test_client:
-        yield test_client
 
 
 def bearer(dev_env: DevEnvironment, org: str = "demo-co") -> dict[str, str]:

@@ -23,12 +23,10 @@ from pakat_testkit import (
     api_key,
     assert_no_secret,
     check_sealed,
-    pakat_app,
     pakat_server,
     pdf_bytes,
     secrets_of,
     sha256,
-    tidy_client,
 )
 from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -39,24 +37,12 @@ from web.uploads import UploadRequest
 SAMPLE = pdf_bytes("Envelope B, technical offer", pages=2)
 # The module's app runs with a small PDF limit so that "too large" is cheap to test;
 # every sample PDF here is far below it.
-LIMIT = 100_000
+UPLOAD_LIMIT = 100_000
 
 
 @pytest.fixture(scope="module")
 def secrets(dev_env: Any) -> list[str]:
     return secrets_of(dev_env)
-
-
-@pytest.fixture(scope="module")
-def app(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with pakat_app(dev_env.deployment_path, tmp_path_factory.mktemp("web-home"), LIMIT) as application:
-        yield application
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with tidy_client(app) as test_client:
-        yield test_client
 
 
 @pytest.fixture(autouse=True)
@@ -213,13 +199,13 @@ def test_refused_seal_certificate(client: FlaskClient, dev_env: Any, secrets: li
 def test_oversized_pdf(client: FlaskClient, dev_env: Any, secrets: list[str]) -> None:
     key = api_key(dev_env, "demo-co")
     # Just over the limit: passes the upload cap, refused by the seal service.
-    response = post_seal(client, key, pdf=pdf_bytes(pad_to=LIMIT + 5_000))
+    response = post_seal(client, key, pdf=pdf_bytes(pad_to=UPLOAD_LIMIT + 5_000))
     assert_error(response, 413, "PDF_TOO_LARGE", secrets)
     # Far over: refused by the upload cap while streaming.
-    response = post_seal(client, key, pdf=pdf_bytes(pad_to=LIMIT + UPLOAD_MARGIN_BYTES + 50_000))
+    response = post_seal(client, key, pdf=pdf_bytes(pad_to=UPLOAD_LIMIT + UPLOAD_MARGIN_BYTES + 50_000))
     assert_error(response, 413, "PDF_TOO_LARGE", secrets)
     # Under the limit still works.
-    response = post_seal(client, key, pdf=pdf_bytes(pad_to=LIMIT // 2))
+    response = post_seal(client, key, pdf=pdf_bytes(pad_to=UPLOAD_LIMIT // 2))
     assert response.status_code == 200, response.data[:500]
 
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 import yaml
+from flask import Flask
 from pakat_testkit import (
     api_key,
     assert_no_secret,
     free_port,
-    pakat_app,
     pakat_worker,
     secrets_of,
     wait_until,
@@ -448,7 +448,9 @@ def test_failed_attempts_are_recorded_without_the_query_or_secret(
                      ["s3cret-query", "delivery-secret-4d1f", *secrets_of(dev_env)])
 
 
-def test_a_platform_reads_its_own_delivery_record(dev_env: Any, database_url: str, tmp_path: Path) -> None:
+def test_a_platform_reads_its_own_delivery_record(
+    dev_env: Any, database_url: str, app_on_each_database: Flask
+) -> None:
     co, gov = (hash_api_key(api_key(dev_env, org)) for org in ("demo-co", "demo-gov"))
     database = Database(database_url)
     try:
@@ -459,27 +461,25 @@ def test_a_platform_reads_its_own_delivery_record(dev_env: Any, database_url: st
                            error="HTTP_500" if status == 500 else None, duration_ms=12, outcome=outcome)
     finally:
         database.dispose()
-    with pakat_app(dev_env.deployment_path, tmp_path / "home", 1024 * 1024, database_url=database_url) as app:
-        client = app.test_client()
-        headers = {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
-        reply = client.get("/api/v1/webhooks/deliveries", headers=headers)
-        assert reply.status_code == 200, reply.json
-        found = reply.json["deliveries"]
-        assert [(d["event_id"][-1], d["status"], d["error"], d["outcome"]) for d in found] == [
-            ("1", 500, "HTTP_500", RETRYING), ("3", 204, None, DELIVERED)]  # demo-gov's is not shown
-        assert {d["url"] for d in found} == {"https://p.example/h"} and "t0ken" not in reply.get_data(as_text=True)
-        assert found[0]["at"].endswith("Z") and reply.json["next_after"] == found[-1]["id"]
+    client = app_on_each_database.test_client()
+    headers = {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
+    reply = client.get("/api/v1/webhooks/deliveries", headers=headers)
+    assert reply.status_code == 200, reply.json
+    found = reply.json["deliveries"]
+    assert [(d["event_id"][-1], d["status"], d["error"], d["outcome"]) for d in found] == [
+        ("1", 500, "HTTP_500", RETRYING), ("3", 204, None, DELIVERED)]  # demo-gov's is not shown
+    assert {d["url"] for d in found} == {"https://p.example/h"} and "t0ken" not in reply.get_data(as_text=True)
+    assert found[0]["at"].endswith("Z") and reply.json["next_after"] == found[-1]["id"]
 
-        page = client.get(f"/api/v1/webhooks/deliveries?after={found[0]['id']}&limit=1", headers=headers)
-        assert [d["event_id"] for d in page.json["deliveries"]] == [found[1]["event_id"]]
-        empty = client.get(f"/api/v1/webhooks/deliveries?after={found[1]['id']}", headers=headers)
-        assert empty.json == {"deliveries": [], "next_after": found[1]["id"]}
+    page = client.get(f"/api/v1/webhooks/deliveries?after={found[0]['id']}&limit=1", headers=headers)
+    assert [d["event_id"] for d in page.json["deliveries"]] == [found[1]["event_id"]]
+    empty = client.get(f"/api/v1/webhooks/deliveries?after={found[1]['id']}", headers=headers)
+    assert empty.json == {"deliveries": [], "next_after": found[1]["id"]}
 
-        assert client.get("/api/v1/webhooks/deliveries").status_code == 401
-        for query in ("limit=0", "limit=501", "after=-1", "limit=٣", "after=" + "9" * 40):
-            refused = client.get(f"/api/v1/webhooks/deliveries?{query}", headers=headers)
-            assert refused.status_code == 400 and refused.json["error"]["code"] == "REQUEST_INVALID", query
-        app.extensions["pakat"].database.dispose()
+    assert client.get("/api/v1/webhooks/deliveries").status_code == 401
+    for query in ("limit=0", "limit=501", "after=-1", "limit=٣", "after=" + "9" * 40):
+        refused = client.get(f"/api/v1/webhooks/deliveries?{query}", headers=headers)
+        assert refused.status_code == 400 and refused.json["error"]["code"] == "REQUEST_INVALID", query
 
 
 def test_recorded_url_keeps_scheme_host_port_and_path_only() -> None:
