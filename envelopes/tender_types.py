@@ -1,8 +1,8 @@
 """The tender use cases' data: what platforms hand in and what they are answered, as plain dataclasses.
 
-:class:`envelopes.tenders.Tenders` takes and returns these; judging an
-envelope answers an :class:`Evaluation`, one :class:`DocumentCheck` per
-document. Each view renders itself for the JSON API
+:class:`envelopes.tenders.Tenders` takes and returns these; the requirements
+judge (:mod:`envelopes.requirements`) answers an :class:`Evaluation`, one
+:class:`DocumentCheck` per document. Each view renders itself for the JSON API
 (``as_dict``, as ``web/openapi.yaml`` describes it); an evaluation is stored
 as JSON on its envelope's row and read back (``to_json``, ``from_json``).
 Nothing here reads the database or the clock: a view is given ``now``.
