@@ -17,18 +17,23 @@ document), and the platform opens the envelopes kind by kind, A, then B, then C.
 Whether a submission beat the deadline is decided by timestamps from the TSA:
 each required signature's, and the receipt seal's. The server clock (``clock``,
 injectable) only refuses early what is certainly late.
+
+This module keeps the use cases (database, document store, seals); what they
+take and answer is in :mod:`envelopes.tender_types`, and whether documents meet
+an envelope's requirements is judged, from validation reports alone, by
+:mod:`envelopes.requirements`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import secrets
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +49,6 @@ from envelopes.bids import (
     OPENED,
     PREPARING,
     SIGNING,
-    STATE_TEXT,
     SUBMITTED,
     WITHDRAWN,
     Requirements,
@@ -73,15 +77,28 @@ from envelopes.receipts import (
     render_receipt,
     signature_timestamp,
 )
+from envelopes.requirements import Judge, ValidatedDocument, heads, unmet_summary
 from envelopes.sealing import SealService
+from envelopes.tender_types import (
+    Bidder,
+    Caller,
+    DocumentCheck,
+    DocumentSource,
+    EnvelopeDocument,
+    EnvelopeView,
+    Evaluation,
+    NewEnvelope,
+    NewTender,
+    Opening,
+    ReceiptView,
+    TenderView,
+)
 from hsm_config.deployment import Deployment, assurance_rank
 from pakat import errors
-from pakat.dates import format_datetime, persian_digits
 from pakat.errors import InputError, PakatError
-from signer.external import ExpectedSigner
 from signer.levels import PadesLevel
 from validation.engine import Validator
-from validation.model import Indication, SignatureReport, SignerKind, Text
+from validation.model import SignatureReport
 from validation.policy import ENVELOPE_POLICY
 
 log = logging.getLogger(__name__)
@@ -89,310 +106,6 @@ log = logging.getLogger(__name__)
 RECEIPT_LEVEL = PadesLevel.B_LTA
 MAX_SIGNATORIES = 20
 Clock = Callable[[], datetime]
-
-
-# -- what callers hand in -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who calls: the API key's organisation (which owns the documents) and the key's SHA-256 (the platform)."""
-
-    organisation: str
-    api_key_sha256: str
-
-
-@dataclass(frozen=True)
-class NewTender:
-    reference: str
-    title_fa: str
-    title_en: str
-    deadline: datetime  # aware
-
-
-@dataclass(frozen=True)
-class Bidder:
-    national_id: str  # the company's national ID (شناسه ملی), which its seal certificate carries
-    name_fa: str
-    name_en: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"national_id": self.national_id, "name_fa": self.name_fa, "name_en": self.name_en}
-
-
-@dataclass(frozen=True)
-class NewEnvelope:
-    kind: str
-    bidder: Bidder
-    requirements: Requirements
-
-
-@dataclass(frozen=True)
-class DocumentSource:
-    """A document for an envelope: a PDF just uploaded, or a document already stored (``document_id``)."""
-
-    upload: Path | None = None
-    name: str | None = None
-    document_id: str | None = None
-
-
-# -- what the use cases answer ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TenderView:
-    id: str
-    reference: str
-    title_fa: str
-    title_en: str
-    deadline: datetime
-    opened_through: str | None
-    created_at: datetime
-    now: datetime
-
-    @property
-    def state(self) -> str:
-        """``open`` until the deadline, then ``closed``, ``opening`` once A is opened, ``opened`` after C."""
-        if self.now < self.deadline:
-            return "open"
-        if self.opened_through is None:
-            return "closed"
-        return "opened" if self.opened_through == KINDS[-1] else "opening"
-
-    @property
-    def opened_kinds(self) -> list[str]:
-        if self.opened_through is None:
-            return []
-        return list(KINDS[: KINDS.index(self.opened_through) + 1])
-
-    def as_dict(self) -> dict[str, Any]:
-        base = f"/api/v1/tenders/{self.id}"
-        return {
-            "id": self.id,
-            "reference": self.reference,
-            "title_fa": self.title_fa,
-            "title_en": self.title_en,
-            "deadline": iso_utc(self.deadline),
-            "state": self.state,
-            "opened_kinds": self.opened_kinds,
-            "created_at": iso_utc(self.created_at),
-            "links": {"self": base, "envelopes": f"{base}/envelopes", "open": f"{base}/open"},
-        }
-
-
-@dataclass(frozen=True)
-class RequirementCheck:
-    """One requirement on one document, met or not, and why."""
-
-    requirement: str  # signatory | seal
-    national_id: str
-    role: str | None
-    met: bool
-    reason: Text
-    problem: str | None = None  # missing | invalid | role | assurance | no_timestamp | late | wrong_seal | busy
-    signer: str | None = None  # the name on the certificate that meets it (or came closest)
-    assurance_level: str | None = None
-    level: str | None = None  # PAdES level reached
-    timestamp: datetime | None = None  # the signature timestamp's time
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requirement": self.requirement,
-            "national_id": self.national_id,
-            "role": self.role,
-            "met": self.met,
-            "reason": {"fa": self.reason.fa, "en": self.reason.en},
-            "problem": self.problem,
-            "signer": self.signer,
-            "assurance_level": self.assurance_level,
-            "level": self.level,
-            "timestamp": iso_utc(self.timestamp) if self.timestamp else None,
-        }
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> RequirementCheck:
-        return cls(
-            requirement=raw["requirement"], national_id=raw["national_id"], role=raw["role"], met=raw["met"],
-            reason=Text(raw["reason"]["fa"], raw["reason"]["en"]), problem=raw["problem"], signer=raw["signer"],
-            assurance_level=raw["assurance_level"], level=raw["level"],
-            timestamp=datetime.fromisoformat(raw["timestamp"]) if raw["timestamp"] else None,
-        )
-
-
-@dataclass(frozen=True)
-class DocumentCheck:
-    """Every requirement judged on one document's latest revision."""
-
-    document_id: str
-    sha256: str
-    checks: tuple[RequirementCheck, ...]
-
-    @property
-    def complete(self) -> bool:
-        return all(c.met for c in self.checks)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"document_id": self.document_id, "sha256": self.sha256,
-                "checks": [c.as_dict() for c in self.checks]}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> DocumentCheck:
-        return cls(raw["document_id"], raw["sha256"], tuple(RequirementCheck.from_dict(c) for c in raw["checks"]))
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """An envelope judged: per current document, in order; ``heads`` names what was judged."""
-
-    heads: str
-    documents: tuple[DocumentCheck, ...]
-    settled: bool  # False when a verdict may change by itself (INDETERMINATE: revocation not yet known …)
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.documents) and all(d.complete for d in self.documents)
-
-    def unmet(self) -> list[RequirementCheck]:
-        return [c for d in self.documents for c in d.checks if not c.met]
-
-    def to_json(self) -> str:
-        return json.dumps({"settled": self.settled, "documents": [d.as_dict() for d in self.documents]},
-                          ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, heads: str, text: str) -> Evaluation:
-        raw = json.loads(text)
-        return cls(heads, tuple(DocumentCheck.from_dict(d) for d in raw["documents"]), bool(raw["settled"]))
-
-
-@dataclass(frozen=True)
-class EnvelopeDocument:
-    """A document of an envelope, current or replaced."""
-
-    document_id: str
-    name: str
-    position: int
-    revision: int
-    sha256: str
-    busy: bool
-    added_at: datetime
-    replaced_by: str | None
-    replaced_at: datetime | None
-    check: DocumentCheck | None = None  # None when not judged on this revision yet
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "document_id": self.document_id,
-            "name": self.name,
-            "position": self.position,
-            "revision": self.revision,
-            "sha256": self.sha256,
-            "added_at": iso_utc(self.added_at),
-        }
-        if self.replaced_at is not None:
-            body.update(replaced_by=self.replaced_by, replaced_at=iso_utc(self.replaced_at))
-            return body
-        judged = self.check is not None and self.check.sha256 == self.sha256
-        body["busy"] = self.busy
-        body["complete"] = bool(judged and self.check is not None and self.check.complete and not self.busy)
-        body["requirements"] = [c.as_dict() for c in self.check.checks] if judged and self.check else []
-        body["links"] = {"document": f"/api/v1/documents/{self.document_id}",
-                         "pdf": f"/api/v1/documents/{self.document_id}/pdf",
-                         "signing_sessions": f"/api/v1/documents/{self.document_id}/signing-sessions"}
-        return body
-
-
-@dataclass(frozen=True)
-class ReceiptView:
-    id: str
-    document_id: str
-    sha256: str
-    level: str
-    submitted_at: datetime
-    tsa: str
-    token_sha256: str
-    token_serial: str
-    created_at: datetime
-    superseded_at: datetime | None
-    superseded_reason: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "document_id": self.document_id,
-            "sha256": self.sha256,
-            "level": self.level,
-            "submitted_at": iso_utc(self.submitted_at),
-            "timestamp": {"tsa": self.tsa, "token_sha256": self.token_sha256, "serial": self.token_serial},
-            "superseded": self.superseded_at is not None,
-            "superseded_at": iso_utc(self.superseded_at) if self.superseded_at else None,
-            "superseded_reason": self.superseded_reason,
-        }
-
-
-@dataclass(frozen=True)
-class EnvelopeView:
-    id: str
-    tender_id: str
-    kind: str
-    bidder: Bidder
-    requirements: Requirements
-    state: str  # as shown: locked and not_submitted come from the clock
-    accepts_changes: bool
-    deadline: datetime
-    documents: tuple[EnvelopeDocument, ...]  # current, in order
-    replaced: tuple[EnvelopeDocument, ...]
-    receipts: tuple[ReceiptView, ...]  # newest last
-    withdrawn_at: datetime | None
-    opened_at: datetime | None
-    created_at: datetime
-
-    @property
-    def receipt(self) -> ReceiptView | None:
-        """The receipt of the submission in force, if the envelope is submitted."""
-        current = [r for r in self.receipts if r.superseded_at is None]
-        return current[-1] if current else None
-
-    def as_dict(self) -> dict[str, Any]:
-        base = f"/api/v1/tenders/{self.tender_id}/envelopes/{self.id}"
-        receipt = self.receipt
-        text = STATE_TEXT[self.state]
-        return {
-            "id": self.id,
-            "tender_id": self.tender_id,
-            "kind": self.kind,
-            "bidder": self.bidder.as_dict(),
-            "requirements": self.requirements.as_dict(),
-            "state": self.state,
-            "state_text": {"fa": text.fa, "en": text.en},
-            "accepts_changes": self.accepts_changes,
-            "deadline": iso_utc(self.deadline),
-            "documents": [d.as_dict() for d in self.documents],
-            "replaced_documents": [d.as_dict() for d in self.replaced],
-            "submission": None if receipt is None else {
-                "submitted_at": iso_utc(receipt.submitted_at),
-                "receipt": receipt.as_dict(),
-            },
-            "receipts": [r.as_dict() for r in self.receipts],
-            "withdrawn_at": iso_utc(self.withdrawn_at) if self.withdrawn_at else None,
-            "opened_at": iso_utc(self.opened_at) if self.opened_at else None,
-            "created_at": iso_utc(self.created_at),
-            "links": {"self": base, "documents": f"{base}/documents", "submit": f"{base}/submit",
-                      "withdraw": f"{base}/withdraw", "receipt": f"{base}/receipt.pdf"},
-        }
-
-
-@dataclass(frozen=True)
-class Opening:
-    """What an opening did: the tender after it and the envelopes it opened."""
-
-    tender: TenderView
-    kind: str
-    opened: tuple[EnvelopeView, ...] = field(default_factory=tuple)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"tender": self.tender.as_dict(), "kind": self.kind,
-                "envelopes": [e.as_dict() for e in self.opened]}
 
 
 # -- the use cases ----------------------------------------------------------------------------------
@@ -605,7 +318,7 @@ class Tenders:
         if late and len(late) == len(evaluation.unmet()):
             raise PakatError(errors.SUBMISSION_LATE, "; ".join(c.reason.en for c in late)[:500])
         if not evaluation.complete:
-            raise PakatError(errors.ENVELOPE_INCOMPLETE, "; ".join(_unmet_summary(evaluation))[:500])
+            raise PakatError(errors.ENVELOPE_INCOMPLETE, "; ".join(unmet_summary(evaluation))[:500])
 
         contents = ReceiptContents(
             envelope_id=row.id, kind=row.kind, tender_reference=tender.reference, tender_title_fa=tender.title_fa,
@@ -625,7 +338,7 @@ class Tenders:
             with self.database.write() as conn:
                 self._claim(conn, row.id, tender.deadline, PREPARING, state=SUBMITTED,
                             evaluated_heads=evaluation.heads, evaluation=evaluation.to_json())
-                if _heads(_current(conn, row.id)) != evaluation.heads:
+                if heads(_current(conn, row.id)) != evaluation.heads:
                     raise PakatError(errors.DOCUMENT_CHANGED, "a document changed while the receipt was issued")
                 receipt_doc = insert_document(
                     conn, tender.organisation, caller.api_key_sha256,
@@ -758,15 +471,15 @@ class Tenders:
         with self.database.begin() as conn:
             docs = _current(conn, row.id)
             began = _signing_began(conn, [d.document_id for d in docs])
-        heads = _heads(docs)
+        current_heads = heads(docs)
         evaluation = None
-        if row.evaluated_heads == heads and row.evaluation is not None:
-            evaluation = Evaluation.from_json(heads, row.evaluation)
+        if row.evaluated_heads == current_heads and row.evaluation is not None:
+            evaluation = Evaluation.from_json(current_heads, row.evaluation)
         if evaluation is None or not evaluation.settled:
             evaluation = self._evaluate(Requirements.from_json(row.requirements), row.bidder_national_id,
                                         deadline, docs)
         state = COMPLETE if evaluation.complete and not any(d.busy for d in docs) else SIGNING if began else DRAFT
-        if (state, heads, evaluation.to_json()) == (row.state, row.evaluated_heads, row.evaluation):
+        if (state, current_heads, evaluation.to_json()) == (row.state, row.evaluated_heads, row.evaluation):
             return
         with self.database.write() as conn:
             # Only over what was judged: a change meanwhile is judged by the next read.
@@ -774,31 +487,15 @@ class Tenders:
                 update(envelopes)
                 .where((envelopes.c.id == row.id) & envelopes.c.state.in_(PREPARING)
                        & (envelopes.c.updated_at == row.updated_at))
-                .values(state=state, evaluated_heads=heads, evaluation=evaluation.to_json())
+                .values(state=state, evaluated_heads=current_heads, evaluation=evaluation.to_json())
             )
 
     def _evaluate(self, req: Requirements, bidder: str, deadline: datetime,
                   docs: Sequence[EnvelopeDocument]) -> Evaluation:
         """Every requirement on every current document, judged by Pakat's validator on its latest revision."""
-        judged, settled = [], True
-        for doc in docs:
-            if doc.busy:
-                busy = Text("امضایی روی این سند در حال تکمیل است.", "A signature on it is being completed.")
-                checks = [RequirementCheck("signatory", s.national_id, s.role, False, busy, "busy")
-                          for s in req.signatories]
-                if req.seal_required:
-                    checks.append(RequirementCheck("seal", bidder, None, False, busy, "busy"))
-                judged.append(DocumentCheck(doc.document_id, doc.sha256, tuple(checks)))
-                settled = False
-                continue
-            signatures = self._signatures(doc)
-            settled &= all(s.indication is not Indication.INDETERMINATE for s in signatures)
-            checks = [self._signatory_check(s.national_id, s.role, signatures, req.min_assurance, deadline)
-                      for s in req.signatories]
-            if req.seal_required:
-                checks.append(self._seal_check(bidder, signatures, deadline))
-            judged.append(DocumentCheck(doc.document_id, doc.sha256, tuple(checks)))
-        return Evaluation(_heads(docs), tuple(judged), settled)
+        judge = Judge(req, bidder, deadline, partial(assurance_rank, self.deployment))
+        # A busy document is not validated: a signature on it is being completed, so it is judged busy.
+        return judge.evaluate([ValidatedDocument(d, () if d.busy else self._signatures(d)) for d in docs])
 
     def _signatures(self, doc: EnvelopeDocument) -> list[SignatureReport]:
         try:
@@ -810,76 +507,6 @@ class Tenders:
             if exc.kind is errors.NO_SIGNATURES:
                 return []
             raise
-
-    def _signatory_check(self, national_id: str, role: str | None, signatures: Iterable[SignatureReport],
-                         minimum: str | None, deadline: datetime) -> RequirementCheck:
-        person = ExpectedSigner(national_id)
-        candidates = [s for s in signatures if s.signer is not None
-                      and s.signer.kind is not SignerKind.ORGANISATION_SEAL
-                      and person.refusal(s.signer.national_id, None) is None]
-        base = RequirementCheck("signatory", national_id, role, False, _missing_signature(national_id), "missing")
-        return self._best(base, candidates, role, minimum, deadline)
-
-    def _seal_check(
-        self, bidder: str, signatures: Iterable[SignatureReport], deadline: datetime
-    ) -> RequirementCheck:
-        seals = [s for s in signatures if s.signer is not None and s.signer.kind is SignerKind.ORGANISATION_SEAL]
-        company = ExpectedSigner(bidder)
-        ours = [s for s in seals if s.signer is not None and company.refusal(s.signer.national_id, None) is None]
-        base = RequirementCheck("seal", bidder, None, False, Text(
-            "مهر سازمانی پیشنهاددهنده بر این سند نیست.", "The bidder's company seal is not on this document."
-        ), "missing")
-        if not ours and seals:
-            others = ", ".join(sorted({s.signer.national_id or "?" for s in seals if s.signer is not None}))
-            base = replace(base, problem="wrong_seal", reason=Text(
-                f"مهر سازمانی دیگری ({persian_digits(others)}) بر سند است، نه مهر پیشنهاددهنده "
-                f"({persian_digits(bidder)}).",
-                f"Another organisation's seal ({others}) is on the document, not the bidder's ({bidder}).",
-            ))
-        return self._best(base, ours, None, None, deadline)
-
-    def _best(self, base: RequirementCheck, candidates: list[SignatureReport], role: str | None,
-              minimum: str | None, deadline: datetime) -> RequirementCheck:
-        """The first candidate meeting every condition, or the first one's first problem, or ``base``."""
-        judged = [self._judge(base, s, role, minimum, deadline) for s in candidates]
-        met = [j for j in judged if j.met]
-        return met[0] if met else judged[0] if judged else base
-
-    def _judge(self, base: RequirementCheck, sig: SignatureReport, role: str | None, minimum: str | None,
-               deadline: datetime) -> RequirementCheck:
-        signer = sig.signer
-        assert signer is not None
-        stamps = [t.time for t in sig.timestamps if t.kind == "signature" and t.intact and t.trusted]
-        found = replace(base, signer=signer.name, assurance_level=signer.assurance_level, level=sig.pades_level,
-                        timestamp=min(stamps) if stamps else None)
-        who = signer.name or base.national_id
-        if sig.indication is not Indication.TOTAL_PASSED:
-            return replace(found, problem="invalid", reason=Text(
-                f"امضای {who} معتبر نیست: {sig.reason.fa}",
-                f"The signature of {who} is not valid: {sig.reason.en}"))
-        if role is not None and ExpectedSigner(role=role).refusal(None, signer.title) is not None:
-            return replace(found, problem="role", reason=Text(
-                f"سمت {who} در گواهی «{signer.title or '—'}» است، نه «{role}».",
-                f"The certificate of {who} states the role {signer.title or '(none)'!r}, not {role!r}."))
-        rank = assurance_rank(self.deployment, signer.assurance_level)
-        if minimum is not None and rank < assurance_rank(self.deployment, minimum):
-            level = signer.assurance_level or "نامشخص"
-            return replace(found, problem="assurance", reason=Text(
-                f"سطح اطمینان گواهی {who} «{level}» است؛ دست‌کم «{minimum}» لازم است.",
-                f"The certificate of {who} is at assurance level {signer.assurance_level or 'unknown'}; "
-                f"at least {minimum} is required."))
-        if found.timestamp is None:
-            return replace(found, problem="no_timestamp", reason=Text(
-                f"امضای {who} مهر زمانی ندارد (B-B)؛ دست‌کم سطح B-T لازم است.",
-                f"The signature of {who} has no timestamp (B-B); at least B-T is required."))
-        if found.timestamp >= deadline:
-            return replace(found, problem="late", reason=Text(
-                f"مهر زمانی امضای {who} ({format_datetime(found.timestamp, 'fa')}) پس از مهلت است.",
-                f"The timestamp on the signature of {who} ({format_datetime(found.timestamp, 'en')}) "
-                "is not before the deadline."))
-        return replace(found, met=True, problem=None, reason=Text(
-            f"امضای معتبر {who} با مهر زمانی {format_datetime(found.timestamp, 'fa')}",
-            f"Valid signature of {who}, timestamped {format_datetime(found.timestamp, 'en')}"))
 
     def _sealed_receipt(self, seal_org: str, contents: ReceiptContents) -> tuple[StoredUpload, TimestampProof]:
         """Draw the receipt, seal it with the platform's seal, store it; its bytes and its timestamp."""
@@ -944,12 +571,6 @@ def _current(conn: Connection, envelope_id: str) -> list[EnvelopeDocument]:
     return _documents(conn, envelope_id, current=True)
 
 
-def _heads(docs: Sequence[EnvelopeDocument]) -> str:
-    """What an evaluation was made on: the current documents, in order, at their latest revisions."""
-    text = "\n".join(f"{d.position}:{d.document_id}:{d.revision}:{d.sha256}:{int(d.busy)}" for d in docs)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
-
-
 def _signing_began(conn: Connection, doc_ids: list[str]) -> bool:
     """Whether any of the documents was signed or sealed, or has a signing session."""
     if not doc_ids:
@@ -1008,16 +629,6 @@ def _receipt_document(doc: EnvelopeDocument, check: DocumentCheck) -> ReceiptDoc
             for c in check.checks
         ),
     )
-
-
-def _missing_signature(national_id: str) -> Text:
-    return Text(f"امضایی با شناسهٔ {persian_digits(national_id)} بر این سند نیست.",
-                f"No signature by national ID {national_id} on this document.")
-
-
-def _unmet_summary(evaluation: Evaluation) -> list[str]:
-    return [f"document {d.document_id}: {c.reason.en}"
-            for d in evaluation.documents for c in d.checks if not c.met]
 
 
 def _safe(text: str) -> str:

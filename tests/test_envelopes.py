@@ -35,7 +35,8 @@ from test_signing_sessions import Agent, Token, raise_level
 from envelopes.audit import AuditLog
 from envelopes.bids import Requirements, Signatory
 from envelopes.database import documents, envelope_receipts, envelopes, tenders
-from envelopes.tenders import Bidder, Caller, DocumentSource, NewEnvelope, NewTender, Tenders
+from envelopes.tender_types import Bidder, Caller, DocumentSource, NewEnvelope, NewTender
+from envelopes.tenders import Tenders
 from hsm_config.deployment import hash_api_key, load_deployment, validation_config
 from pakat import errors
 from pakat.errors import AccessError, PakatError

@@ -15,7 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, send_file
 
 from envelopes.bids import Requirements, Signatory
-from envelopes.tenders import Bidder, Caller, DocumentSource, EnvelopeView, NewEnvelope, NewTender, Tenders
+from envelopes.tender_types import Bidder, Caller, DocumentSource, EnvelopeView, NewEnvelope, NewTender
+from envelopes.tenders import Tenders
 from pakat import errors
 from pakat.errors import InputError
 from web.api import report_file_name
