@@ -41,9 +41,10 @@ from envelopes import audit
 from envelopes.archives import BatchInput, discard
 from envelopes.audit import AuditLog
 from envelopes.blobs import DocumentStore
-from envelopes.database import Database, batch_items, batches, iso_utc, utcnow
+from envelopes.database import Database, batch_items, batches, utcnow
 from envelopes.sealing import SealService
 from pakat import errors
+from pakat.dates import iso_utc
 from pakat.errors import InputError, KeyStoreError, PakatError, ServiceUnavailable
 from signer.levels import PadesLevel
 from signer.placement import VisibleSignature

@@ -370,8 +370,3 @@ def make_engine(url: str) -> Engine:
 def utcnow() -> datetime:
     """Now, in UTC, to the microsecond (what every column of this schema stores)."""
     return datetime.now(UTC)
-
-
-def iso_utc(moment: datetime) -> str:
-    """A UTC moment as the API writes times: ISO 8601 with a ``Z``."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -22,9 +22,10 @@ from envelopes import audit
 from envelopes.audit import AuditLog
 from envelopes.bids import check_document_writable
 from envelopes.blobs import DocumentStore
-from envelopes.database import Database, documents, iso_utc, revisions, utcnow
+from envelopes.database import Database, documents, revisions, utcnow
 from envelopes.sealing import SealService
 from pakat import errors
+from pakat.dates import iso_utc
 from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
 from signer.output_check import check_readable

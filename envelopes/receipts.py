@@ -25,9 +25,8 @@ from cryptography import x509
 from fpdf import FPDF
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from envelopes.database import iso_utc
 from pakat import errors
-from pakat.dates import format_datetime, persian_digits
+from pakat.dates import format_datetime, iso_utc, persian_digits
 from pakat.errors import PakatError
 from pakat.fonts import BOLD, REGULAR
 from validation.reports.pdf import FONT_FAMILY, INK, LINE, MUTED, TONE_INK, isolate

@@ -1,6 +1,6 @@
 """Whether a bid envelope's documents meet its requirements, judged from validation reports alone.
 
-An envelope's :class:`~envelopes.bids.Requirements` name who must sign each of
+An envelope's :class:`~envelopes.tender_types.Requirements` name who must sign each of
 its documents (a national ID and, optionally, a role), the least assurance
 level of their certificates, and whether the bidder's company seal must be on
 it too. :class:`Judge` says, for every current document, which of these are
@@ -26,9 +26,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from envelopes.bids import Requirements, Signatory
 from envelopes.requirement_messages import Digits, reason
-from envelopes.tender_types import DocumentCheck, EnvelopeDocument, Evaluation, RequirementCheck
+from envelopes.tender_types import (
+    DocumentCheck,
+    EnvelopeDocument,
+    Evaluation,
+    RequirementCheck,
+    Requirements,
+    Signatory,
+)
 from signer.external import ExpectedSigner
 from validation.model import Indication, SignatureReport, SignerKind
 

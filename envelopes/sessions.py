@@ -38,11 +38,12 @@ from envelopes import audit
 from envelopes.audit import AuditLog
 from envelopes.bids import check_session_certificate, session_signer
 from envelopes.blobs import DocumentStore
-from envelopes.database import Database, documents, iso_utc, signing_sessions, utcnow
+from envelopes.database import Database, documents, signing_sessions, utcnow
 from envelopes.documents import DocumentService, DocumentView, add_revision, load_document
 from envelopes.sealing import SealService
 from hsm_config.deployment import Deployment
 from pakat import errors
+from pakat.dates import iso_utc
 from pakat.errors import CertificateRefused, InputError, PakatError
 from signer import der
 from signer.cms import digest_algorithm

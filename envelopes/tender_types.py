@@ -5,7 +5,10 @@ judge (:mod:`envelopes.requirements`) answers an :class:`Evaluation`, one
 :class:`DocumentCheck` per document. Each view renders itself for the JSON API
 (``as_dict``, as ``web/openapi.yaml`` describes it); an evaluation is stored
 as JSON on its envelope's row and read back (``to_json``, ``from_json``).
-Nothing here reads the database or the clock: a view is given ``now``.
+The envelope's vocabulary (its kinds, states and their texts, signatories and
+requirements) is here too, for the guards in :mod:`envelopes.bids`, the judge
+and the use cases alike. Nothing here reads the database or the clock: a view
+is given ``now``.
 """
 
 from __future__ import annotations
@@ -16,11 +19,111 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from envelopes.bids import KINDS, STATE_TEXT, Requirements
-from envelopes.database import iso_utc
+from pakat.dates import iso_utc
+from signer.external import ExpectedSigner
 from validation.model import Text
 
 # -- what callers hand in -------------------------------------------------------------------------
+
+
+KINDS = ("A", "B", "C")
+
+DRAFT = "draft"
+SIGNING = "signing"
+COMPLETE = "complete"
+SUBMITTED = "submitted"
+WITHDRAWN = "withdrawn"
+OPENED = "opened"
+LOCKED = "locked"  # shown only: submitted, and the deadline has passed
+NOT_SUBMITTED = "not_submitted"  # shown only: the deadline passed while it was being prepared
+PREPARING = (DRAFT, SIGNING, COMPLETE)
+
+STATE_TEXT = {
+    DRAFT: Text("پیش‌نویس: اسناد در حال افزوده شدن‌اند", "Draft: documents are being added"),
+    SIGNING: Text("در حال امضا", "Being signed"),
+    COMPLETE: Text("کامل: همهٔ امضاها و مهر لازم بر همهٔ اسناد هست", "Complete: every required signature and seal "
+                   "is on every document"),
+    SUBMITTED: Text("ارسال‌شده؛ تا مهلت می‌توان اسناد را جایگزین یا پاکت را مسترد کرد",
+                    "Submitted; until the deadline documents may be replaced or the envelope withdrawn"),
+    WITHDRAWN: Text("مستردشده", "Withdrawn"),
+    OPENED: Text("گشوده‌شده", "Opened"),
+    LOCKED: Text("قفل‌شده: مهلت گذشته است؛ تا گشایش چیزی تغییر نمی‌کند", "Locked: the deadline has passed; "
+                 "nothing changes until the opening"),
+    NOT_SUBMITTED: Text("ارسال‌نشده: مهلت پیش از ارسال گذشت", "Not submitted: the deadline passed first"),
+}
+
+
+@dataclass(frozen=True)
+class Signatory:
+    """An authorised signatory of the bidder: a national ID (کد ملی) and, optionally, a role title."""
+
+    national_id: str
+    role: str | None = None
+
+    @property
+    def expected(self) -> ExpectedSigner:
+        """The same person as a signing session expects them (IDs and titles compared as people type them)."""
+        return ExpectedSigner(self.national_id, self.role)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"national_id": self.national_id, "role": self.role}
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """Who must sign every document of an envelope, how well assured, and whether the company seal must too."""
+
+    signatories: tuple[Signatory, ...]
+    min_assurance: str | None
+    seal_required: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "signatories": [s.as_dict() for s in self.signatories],
+            "min_assurance": self.min_assurance,
+            "seal_required": self.seal_required,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Requirements:
+        raw = json.loads(text)
+        return cls(
+            signatories=tuple(Signatory(s["national_id"], s.get("role")) for s in raw["signatories"]),
+            min_assurance=raw.get("min_assurance"),
+            seal_required=bool(raw["seal_required"]),
+        )
+
+    def signatory_for(self, national_id: str | None) -> Signatory | None:
+        """The signatory with this national ID, if there is one."""
+        for signatory in self.signatories:
+            if ExpectedSigner(signatory.national_id).refusal(national_id, None) is None:
+                return signatory
+        return None
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    """The envelope a document belongs to, as the guards see it."""
+
+    envelope_id: str
+    state: str  # as stored
+    deadline: datetime
+    current: bool  # not replaced
+    receipt: bool  # the document is one of the envelope's submission receipts
+    requirements: Requirements
+
+
+def shown_state(stored: str, deadline: datetime, now: datetime) -> str:
+    """The state as people see it at ``now``: the deadline turns submitted into locked."""
+    if now >= deadline:
+        if stored == SUBMITTED:
+            return LOCKED
+        if stored in PREPARING:
+            return NOT_SUBMITTED
+    return stored
 
 
 @dataclass(frozen=True)

@@ -42,19 +42,7 @@ from sqlalchemy.exc import IntegrityError
 
 from envelopes import audit, bids
 from envelopes.audit import AuditLog, api_key_actor
-from envelopes.bids import (
-    COMPLETE,
-    DRAFT,
-    KINDS,
-    OPENED,
-    PREPARING,
-    SIGNING,
-    SUBMITTED,
-    WITHDRAWN,
-    Requirements,
-    change_refusal,
-    shown_state,
-)
+from envelopes.bids import change_refusal
 from envelopes.blobs import DocumentStore
 from envelopes.database import (
     Database,
@@ -62,7 +50,6 @@ from envelopes.database import (
     envelope_documents,
     envelope_receipts,
     envelopes,
-    iso_utc,
     revisions,
     signing_sessions,
     tenders,
@@ -80,6 +67,14 @@ from envelopes.receipts import (
 from envelopes.requirements import Judge, ValidatedDocument, heads, unmet_summary
 from envelopes.sealing import SealService
 from envelopes.tender_types import (
+    COMPLETE,
+    DRAFT,
+    KINDS,
+    OPENED,
+    PREPARING,
+    SIGNING,
+    SUBMITTED,
+    WITHDRAWN,
     Bidder,
     Caller,
     DocumentCheck,
@@ -91,10 +86,13 @@ from envelopes.tender_types import (
     NewTender,
     Opening,
     ReceiptView,
+    Requirements,
     TenderView,
+    shown_state,
 )
 from hsm_config.deployment import Deployment, assurance_rank
 from pakat import errors
+from pakat.dates import iso_utc
 from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
 from validation.engine import Validator

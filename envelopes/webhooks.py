@@ -43,9 +43,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from envelopes.database import Database, iso_utc, utcnow, webhook_deliveries
+from envelopes.database import Database, utcnow, webhook_deliveries
 from hsm_config.deployment import Deployment
 from pakat import errors
+from pakat.dates import iso_utc
 from pakat.errors import PakatError, ServiceUnavailable
 
 log = logging.getLogger(__name__)

@@ -77,3 +77,8 @@ def format_int(value: int, lang: Lang) -> str:
         # U+066C ARABIC THOUSANDS SEPARATOR, the one Persian typesetting uses.
         return persian_digits(f"{value:,}".replace(",", "٬"))
     return f"{value:,}"
+
+
+def iso_utc(moment: datetime) -> str:
+    """A UTC moment as the API writes times: ISO 8601 with a ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -33,9 +33,8 @@ from test_openapi import SPEC_PATH, Spec
 from test_signing_sessions import Agent, Token, raise_level
 
 from envelopes.audit import AuditLog
-from envelopes.bids import Requirements, Signatory
 from envelopes.database import documents, envelope_receipts, envelopes, tenders
-from envelopes.tender_types import Bidder, Caller, DocumentSource, NewEnvelope, NewTender
+from envelopes.tender_types import Bidder, Caller, DocumentSource, NewEnvelope, NewTender, Requirements, Signatory
 from envelopes.tenders import Tenders
 from hsm_config.deployment import hash_api_key, load_deployment, validation_config
 from pakat import errors

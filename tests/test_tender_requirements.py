@@ -22,10 +22,9 @@ from typing import Any
 
 import pytest
 
-from envelopes.bids import Requirements, Signatory
 from envelopes.requirement_messages import REASONS, Digits, reason
 from envelopes.requirements import Judge, ValidatedDocument, heads, unmet_summary
-from envelopes.tender_types import EnvelopeDocument, Evaluation, RequirementCheck
+from envelopes.tender_types import EnvelopeDocument, Evaluation, RequirementCheck, Requirements, Signatory
 from hsm_config.deployment import Deployment, assurance_rank
 from validation.model import (
     REPORT_SCHEMA_VERSION,
@@ -436,10 +435,11 @@ def test_a_value_absent_without_a_text_for_absence_is_a_mistake() -> None:
 
 
 def test_the_judge_imports_no_use_case_database_or_web() -> None:
-    """Imports flow one way: the judge and the types never reach the use cases, the store or Flask."""
+    """Imports flow one way: the judge and the types never reach the use cases, the store, SQL or Flask."""
     code = ("import sys, envelopes.requirements, envelopes.tender_types, envelopes.requirement_messages; "
             "print(sorted(m for m in ('envelopes.tenders', 'envelopes.blobs', 'envelopes.documents', "
-            "'validation.engine', 'flask', 'web') if m in sys.modules))")
+            "'envelopes.database', 'envelopes.bids', 'sqlalchemy', 'validation.engine', 'flask', 'web') "
+            "if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert loaded.stdout.strip() == "[]"

@@ -14,8 +14,16 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
-from envelopes.bids import Requirements, Signatory
-from envelopes.tender_types import Bidder, Caller, DocumentSource, EnvelopeView, NewEnvelope, NewTender
+from envelopes.tender_types import (
+    Bidder,
+    Caller,
+    DocumentSource,
+    EnvelopeView,
+    NewEnvelope,
+    NewTender,
+    Requirements,
+    Signatory,
+)
 from envelopes.tenders import Tenders
 from pakat import errors
 from pakat.errors import InputError
