@@ -2,7 +2,7 @@
 
     python bench/fuzz_seal.py [--cases 20000] [--start 0] [--level B-B]
 
-The same bases and seeded mutations as ``tests/test_seal_fuzz.py`` (which runs
+The same bases and seeded mutations as ``tests/signer_tests/test_seal_fuzz.py`` (which runs
 a short slice in CI), in a development environment of its own. Every sealed
 output is validated with Pakat's validator (its new signature must pass);
 every refusal must carry an input code. It prints the outcomes by code and

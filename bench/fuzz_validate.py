@@ -2,7 +2,7 @@
 
     python bench/fuzz_validate.py [--cases 20000] [--start 0] [--family pdf|der|both] [--xml-every 10]
 
-The same bases, damage families and checks as ``tests/test_validation_fuzz.py``
+The same bases, damage families and checks as ``tests/validation_tests/test_validation_fuzz.py``
 (which runs a short slice in CI), in a development environment of its own:
 sealed PDFs of our signer (B-LTA, B-B) and pyHanko (B-B) plus conformance
 files with odd certificates, damaged as whole files (:func:`pdf_mutations.mutate`)

@@ -47,8 +47,8 @@ from real_documents import (
     shown_rect,
     shown_size,
 )
+from session_kit import Agent, Token, raise_level
 from signing_checks import assert_signature_at_level, pdfsig
-from test_signing_sessions import Agent, Token, raise_level
 from validation_samples import samples_for
 
 from hsm_config.deployment import load_deployment, validation_config

@@ -441,5 +441,5 @@ def test_the_judge_imports_no_use_case_database_or_web() -> None:
             "'envelopes.database', 'envelopes.bids', 'sqlalchemy', 'validation.engine', 'flask', 'web') "
             "if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=Path(__file__).resolve().parents[1])
+                            cwd=Path(__file__).resolve().parents[2])
     assert loaded.stdout.strip() == "[]"

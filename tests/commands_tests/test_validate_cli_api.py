@@ -35,7 +35,7 @@ from pakat_testkit import (
     pdf_bytes,
     process_env,
 )
-from test_reports_machine import NS, check_etsi_structure, sign_with_throwaway_key
+from report_kit import NS, check_etsi_structure, sign_with_throwaway_key
 from validation_samples import names, samples_for
 
 from commands import main

@@ -27,6 +27,7 @@ import pytest
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
+from openapi_kit import SPEC_PATH, Spec
 from pakat_testkit import (
     api_key,
     assert_no_secret,
@@ -40,7 +41,6 @@ from pakat_testkit import (
     unparseable_pdf_bytes,
 )
 from sqlalchemy import func, select
-from test_openapi import SPEC_PATH, Spec
 
 from envelopes.archives import BatchLimits, read_files
 from envelopes.audit import BATCH_ITEM_SEALED, AuditLog

@@ -27,10 +27,10 @@ import pytest
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
+from openapi_kit import SPEC_PATH, Spec
 from pakat_testkit import api_key, pdf_bytes
+from session_kit import Agent, Token, raise_level
 from sqlalchemy import func, select
-from test_openapi import SPEC_PATH, Spec
-from test_signing_sessions import Agent, Token, raise_level
 
 from envelopes.audit import AuditLog
 from envelopes.database import documents, envelope_receipts, envelopes, tenders

@@ -36,7 +36,7 @@ from devkit.devpki import DevPKI, DevPKIError, SealSubject
 from devkit.devsetup import DevEnvironment, init_dev_environment
 from hsm_config.deployment import load_certificate, load_deployment, national_anchor
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _cert(path: Path) -> x509.Certificate:

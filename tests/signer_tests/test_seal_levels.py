@@ -230,7 +230,7 @@ def test_revoked_and_expired_seals_are_refused_before_signing(
 
 def test_seal_certificate_from_an_unconfigured_root_is_refused(dev_env: DevEnvironment, tmp_path: Path) -> None:
     """A deployment that trusts only the national root refuses the dev seal before signing."""
-    national = Path(__file__).resolve().parents[1] / "hsm_config" / "trust" / "iran-root-ca-g3.pem"
+    national = Path(__file__).resolve().parents[2] / "hsm_config" / "trust" / "iran-root-ca-g3.pem"
     pin = load_certificate(national).fingerprint(hashes.SHA256()).hex()
     deployment = dataclasses.replace(
         load_deployment(dev_env.deployment_path), trust_roots=(TrustAnchor(national, pin),), intermediates=()

@@ -47,7 +47,7 @@ from validation.signatures import (
 
 DOCUMENT = b"%PDF-1.7 the signed bytes of a bid envelope"
 OTHER_DOCUMENT = b"%PDF-1.7 the same envelope, changed after signing"
-CORPUS = Path(__file__).parent / "conformance"
+CORPUS = Path(__file__).resolve().parents[1] / "conformance"
 
 DIGEST_OID = {
     "sha1": "1.3.14.3.2.26",

@@ -30,7 +30,7 @@ from signer.placement import VisibleSignature
 from validation.engine import Validator
 from validation.model import Indication
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # the tests folder, with its corpora
 BASES = [
     "producers/files/libreoffice/lo_form.pdf",
     "producers/files/weasyprint/weasyprint_persian.pdf",

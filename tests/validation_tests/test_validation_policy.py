@@ -47,7 +47,7 @@ from validation.policy import (
 )
 
 UPLOAD_LIMIT = 400_000  # the web app's PDF limit in this module
-POLICY_DIR = Path(__file__).resolve().parents[1] / "validation" / "policies"
+POLICY_DIR = Path(__file__).resolve().parents[2] / "validation" / "policies"
 
 
 @pytest.fixture(scope="module")

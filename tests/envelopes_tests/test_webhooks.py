@@ -727,8 +727,8 @@ def test_empty_retry_list_means_one_attempt(dev_env: Any, setup: WebhookSetup, r
 def test_a_finished_batch_is_announced_once(
     worker: tuple[Queue, Path], setup: WebhookSetup, receiver: Receiver, tmp_path: Path,
 ) -> None:
+    from openapi_kit import SPEC_PATH, Spec
     from pakat_testkit import pdf_bytes
-    from test_openapi import SPEC_PATH, Spec
 
     from envelopes.archives import BatchLimits, read_files
     from envelopes.batches import Batches, BatchOptions

@@ -34,8 +34,8 @@ from pakat_testkit import (
     secrets_of,
     wait_until,
 )
+from session_kit import PERSON, Agent, Platform, Token
 from sqlalchemy import Engine, delete, insert, select, update
-from test_signing_sessions import PERSON, Agent, Platform, Token
 
 from envelopes import audit, schema
 from envelopes.audit import (

@@ -24,7 +24,7 @@ from signer import pdf as signer_pdf
 from signer.levels import PadesLevel
 from signer.pdf import RawArray, Revision, Role, Update
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # the tests folder, with its corpora
 FORM = HERE / "producers/files/libreoffice/lo_form.pdf"  # an AcroForm, widgets on the page, indirect /Length
 DSS_ARRAYS = HERE / "conformance/files/pyhanko/pades-lta-dss-indirect-arrs-test.pdf"
 
