@@ -76,6 +76,7 @@ import pakat
 from envelopes.database import Database, audit_head, audit_log, utcnow
 from pakat import errors
 from pakat.errors import IntegrityFailure
+from pakat.files import sha256_file
 
 if TYPE_CHECKING:
     from envelopes.sealing import SealResult
@@ -383,7 +384,7 @@ class AuditLog:
         fingerprint; the file holds no secret (PINs and webhook secrets live
         elsewhere), and only its digest is kept anyway.
         """
-        digest = hashlib.sha256(deployment.source.read_bytes()).hexdigest()
+        digest = sha256_file(deployment.source)
         details = {
             "sha256": digest,
             "file": str(deployment.source)[:MAX_SUBJECT],
