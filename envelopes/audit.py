@@ -12,7 +12,7 @@ actor, subject, details, prev_hash]`` (compact, UTF-8), where ``at`` is
 ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` and ``details`` the stored JSON text. JSON
 escaping makes the encoding unambiguous: no field can bleed into the next.
 
-Actions (``ACTIONS``), who appends them, and their subject:
+Actions, who appends them, and their subject:
 
 ====================  ==========================================  =====================================
 action                appended by                                 subject; details
@@ -96,10 +96,6 @@ BATCH_FINISHED = "batch.finished"
 ENVELOPE_SUBMITTED = "envelope.submitted"
 CONFIG_CHANGED = "config.changed"
 SCHEMA_UPGRADED = "schema.upgraded"
-ACTIONS = frozenset({
-    DOCUMENT_SEALED, DOCUMENT_SIGNED, SIGNATURE_COMPLETED, SIGNATURE_FAILED, DOCUMENT_VALIDATED,
-    BATCH_CREATED, BATCH_ITEM_SEALED, BATCH_FINISHED, ENVELOPE_SUBMITTED, CONFIG_CHANGED, SCHEMA_UPGRADED,
-})
 
 ANONYMOUS = "anonymous"
 CONFIG_SUBJECT = "deployment"
