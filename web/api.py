@@ -24,11 +24,9 @@ from pakat import errors
 from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
 from signer.placement import VisibleSignature
-from validation.model import DocumentReport
-from validation.reports.etsi_xml import report_to_etsi_xml
-from validation.reports.json_report import parse_iso_time, report_to_json
+from validation.reports.formats import ReportFormat, download_name, parse_format, render
+from validation.reports.json_report import parse_iso_time
 from validation.reports.labels import Lang
-from validation.reports.pdf import render_pdf
 from web.auth import caller_api_key_sha256, check_organisation, organisation_of_caller
 from web.errors import BAD_REQUEST
 from web.state import pakat_state
@@ -108,7 +106,8 @@ def sealed_download_name(original: str | None) -> str:
     return f"{name[:150] or 'document'}-sealed.pdf"
 
 
-REPORT_TYPES = {"json": "application/json", "xml": "application/xml", "pdf": "application/pdf"}
+# The report formats the API offers; validation.reports.formats renders them.
+API_FORMATS: tuple[ReportFormat, ...] = ("json", "xml", "pdf")
 
 
 @bp.post("/validate")
@@ -141,15 +140,14 @@ def validate() -> Response:
     log.info("validated %s: %s, %d signature(s)", report.file_sha256, report.indication.value,
              len(report.signatures))
     AuditLog(pakat_state().database).record_validation(report, actor=_validation_actor(), channel="api")
-    body = _render_report(kind, report, path, lang)
+    rendered = render(report, kind, lang, pdf=path)
     if kind == "pdf":
         # send_file writes the RFC 6266 filename* form that Persian names need.
-        stem = (report.file_name or "document").removesuffix(".pdf").removesuffix(".PDF")
-        response = send_file(io.BytesIO(body), mimetype=REPORT_TYPES[kind], as_attachment=True,
-                             download_name=f"{stem}-validation-{lang}.pdf", conditional=False, etag=False,
+        response = send_file(io.BytesIO(rendered.body), mimetype=rendered.media_type, as_attachment=True,
+                             download_name=download_name(report, kind, lang), conditional=False, etag=False,
                              max_age=0)
     else:
-        response = Response(body, mimetype=REPORT_TYPES[kind])
+        response = Response(rendered.body, mimetype=rendered.media_type)
     response.headers["X-Pakat-Indication"] = report.indication.value
     # A report says who signed a confidential bid: no shared cache may keep it.
     response.headers["Cache-Control"] = "no-store"
@@ -171,24 +169,17 @@ def _report_lang() -> Lang:
     return "en" if lang == "en" else "fa"
 
 
-def _report_kind() -> str:
+def _report_kind() -> ReportFormat:
     """json, xml or pdf: ``?format=`` when given, else the best of the ``Accept`` header, else json."""
     asked = request.args.get("format", "").strip().lower()
     if asked:
-        if asked not in REPORT_TYPES:
+        if asked not in API_FORMATS:
             raise PakatError(BAD_REQUEST, "format must be json, xml or pdf")
-        return asked
+        return parse_format(asked)
     offered = ["application/json", "application/xml", "text/xml", "application/pdf"]
     best = request.accept_mimetypes.best_match(offered, default="application/json")
-    return {"application/xml": "xml", "text/xml": "xml", "application/pdf": "pdf"}.get(best or "", "json")
-
-
-def _render_report(kind: str, report: DocumentReport, pdf_path: Path, lang: Lang) -> bytes:
-    if kind == "xml":
-        return report_to_etsi_xml(report, pdf_path).encode("utf-8")
-    if kind == "pdf":
-        return render_pdf(report, lang)
-    return report_to_json(report).encode("utf-8")
+    chosen: dict[str, ReportFormat] = {"application/xml": "xml", "text/xml": "xml", "application/pdf": "pdf"}
+    return chosen.get(best or "", "json")
 
 
 def report_file_name(original: str | None) -> str | None:

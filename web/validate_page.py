@@ -29,10 +29,10 @@ from pakat import errors
 from pakat.errors import ErrorKind, InputError, PakatError
 from validation.model import DocumentReport
 from validation.reports import labels
+from validation.reports.formats import RenderedReport, download_name, render
 from validation.reports.html import render_fragment, report_css
-from validation.reports.json_report import report_to_json
 from validation.reports.labels import Lang, parse_lang
-from validation.reports.pdf import FONT_DIR, FONT_FILES, render_pdf
+from validation.reports.pdf import FONT_DIR, FONT_FILES
 from web import errors as web_errors
 from web.state import pakat_state
 from web.uploads import upload_request, uploaded_path
@@ -122,20 +122,19 @@ def _lang_url(endpoint: str, lang: Lang) -> str:
     return url_for(endpoint, lang="en") if lang == "en" else url_for(endpoint)
 
 
-def _data_url(mimetype: str, data: bytes) -> str:
-    return f"data:{mimetype};base64,{base64.b64encode(data).decode('ascii')}"
+def _data_url(rendered: RenderedReport) -> str:
+    return f"data:{rendered.media_type};base64,{base64.b64encode(rendered.body).decode('ascii')}"
 
 
 def _page(lang: Lang, *, report: DocumentReport | None = None, error: PakatError | None = None,
           status: int = 200, chosen_policy: str | None = None) -> Response:
     downloads = None
     if report is not None:
-        stem = report_file_name(report.file_name or "document").removesuffix(".pdf").removesuffix(".PDF")
         downloads = {
-            "pdf": _data_url("application/pdf", render_pdf(report, lang)),
-            "pdf_name": f"{stem}-validation-{lang}.pdf",
-            "json": _data_url("application/json", report_to_json(report).encode("utf-8")),
-            "json_name": f"{stem}-validation.json",
+            "pdf": _data_url(render(report, "pdf", lang)),
+            "pdf_name": download_name(report, "pdf", lang),
+            "json": _data_url(render(report, "json", lang)),
+            "json_name": download_name(report, "json", lang),
         }
     other = labels.other(lang)
     body = render_template(
