@@ -10,7 +10,6 @@ import functools
 import io
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from validation.reports.labels import Lang
 from web.auth import caller_api_key_sha256, check_organisation, organisation_of_caller
 from web.errors import BAD_REQUEST
 from web.state import pakat_state
-from web.uploads import upload_request, uploaded_path
+from web.uploads import report_file_name, upload_name, upload_request, uploaded_path
 from web.validation_service import validate_file
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 DEFAULT_LEVEL = "B-B"
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
 
 
 @bp.post("/seal")
@@ -99,8 +97,7 @@ def seal() -> Response:
 
 def sealed_download_name(original: str | None) -> str:
     """``bid.pdf`` → ``bid-sealed.pdf``; keeps Persian names, drops any path and control characters."""
-    name = (original or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE_NAME.sub("", name).strip()
+    name = upload_name(original)
     if name.lower().endswith(".pdf"):
         name = name[:-4]
     return f"{name[:150] or 'document'}-sealed.pdf"
@@ -180,12 +177,6 @@ def _report_kind() -> ReportFormat:
     best = request.accept_mimetypes.best_match(offered, default="application/json")
     chosen: dict[str, ReportFormat] = {"application/xml": "xml", "text/xml": "xml", "application/pdf": "pdf"}
     return chosen.get(best or "", "json")
-
-
-def report_file_name(original: str | None) -> str | None:
-    """The name the report shows for an upload: no folders, no control characters, at most 200 characters."""
-    name = (original or "").replace("\\", "/").rsplit("/", 1)[-1]
-    return _UNSAFE_NAME.sub("", name).strip()[:200] or None
 
 
 def _optional(value: str | None) -> str | None:

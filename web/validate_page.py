@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 
 from flask import Blueprint, Response, render_template, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException, NotFound
@@ -35,7 +34,7 @@ from validation.reports.labels import Lang, parse_lang
 from validation.reports.pdf import FONT_DIR, FONT_FILES
 from web import errors as web_errors
 from web.state import pakat_state
-from web.uploads import upload_request, uploaded_path
+from web.uploads import report_file_name, upload_request, uploaded_path
 from web.validation_service import policy_choices, validate_file
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("validate_pages", __name__, template_folder="templates")
 
 _FONTS = frozenset(FONT_FILES.values())
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
 # Only this server: styles and fonts from here, no script at all, forms post back here.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; font-src 'self'; img-src 'self' data:; "
@@ -67,7 +65,7 @@ def validate() -> Response:
     upload = upload_request().files.get("file")
     if upload is None or not upload.filename:
         raise InputError(errors.PDF_MISSING)
-    file_name = report_file_name(upload.filename)
+    file_name = report_file_name(upload.filename) or "document.pdf"
     policy = request.form.get("policy", "").strip() or None
     report = validate_file(uploaded_path(upload.stream), file_name, policy=policy)
     log.info("validated %s: %s (%d signatures)", report.file_sha256, report.indication.value,
@@ -105,12 +103,6 @@ def _broken(error: Exception) -> Response:
     # The traceback goes to the log; the person sees the INTERNAL code only.
     log.exception("internal error on the validation page")
     return _page(_lang(), error=PakatError(errors.INTERNAL), status=500)
-
-
-def report_file_name(original: str) -> str:
-    """The name the report shows: no folders, no control characters, at most 200 characters."""
-    name = original.replace("\\", "/").rsplit("/", 1)[-1]
-    return _UNSAFE_NAME.sub("", name).strip()[:200] or "document.pdf"
 
 
 def _lang() -> Lang:
