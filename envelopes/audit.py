@@ -364,13 +364,14 @@ class AuditLog:
 
     def record_stateless_seal(self, result: SealResult, *, actor: str) -> AuditEntry:
         """``document.sealed`` for a file sealed and handed back without being stored."""
-        return self.record(DOCUMENT_SEALED, actor=actor, subject=f"sha256:{result.output_sha256}", details={
+        sealed = result.document
+        return self.record(DOCUMENT_SEALED, actor=actor, subject=f"sha256:{sealed.output_sha256}", details={
             "stored": False,
             "organisation": result.organisation,
-            "level": result.level.value,
-            "input_sha256": result.input_sha256,
-            "output_sha256": result.output_sha256,
-            "output_size": result.output_size,
+            "level": sealed.level.value,
+            "input_sha256": sealed.input_sha256,
+            "output_sha256": sealed.output_sha256,
+            "output_size": sealed.output_size,
         })
 
     def record_configuration(self, deployment: Deployment, *, actor: str) -> AuditEntry | None:

@@ -416,13 +416,13 @@ class Batches:
     def _seal(self, organisation: str, options: BatchOptions, item: _Claimed) -> _Outcome:
         temp = self.store.incoming()
         try:
-            result = self.seals().seal(
+            sealed = self.seals().seal(
                 organisation, self.store.path(item.input_sha256), temp, options.level,
                 reason=options.reason, durable=False,
                 appearance=VisibleSignature() if options.visible else None,  # the default place: the last page
-            )
-            self.store.adopt(temp, result.output_sha256)
-            return _Outcome(item, SEALED, result.output_sha256, result.output_size)
+            ).document
+            self.store.adopt(temp, sealed.output_sha256)
+            return _Outcome(item, SEALED, sealed.output_sha256, sealed.output_size)
         except PakatError as exc:
             if _transient(exc) and item.attempts <= len(self.retry_intervals):
                 wait = self.retry_intervals[item.attempts - 1]

@@ -72,9 +72,10 @@ def seal() -> Response:
         appearance=appearance,
         in_place=True,
     )
+    sealed = result.document
     log.info(
         "sealed for %s at %s: %d bytes, sha256 %s",
-        result.organisation, result.level.value, result.output_size, result.output_sha256,
+        result.organisation, sealed.level.value, sealed.output_size, sealed.output_sha256,
     )
     # Before the answer: a seal the audit log does not hold is never handed out.
     actor = audit.api_key_actor(caller_api_key_sha256())
@@ -88,8 +89,8 @@ def seal() -> Response:
         etag=False,
         max_age=0,
     )
-    response.headers["X-Pakat-Level"] = result.level.value
-    response.headers["X-Pakat-SHA256"] = result.output_sha256
+    response.headers["X-Pakat-Level"] = sealed.level.value
+    response.headers["X-Pakat-SHA256"] = sealed.output_sha256
     # A sealed bid envelope is confidential: no shared cache may keep it.
     response.headers["Cache-Control"] = "no-store"
     return response
