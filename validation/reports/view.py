@@ -5,9 +5,9 @@ what a field means or whether it is shown. It only reads the
 :class:`~validation.model.DocumentReport`; it never judges.
 
 Strings from certificates and from the PDF (signer names, field names, file
-names) are attacker-controlled. :func:`pakat.text.clean_text` drops control and bidi-override
-characters from them, so «‮fdp.exe» cannot pose as «exe.pdf» and a name
-cannot reorder the text around it; HTML escaping is the templates' job.
+names) are attacker-controlled. :func:`pakat.text.clean_text` drops control and
+bidi-override characters from them, so «‮fdp.exe» cannot pose as «exe.pdf»
+and a name cannot reorder the text around it; HTML escaping is the templates' job.
 
 A distinguished name is laid out as a :class:`NameView`: its attributes in the
 certificate's (RFC 4514) order, attribute types named (``serialNumber``, not
