@@ -30,7 +30,7 @@ from agent.token import (
 )
 from pakat import errors
 from pakat.errors import PakatError
-from validation.reports.view import clean
+from pakat.text import clean_text
 
 MAX_ROUNDS = 3
 DIGEST = "sha256"  # what the agent asks for; the server may answer with a stronger one
@@ -172,7 +172,7 @@ def _check_state(session: dict[str, Any]) -> None:
         raise PakatError(errors.SESSION_EXPIRED, f"the session is {state}")
     if state in ("signed", "completed", "failed"):
         raise PakatError(errors.SESSION_EXPIRED, f"the session is already {state}: SESSION_FINISHED")
-    shown = clean(str(state))[:40]
+    shown = clean_text(str(state))[:40]
     raise PakatError(errors.STEP_OUT_OF_ORDER, f"the session is {shown!r}, not awaiting_certificate")
 
 
@@ -182,11 +182,11 @@ def _outcome(
     found = session.get("document")
     document: dict[str, Any] = found if isinstance(found, dict) else {}
     return SignOutcome(
-        session=clean(str(session.get("session") or "")),
-        state=clean(str(accepted.get("state") or "signed")),
-        level=clean(str(accepted.get("level") or session.get("level") or "")),
-        document=clean(str(document.get("name") or "")),
-        document_sha256=clean(str(document.get("sha256") or "")),
+        session=clean_text(str(session.get("session") or "")),
+        state=clean_text(str(accepted.get("state") or "signed")),
+        level=clean_text(str(accepted.get("level") or session.get("level") or "")),
+        document=clean_text(str(document.get("name") or "")),
+        document_sha256=clean_text(str(document.get("sha256") or "")),
         certificate=certificate_facts(chosen),
         rounds=rounds,
     )

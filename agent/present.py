@@ -16,13 +16,13 @@ from cryptography.x509.oid import NameOID
 
 from agent.token import TokenCertificate
 from pakat.dates import format_date, format_datetime, format_int
-from validation.reports.view import clean
+from pakat.text import clean_text
 
 
 def name_attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
     """The first value of ``oid`` in ``name``, cleaned ('' when absent)."""
     values = name.get_attributes_for_oid(oid)
-    return clean(str(values[0].value)) if values else ""
+    return clean_text(str(values[0].value)) if values else ""
 
 
 def certificate_facts(chosen: TokenCertificate) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def certificate_facts(chosen: TokenCertificate) -> dict[str, Any]:
     cert = chosen.certificate
     return {
         "key_id": chosen.key_id.hex(),
-        "label": clean(chosen.label),
+        "label": clean_text(chosen.label),
         "subject_cn": name_attribute(cert.subject, NameOID.COMMON_NAME),
         "national_id": name_attribute(cert.subject, NameOID.SERIAL_NUMBER),
         "title": name_attribute(cert.subject, NameOID.TITLE) or None,
@@ -92,23 +92,24 @@ def session_lines(session: Mapping[str, Any], chosen: TokenCertificate) -> list[
     expires = _parse_time(session.get("expires_at"))
     lines = [
         "درخواست امضا / Signature request",
-        f"  سند / Document: {clean(str(_get(document, 'name') or '')) or '—'}",
-        f"  SHA-256: {clean(str(_get(document, 'sha256') or '')) or '—'}",
+        f"  سند / Document: {clean_text(str(_get(document, 'name') or '')) or '—'}",
+        f"  SHA-256: {clean_text(str(_get(document, 'sha256') or '')) or '—'}",
     ]
     if isinstance(size, int):
         lines.append(f"  اندازه / Size: {format_int(size, 'fa')} بایت / {format_int(size, 'en')} bytes")
     if isinstance(pages, int):
         lines.append(f"  صفحه‌ها / Pages: {format_int(pages, 'fa')} / {pages}")
     lines.append(
-        f"  درخواست‌کننده / Requested by: {clean(str(_get(requested, 'name_fa') or ''))}"
-        f" / {clean(str(_get(requested, 'name_en') or ''))} ({clean(str(_get(requested, 'organisation') or ''))})"
+        f"  درخواست‌کننده / Requested by: {clean_text(str(_get(requested, 'name_fa') or ''))}"
+        f" / {clean_text(str(_get(requested, 'name_en') or ''))}"
+        f" ({clean_text(str(_get(requested, 'organisation') or ''))})"
     )
-    signer = f"{clean(str(_get(expected, 'national_id') or '')) or '—'}"
+    signer = f"{clean_text(str(_get(expected, 'national_id') or '')) or '—'}"
     if _get(expected, "role"):
-        signer += f", سمت / role: {clean(str(_get(expected, 'role')))}"
+        signer += f", سمت / role: {clean_text(str(_get(expected, 'role')))}"
     lines += [
         f"  امضاکننده مورد انتظار / Expected signer: کد ملی / national ID {signer}",
-        f"  سطح امضا / Level: {clean(str(session.get('level') or '')) or '—'}",
+        f"  سطح امضا / Level: {clean_text(str(session.get('level') or '')) or '—'}",
     ]
     if expires is not None:
         lines.append(f"  مهلت / Expires: {format_datetime(expires, 'fa')} / {format_datetime(expires, 'en')}")

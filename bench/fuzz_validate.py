@@ -56,9 +56,8 @@ def main() -> int:
     from hsm_config.deployment import load_deployment, validation_config
     from signer.levels import PadesLevel
     from validation.engine import Validator
-    from validation.reports.etsi_xml import report_to_etsi_xml
+    from validation.reports.formats import render
     from validation.reports.json_report import report_schema
-    from validation.reports.pdf import render_pdf
 
     # The ETSI report logs what it cannot read back from a damaged file: expected here, and loud.
     logging.getLogger("validation.reports.etsi_xml").setLevel(logging.ERROR)
@@ -84,8 +83,8 @@ def main() -> int:
                 try:
                     outcome, report = judge_case(validator, data, schema)
                     if report is not None and args.xml_every and seed % args.xml_every == 0:
-                        report_to_etsi_xml(report, data)
-                        render_pdf(report, "fa" if seed % 2 else "en")
+                        render(report, "xml", pdf=data)
+                        render(report, "pdf", "fa" if seed % 2 else "en")
                 except Exception as exc:  # the very thing this looks for
                     outcome = "crash"
                     where = "engine" if is_engine_crash(exc) else "ours"

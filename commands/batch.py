@@ -29,6 +29,7 @@ from envelopes.blobs import DocumentStore
 from envelopes.services import Services
 from pakat import errors
 from pakat.errors import AccessError, InputError
+from pakat.files import SHARED, open_atomic
 from pakat.settings import Settings
 from signer.levels import PadesLevel
 
@@ -128,13 +129,8 @@ def _watch(batches: Batches, batch_id: str, *, here: bool) -> BatchProgress:
 
 def _write_results(batches: Batches, batch_id: str, destination: Path) -> None:
     if destination.suffix.lower() == ".zip":
-        temp = destination.with_name(f".{destination.name}.part")
-        try:
-            with temp.open("wb") as out:
-                batches.write_results(None, batch_id, out)
-            os.replace(temp, destination)
-        finally:
-            temp.unlink(missing_ok=True)
+        with open_atomic(destination, mode=SHARED) as target:  # the whole zip or none
+            batches.write_results(None, batch_id, target.file)
         return
     destination.mkdir(parents=True, exist_ok=True)
     batches.export(None, batch_id, destination)

@@ -69,9 +69,10 @@ def seal(
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
     else:
+        sealed = result.document
         click.echo(
-            f"مهر شد / sealed: {result.destination} — {result.organisation}, {result.level.value}, "
-            f"{result.output_size} bytes, SHA-256 {result.output_sha256}"
+            f"مهر شد / sealed: {sealed.destination} — {result.organisation}, {sealed.level.value}, "
+            f"{sealed.output_size} bytes, SHA-256 {sealed.output_sha256}"
         )
 
 

@@ -7,9 +7,7 @@ INDETERMINATE here).
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,12 +19,15 @@ from commands.common import config_option
 from hsm_config.deployment import default_validation_config, load_deployment, validation_config
 from pakat import errors
 from pakat.errors import InputError
+from pakat.files import write_atomically
 from pakat.settings import Settings
 from pakat.terminal import answer_in_json
+from pakat.text import Lang
 from validation.config import RevocationMode, ValidationConfig
 from validation.engine import Validator
 from validation.model import DocumentReport, Indication
 from validation.policy import PolicyError, PolicyRules, load_policy
+from validation.reports.formats import parse_format, render
 from validation.reports.json_report import parse_iso_time
 from validation.trust import load_certificates
 
@@ -151,9 +152,13 @@ def validate(
         source, file_name=source.name, at=at, revocation=RevocationMode(revocation) if revocation else None,
         policy=rules,
     )
-    data = _render_report(report, report_format, source, lang)
+    language: Lang = "en" if lang == "en" else "fa"
+    data = render(report, parse_format(report_format), language, pdf=source, newline=True).body
     if destination is not None:
-        _write_atomically(destination, data)
+        try:
+            write_atomically(destination, data)
+        except OSError as exc:  # no such folder, no permission, a full disk: OUT is untouched
+            raise UnwritableOutput(str(destination), hint=exc.strerror or str(exc)) from None
         click.echo(f"گزارش نوشته شد / report written: {destination} — {report.indication.value}", err=True)
     else:
         sys.stdout.buffer.write(data)
@@ -191,43 +196,6 @@ def _validation_config(config: Path | None) -> ValidationConfig:
     if named or settings.config.exists():
         return validation_config(load_deployment(settings.config))
     return default_validation_config()
-
-
-def _render_report(report: DocumentReport, report_format: str, source: Path, lang: str) -> bytes:
-    if report_format == "json":
-        from validation.reports.json_report import report_to_json
-
-        return (report_to_json(report) + "\n").encode("utf-8")
-    if report_format == "xml":
-        from validation.reports.etsi_xml import report_to_etsi_xml
-
-        return report_to_etsi_xml(report, source).encode("utf-8")
-    if report_format == "pdf":
-        # fpdf2 and the fonts load only when a PDF is asked for.
-        from validation.reports.pdf import render_pdf
-
-        return render_pdf(report, "en" if lang == "en" else "fa")
-    from validation.reports.text import report_to_text
-
-    return report_to_text(report).encode("utf-8")
-
-
-def _write_atomically(destination: Path, data: bytes) -> None:
-    """Write through a temp file in the same folder and rename: OUT is whole or untouched."""
-    try:
-        fd, temp_name = tempfile.mkstemp(dir=destination.resolve().parent, prefix=".pakat-", suffix=".part")
-    except OSError as exc:
-        raise UnwritableOutput(str(destination), hint=exc.strerror or str(exc)) from None
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, destination)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def _usage(ctx: click.Context, message: str) -> click.UsageError:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +29,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from pakat.files import write_atomically
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8390
@@ -623,16 +623,7 @@ def state_path(directory: Path) -> Path:
 def write_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write ``data`` atomically with ``mode`` (0600 for secrets): readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        # mkstemp creates 0600; widen only for public files, so a secret is never readable in between.
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, data, mode=mode)
 
 
 def _private_dir(path: Path) -> None:

@@ -159,10 +159,6 @@ class SoftHSM:
         """
         return PendingKeys(self._start_child("generate", [s.to_json() for s in specs]))
 
-    def generate_keys(self, specs: Sequence[KeySpec]) -> dict[str, rsa.RSAPublicKey]:
-        """:meth:`start_key_generation` and wait: token label -> public key."""
-        return self.start_key_generation(specs).result()
-
     def store_certificates(self, items: Sequence[tuple[KeySpec, x509.Certificate]]) -> None:
         """Put each certificate on its token as CKO_CERTIFICATE with the key's CKA_ID and label."""
         tokens = [

@@ -12,7 +12,7 @@ actor, subject, details, prev_hash]`` (compact, UTF-8), where ``at`` is
 ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` and ``details`` the stored JSON text. JSON
 escaping makes the encoding unambiguous: no field can bleed into the next.
 
-Actions (``ACTIONS``), who appends them, and their subject:
+Actions, who appends them, and their subject:
 
 ====================  ==========================================  =====================================
 action                appended by                                 subject; details
@@ -76,6 +76,7 @@ import pakat
 from envelopes.database import Database, audit_head, audit_log, utcnow
 from pakat import errors
 from pakat.errors import IntegrityFailure
+from pakat.files import sha256_file
 
 if TYPE_CHECKING:
     from envelopes.sealing import SealResult
@@ -95,10 +96,6 @@ BATCH_FINISHED = "batch.finished"
 ENVELOPE_SUBMITTED = "envelope.submitted"
 CONFIG_CHANGED = "config.changed"
 SCHEMA_UPGRADED = "schema.upgraded"
-ACTIONS = frozenset({
-    DOCUMENT_SEALED, DOCUMENT_SIGNED, SIGNATURE_COMPLETED, SIGNATURE_FAILED, DOCUMENT_VALIDATED,
-    BATCH_CREATED, BATCH_ITEM_SEALED, BATCH_FINISHED, ENVELOPE_SUBMITTED, CONFIG_CHANGED, SCHEMA_UPGRADED,
-})
 
 ANONYMOUS = "anonymous"
 CONFIG_SUBJECT = "deployment"
@@ -367,13 +364,14 @@ class AuditLog:
 
     def record_stateless_seal(self, result: SealResult, *, actor: str) -> AuditEntry:
         """``document.sealed`` for a file sealed and handed back without being stored."""
-        return self.record(DOCUMENT_SEALED, actor=actor, subject=f"sha256:{result.output_sha256}", details={
+        sealed = result.document
+        return self.record(DOCUMENT_SEALED, actor=actor, subject=f"sha256:{sealed.output_sha256}", details={
             "stored": False,
             "organisation": result.organisation,
-            "level": result.level.value,
-            "input_sha256": result.input_sha256,
-            "output_sha256": result.output_sha256,
-            "output_size": result.output_size,
+            "level": sealed.level.value,
+            "input_sha256": sealed.input_sha256,
+            "output_sha256": sealed.output_sha256,
+            "output_size": sealed.output_size,
         })
 
     def record_configuration(self, deployment: Deployment, *, actor: str) -> AuditEntry | None:
@@ -383,7 +381,7 @@ class AuditLog:
         fingerprint; the file holds no secret (PINs and webhook secrets live
         elsewhere), and only its digest is kept anyway.
         """
-        digest = hashlib.sha256(deployment.source.read_bytes()).hexdigest()
+        digest = sha256_file(deployment.source)
         details = {
             "sha256": digest,
             "file": str(deployment.source)[:MAX_SUBJECT],

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import secrets
 import shutil
 import zipfile
@@ -46,6 +45,7 @@ from envelopes.sealing import SealService
 from pakat import errors
 from pakat.dates import iso_utc
 from pakat.errors import InputError, KeyStoreError, PakatError, ServiceUnavailable
+from pakat.files import SHARED, open_atomic, write_atomically
 from signer.levels import PadesLevel
 from signer.placement import VisibleSignature
 
@@ -333,8 +333,10 @@ class Batches:
     def export(self, organisation: str | None, batch_id: str, folder: Path) -> list[ManifestEntry]:
         """The sealed files under their input names in ``folder``, then ``manifest.json``; returns the entries.
 
-        Each file appears whole or not at all (written beside, then renamed); the
-        manifest comes last, so its presence says the export is complete.
+        Each file appears whole or not at all (:mod:`pakat.files`); the manifest
+        comes last, so its presence says the export is complete. The files get
+        the permissions any new file would (the umask decides): an export is
+        for whoever asked for it, not kept private like the store.
         """
         progress = self.progress(organisation, batch_id)
         if progress.state != FINISHED:
@@ -345,9 +347,7 @@ class Batches:
                 _copy_atomically(self.store.path(entry.output_sha256), folder / entry.name)
         manifest = {"batch": progress.as_dict(), "items": [e.as_dict() for e in entries]}
         body = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
-        temp = folder / ".manifest.json.part"
-        temp.write_bytes(body)
-        os.replace(temp, folder / "manifest.json")
+        write_atomically(folder / "manifest.json", body, mode=SHARED)
         return entries
 
     def _batch(self, conn: Connection, organisation: str | None, batch_id: str) -> Any:
@@ -417,13 +417,13 @@ class Batches:
     def _seal(self, organisation: str, options: BatchOptions, item: _Claimed) -> _Outcome:
         temp = self.store.incoming()
         try:
-            result = self.seals().seal(
+            sealed = self.seals().seal(
                 organisation, self.store.path(item.input_sha256), temp, options.level,
                 reason=options.reason, durable=False,
                 appearance=VisibleSignature() if options.visible else None,  # the default place: the last page
-            )
-            self.store.adopt(temp, result.output_sha256)
-            return _Outcome(item, SEALED, result.output_sha256, result.output_size)
+            ).document
+            self.store.adopt(temp, sealed.output_sha256)
+            return _Outcome(item, SEALED, sealed.output_sha256, sealed.output_size)
         except PakatError as exc:
             if _transient(exc) and item.attempts <= len(self.retry_intervals):
                 wait = self.retry_intervals[item.attempts - 1]
@@ -542,13 +542,9 @@ def _manifest_entry(row: Any) -> ManifestEntry:
 
 
 def _copy_atomically(source: Path, destination: Path) -> None:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temp = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.part")
-    try:
-        shutil.copyfile(source, temp)
-        os.replace(temp, destination)
-    finally:
-        temp.unlink(missing_ok=True)
+    destination.parent.mkdir(parents=True, exist_ok=True)  # a member name may hold folders
+    with source.open("rb") as inp, open_atomic(destination, mode=SHARED) as target:
+        shutil.copyfileobj(inp, target.file, 1 << 20)
 
 
 def _zip_time(moment: datetime | None) -> tuple[int, int, int, int, int, int]:

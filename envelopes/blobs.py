@@ -5,6 +5,9 @@ finishing it is a rename, never a copy), flushed to disk, then renamed to its
 final name. Nothing half-written is ever visible under a final name; a crash
 leaves only files in ``.incoming``, which :meth:`DocumentStore.sweep_incoming`
 removes. Blobs are immutable: a second copy of the same content is dropped.
+Not :func:`pakat.files.open_atomic`, whose temp file sits beside a name known
+in advance: here the name is the content's digest, known only once the bytes
+are written.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import BinaryIO
 
 from pakat import errors
 from pakat.errors import InputError
+from pakat.files import fsync_dir
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 INCOMING = ".incoming"
@@ -66,7 +70,7 @@ class DocumentStore:
         # Atomic on one filesystem: readers see no file, or the whole file. Two
         # processes adopting the same content race harmlessly: the bytes are equal.
         os.replace(temp_path, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return final
 
     def discard(self, sha256: str) -> None:
@@ -147,12 +151,4 @@ class DocumentStore:
         for candidate in reversed(missing):
             with contextlib.suppress(FileExistsError):  # another process made it meanwhile
                 candidate.mkdir(mode=0o700)
-            _fsync_dir(candidate.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            fsync_dir(candidate.parent)

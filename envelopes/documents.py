@@ -160,24 +160,24 @@ class DocumentService:
             raise PakatError(errors.DOCUMENT_BUSY)
         temp = self.store.incoming()
         try:
-            result = seals.seal(organisation, source, temp, level, appearance=appearance)
-            self.store.adopt(temp, result.output_sha256)  # durable before the database names it
+            sealed = seals.seal(organisation, source, temp, level, appearance=appearance).document
+            self.store.adopt(temp, sealed.output_sha256)  # durable before the database names it
         finally:
             temp.unlink(missing_ok=True)
         try:
             with self.database.write() as conn:
-                number = add_revision(conn, doc_id, doc.head.number, result.output_sha256, result.output_size,
+                number = add_revision(conn, doc_id, doc.head.number, sealed.output_sha256, sealed.output_size,
                                       kind="seal", level=level.value, signer=seal_signer(seals, organisation))
                 AuditLog(self.database).append(
                     conn, audit.DOCUMENT_SEALED, actor=actor or audit.organisation_actor(organisation),
                     subject=doc_id, details={
                         "stored": True, "revision": number, "organisation": organisation, "level": level.value,
-                        "input_sha256": doc.head.sha256, "output_sha256": result.output_sha256,
-                        "output_size": result.output_size,
+                        "input_sha256": doc.head.sha256, "output_sha256": sealed.output_sha256,
+                        "output_size": sealed.output_size,
                     },
                 )
         except BaseException:
-            self.store.discard(result.output_sha256)  # a fresh seal: no other revision has these bytes
+            self.store.discard(sealed.output_sha256)  # a fresh seal: no other revision has these bytes
             raise
         return self.get(organisation, doc_id)
 

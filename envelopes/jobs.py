@@ -14,13 +14,11 @@ taken from the worker's current folder).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import secrets
 import socket
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from rq import get_current_job
 from envelopes import webhooks
 from envelopes.services import process_services
 from pakat.errors import ServiceUnavailable
+from pakat.files import sha256_file, write_atomically
 from signer.levels import PadesLevel
 
 log = logging.getLogger(__name__)
@@ -96,7 +95,7 @@ def seal_file_job(org_id: str, source: str, destination: str, level: str) -> dic
     result = process_services().seals.get().seal(org_id, src, dst, pades)
     # Record the paths as this job names them, so a rerun recognises its own output.
     record = {**result.as_dict(), "source": str(src), "destination": str(dst)}
-    _write_json_atomically(record_path(dst), record)
+    write_atomically(record_path(dst), json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"))
     return record
 
 
@@ -113,34 +112,13 @@ def _completed_record(org_id: str, src: Path, dst: Path, level: PadesLevel) -> d
         and record.get("source") == str(src)
         and record.get("destination") == str(dst)
     )
-    if not same_job or not dst.is_file() or _sha256(dst) != record.get("output_sha256"):
+    if not same_job or not dst.is_file() or sha256_file(dst) != record.get("output_sha256"):
         return None
     # A source changed since (same name, new content) is new work; a source
     # already cleaned up does not make the finished output invalid.
-    if src.exists() and _sha256(src) != record.get("input_sha256"):
+    if src.exists() and sha256_file(src) != record.get("input_sha256"):
         return None
     return record
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def deliver_webhook_job(api_key_sha256: str, event_id: str, body: str) -> dict[str, Any]:

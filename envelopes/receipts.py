@@ -14,7 +14,6 @@ left, and English under it, left to right.
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,9 +25,10 @@ from fpdf import FPDF
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from pakat import errors
-from pakat.dates import format_datetime, iso_utc, persian_digits
+from pakat.dates import format_datetime, iso_utc
 from pakat.errors import PakatError
 from pakat.fonts import BOLD, REGULAR
+from pakat.text import Lang, contains_rtl, persian_digits
 from validation.reports.pdf import FONT_FAMILY, INK, LINE, MUTED, TONE_INK, isolate
 
 KIND_NAMES = {
@@ -149,10 +149,6 @@ def _tsa_subject(signed: cms.SignedData) -> str:
     return "unknown"
 
 
-def _right_to_left(text: str) -> bool:
-    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return iso_utc(value)
@@ -205,7 +201,7 @@ class _Drawer:
     def document(self, doc: ReceiptDocument) -> None:
         n = doc.position + 1
         # The name in its own direction: fpdf2's bidi splits a Persian name at a ZWNJ inside an English line.
-        if _right_to_left(doc.name):
+        if contains_rtl(doc.name):
             self.line(f"{persian_digits(str(n))}. {self.iso_fa(doc.name)}", "fa", 10, bold=True)
         else:
             self.line(f"{n}. {doc.name}", "en", 10, bold=True)
@@ -244,7 +240,7 @@ class _Drawer:
         self.line(en, "en", 8.5, color=MUTED if color == INK else color)
         self.space(0.8)
 
-    def line(self, text: str, lang: Literal["fa", "en"], size: float, *, bold: bool = False,
+    def line(self, text: str, lang: Lang, size: float, *, bold: bool = False,
              color: tuple[int, int, int] = INK) -> None:
         pdf = self.pdf
         rtl = lang == "fa"

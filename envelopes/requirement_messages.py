@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pakat.dates import Lang, format_datetime, localize_digits
+from pakat.dates import format_datetime
+from pakat.text import Lang, localize_digits
 from validation.model import Text
 
 # code -> (Persian, English); ``{name}`` is a value given to :func:`reason`, ``{name!r}`` the same quoted.

@@ -9,8 +9,7 @@ batch reuses connections and fresh OCSP answers across documents.
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from signer.chain import TrustStore
 from signer.http import HttpClient
 from signer.keys import Pkcs11Key
 from signer.levels import PadesLevel
-from signer.pades import PadesSigner, SignatureDetails
+from signer.pades import PadesSigner, SignatureDetails, SignedDocument
 from signer.placement import VisibleSignature
 from signer.revocation import RevocationSource
 from signer.timestamps import TimestampAuthority
@@ -27,24 +26,24 @@ from signer.timestamps import TimestampAuthority
 
 @dataclass(frozen=True)
 class SealResult:
-    """What a seal produced: the file and the digests that identify input and output."""
+    """What a seal produced: whose seal it is, and the signed document (file, level, digests, times)."""
 
     organisation: str
-    level: PadesLevel
-    destination: Path
-    input_sha256: str
-    output_sha256: str
-    output_size: int
-    signed_at: datetime
-    timestamp_time: datetime | None = None
+    document: SignedDocument
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["level"] = self.level.value
-        data["destination"] = str(self.destination)
-        data["signed_at"] = self.signed_at.isoformat()
-        data["timestamp_time"] = self.timestamp_time.isoformat() if self.timestamp_time else None
-        return data
+        """The JSON form (``pakat seal --json``, the worker's job record): one flat object."""
+        doc = self.document
+        return {
+            "organisation": self.organisation,
+            "level": doc.level.value,
+            "destination": str(doc.destination),
+            "input_sha256": doc.input_sha256,
+            "output_sha256": doc.output_sha256,
+            "output_size": doc.output_size,
+            "signed_at": doc.signed_at.isoformat(),
+            "timestamp_time": doc.timestamp_time.isoformat() if doc.timestamp_time else None,
+        }
 
 
 class SealService:
@@ -139,16 +138,7 @@ class SealService:
             source, destination, level, details, max_bytes=self.deployment.max_pdf_bytes, durable=durable,
             in_place=in_place,
         )
-        return SealResult(
-            organisation=org_id,
-            level=level,
-            destination=signed.destination,
-            input_sha256=signed.input_sha256,
-            output_sha256=signed.output_sha256,
-            output_size=signed.output_size,
-            signed_at=signed.signed_at,
-            timestamp_time=signed.timestamp_time,
-        )
+        return SealResult(org_id, signed)
 
     def close(self) -> None:
         with self._lock:

@@ -9,15 +9,11 @@ Shared by the reports, the agent and the visible signature block.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jdatetime
 
-# The same as validation.reports.labels.Lang; spelled out so pakat imports nothing of validation.
-Lang = Literal["fa", "en"]
-
-_PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+from pakat.text import Lang, persian_digits
 
 
 def _tehran() -> tzinfo:
@@ -30,16 +26,6 @@ def _tehran() -> tzinfo:
 
 
 TEHRAN = _tehran()
-
-
-def persian_digits(text: str) -> str:
-    """``"1405/09/01"`` → ``"۱۴۰۵/۰۹/۰۱"``; everything but ASCII digits is kept."""
-    return text.translate(_PERSIAN_DIGITS)
-
-
-def localize_digits(text: str, lang: Lang) -> str:
-    """Persian digits for Persian, unchanged for English."""
-    return persian_digits(text) if lang == "fa" else text
 
 
 def _aware(moment: datetime) -> datetime:

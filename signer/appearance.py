@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
-import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,11 +34,12 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from fontTools import subset
 from fontTools.ttLib import TTFont
-from fpdf.bidi import BidiParagraph, auto_detect_base_direction
+from fpdf.bidi import BidiParagraph
 from fpdf.enums import TextDirection
 
 from pakat import fonts
 from pakat.dates import format_datetime
+from pakat.text import clean_line, direction
 from signer.pdf import PdfSource, Ref, Update, VisibleWidget, pdf_name, ref
 from signer.placement import VisibleSignature, place
 
@@ -49,10 +49,8 @@ MIN_FONT_SIZE = 4.0  # below this a line is cut short with an ellipsis instead
 LINE_PITCH = 1.3  # line height over font size
 CELL_GAP = 1.0  # em between the right and the left text of one row
 HEADER_GAP = 0.35  # em under the header row, where its rule goes
-MAX_TEXT = 200  # characters kept of any one certificate value
 # Shaped into every subset so that a new date never needs a new font program.
 _ALWAYS = ("۰۱۲۳۴۵۶۷۸۹", "0123456789", "/:-() ")
-_KEEP_FORMAT = {"\u200c", "\u200d"}  # ZWNJ, ZWJ: they change how Persian words join
 
 INK = b"0.12 0.16 0.2"
 ACCENT = b"0.05 0.3 0.52"
@@ -86,10 +84,11 @@ class BlockFacts:
     def from_certificate(cls, certificate: x509.Certificate, kind: BlockKind) -> BlockFacts:
         """The facts a certificate states: CN (without "[Stamp]"), Title and O."""
         subject = certificate.subject
-        cn = _clean(_first(subject, NameOID.COMMON_NAME).replace("[Stamp]", ""))
-        org = _clean(_first(subject, NameOID.ORGANIZATION_NAME))
-        title = _clean(_first(subject, NameOID.TITLE))
-        fallback = _clean(subject.rfc4514_string())  # a subject without CN or O still names someone
+        # Certificate values are the signer's to choose: no controls or bidi overrides on the block.
+        cn = clean_line(_first(subject, NameOID.COMMON_NAME).replace("[Stamp]", ""))
+        org = clean_line(_first(subject, NameOID.ORGANIZATION_NAME))
+        title = clean_line(_first(subject, NameOID.TITLE))
+        fallback = clean_line(subject.rfc4514_string())  # a subject without CN or O still names someone
         if kind is BlockKind.SEAL:
             name, other = (org, cn) if org else (cn, "")
             return cls(kind, name or fallback, None, other if other and other != name else None)
@@ -117,7 +116,7 @@ class Row:
     @classmethod
     def of(cls, text: str, *, small: bool = False) -> Row:
         """A single text, aligned to the side its direction starts from."""
-        rtl = auto_detect_base_direction(text) == TextDirection.RTL
+        rtl = direction(text) == "rtl"
         return cls(text if rtl else None, None if rtl else text, small=small)
 
     @property
@@ -198,13 +197,13 @@ def _font() -> _Font:
 def shape(text: str) -> ShapedLine:
     """Shape one line: bidi runs in visual order, each shaped by HarfBuzz in its own direction."""
     font = _font()
-    base = auto_detect_base_direction(text)
+    base = TextDirection.RTL if direction(text) == "rtl" else TextDirection.LTR
     runs = BidiParagraph(text, base).get_bidi_fragments() if text else ()
     if base == TextDirection.RTL:
         runs = tuple(reversed(runs))  # two levels at most: the paragraph's and the runs inside it
     glyphs: list[Glyph] = []
-    for run, direction in runs:
-        glyphs += _shape_run(font, run, "rtl" if direction == TextDirection.RTL else "ltr")
+    for run, run_direction in runs:
+        glyphs += _shape_run(font, run, "rtl" if run_direction == TextDirection.RTL else "ltr")
     return ShapedLine(text, tuple(glyphs), sum(g.advance for g in glyphs))
 
 
@@ -464,13 +463,3 @@ def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
     values = name.get_attributes_for_oid(oid)
     value = values[0].value if values else ""
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
-
-
-def _clean(text: str) -> str:
-    """A certificate value fit for one line: no control or bidi-override characters, spaces folded.
-
-    ZWNJ and ZWJ stay: Persian spelling needs them. Bidi overrides would let a
-    certificate value read backwards on the page.
-    """
-    kept = "".join(c for c in text if c in _KEEP_FORMAT or unicodedata.category(c) not in ("Cc", "Cf"))
-    return " ".join(kept.split())[:MAX_TEXT]

@@ -26,7 +26,6 @@ import contextlib
 import hashlib
 import itertools
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from cryptography import x509
 
 from pakat import errors
 from pakat.errors import CertificateRefused, PakatError
+from pakat.files import open_atomic
 from signer.appearance import BlockFacts, BlockKind, visible_widget
 from signer.chain import ChainError, TrustStore
 from signer.cms import SHA256, DigestAlgorithm, SignerTemplate
@@ -128,8 +128,8 @@ class PadesSigner:
     ) -> SignedDocument:
         """Sign ``source`` into ``destination`` at ``level``; nothing is written on failure.
 
-        ``durable`` syncs the file to disk before it appears under its name;
-        skip it only for outputs that are streamed back and deleted.
+        ``durable`` syncs the file to disk before it appears under its name, and
+        its folder after; skip it only for outputs that are streamed back and deleted.
         ``in_place`` appends the signature to ``source`` itself (``destination``
         must be the same file): for a file the caller owns, it saves copying
         the document; a failure cuts the file back to what it was.
@@ -269,20 +269,9 @@ def _output(pdf: PdfSource, destination: Path, *, in_place: bool, durable: bool)
                 fh.truncate(pdf.size)
                 raise
         return
-    destination = destination.resolve()
-    fd, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=".pakat-", suffix=".part")
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            original = copy_hashing(pdf.path, out, pdf.size)
-            yield _Output(temp, out, original)
-            out.flush()
-            if durable:
-                os.fsync(out.fileno())
-        os.replace(temp, destination)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with open_atomic(destination.resolve(), durable=durable) as target:
+        original = copy_hashing(pdf.path, target.file, pdf.size)
+        yield _Output(target.path, target.file, original)
 
 
 def signature_update(

@@ -53,6 +53,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pakat import __version__, errors
 from pakat.errors import InputError, PakatError
 from pakat.pdf_input import check_envelope
+from pakat.text import persian_digits
 from signer.purposes import signing_purpose_refusal
 from validation.config import RevocationMode, ValidationConfig, ValidationPolicy
 from validation.discovery import FoundSignature, SignatureValue, find_signatures, raw_contents
@@ -664,7 +665,7 @@ class Validator:
             indication, sub = Indication.TOTAL_PASSED, None
             n = len(signatures)
             text = Text(
-                fa=f"همه {_fa_digits(n)} امضای سند معتبرند." if n > 1 else "امضای سند معتبر است.",
+                fa=f"همه {persian_digits(str(n))} امضای سند معتبرند." if n > 1 else "امضای سند معتبر است.",
                 en=f"All {n} signatures are valid." if n > 1 else "The signature is valid.",
             )
         return DocumentReport(
@@ -1095,17 +1096,4 @@ def _flag_overlaps(reports: list[SignatureReport], gaps: list[tuple[int, int] | 
         r.pades_level = None
 
 
-def _fa_digits(n: int) -> str:
-    return str(n).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
-
-
-def validate_pdf(
-    source: bytes | str | os.PathLike[str],
-    config: ValidationConfig,
-    **options: object,
-) -> DocumentReport:
-    """One-shot validation; build a :class:`Validator` instead when validating many files."""
-    return Validator(config).validate(source, **options)  # type: ignore[arg-type]
-
-
-__all__ = ["RevocationReport", "Validator", "validate_pdf"]
+__all__ = ["RevocationReport", "Validator"]

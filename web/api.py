@@ -10,7 +10,6 @@ import functools
 import io
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,13 @@ from pakat import errors
 from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
 from signer.placement import VisibleSignature
-from validation.model import DocumentReport
-from validation.reports.etsi_xml import report_to_etsi_xml
-from validation.reports.json_report import parse_iso_time, report_to_json
+from validation.reports.formats import ReportFormat, download_name, parse_format, render
+from validation.reports.json_report import parse_iso_time
 from validation.reports.labels import Lang
-from validation.reports.pdf import render_pdf
 from web.auth import caller_api_key_sha256, check_organisation, organisation_of_caller
 from web.errors import BAD_REQUEST
 from web.state import pakat_state
-from web.uploads import upload_request, uploaded_path
+from web.uploads import report_file_name, upload_name, upload_request, uploaded_path
 from web.validation_service import validate_file
 
 log = logging.getLogger(__name__)
@@ -40,7 +37,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 DEFAULT_LEVEL = "B-B"
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
 
 
 @bp.post("/seal")
@@ -76,9 +72,10 @@ def seal() -> Response:
         appearance=appearance,
         in_place=True,
     )
+    sealed = result.document
     log.info(
         "sealed for %s at %s: %d bytes, sha256 %s",
-        result.organisation, result.level.value, result.output_size, result.output_sha256,
+        result.organisation, sealed.level.value, sealed.output_size, sealed.output_sha256,
     )
     # Before the answer: a seal the audit log does not hold is never handed out.
     actor = audit.api_key_actor(caller_api_key_sha256())
@@ -92,8 +89,8 @@ def seal() -> Response:
         etag=False,
         max_age=0,
     )
-    response.headers["X-Pakat-Level"] = result.level.value
-    response.headers["X-Pakat-SHA256"] = result.output_sha256
+    response.headers["X-Pakat-Level"] = sealed.level.value
+    response.headers["X-Pakat-SHA256"] = sealed.output_sha256
     # A sealed bid envelope is confidential: no shared cache may keep it.
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -101,14 +98,14 @@ def seal() -> Response:
 
 def sealed_download_name(original: str | None) -> str:
     """``bid.pdf`` → ``bid-sealed.pdf``; keeps Persian names, drops any path and control characters."""
-    name = (original or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE_NAME.sub("", name).strip()
+    name = upload_name(original)
     if name.lower().endswith(".pdf"):
         name = name[:-4]
     return f"{name[:150] or 'document'}-sealed.pdf"
 
 
-REPORT_TYPES = {"json": "application/json", "xml": "application/xml", "pdf": "application/pdf"}
+# The report formats the API offers; validation.reports.formats renders them.
+API_FORMATS: tuple[ReportFormat, ...] = ("json", "xml", "pdf")
 
 
 @bp.post("/validate")
@@ -141,15 +138,14 @@ def validate() -> Response:
     log.info("validated %s: %s, %d signature(s)", report.file_sha256, report.indication.value,
              len(report.signatures))
     AuditLog(pakat_state().database).record_validation(report, actor=_validation_actor(), channel="api")
-    body = _render_report(kind, report, path, lang)
+    rendered = render(report, kind, lang, pdf=path)
     if kind == "pdf":
         # send_file writes the RFC 6266 filename* form that Persian names need.
-        stem = (report.file_name or "document").removesuffix(".pdf").removesuffix(".PDF")
-        response = send_file(io.BytesIO(body), mimetype=REPORT_TYPES[kind], as_attachment=True,
-                             download_name=f"{stem}-validation-{lang}.pdf", conditional=False, etag=False,
+        response = send_file(io.BytesIO(rendered.body), mimetype=rendered.media_type, as_attachment=True,
+                             download_name=download_name(report, kind, lang), conditional=False, etag=False,
                              max_age=0)
     else:
-        response = Response(body, mimetype=REPORT_TYPES[kind])
+        response = Response(rendered.body, mimetype=rendered.media_type)
     response.headers["X-Pakat-Indication"] = report.indication.value
     # A report says who signed a confidential bid: no shared cache may keep it.
     response.headers["Cache-Control"] = "no-store"
@@ -171,30 +167,17 @@ def _report_lang() -> Lang:
     return "en" if lang == "en" else "fa"
 
 
-def _report_kind() -> str:
+def _report_kind() -> ReportFormat:
     """json, xml or pdf: ``?format=`` when given, else the best of the ``Accept`` header, else json."""
     asked = request.args.get("format", "").strip().lower()
     if asked:
-        if asked not in REPORT_TYPES:
+        if asked not in API_FORMATS:
             raise PakatError(BAD_REQUEST, "format must be json, xml or pdf")
-        return asked
+        return parse_format(asked)
     offered = ["application/json", "application/xml", "text/xml", "application/pdf"]
     best = request.accept_mimetypes.best_match(offered, default="application/json")
-    return {"application/xml": "xml", "text/xml": "xml", "application/pdf": "pdf"}.get(best or "", "json")
-
-
-def _render_report(kind: str, report: DocumentReport, pdf_path: Path, lang: Lang) -> bytes:
-    if kind == "xml":
-        return report_to_etsi_xml(report, pdf_path).encode("utf-8")
-    if kind == "pdf":
-        return render_pdf(report, lang)
-    return report_to_json(report).encode("utf-8")
-
-
-def report_file_name(original: str | None) -> str | None:
-    """The name the report shows for an upload: no folders, no control characters, at most 200 characters."""
-    name = (original or "").replace("\\", "/").rsplit("/", 1)[-1]
-    return _UNSAFE_NAME.sub("", name).strip()[:200] or None
+    chosen: dict[str, ReportFormat] = {"application/xml": "xml", "text/xml": "xml", "application/pdf": "pdf"}
+    return chosen.get(best or "", "json")
 
 
 def _optional(value: str | None) -> str | None:

@@ -24,10 +24,10 @@ from pakat import errors
 from pakat.errors import InputError
 from signer.external import ExpectedSigner
 from signer.levels import PadesLevel
-from web.api import DEFAULT_LEVEL, parse_visible, report_file_name
+from web.api import DEFAULT_LEVEL, parse_visible
 from web.auth import caller_api_key_sha256, organisation_of_caller
 from web.state import pakat_state
-from web.uploads import upload_request, uploaded_path
+from web.uploads import report_file_name, upload_request, uploaded_path
 
 bp = Blueprint("documents", __name__, url_prefix="/api/v1/documents")
 

@@ -27,11 +27,10 @@ from envelopes.tender_types import (
 from envelopes.tenders import Tenders
 from pakat import errors
 from pakat.errors import InputError
-from web.api import report_file_name
 from web.auth import caller_api_key_sha256, organisation_of_caller
 from web.documents_api import json_body
 from web.state import pakat_state
-from web.uploads import upload_request, uploaded_path
+from web.uploads import report_file_name, upload_request, uploaded_path
 
 bp = Blueprint("tenders", __name__, url_prefix="/api/v1/tenders")
 

@@ -11,6 +11,7 @@ refused, or broke half-way through the upload.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import uuid
 from functools import cached_property
@@ -21,6 +22,10 @@ from flask import Flask, current_app, request
 from flask.wrappers import Request
 
 log = logging.getLogger(__name__)
+
+# Control characters, and what would break out of a Content-Disposition filename or name a folder.
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
+MAX_FILE_NAME_CHARS = 200
 
 
 class UploadRequest(Request):
@@ -60,6 +65,20 @@ def uploaded_path(stream: IO[bytes]) -> Path:
     """The file behind an upload stream made by :class:`UploadRequest`, flushed to disk."""
     stream.flush()
     return Path(stream.name)
+
+
+def upload_name(original: str | None) -> str:
+    """A client's file name without its folders (``/`` or ``\\``), control characters or quotes; may be empty.
+
+    Persian names are kept as they are.
+    """
+    name = (original or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return _UNSAFE_NAME.sub("", name).strip()
+
+
+def report_file_name(original: str | None) -> str | None:
+    """The name the report shows for an upload: :func:`upload_name`, at most 200 characters, or None."""
+    return upload_name(original)[:MAX_FILE_NAME_CHARS] or None
 
 
 def _remove_temp_files(_exc: BaseException | None) -> None:

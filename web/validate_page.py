@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 
 from flask import Blueprint, Response, render_template, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException, NotFound
@@ -29,13 +28,13 @@ from pakat import errors
 from pakat.errors import ErrorKind, InputError, PakatError
 from validation.model import DocumentReport
 from validation.reports import labels
+from validation.reports.formats import RenderedReport, download_name, render
 from validation.reports.html import render_fragment, report_css
-from validation.reports.json_report import report_to_json
 from validation.reports.labels import Lang, parse_lang
-from validation.reports.pdf import FONT_DIR, FONT_FILES, render_pdf
+from validation.reports.pdf import FONT_DIR, FONT_FILES
 from web import errors as web_errors
 from web.state import pakat_state
-from web.uploads import upload_request, uploaded_path
+from web.uploads import report_file_name, upload_request, uploaded_path
 from web.validation_service import policy_choices, validate_file
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("validate_pages", __name__, template_folder="templates")
 
 _FONTS = frozenset(FONT_FILES.values())
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
 # Only this server: styles and fonts from here, no script at all, forms post back here.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; font-src 'self'; img-src 'self' data:; "
@@ -67,7 +65,7 @@ def validate() -> Response:
     upload = upload_request().files.get("file")
     if upload is None or not upload.filename:
         raise InputError(errors.PDF_MISSING)
-    file_name = report_file_name(upload.filename)
+    file_name = report_file_name(upload.filename) or "document.pdf"
     policy = request.form.get("policy", "").strip() or None
     report = validate_file(uploaded_path(upload.stream), file_name, policy=policy)
     log.info("validated %s: %s (%d signatures)", report.file_sha256, report.indication.value,
@@ -107,12 +105,6 @@ def _broken(error: Exception) -> Response:
     return _page(_lang(), error=PakatError(errors.INTERNAL), status=500)
 
 
-def report_file_name(original: str) -> str:
-    """The name the report shows: no folders, no control characters, at most 200 characters."""
-    name = original.replace("\\", "/").rsplit("/", 1)[-1]
-    return _UNSAFE_NAME.sub("", name).strip()[:200] or "document.pdf"
-
-
 def _lang() -> Lang:
     return parse_lang(request.args.get("lang"))
 
@@ -122,20 +114,19 @@ def _lang_url(endpoint: str, lang: Lang) -> str:
     return url_for(endpoint, lang="en") if lang == "en" else url_for(endpoint)
 
 
-def _data_url(mimetype: str, data: bytes) -> str:
-    return f"data:{mimetype};base64,{base64.b64encode(data).decode('ascii')}"
+def _data_url(rendered: RenderedReport) -> str:
+    return f"data:{rendered.media_type};base64,{base64.b64encode(rendered.body).decode('ascii')}"
 
 
 def _page(lang: Lang, *, report: DocumentReport | None = None, error: PakatError | None = None,
           status: int = 200, chosen_policy: str | None = None) -> Response:
     downloads = None
     if report is not None:
-        stem = report_file_name(report.file_name or "document").removesuffix(".pdf").removesuffix(".PDF")
         downloads = {
-            "pdf": _data_url("application/pdf", render_pdf(report, lang)),
-            "pdf_name": f"{stem}-validation-{lang}.pdf",
-            "json": _data_url("application/json", report_to_json(report).encode("utf-8")),
-            "json_name": f"{stem}-validation.json",
+            "pdf": _data_url(render(report, "pdf", lang)),
+            "pdf_name": download_name(report, "pdf", lang),
+            "json": _data_url(render(report, "json", lang)),
+            "json_name": download_name(report, "json", lang),
         }
     other = labels.other(lang)
     body = render_template(

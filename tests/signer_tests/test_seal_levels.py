@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pikepdf
@@ -21,11 +23,12 @@ from pakat_testkit import NO_CHANGES_ALLOWED, check_sealed, encrypted_pdf_bytes
 from signing_checks import assert_pades_level, pdfsig
 
 from devkit.devsetup import DevEnvironment
-from envelopes.sealing import SealService
+from envelopes.sealing import SealResult, SealService
 from hsm_config.deployment import TrustAnchor, load_certificate, load_deployment
 from pakat import errors
 from pakat.errors import CertificateRefused, InputError
 from signer.levels import PadesLevel
+from signer.pades import SignedDocument
 
 
 def simple_pdf(path: Path, *, pages: int = 2, object_streams: bool = False) -> Path:
@@ -45,6 +48,24 @@ def service(dev_env: DevEnvironment) -> Iterator[SealService]:
     svc.close()
 
 
+def test_a_seal_result_wraps_the_signed_document_and_reads_as_one_flat_json_object() -> None:
+    signed = SignedDocument(
+        destination=Path("/srv/out/bid.pdf"), level=PadesLevel.B_T, input_sha256="aa" * 32,
+        output_sha256="bb" * 32, output_size=1234, signed_at=datetime(2026, 11, 22, 11, 0, 5, tzinfo=UTC),
+        timestamp_time=datetime(2026, 11, 22, 11, 0, 6, tzinfo=UTC),
+    )
+    result = SealResult("demo-co", signed)
+    assert result.document is signed
+    # `pakat seal --json` and the worker's job record print this: keys, order and values as they always were.
+    assert json.dumps(result.as_dict()) == json.dumps({
+        "organisation": "demo-co", "level": "B-T", "destination": "/srv/out/bid.pdf",
+        "input_sha256": "aa" * 32, "output_sha256": "bb" * 32, "output_size": 1234,
+        "signed_at": "2026-11-22T11:00:05+00:00", "timestamp_time": "2026-11-22T11:00:06+00:00",
+    })
+    untimed = SealResult("demo-co", dataclasses.replace(signed, timestamp_time=None))
+    assert untimed.as_dict()["timestamp_time"] is None
+
+
 @pytest.mark.parametrize("level", list(PadesLevel), ids=lambda lv: lv.value)
 def test_each_level_is_reached_and_accepted_by_pyhanko_and_pdfsig(
     service: SealService, dev_env: DevEnvironment, tmp_path: Path, level: PadesLevel
@@ -57,9 +78,9 @@ def test_each_level_is_reached_and_accepted_by_pyhanko_and_pdfsig(
 
     data = out.read_bytes()
     assert data.startswith(original), "the original bytes must pass through untouched"
-    assert result.output_size == len(data)
-    assert result.level is level
-    assert (result.timestamp_time is not None) == level.timestamped
+    assert result.document.output_size == len(data)
+    assert result.document.level is level
+    assert (result.document.timestamp_time is not None) == level.timestamped
     assert_pades_level(data, level, dev_env.root_cert_path)
 
     report = pdfsig(out, dev_env.root_cert_path, tmp_path.parent / "nss")

@@ -198,7 +198,7 @@ def test_default_block_sits_at_the_bottom_of_the_last_page_and_validates(
     assert_pades_level(data, PadesLevel.B_LTA, dev_env.root_cert_path)
     report = validator.validate(data)
     assert report.indication is Indication.TOTAL_PASSED, report
-    assert result.output_size == len(data)
+    assert result.document.output_size == len(data)
 
 
 def test_three_signers_in_turn_get_blocks_that_do_not_overlap(
@@ -282,7 +282,8 @@ def test_persian_is_shaped_extractable_and_drawn(service: SealService, tmp_path:
     for expected in ("مهر سازمانی", "Company seal", "شرکت نمونه پاکت", "Pakat Demo Co."):
         assert expected in text, (expected, text)
     # Both dates, through the ToUnicode map: Jalali with Persian digits, Gregorian in UTC.
-    jalali, gregorian = format_datetime(result.signed_at, "fa"), format_datetime(result.signed_at, "en")
+    signed_at = result.document.signed_at
+    jalali, gregorian = format_datetime(signed_at, "fa"), format_datetime(signed_at, "en")
     jalali_date, _, rest = jalali.partition(" ساعت ")
     assert re.fullmatch("[۰-۹]{4}/[۰-۹]{2}/[۰-۹]{2}", jalali_date), jalali
     assert jalali_date in text and rest.split(" ")[0] in text, (jalali, text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pakat.text import Lang
 from validation.model import (
     Affiliation,
     Indication,
@@ -26,7 +27,6 @@ from validation.model import (
     Text,
 )
 
-Lang = Literal["fa", "en"]
 LANGS: tuple[Lang, ...] = ("fa", "en")
 
 

@@ -33,6 +33,7 @@ from fpdf.fonts import FontFace
 from fpdf.util import Padding
 
 from pakat.fonts import FONT_DIR
+from pakat.text import Direction, direction
 from validation.model import DocumentReport
 from validation.reports.labels import Lang
 from validation.reports.view import (
@@ -66,18 +67,7 @@ RLO, PDF_MARK = "\u202e", "\u202c"  # Vazirmatn has (zero-width) glyphs for thes
 _RTL_RUN_CLASSES = frozenset({"R", "AL", "NSM", "WS", "BN"})
 
 
-def _strong_direction(text: str) -> str:
-    """``"rtl"`` or ``"ltr"`` from the first strong character; no strong character reads left to right."""
-    for ch in text:
-        bidi = unicodedata.bidirectional(ch)
-        if bidi in ("R", "AL"):
-            return "rtl"
-        if bidi == "L":
-            return "ltr"
-    return "ltr"
-
-
-def isolate(text: str, paragraph: str) -> str:
+def isolate(text: str, paragraph: Direction) -> str:
     """``text`` held in its own direction inside a ``paragraph`` ("rtl"/"ltr") line.
 
     Without this the bidi algorithm reorders neutral characters at a run's edge:
@@ -86,7 +76,7 @@ def isolate(text: str, paragraph: str) -> str:
     both ends fix the run's direction; Vazirmatn has glyphs (of zero width) for
     them, while it has none for the isolate controls (U+2066 to U+2069).
     """
-    own = _strong_direction(text)
+    own = direction(text)
     if own == paragraph:
         return text
     mark = LRM if own == "ltr" else RLM
@@ -300,7 +290,7 @@ class _Drawer:
                     value_text = dn_line(row.name)
                     if row.note:
                         note = row.note
-                        value_text += "\n" + (rtl_run(note) if _strong_direction(note) == "rtl" else note)
+                        value_text += "\n" + (rtl_run(note) if direction(note) == "rtl" else note)
                     value_text = self.pdf.ltr_paragraph(value_text)
                 else:
                     value_text = self._iso(row.value) + (f"  {self._iso(f'[{row.code}]')}" if row.code else "")

@@ -8,14 +8,15 @@ the one-line reason. The full story is in the JSON, XML, HTML or PDF reports.
 from __future__ import annotations
 
 from pakat.dates import format_int
+from pakat.text import clean_text
 from validation.model import DocumentReport, Indication, SignatureReport, SubIndication
 from validation.reports.labels import INDICATIONS, Lang, pick
-from validation.reports.view import clean, name_view, signer_kind_words
+from validation.reports.view import name_view, signer_kind_words
 
 
 def report_to_text(report: DocumentReport) -> str:
     """The summary, lines ending in a newline."""
-    name = clean(report.file_name) or report.file_sha256[:16]
+    name = clean_text(report.file_name) or report.file_sha256[:16]
     lines = [
         f"نتیجه «{name}»: {_verdict(report.indication, report.sub_indication, 'fa')} — {report.reason.fa}",
         f"Result for \"{name}\": {_verdict(report.indication, report.sub_indication, 'en')} — {report.reason.en}",
@@ -39,7 +40,7 @@ def _signature_line(sig: SignatureReport, lang: Lang) -> str:
     signer = None
     if sig.signer is not None:
         # Names come from certificates: a bidi override must not reorder the terminal line.
-        signer = clean(sig.signer.name or sig.signer.certificate.common_name) or name_view(
+        signer = clean_text(sig.signer.name or sig.signer.certificate.common_name) or name_view(
             sig.signer.certificate.subject, lang).text
         kind = signer_kind_words(sig.signer, lang)
         if signer and kind:
@@ -50,7 +51,7 @@ def _signature_line(sig: SignatureReport, lang: Lang) -> str:
     if sig.pades_level:
         parts.append(f"PAdES {sig.pades_level}")
     parts.append(pick(sig.reason, lang))
-    field = clean(sig.field_name) or "?"
+    field = clean_text(sig.field_name) or "?"
     if lang == "fa":
         return f"امضای {format_int(sig.index, 'fa')} «{field}»: " + " — ".join(parts)
     return f"Signature {sig.index} \"{field}\": " + " — ".join(parts)

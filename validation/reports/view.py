@@ -5,9 +5,9 @@ what a field means or whether it is shown. It only reads the
 :class:`~validation.model.DocumentReport`; it never judges.
 
 Strings from certificates and from the PDF (signer names, field names, file
-names) are attacker-controlled. :func:`clean` drops control and bidi-override
-characters from them, so «‮fdp.exe» cannot pose as «exe.pdf» and a name
-cannot reorder the text around it; HTML escaping is the templates' job.
+names) are attacker-controlled. :func:`pakat.text.clean_text` drops control and
+bidi-override characters from them, so «‮fdp.exe» cannot pose as «exe.pdf»
+and a name cannot reorder the text around it; HTML escaping is the templates' job.
 
 A distinguished name is laid out as a :class:`NameView`: its attributes in the
 certificate's (RFC 4514) order, attribute types named (``serialNumber``, not
@@ -18,13 +18,13 @@ reordering the attributes around it.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pakat.dates import format_date, format_datetime, format_int, localize_digits
+from pakat.dates import format_date, format_datetime, format_int
+from pakat.text import Direction, clean_text, direction, localize_digits
 from validation.identity import ATTRIBUTE_NAMES, SEAL_MARKER, UNREADABLE, UNREADABLE_TIME
 from validation.model import (
     CertificateInfo,
@@ -54,24 +54,6 @@ _TONES: dict[Indication, Tone] = {
     Indication.INDETERMINATE: "warn",
 }
 _SEVERITY_TONES: dict[Severity, Tone] = {Severity.ERROR: "bad", Severity.WARNING: "warn", Severity.INFO: "plain"}
-# Zero-width non-joiner and joiner are part of Persian spelling («می‌شود»); every other
-# format character (bidi embeddings, overrides, isolates, marks, BOM) is dropped.
-_KEEP_FORMAT = {"\u200c", "\u200d"}
-MAX_VALUE_CHARS = 400
-
-
-def clean(value: str | None) -> str:
-    """An untrusted string made safe to place in running text: no controls, no bidi tricks, bounded."""
-    if not value:
-        return ""
-    kept = "".join(
-        " " if ch in "\t\r\n" else ch
-        for ch in value
-        if ch in "\t\r\n" or ch in _KEEP_FORMAT or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
-    ).strip()
-    return kept if len(kept) <= MAX_VALUE_CHARS else kept[: MAX_VALUE_CHARS - 1] + "…"
-
-
 @dataclass(frozen=True)
 class NamePart:
     """One attribute of a distinguished name: its type's name, its value, and the value's direction."""
@@ -167,7 +149,7 @@ class ReportView:
     """Everything a renderer draws, already in one language."""
 
     lang: Lang
-    dir: Literal["rtl", "ltr"]
+    dir: Direction
     title: str
     title_other: str
     verdict: Verdict
@@ -186,9 +168,9 @@ def build_view(report: DocumentReport, lang: Lang) -> ReportView:
     """Lay ``report`` out in ``lang`` ("fa" or "en")."""
     other = L.other(lang)
     summary = [
-        Row(ui("file_name", lang), clean(report.file_name) or pick(L.NONE_GIVEN, lang)),
+        Row(ui("file_name", lang), clean_text(report.file_name) or pick(L.NONE_GIVEN, lang)),
         Row(ui("file_size", lang), f"{format_int(report.file_size, lang)} {ui('bytes', lang)}"),
-        Row(ui("file_sha256", lang), clean(report.file_sha256), ltr=True, mono=True),
+        Row(ui("file_sha256", lang), clean_text(report.file_sha256), ltr=True, mono=True),
         Row(ui("signature_count", lang), format_int(len(report.signatures), lang)),
         Row(ui("revisions", lang), format_int(report.revisions, lang)),
         Row(ui("validation_time", lang), when(report.validation_time, lang)),
@@ -207,7 +189,7 @@ def build_view(report: DocumentReport, lang: Lang) -> ReportView:
         findings=_findings(report.findings, lang),
         policy=_policy(report.policy, lang),
         trust_anchors=[name_view(a, lang) for a in report.trust_anchors],
-        generator=clean(report.generator),
+        generator=clean_text(report.generator),
         footer=ui("footer", lang),
         words={key: pick(text, lang) for key, text in L.UI.items()},
     )
@@ -221,7 +203,7 @@ def _verdict(indication: Indication, sub: SubIndication | None, reason: Text, la
         indication=indication.value,
         sub_indication=sub.value if sub else None,
         sub_label=pick(L.SUB_INDICATIONS[sub], lang) if sub else None,
-        reason=clean(pick(reason, lang)),
+        reason=clean_text(pick(reason, lang)),
         meaning=pick(L.INDICATION_MEANINGS[indication], lang),
     )
 
@@ -229,7 +211,8 @@ def _verdict(indication: Indication, sub: SubIndication | None, reason: Text, la
 def _findings(findings: Iterable[Finding], lang: Lang) -> list[FindingView]:
     return [
         FindingView(
-            f.code, pick(L.SEVERITIES[f.severity], lang), _SEVERITY_TONES[f.severity], clean(pick(f.text, lang))
+            f.code, pick(L.SEVERITIES[f.severity], lang), _SEVERITY_TONES[f.severity],
+            clean_text(pick(f.text, lang)),
         )
         for f in findings
     ]
@@ -248,7 +231,7 @@ def _yes_no(value: bool, lang: Lang) -> str:
 def _signer_name(signer: SignerIdentity | None, lang: Lang = "en") -> str:
     if signer is None:
         return ""
-    return (clean(signer.name) or clean(signer.certificate.common_name)
+    return (clean_text(signer.name) or clean_text(signer.certificate.common_name)
             or name_view(signer.certificate.subject, lang).text)
 
 
@@ -261,8 +244,8 @@ def signer_kind_words(signer: SignerIdentity | None, lang: Lang) -> str | None:
 
 def _signature(sig: SignatureReport, lang: Lang) -> SignatureView:
     who = _signer_name(sig.signer, lang)
-    if sig.signer and sig.signer.organisation and clean(sig.signer.organisation) not in who:
-        who = f"{who} — {clean(sig.signer.organisation)}" if who else clean(sig.signer.organisation)
+    if sig.signer and sig.signer.organisation and clean_text(sig.signer.organisation) not in who:
+        who = f"{who} — {clean_text(sig.signer.organisation)}" if who else clean_text(sig.signer.organisation)
     sections = [
         _overview(sig, lang),
         *([_signer(sig.signer, lang)] if sig.signer else []),
@@ -289,7 +272,7 @@ def _signature(sig: SignatureReport, lang: Lang) -> SignatureView:
 def _overview(sig: SignatureReport, lang: Lang) -> Section:
     if sig.pades_level:
         level_words = L.PADES_LEVELS.get(sig.pades_level)
-        level = f"{sig.pades_level} — {pick(level_words, lang)}" if level_words else clean(sig.pades_level)
+        level = f"{sig.pades_level} — {pick(level_words, lang)}" if level_words else clean_text(sig.pades_level)
     else:
         level = pick(L.NOT_PADES, lang)
     rows = [
@@ -297,7 +280,7 @@ def _overview(sig: SignatureReport, lang: Lang) -> Section:
         Row(ui("pades_level", lang), level, tone="plain" if sig.pades_level else "warn"),
     ]
     if sig.field_name:
-        rows.append(Row(ui("field_name", lang), clean(sig.field_name)))
+        rows.append(Row(ui("field_name", lang), clean_text(sig.field_name)))
     return Section(ui("overview", lang), rows)
 
 
@@ -305,10 +288,11 @@ def _signer(signer: SignerIdentity, lang: Lang) -> Section:
     kind = pick(L.SIGNER_KINDS[signer.kind], lang)
     if signer.affiliation is not None:
         kind = f"{kind} ({pick(L.AFFILIATIONS[signer.affiliation], lang)})"
-    national_id = clean(signer.national_id)
+    national_id = clean_text(signer.national_id)
     rows = [
         Row(ui("name", lang), _signer_name(signer, lang) or pick(L.NONE_GIVEN, lang)),
-        Row(ui("national_id", lang), national_id or pick(L.NONE_GIVEN, lang), ltr=not is_rtl(national_id)),
+        Row(ui("national_id", lang), national_id or pick(L.NONE_GIVEN, lang),
+            ltr=direction(national_id) == "ltr"),
     ]
     optional = [
         ("organisation", signer.organisation),
@@ -316,12 +300,12 @@ def _signer(signer: SignerIdentity, lang: Lang) -> Section:
         ("title_attr", signer.title),  # the exact English role title of government staff
     ]
     # Each value in its own direction: a Persian organisation reads right to left, an English title left to right.
-    rows += [Row(ui(key, lang), clean(value), ltr=not is_rtl(clean(value))) for key, value in optional
-             if clean(value)]
+    rows += [Row(ui(key, lang), clean_text(value), ltr=direction(clean_text(value)) == "ltr")
+             for key, value in optional if clean_text(value)]
     marked = signer.kind is SignerKind.UNKNOWN and SEAL_MARKER in (signer.certificate.common_name or "")
     rows.append(Row(ui("signer_kind", lang), kind, note=pick(L.SEAL_MARKER_UNCONFIRMED, lang) if marked else None))
     if signer.assurance_level:
-        rows.append(Row(ui("assurance_level", lang), clean(signer.assurance_level)))
+        rows.append(Row(ui("assurance_level", lang), clean_text(signer.assurance_level)))
     return Section(ui("signer", lang), rows)
 
 
@@ -352,17 +336,17 @@ def _chain(chain: ChainReport | None, lang: Lang) -> Section:
     if chain.anchor:
         rows.append(name_row(ui("anchor", lang), chain.anchor, lang))
     if chain.anchor_sha256:
-        rows.append(Row(ui("anchor_sha256", lang), clean(chain.anchor_sha256), ltr=True, mono=True))
+        rows.append(Row(ui("anchor_sha256", lang), clean_text(chain.anchor_sha256), ltr=True, mono=True))
     for n, cert in enumerate(chain.certificates, 1):
         label = f"{ui('certificate', lang)} {localize_digits(str(n), lang)}"
-        common_name = clean(cert.common_name)
+        common_name = clean_text(cert.common_name)
         if common_name:
-            rows.append(Row(label, common_name, ltr=not is_rtl(common_name), note=_validity(cert, lang)))
+            rows.append(Row(label, common_name, ltr=direction(common_name) == "ltr", note=_validity(cert, lang)))
         else:
             rows.append(name_row(label, cert.subject, lang, note=_validity(cert, lang)))
     if chain.problem:
         # The library's words, for a technical reader; the "trusted" row above carries the colour.
-        rows.append(Row(ui("problem", lang), clean(chain.problem), ltr=True))
+        rows.append(Row(ui("problem", lang), clean_text(chain.problem), ltr=True))
     return Section(ui("chain", lang), rows)
 
 
@@ -375,15 +359,15 @@ def _revocation(rev: RevocationReport | None, lang: Lang) -> Section:
                 tone=tones.get(rev.status.value, "warn"))]
     if rev.source:
         source = L.REVOCATION_SOURCES.get(rev.source)
-        rows.append(Row(ui("revocation_source", lang), pick(source, lang) if source else clean(rev.source)))
+        rows.append(Row(ui("revocation_source", lang), pick(source, lang) if source else clean_text(rev.source)))
     if rev.kind:
-        rows.append(Row(ui("revocation_kind", lang), clean(rev.kind), ltr=True))
+        rows.append(Row(ui("revocation_kind", lang), clean_text(rev.kind), ltr=True))
     if rev.produced_at:
         rows.append(Row(ui("produced_at", lang), when(rev.produced_at, lang)))
     if rev.revoked_at:
         rows.append(Row(ui("revoked_at", lang), when(rev.revoked_at, lang), tone="bad"))
     if rev.reason:
-        rows.append(Row(ui("revocation_reason", lang), clean(rev.reason), ltr=True))
+        rows.append(Row(ui("revocation_reason", lang), clean_text(rev.reason), ltr=True))
     return Section(title, rows)
 
 
@@ -398,7 +382,7 @@ def _integrity(integrity: IntegrityReport, lang: Lang) -> Section:
     byte_range_word, byte_range_tone = _check(integrity.byte_range_ok, lang)
     return Section(ui("integrity", lang), [
         Row(ui("byte_range", lang), byte_range_word, tone=byte_range_tone, note=byte_range),
-        Row(ui("coverage", lang), pick(coverage, lang) if coverage else clean(integrity.coverage),
+        Row(ui("coverage", lang), pick(coverage, lang) if coverage else clean_text(integrity.coverage),
             tone=coverage_tones.get(integrity.coverage, "warn")),
         Row(ui("digest", lang), digest, tone=digest_tone),
         Row(ui("crypto_signature", lang), crypto, tone=crypto_tone),
@@ -433,8 +417,8 @@ def _modifications(mods: ModificationReport, revision: int | None, lang: Lang) -
     for change in changes[:MAX_CHANGES_SHOWN]:
         kind = L.CHANGE_KINDS.get(change.kind)
         verdict, tone = L.CHANGE_VERDICTS.get(change.verdict, (L.NONE_GIVEN, "warn"))
-        value = f"{pick(kind, lang) if kind else clean(change.kind)}: {pick(verdict, lang)}"
-        rows.append(Row(ui("change", lang), value, tone=tone, note=clean(change.where)))
+        value = f"{pick(kind, lang) if kind else clean_text(change.kind)}: {pick(verdict, lang)}"
+        rows.append(Row(ui("change", lang), value, tone=tone, note=clean_text(change.where)))
     if len(changes) > MAX_CHANGES_SHOWN:
         more = localize_digits(str(len(changes) - MAX_CHANGES_SHOWN), lang)
         rows.append(Row(ui("change", lang), f"{more} {ui('more_changes', lang)}"))
@@ -443,19 +427,19 @@ def _modifications(mods: ModificationReport, revision: int | None, lang: Lang) -
 
 def _algorithms(sig: SignatureReport, lang: Lang) -> Section:
     rows = [
-        Row(ui("digest_algorithm", lang), clean(sig.digest_algorithm) or "—", ltr=True),
-        Row(ui("signature_algorithm", lang), clean(sig.signature_algorithm) or "—", ltr=True),
+        Row(ui("digest_algorithm", lang), clean_text(sig.digest_algorithm) or "—", ltr=True),
+        Row(ui("signature_algorithm", lang), clean_text(sig.signature_algorithm) or "—", ltr=True),
     ]
     if sig.signer:
-        rows.append(Row(ui("key", lang), clean(sig.signer.certificate.key), ltr=True))
+        rows.append(Row(ui("key", lang), clean_text(sig.signer.certificate.key), ltr=True))
     if sig.subfilter:
-        rows.append(Row(ui("subfilter", lang), clean(sig.subfilter), ltr=True))
+        rows.append(Row(ui("subfilter", lang), clean_text(sig.subfilter), ltr=True))
     return Section(ui("algorithms", lang), rows, technical=True)
 
 
 def _timestamp_section(ts: TimestampReport, number: int, lang: Lang) -> Section:
     kind = L.TIMESTAMP_KINDS.get(ts.kind)
-    title = f"{pick(kind, lang) if kind else clean(ts.kind)} {localize_digits(str(number), lang)}"
+    title = f"{pick(kind, lang) if kind else clean_text(ts.kind)} {localize_digits(str(number), lang)}"
     intact, intact_tone = _check(ts.intact, lang)
     rows = [
         Row(ui("timestamp_time", lang), when(ts.time, lang)),
@@ -466,13 +450,13 @@ def _timestamp_section(ts: TimestampReport, number: int, lang: Lang) -> Section:
     if ts.tsa:
         rows.append(name_row(ui("tsa", lang), ts.tsa, lang))
     if ts.field_name:
-        rows.append(Row(ui("field_name", lang), clean(ts.field_name)))
+        rows.append(Row(ui("field_name", lang), clean_text(ts.field_name)))
     if ts.covers_entire_file is not None:
         rows.append(Row(ui("covers_entire_file", lang), _yes_no(ts.covers_entire_file, lang),
                         tone="ok" if ts.covers_entire_file else "warn"))
-    rows.append(Row(ui("digest_algorithm", lang), clean(ts.digest_algorithm), ltr=True))
+    rows.append(Row(ui("digest_algorithm", lang), clean_text(ts.digest_algorithm), ltr=True))
     if ts.problem:
-        rows.append(Row(ui("problem", lang), clean(ts.problem), ltr=True))
+        rows.append(Row(ui("problem", lang), clean_text(ts.problem), ltr=True))
     return Section(title, rows)
 
 
@@ -480,10 +464,10 @@ def _certificate(cert: CertificateInfo, title: str, lang: Lang) -> Section:
     return Section(title, [
         name_row(ui("subject", lang), cert.subject, lang),
         name_row(ui("issuer", lang), cert.issuer, lang),
-        Row(ui("serial_number", lang), _unreadable(clean(cert.serial_number), lang), ltr=True, mono=True),
+        Row(ui("serial_number", lang), _unreadable(clean_text(cert.serial_number), lang), ltr=True, mono=True),
         Row(ui("validity", lang), _validity(cert, lang)),
-        Row(ui("fingerprint", lang), clean(cert.sha256), ltr=True, mono=True),
-        Row(ui("key", lang), _unreadable(clean(cert.key), lang), ltr=True),
+        Row(ui("fingerprint", lang), clean_text(cert.sha256), ltr=True, mono=True),
+        Row(ui("key", lang), _unreadable(clean_text(cert.key), lang), ltr=True),
     ], technical=True)
 
 
@@ -527,13 +511,13 @@ def name_view(dn: str | None, lang: Lang) -> NameView:
         return NameView((NamePart("", pick(L.UNREADABLE, lang), lang == "fa"),))
     parsed = _parse_rfc4514(text)
     if parsed is None:
-        value = clean(text)
-        return NameView((NamePart("", value, is_rtl(value)),)) if value else NameView(())
+        value = clean_text(text)
+        return NameView((NamePart("", value, direction(value) == "rtl"),)) if value else NameView(())
     parts = []
     for separator, attribute, raw in parsed:
-        value = pick(L.UNREADABLE, lang) if raw == UNREADABLE else clean(raw)
-        name = clean(ATTRIBUTE_NAMES.get(attribute, attribute))
-        parts.append(NamePart(name, value, is_rtl(value), separator))
+        value = pick(L.UNREADABLE, lang) if raw == UNREADABLE else clean_text(raw)
+        name = clean_text(ATTRIBUTE_NAMES.get(attribute, attribute))
+        parts.append(NamePart(name, value, direction(value) == "rtl", separator))
     return NameView(tuple(parts))
 
 
@@ -607,30 +591,30 @@ def _policy(policy: dict[str, Any], lang: Lang) -> list[Row]:
     rows: list[Row] = []
     title = policy.get("title")
     if isinstance(title, dict) and title.get(lang):
-        rows.append(Row(ui("policy_title", lang), clean(str(title[lang]))))
+        rows.append(Row(ui("policy_title", lang), clean_text(str(title[lang]))))
     if "id" in policy:
         version = localize_digits(str(policy.get("version", "")), lang)
-        rows.append(Row(ui("policy_id", lang), f"{clean(str(policy['id']))} v{version}", ltr=True))
+        rows.append(Row(ui("policy_id", lang), f"{clean_text(str(policy['id']))} v{version}", ltr=True))
     if "sha256" in policy:
-        rows.append(Row(ui("policy_sha256", lang), clean(str(policy["sha256"])), ltr=True, mono=True))
+        rows.append(Row(ui("policy_sha256", lang), clean_text(str(policy["sha256"])), ltr=True, mono=True))
     for key, value in policy.items():
         if key in _POLICY_RULES:
             continue
-        label = ui(key, lang) if key in L.UI else clean(key)
+        label = ui(key, lang) if key in L.UI else clean_text(key)
         # "revocation" is also a section heading; the policy's own word for it is clearer here.
         if key == "revocation":
             label = ui("policy_revocation", lang)
             mode = L.REVOCATION_MODES.get(str(value))
-            rows.append(Row(label, pick(mode, lang) if mode else clean(str(value))))
+            rows.append(Row(label, pick(mode, lang) if mode else clean_text(str(value))))
         elif isinstance(value, list):
-            rows.append(Row(label, ", ".join(clean(str(v)) for v in value), ltr=True))
+            rows.append(Row(label, ", ".join(clean_text(str(v)) for v in value), ltr=True))
         elif isinstance(value, dict):
-            rows.append(Row(label, ", ".join(f"{clean(str(k))} < {clean(str(v))[:10]}" for k, v in value.items()),
-                            ltr=True))
+            pairs = (f"{clean_text(str(k))} < {clean_text(str(v))[:10]}" for k, v in value.items())
+            rows.append(Row(label, ", ".join(pairs), ltr=True))
         elif isinstance(value, int) and not isinstance(value, bool):
             rows.append(Row(label, format_int(value, lang)))
         else:
-            rows.append(Row(label, clean(str(value)), ltr=True))
+            rows.append(Row(label, clean_text(str(value)), ltr=True))
     return rows
 
 
@@ -638,14 +622,3 @@ def _policy(policy: dict[str, Any], lang: Lang) -> list[Row]:
 _POLICY_RULES = frozenset({"id", "version", "sha256", "title", "modifications", "constraints", "crypto"})
 #: Changes listed in a human report; the JSON report has them all.
 MAX_CHANGES_SHOWN = 12
-
-
-def is_rtl(text: str | None) -> bool:
-    # A Persian common name reads right to left; DNs and Latin names left to right.
-    for ch in text or "":
-        bidi = unicodedata.bidirectional(ch)
-        if bidi in ("R", "AL"):
-            return True
-        if bidi == "L":
-            return False
-    return False
