@@ -45,7 +45,8 @@ def find_signatures(reader: PdfFileReader) -> list[FoundSignature]:
     """
     found: list[FoundSignature] = []
     by_value: dict[object, FoundSignature] = {}
-    for name, _, field_ref in enumerate_sig_fields(reader, filled_status=True):
+    for raw_name, _, field_ref in enumerate_sig_fields(reader, filled_status=True):
+        name = field_name(raw_name)
         sig_field = field_ref.get_object()
         raw = sig_field.raw_get("/V") if "/V" in sig_field else None
         value_ref = raw.reference if isinstance(raw, generic.IndirectObject) else None
@@ -59,6 +60,13 @@ def find_signatures(reader: PdfFileReader) -> list[FoundSignature]:
         by_value[key] = entry
         found.append(entry)
     return found
+
+
+def field_name(name: object) -> str:
+    """A field's name as text: pyHanko hands over a /T it cannot decode (no PDFDocEncoding, no BOM) as bytes."""
+    if isinstance(name, bytes):
+        return name.decode("latin-1")  # every byte kept, one character each; the report cleans controls
+    return str(name)
 
 
 def _dictionary(raw: object) -> generic.DictionaryObject | None:

@@ -383,6 +383,19 @@ def test_damaged_signed_documents(validator: Validator, bases: dict[str, bytes])
     assert sum(n for k, n in outcomes.items() if k not in _CODES) > CASES // 3, outcomes  # most still report
 
 
+def test_a_field_name_pyhanko_cannot_decode_is_text_in_the_report(
+    validator: Validator, bases: dict[str, bytes]
+) -> None:
+    """Found by bench/fuzz_validate.py (pdf family, seed 7261): a flipped bit in /T left a name pyHanko keeps as
+    bytes, and the JSON report had no form for it."""
+    data = bases["ours/B-B"]
+    damaged = data.replace(b"/T (Pakat Seal 1)", b"/T (Pakat \x13eal 1)", 1)
+    assert damaged != data and len(damaged) == len(data)
+    outcome, report = judge_case(validator, damaged, report_schema())
+    assert report is not None, outcome
+    assert [s.field_name for s in report.signatures] == ["Pakat \x13eal 1"]
+
+
 def test_der_mutations_keep_the_byte_range(bases: dict[str, bytes]) -> None:
     """The DER family damages only the CMS: same length, same /ByteRange, different /Contents."""
     data = bases["ours/B-LTA"]
