@@ -30,8 +30,10 @@ DSS_ARRAYS = HERE / "conformance/files/pyhanko/pades-lta-dss-indirect-arrs-test.
 
 
 @pytest.fixture(scope="module")
-def service(dev_env: Any) -> SealService:
-    return SealService(load_deployment(dev_env.deployment_path))
+def service(dev_env: Any) -> Iterator[SealService]:
+    sealer = SealService(load_deployment(dev_env.deployment_path))
+    yield sealer
+    sealer.close()  # logged out, so no later test finds the token already logged in
 
 
 def _after_field(change: Callable[[Update], None]) -> contextlib.AbstractContextManager[Any]:

@@ -89,6 +89,7 @@ class Outcome:
 @pytest.fixture(scope="module")
 def documents(dev_env: Any) -> dict[str, RealDocument]:
     docs = real_documents(lambda: samples_for(dev_env))
+    samples_for(dev_env).close()  # the samples are made: log out of the organisations' tokens
     assert [d.name for d in docs] == document_names()
     assert len({file_name(d.name) for d in docs}) == len(docs), "names must stay unique as file names"
     return {d.name: d for d in docs}

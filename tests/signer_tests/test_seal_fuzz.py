@@ -13,6 +13,7 @@ that once broke are kept below as regressions.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,10 @@ CASES = 1500
 
 
 @pytest.fixture(scope="module")
-def service(dev_env: Any) -> SealService:
-    return SealService(load_deployment(dev_env.deployment_path))
+def service(dev_env: Any) -> Iterator[SealService]:
+    sealer = SealService(load_deployment(dev_env.deployment_path))
+    yield sealer
+    sealer.close()  # logged out, so no later test finds the token already logged in
 
 
 @pytest.fixture(scope="module")

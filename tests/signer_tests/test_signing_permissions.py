@@ -8,6 +8,7 @@ further signatures, visible ones too, and the certification stays valid.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -29,13 +30,19 @@ from validation.model import Indication
 
 
 @pytest.fixture(scope="module")
-def service(dev_env: Any) -> SealService:
-    return SealService(load_deployment(dev_env.deployment_path))
+def service(dev_env: Any) -> Iterator[SealService]:
+    sealer = SealService(load_deployment(dev_env.deployment_path))
+    yield sealer
+    sealer.close()  # logged out, so no later test finds the token already logged in
 
 
 def _document(dev_env: Any, tmp_path: Path, name: str) -> Path:
     path = tmp_path / f"{name}.pdf"
-    path.write_bytes(SIGNED_FIRST[name][0](samples_for(dev_env)))
+    factory = samples_for(dev_env)
+    try:
+        path.write_bytes(SIGNED_FIRST[name][0](factory))
+    finally:
+        factory.close()
     return path
 
 
