@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from commands.common import config_option
-from envelopes.sealing import SealService
-from hsm_config.deployment import load_deployment
+from envelopes.services import Services
 from pakat import errors
 from pakat.errors import InputError
 from pakat.settings import Settings
@@ -59,13 +58,12 @@ def seal(
     appearance = _visible_request(visible, visible_rect, visible_page)
     if destination.exists() and not force:
         raise InputError(errors.OUTPUT_EXISTS, f"{destination} (use --force to replace it)")
-    deployment = load_deployment(Settings.from_env().with_config(config).config)
-    service = SealService.from_deployment(deployment)
+    seals = Services.from_settings(Settings.from_env().with_config(config)).seals
     try:
-        result = service.seal(org_id, source, destination, pades,
-                              reason=reason, location=location, contact=contact, appearance=appearance)
+        result = seals.get().seal(org_id, source, destination, pades,
+                                  reason=reason, location=location, contact=contact, appearance=appearance)
     finally:
-        service.close()
+        seals.close()
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
     else:

@@ -74,8 +74,8 @@ class Services:
     deployment: Deployment
     seals: LazySealService
     database: Database
-    store: DocumentStore
     queue: RQJobQueue
+    _store: DocumentStore | None = field(default=None, repr=False)
     _validator: Validator | None = field(default=None, repr=False)
     _validator_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -88,9 +88,15 @@ class Services:
             deployment,
             LazySealService(deployment),
             Database(settings.database_url),
-            DocumentStore(settings.document_root),
             RQJobQueue(settings.redis_url, settings.queue, deployment),
         )
+
+    @property
+    def store(self) -> DocumentStore:
+        """The document store, its folders made on first use (``pakat seal`` never makes them)."""
+        if self._store is None:
+            self._store = DocumentStore(self.settings.document_root)
+        return self._store
 
     def validator(self) -> Validator:
         """The validator of this deployment's trust and policy; built once, its caches shared."""
