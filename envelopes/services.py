@@ -77,7 +77,7 @@ class Services:
     queue: RQJobQueue
     _store: DocumentStore | None = field(default=None, repr=False)
     _validator: Validator | None = field(default=None, repr=False)
-    _validator_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, deployment: Deployment | None = None) -> Services:
@@ -94,13 +94,14 @@ class Services:
     @property
     def store(self) -> DocumentStore:
         """The document store, its folders made on first use (``pakat seal`` never makes them)."""
-        if self._store is None:
-            self._store = DocumentStore(self.settings.document_root)
-        return self._store
+        with self._lock:
+            if self._store is None:
+                self._store = DocumentStore(self.settings.document_root)
+            return self._store
 
     def validator(self) -> Validator:
         """The validator of this deployment's trust and policy; built once, its caches shared."""
-        with self._validator_lock:  # two first validations at once build it once
+        with self._lock:  # two first validations at once build it once
             if self._validator is None:
                 self._validator = Validator(validation_config(self.deployment))
             return self._validator

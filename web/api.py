@@ -17,7 +17,6 @@ import yaml
 from flask import Blueprint, Response, jsonify, request, send_file
 
 from envelopes import audit
-from envelopes.audit import AuditLog
 from envelopes.webhooks import MAX_DELIVERIES_PAGE, deliveries
 from pakat import errors
 from pakat.errors import InputError, PakatError
@@ -79,7 +78,7 @@ def seal() -> Response:
     )
     # Before the answer: a seal the audit log does not hold is never handed out.
     actor = audit.api_key_actor(caller_api_key_sha256())
-    AuditLog(pakat_state().database).record_stateless_seal(result, actor=actor)
+    pakat_state().audit_log().record_stateless_seal(result, actor=actor)
     response = send_file(
         destination,
         mimetype="application/pdf",
@@ -137,7 +136,7 @@ def validate() -> Response:
     report = validate_file(path, report_file_name(upload.filename), at=at, policy=policy)
     log.info("validated %s: %s, %d signature(s)", report.file_sha256, report.indication.value,
              len(report.signatures))
-    AuditLog(pakat_state().database).record_validation(report, actor=_validation_actor(), channel="api")
+    pakat_state().audit_log().record_validation(report, actor=_validation_actor(), channel="api")
     rendered = render(report, kind, lang, pdf=path)
     if kind == "pdf":
         # send_file writes the RFC 6266 filename* form that Persian names need.

@@ -23,7 +23,6 @@ from flask import Blueprint, Response, render_template, request, send_from_direc
 from werkzeug.exceptions import HTTPException, NotFound
 
 from envelopes import audit
-from envelopes.audit import AuditLog
 from pakat import errors
 from pakat.errors import ErrorKind, InputError, PakatError
 from validation.model import DocumentReport
@@ -70,7 +69,7 @@ def validate() -> Response:
     report = validate_file(uploaded_path(upload.stream), file_name, policy=policy)
     log.info("validated %s: %s (%d signatures)", report.file_sha256, report.indication.value,
              len(report.signatures))
-    AuditLog(pakat_state().database).record_validation(report, actor=audit.ANONYMOUS, channel="page")
+    pakat_state().audit_log().record_validation(report, actor=audit.ANONYMOUS, channel="page")
     return _page(lang, report=report, chosen_policy=policy)
 
 
