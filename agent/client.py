@@ -27,8 +27,6 @@ TIMEOUT_SECONDS = 15.0
 MAX_ANSWER_BYTES = 1024 * 1024
 BUSY_PATIENCE_SECONDS = 60.0
 
-# The server's codes that mean "the session cannot be signed any more".
-SESSION_OVER = ("SESSION_EXPIRED", "SESSION_CANCELLED", "SESSION_FINISHED")
 # The server's codes that mean "not with this certificate".
 CERTIFICATE_CODES = (
     "SIGNER_CERT_UNTRUSTED", "SIGNER_CERT_EXPIRED", "SIGNER_CERT_REVOKED", "SIGNER_CERT_UNUSABLE",
@@ -48,11 +46,12 @@ class ServerError(Exception):
     retry_after: float | None = None
 
     def as_pakat_error(self) -> PakatError:
-        """The agent's error for it: session over, certificate rejected, or the server's own kind."""
+        """The agent's error for it: certificate rejected, or the server's own kind.
+
+        A session that is over keeps the server's own code (SESSION_EXPIRED,
+        SESSION_CANCELLED, SESSION_FINISHED): each asks something else of the user.
+        """
         said = f"{self.code}: {self.message_en}" + (f" ({self.detail})" if self.detail else "")
-        if self.code in SESSION_OVER:
-            # One stable code for scripts ("make a new session"); the server's exact reason stays in the detail.
-            return PakatError(errors.SESSION_EXPIRED, said)
         if self.code in CERTIFICATE_CODES:
             return PakatError(errors.CERTIFICATE_REJECTED, said)
         if self.code in KINDS and self.code != "INTERNAL":

@@ -453,6 +453,42 @@ SERVER_UNREACHABLE = _kind(
     "سرور پاکت در دسترس نیست؛ اتصال شبکه را بررسی کنید.",
     "The Pakat server cannot be reached; check the network connection.",
 )
+AGENT_LINK_INVALID = _kind(
+    "AGENT_LINK_INVALID", 400, 3,
+    "پیوند امضا درست نیست؛ پیوند کامل pakat://sign?session=…&secret=… را از سامانه دوباره بگیرید.",
+    "The signing link is malformed; copy the whole pakat://sign?session=…&secret=… link from the platform again.",
+)
+AGENT_LINK_INSECURE = _kind(
+    "AGENT_LINK_INSECURE", 400, 3,
+    "نشانی سرور در پیوند امضا امن (https) نیست؛ چیزی فرستاده نشد. پیوند را فقط از سامانهٔ رسمی بگیرید.",
+    "The server address in the signing link is not secure (https); nothing was sent. Take links only from the"
+    " official platform.",
+)
+PKCS11_MODULE_NOT_FOUND = _kind(
+    "PKCS11_MODULE_NOT_FOUND", 503, 5,
+    "نرم‌افزار (درایور PKCS#11) توکن پیدا نشد؛ نرم‌افزار توکن را نصب کنید یا مسیر آن را با --module بدهید.",
+    "The token's software (PKCS#11 driver) was not found; install the token's software or give its path"
+    " with --module.",
+)
+NO_MATCHING_CERTIFICATE = _kind(
+    "NO_MATCHING_CERTIFICATE", 422, 6,
+    "هیچ گواهی روی توکن‌های شما از آنِ امضاکننده‌ای نیست که این نشست برایش ساخته شده است؛ رمز پرسیده نشد و"
+    " نشست هنوز باز است. توکن درست را وصل کنید.",
+    "None of the certificates on your tokens belongs to the signer this session is for; no PIN was asked and"
+    " the session is still open. Plug in the right token.",
+)
+SESSION_ALREADY_SIGNED = _kind(
+    "SESSION_ALREADY_SIGNED", 409, 3,
+    "این نشست پیش‌تر امضا شده است؛ کاری برای انجام نمانده است.",
+    "This session has already been signed; there is nothing left to do.",
+)
+SESSION_FAILED = _kind(
+    "SESSION_FAILED", 409, 3,
+    "این نشست امضا شد اما تکمیل امضا (مهر زمانی و داده‌های اعتبارسنجی) ناموفق بود؛ از سامانه نشست تازه‌ای"
+    " بخواهید.",
+    "This session was signed but completing the signature (timestamp and validation data) failed; ask the"
+    " platform for a new session.",
+)
 
 # -- batches -------------------------------------------------------------------------
 BATCH_NOT_FOUND = _kind(

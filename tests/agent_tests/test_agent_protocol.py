@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pakat_testkit import free_port
 
 from agent.client import AgentClient
+from agent.discovery import FoundCertificate
 from agent.flow import SignOutcome, SignRequest, sign_session
-from agent.token import TokenCertificate
 from devkit.devsetup import DemoUser, DevEnvironment
 from pakat import errors
 from pakat.errors import KINDS, PakatError
@@ -187,7 +187,7 @@ class FakeUser:
     def warn(self, text: str) -> None:
         self.warnings.append(text)
 
-    def choose(self, candidates: Sequence[TokenCertificate]) -> TokenCertificate | None:
+    def choose(self, candidates: Sequence[FoundCertificate]) -> FoundCertificate | None:
         self.events.append("choose")
         return None
 
@@ -295,13 +295,29 @@ def test_document_busy_for_too_long_is_reported(dev_env: DevEnvironment, user: D
 
 
 @pytest.mark.parametrize("code", ["SESSION_EXPIRED", "SESSION_CANCELLED", "SESSION_FINISHED"])
-def test_a_session_that_is_over_is_session_expired_with_the_servers_code(
+def test_a_session_that_is_over_keeps_the_servers_code(
     dev_env: DevEnvironment, user: DemoUser, stub: StubServer, code: str
 ) -> None:
-    stub.queued["session"].append(Canned(410, error_body(code)))
+    stub.queued["session"].append(Canned(410, error_body(code, "the session is cancelled")))
     err = refused(dev_env, user, stub)
-    assert err.kind is errors.SESSION_EXPIRED and code in (err.detail or "")
+    assert err.kind is KINDS[code] and err.detail == "the session is cancelled"
     assert stub.steps() == ["session"]
+
+
+@pytest.mark.parametrize(("state", "code"), [
+    ("expired", "SESSION_EXPIRED"), ("cancelled", "SESSION_CANCELLED"), ("signed", "SESSION_ALREADY_SIGNED"),
+    ("completed", "SESSION_ALREADY_SIGNED"), ("failed", "SESSION_FAILED"),
+    ("awaiting_signature", "STEP_OUT_OF_ORDER"),
+])
+def test_each_state_that_cannot_be_signed_has_its_own_code_before_the_pin(
+    dev_env: DevEnvironment, user: DemoUser, stub: StubServer, state: str, code: str
+) -> None:
+    stub.session["state"] = state
+    person = FakeUser(user.read_pin())
+    with pytest.raises(PakatError) as caught:
+        sign_session(SignRequest(stub.url, SECRET, dev_env.softhsm_module, user.token_label), person)
+    assert caught.value.code == code and state in (caught.value.detail or "")
+    assert person.events == [] and stub.steps() == ["session"]
 
 
 def test_an_expired_state_stops_before_the_pin(dev_env: DevEnvironment, user: DemoUser, stub: StubServer) -> None:
