@@ -1,7 +1,9 @@
 """``pakat agent``: the reference signing agent, run at the user's side with their token.
 
-``pakat agent list`` shows the token's signing certificates (no PIN needed);
-``pakat agent sign`` walks one signing session (see docs/agent-protocol.md).
+``pakat agent list`` shows the tokens' signing certificates (no PIN needed);
+``pakat agent sign LINK`` walks one signing session from the platform's
+``pakat://sign?…`` link (see docs/agent-protocol.md). Without ``--module``
+both find the tokens' PKCS#11 modules themselves (:mod:`agent.modules`).
 Errors are PakatErrors and reach the terminal through ``pakat.terminal`` like every
 other command's. The heavy imports (PKCS#11, the signer) wait until a command runs.
 """
@@ -23,12 +25,14 @@ from pakat.errors import PakatError
 from pakat.terminal import answer_in_json
 
 if TYPE_CHECKING:
-    from agent.token import TokenCertificate
+    from agent.discovery import FoundCertificate
 
 module_option = click.option(
-    "--module", required=True, metavar="PKCS11.so", help="The token's PKCS#11 module (a shared library)."
+    "--module", metavar="PKCS11.so",
+    help="The token's PKCS#11 module (a shared library); by default the known places and"
+         " PAKAT_PKCS11_MODULES are searched.",
 )
-token_option = click.option("--token-label", required=True, metavar="LABEL", help="The token's label.")
+token_option = click.option("--token-label", metavar="LABEL", help="Only the token with this label.")
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print the result (or error) as JSON on stdout."
 )
@@ -45,10 +49,21 @@ def agent() -> None:
 @module_option
 @token_option
 @json_option
-def list_certificates(module: str, token_label: str, as_json: bool) -> None:
-    """List the signing certificates on a token: those with a key pair of the same CKA_ID."""
+def list_certificates(module: str | None, token_label: str | None, as_json: bool) -> None:
+    """List the signing certificates on the tokens: those with a key pair of the same CKA_ID."""
     answer_in_json(as_json)
-    from agent.present import certificate_facts, certificate_lines
+    from agent.present import certificate_facts, certificate_lines, discovery_facts, discovery_lines
+
+    if module is None or token_label is None:
+        from agent.discovery import discover
+
+        found = discover(module, token_label)
+        if as_json:
+            click.echo(json.dumps(discovery_facts(found), ensure_ascii=False))
+        else:
+            for line in discovery_lines(found):
+                click.echo(line)
+        return
     from agent.token import read_token
 
     contents = read_token(module, token_label)
@@ -81,12 +96,12 @@ class TerminalInteraction:
     def warn(self, text: str) -> None:
         click.echo(text, err=True)
 
-    def choose(self, candidates: Sequence[TokenCertificate]) -> TokenCertificate | None:
+    def choose(self, candidates: Sequence[FoundCertificate]) -> FoundCertificate | None:
         if not sys.stdin.isatty():
             return None
         from agent.present import certificate_choices
 
-        click.echo("چند گواهی امضا روی توکن هست / The token holds several signing certificates:", err=True)
+        click.echo("چند گواهی برای این نشست مناسب است / Several certificates fit this session:", err=True)
         click.echo(certificate_choices(candidates), err=True)
         try:
             number = click.prompt(
@@ -126,11 +141,32 @@ def read_pin(pin_file: Path | None, pin_fd: int | None, prompt: Callable[[str], 
     return pin
 
 
+LINK_PROMPT = "پیوند امضا (pakat://…) را بچسبانید / Paste the signing link (pakat://…)"
+
+
+def read_link(argument: str) -> str:
+    """The link itself, or for ``-`` one line of stdin (hidden when typed or pasted at a terminal).
+
+    ``-`` keeps the secret out of the process listing, where a command-line argument shows.
+    """
+    if argument != "-":
+        return argument
+    try:
+        if sys.stdin.isatty():
+            return str(click.prompt(LINK_PROMPT, hide_input=True, err=True))
+        return sys.stdin.readline()
+    except (click.Abort, EOFError, KeyboardInterrupt):
+        raise PakatError(errors.USER_CANCELLED, "no link was given") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PakatError(errors.AGENT_LINK_INVALID, f"stdin could not be read: {type(exc).__name__}") from None
+
+
 @agent.command("sign")
-@click.option("--session-url", required=True, metavar="URL",
-              help="The session's agent address (…/agent/v1/sessions/ID).")
-@click.option("--secret-file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="File holding the session's one-time agent secret.")
+@click.argument("link", required=False, metavar="LINK")
+@click.option("--session-url", metavar="URL",
+              help="For scripts, instead of LINK: the session's agent address (…/agent/v1/sessions/ID).")
+@click.option("--secret-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="For scripts, with --session-url: file holding the session's one-time agent secret.")
 @module_option
 @token_option
 @click.option("--pin-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -141,33 +177,47 @@ def read_pin(pin_file: Path | None, pin_fd: int | None, prompt: Callable[[str], 
               help="The certificate to sign with: its hex CKA_ID or its label (see `pakat agent list`).")
 @json_option
 def sign(
-    session_url: str,
-    secret_file: Path,
-    module: str,
-    token_label: str,
+    link: str | None,
+    session_url: str | None,
+    secret_file: Path | None,
+    module: str | None,
+    token_label: str | None,
     pin_file: Path | None,
     pin_fd: int | None,
     certificate: str | None,
     as_json: bool,
 ) -> None:
-    """Sign a session's document with the token, after showing what will be signed and for whom."""
+    """Sign a session's document with your token: LINK is the platform's pakat://sign?… link, or - to read
+    it from stdin (keeps it out of the process list). Shows what will be signed and for whom before the PIN.
+    """
     answer_in_json(as_json)
     if pin_file is not None and pin_fd is not None:
         raise click.UsageError("give --pin-file or --pin-fd, not both")
+    if link is not None and (session_url is not None or secret_file is not None):
+        raise click.UsageError("give the link, or --session-url with --secret-file, not both")
+    if link is None and (session_url is None or secret_file is None):
+        raise click.UsageError("give the pakat://sign?… link (or - to read it from stdin)")
     from agent.flow import ChoiceNeeded, SignRequest, sign_session
     from agent.present import certificate_choices
 
-    try:
-        secret = secret_file.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PakatError(errors.AGENT_SECRET_INVALID, f"{secret_file}: {type(exc).__name__}") from None
+    if link is not None:
+        from agent.link import parse_pairing_link
+
+        paired = parse_pairing_link(read_link(link))
+        session_url, secret = paired.session_url, paired.secret
+    else:
+        assert session_url is not None and secret_file is not None  # checked above
+        try:
+            secret = secret_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PakatError(errors.AGENT_SECRET_INVALID, f"{secret_file}: {type(exc).__name__}") from None
     request = SignRequest(session_url, secret, module, token_label, certificate)
     try:
         outcome = sign_session(request, TerminalInteraction(pin_file, pin_fd))
     except ChoiceNeeded as need:
         raise click.UsageError(
-            f"{need}; choose one with --certificate ID|LABEL / چند گواهی روی توکن هست؛ یکی را با --certificate"
-            f" انتخاب کنید:\n{certificate_choices(need.candidates)}"
+            f"{need}; choose one with --certificate ID|LABEL / چند گواهی مناسب این نشست است؛ یکی را با"
+            f" --certificate انتخاب کنید:\n{certificate_choices(need.candidates)}"
         ) from None
     if as_json:
         click.echo(json.dumps(outcome.as_dict(), ensure_ascii=False))

@@ -1,7 +1,8 @@
 """One signing session walked with the user's token: the steps of ``pakat agent sign``.
 
-GET the session, pick the certificate, show what will be signed, ask for the
-PIN, log in, post the certificate, check and sign the attributes, post the
+GET the session, find the tokens and pick the certificate the session's
+expected signer allows (refused before any PIN when none does), show what will
+be signed, ask for the PIN, log in, post the certificate, check and sign the attributes, post the
 signature. A DOCUMENT_CHANGED answer starts another round in the same
 logged-in session (at most :data:`MAX_ROUNDS`), so the PIN is asked once.
 How the user is asked is an :class:`Interaction`, so the flow runs the same
@@ -18,16 +19,9 @@ from typing import Any, Protocol
 
 from agent.attributes import check_signed_attributes, digest_algorithm
 from agent.client import AgentClient
+from agent.discovery import Discovery, FoundCertificate, discover, expected_signer, matching, no_match_detail
 from agent.present import FACTORY_PIN_WARNING, certificate_facts, session_lines
-from agent.token import (
-    TokenCertificate,
-    TokenContents,
-    certificate_der,
-    ensure_not_locked,
-    is_factory_pin,
-    logged_in,
-    read_token,
-)
+from agent.token import certificate_der, ensure_not_locked, is_factory_pin, logged_in
 from pakat import errors
 from pakat.errors import PakatError
 from pakat.text import clean_text
@@ -46,7 +40,7 @@ class Interaction(Protocol):
     def warn(self, text: str) -> None:
         """Show a warning."""
 
-    def choose(self, candidates: Sequence[TokenCertificate]) -> TokenCertificate | None:
+    def choose(self, candidates: Sequence[FoundCertificate]) -> FoundCertificate | None:
         """Let the user pick one certificate; None when nobody can be asked."""
 
     def pin(self) -> str:
@@ -54,22 +48,25 @@ class Interaction(Protocol):
 
 
 class ChoiceNeeded(Exception):
-    """Several signing certificates, none named and nobody to ask: the caller must name one."""
+    """Several certificates fit the session, none named and nobody to ask: the caller must name one."""
 
-    def __init__(self, token_label: str, candidates: Sequence[TokenCertificate]) -> None:
-        super().__init__(f"several signing certificates on token {token_label!r}")
-        self.token_label = token_label
+    def __init__(self, candidates: Sequence[FoundCertificate]) -> None:
+        super().__init__("several signing certificates fit this session")
         self.candidates = tuple(candidates)
 
 
 @dataclass(frozen=True)
 class SignRequest:
-    """What ``pakat agent sign`` was told (the secret kept out of reprs)."""
+    """What ``pakat agent sign`` was told (the secret kept out of reprs).
+
+    Without ``module`` every known module is searched; without ``token_label``
+    every token present in the module(s).
+    """
 
     session_url: str
     secret: str = field(repr=False)
-    module: str
-    token_label: str
+    module: str | None = None
+    token_label: str | None = None
     certificate: str | None = None
 
 
@@ -105,22 +102,33 @@ class SignOutcome:
         ]
 
 
-def pick_certificate(contents: TokenContents, wanted: str | None, ui: Interaction) -> TokenCertificate:
-    """``--certificate`` (hex CKA_ID or label), else the only one, else the user's choice."""
-    candidates = list(contents.signing)
-    if not candidates:
-        raise PakatError(errors.NO_CERTIFICATE, f"token {contents.label!r}")
+def pick_certificate(
+    found: Discovery, wanted: str | None, session: dict[str, Any], ui: Interaction
+) -> FoundCertificate:
+    """The one certificate to sign with: named by ``--certificate``, and the session's expected signer's.
+
+    None fitting the expected signer is NO_MATCHING_CERTIFICATE, raised before
+    any PIN is asked and before anything is posted, so the session stays usable
+    for the right token. Several fitting: the user's choice, else ChoiceNeeded.
+    """
+    candidates = list(found.certificates)
     if wanted is not None:
-        matches = [c for c in candidates if c.matches(wanted)]
-        if len(matches) != 1:
-            ids = ", ".join(f"{c.key_id.hex()} ({c.label})" for c in candidates)
-            raise PakatError(errors.NO_CERTIFICATE, f"none or several match {wanted!r}; the token has: {ids}")
-        return matches[0]
-    if len(candidates) == 1:
-        return candidates[0]
-    chosen = ui.choose(candidates)
+        candidates = [c for c in candidates if c.matches(wanted)]
+        if not candidates:
+            ids = ", ".join(f"{c.certificate.key_id.hex()} ({c.certificate.label})" for c in found.certificates)
+            raise PakatError(errors.NO_CERTIFICATE, f"none matches {wanted!r}; the tokens have: {ids}")
+    expected = expected_signer(session)
+    fitting = matching(candidates, expected)
+    if not fitting:
+        raise PakatError(errors.NO_MATCHING_CERTIFICATE, no_match_detail(candidates, expected))
+    if len(fitting) == 1:
+        return fitting[0]
+    if wanted is not None:
+        ids = ", ".join(f"{c.certificate.key_id.hex()} ({c.certificate.label})" for c in fitting)
+        raise PakatError(errors.NO_CERTIFICATE, f"several match {wanted!r}: {ids}")
+    chosen = ui.choose(fitting)
     if chosen is None:
-        raise ChoiceNeeded(contents.label, candidates)
+        raise ChoiceNeeded(fitting)
     return chosen
 
 
@@ -129,16 +137,16 @@ def sign_session(request: SignRequest, ui: Interaction, client: AgentClient | No
     client = client or AgentClient(request.session_url, request.secret)
     session = client.get_session()
     _check_state(session)
-    contents = read_token(request.module, request.token_label)
-    chosen = pick_certificate(contents, request.certificate, ui)
-    ensure_not_locked(request.module, request.token_label)
-    ui.show(session_lines(session, chosen))
+    found = pick_certificate(discover(request.module, request.token_label), request.certificate, session, ui)
+    chosen = found.certificate
+    ensure_not_locked(found.module, found.token_label)
+    ui.show(session_lines(session, chosen, found.token_label, client.where))
     pin = ui.pin()
     if not pin:
         raise PakatError(errors.USER_CANCELLED, "no PIN was given")
     cert_der = chosen.der
-    chain = [certificate_der(c) for c in contents.issuers_of(chosen.certificate)]
-    with logged_in(request.module, request.token_label, chosen, pin) as token:
+    chain = [certificate_der(c) for c in found.contents.issuers_of(chosen.certificate)]
+    with logged_in(found.module, found.token_label, chosen, pin) as token:
         if is_factory_pin(pin):
             ui.warn(FACTORY_PIN_WARNING)
         del pin  # not needed any more: later rounds reuse the logged-in session
@@ -160,34 +168,42 @@ def sign_session(request: SignRequest, ui: Interaction, client: AgentClient | No
                 if exc.kind is errors.DOCUMENT_CHANGED and round_number < MAX_ROUNDS:
                     continue  # another signature landed first: the server re-prepares on the next certificate
                 raise
-            return _outcome(session, accepted, chosen, round_number)
+            return _outcome(session, accepted, found, round_number)
     raise AssertionError("unreachable")
+
+
+# What the session's GET answer says about a session that cannot be signed any more.
+_OVER = {
+    "expired": errors.SESSION_EXPIRED,
+    "cancelled": errors.SESSION_CANCELLED,
+    "signed": errors.SESSION_ALREADY_SIGNED,  # in the document; the server is completing the level
+    "completed": errors.SESSION_ALREADY_SIGNED,
+    "failed": errors.SESSION_FAILED,  # signed, but the level was not reached
+}
 
 
 def _check_state(session: dict[str, Any]) -> None:
     state = session.get("state")
     if state == "awaiting_certificate":
         return
-    if state in ("expired", "cancelled"):
-        raise PakatError(errors.SESSION_EXPIRED, f"the session is {state}")
-    if state in ("signed", "completed", "failed"):
-        raise PakatError(errors.SESSION_EXPIRED, f"the session is already {state}: SESSION_FINISHED")
+    if isinstance(state, str) and state in _OVER:
+        raise PakatError(_OVER[state], f"the session is {state}")
     shown = clean_text(str(state))[:40]
     raise PakatError(errors.STEP_OUT_OF_ORDER, f"the session is {shown!r}, not awaiting_certificate")
 
 
 def _outcome(
-    session: dict[str, Any], accepted: dict[str, Any], chosen: TokenCertificate, rounds: int
+    session: dict[str, Any], accepted: dict[str, Any], found: FoundCertificate, rounds: int
 ) -> SignOutcome:
-    found = session.get("document")
-    document: dict[str, Any] = found if isinstance(found, dict) else {}
+    given = session.get("document")
+    document: dict[str, Any] = given if isinstance(given, dict) else {}
     return SignOutcome(
         session=clean_text(str(session.get("session") or "")),
         state=clean_text(str(accepted.get("state") or "signed")),
         level=clean_text(str(accepted.get("level") or session.get("level") or "")),
         document=clean_text(str(document.get("name") or "")),
         document_sha256=clean_text(str(document.get("sha256") or "")),
-        certificate=certificate_facts(chosen),
+        certificate={**certificate_facts(found.certificate), "token": clean_text(found.token_label)},
         rounds=rounds,
     )
 

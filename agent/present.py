@@ -14,6 +14,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from agent.discovery import Discovery, FoundCertificate
 from agent.token import TokenCertificate
 from pakat.dates import format_date, format_datetime, format_int
 from pakat.text import clean_text
@@ -61,13 +62,45 @@ def certificate_lines(chosen: TokenCertificate) -> list[str]:
     return lines
 
 
-def certificate_choices(candidates: Sequence[TokenCertificate]) -> str:
+def certificate_choices(candidates: Sequence[FoundCertificate]) -> str:
     """One line per candidate, numbered from 1: what to pass to ``--certificate`` or to type."""
-    return "\n".join(
-        f"  {n}. {c.key_id.hex()}  {c.label or '-'}  — {certificate_facts(c)['subject_cn']}"
-        f" ({certificate_facts(c)['national_id'] or '—'})"
-        for n, c in enumerate(candidates, 1)
-    )
+    lines = []
+    for n, found in enumerate(candidates, 1):
+        c, facts = found.certificate, certificate_facts(found.certificate)
+        lines.append(
+            f"  {n}. {c.key_id.hex()}  {clean_text(c.label) or '-'}  — {facts['subject_cn']}"
+            f" ({facts['national_id'] or '—'})  [توکن / token: {clean_text(found.token_label)}]"
+        )
+    return "\n".join(lines)
+
+
+def discovery_facts(found: Discovery) -> dict[str, Any]:
+    """``pakat agent list --json`` without a module: every module, token and signing certificate found."""
+    return {
+        "modules": list(found.modules),
+        "tokens": [{"module": module, "token": clean_text(label)} for module, label in found.tokens],
+        "certificates": [
+            {**certificate_facts(c.certificate), "module": c.module, "token": clean_text(c.token_label)}
+            for c in found.certificates
+        ],
+        "problems": [clean_text(p) for p in found.problems],
+    }
+
+
+def discovery_lines(found: Discovery) -> list[str]:
+    """What ``pakat agent list`` shows: each token with its signing certificates."""
+    lines: list[str] = []
+    for module, label in found.tokens:
+        lines.append(f"توکن / Token: {clean_text(label)}  ({module})")
+        own = [c for c in found.certificates if (c.module, c.token_label) == (module, label)]
+        for n, c in enumerate(own, 1):
+            lines.append(f"{n}.")
+            lines += certificate_lines(c.certificate)
+        if not own:
+            lines.append("  (گواهی امضایی ندارد / no signing certificate)")
+    for problem in found.problems:
+        lines.append(f"خوانده نشد / Could not read: {clean_text(problem)}")
+    return lines
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -83,8 +116,10 @@ def _get(mapping: object, key: str) -> Any:
     return mapping.get(key) if isinstance(mapping, Mapping) else None
 
 
-def session_lines(session: Mapping[str, Any], chosen: TokenCertificate) -> list[str]:
-    """What will be signed, for whom, until when, and with which certificate: shown before the PIN."""
+def session_lines(
+    session: Mapping[str, Any], chosen: TokenCertificate, token_label: str | None = None, server: str | None = None
+) -> list[str]:
+    """What will be signed, for whom, until when, where to, and with which certificate: shown before the PIN."""
     document = session.get("document")
     size, pages = _get(document, "size"), _get(document, "pages")
     requested = session.get("requested_by")
@@ -107,6 +142,9 @@ def session_lines(session: Mapping[str, Any], chosen: TokenCertificate) -> list[
     signer = f"{clean_text(str(_get(expected, 'national_id') or '')) or '—'}"
     if _get(expected, "role"):
         signer += f", سمت / role: {clean_text(str(_get(expected, 'role')))}"
+    if server:
+        # The address the link named: the user checks it is their platform's Pakat before typing the PIN.
+        lines.append(f"  سرور / Server: {clean_text(server)}")
     lines += [
         f"  امضاکننده مورد انتظار / Expected signer: کد ملی / national ID {signer}",
         f"  سطح امضا / Level: {clean_text(str(session.get('level') or '')) or '—'}",
@@ -114,12 +152,8 @@ def session_lines(session: Mapping[str, Any], chosen: TokenCertificate) -> list[
     if expires is not None:
         lines.append(f"  مهلت / Expires: {format_datetime(expires, 'fa')} / {format_datetime(expires, 'en')}")
     lines += certificate_lines(chosen)
-    wanted = _get(expected, "national_id")
-    if wanted and certificate_facts(chosen)["national_id"] != wanted:
-        lines.append(
-            "  هشدار: کد ملی این گواهی با امضاکننده مورد انتظار یکی نیست و سرور آن را نمی‌پذیرد."
-            " / Warning: this certificate's national ID is not the expected signer's; the server will refuse it."
-        )
+    if token_label:
+        lines.append(f"  توکن / Token: {clean_text(token_label)}")
     return lines
 
 

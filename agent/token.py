@@ -101,17 +101,31 @@ def _issued(issuer: x509.Certificate, cert: x509.Certificate) -> bool:
     return True
 
 
-def _token(module: str, token_label: str) -> Any:
+def _library(module: str) -> Any:
     try:
         # The agent's module reads the process environment as it is: record all of it, so that
         # a Pkcs11Key asking later for (say) the same SOFTHSM2_CONF in this process is satisfied.
-        lib = load_module(module, dict(os.environ))
+        return load_module(module, dict(os.environ))
     except KeyStoreError:
         try:
             # Already loaded (by a Pkcs11Key, with the few variables it named): use it as it is.
-            lib = load_module(module, {})
+            return load_module(module, {})
         except KeyStoreError as exc:
             raise PakatError(errors.TOKEN_NOT_PRESENT, f"PKCS#11 module: {exc.detail}") from None
+
+
+def token_labels(module: str) -> list[str]:
+    """The labels of the tokens present in ``module``'s slots, in slot order; TOKEN_NOT_PRESENT if unusable."""
+    lib = _library(module)
+    with module_lock(module):
+        try:
+            return [str(slot.get_token().label) for slot in lib.get_slots(token_present=True)]
+        except p11e.PKCS11Error as exc:
+            raise PakatError(errors.TOKEN_NOT_PRESENT, f"{module}: {type(exc).__name__}") from None
+
+
+def _token(module: str, token_label: str) -> Any:
+    lib = _library(module)
     with module_lock(module):
         try:
             return lib.get_token(token_label=token_label)

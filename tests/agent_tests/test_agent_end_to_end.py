@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import threading
 import time
@@ -204,17 +205,17 @@ def test_the_agent_reports_refusals_and_the_document_stays_as_it_was(
         assert reply.status_code == 201, reply.text
         return dict(reply.json())
 
+    # The token holds someone else's certificate: refused by the agent itself, nothing posted.
     someone_else = run_agent(dev_env, session(expected_signer={"national_id": "0012345679"}), service["home"],
                              "--json")
     assert someone_else.returncode == 6, someone_else.stdout + someone_else.stderr
-    assert json.loads(someone_else.stdout)["error"]["code"] == "CERTIFICATE_REJECTED"
-    assert "SIGNER_NOT_EXPECTED" in someone_else.stdout
+    assert json.loads(someone_else.stdout)["error"]["code"] == "NO_MATCHING_CERTIFICATE"
 
     cancelled = session()
     requests.delete(f"{url}/api/v1/documents/{doc['id']}/signing-sessions/{cancelled['id']}", headers=headers,
                     timeout=30)
     gone = run_agent(dev_env, cancelled, service["home"], "--json")
-    assert gone.returncode != 0 and json.loads(gone.stdout)["error"]["code"] == "SESSION_EXPIRED"
+    assert gone.returncode == 3 and json.loads(gone.stdout)["error"]["code"] == "SESSION_CANCELLED"
 
     wrong_secret = session()
     wrong_secret["agent_secret"] = "not-the-secret-" + uuid.uuid4().hex
@@ -224,3 +225,94 @@ def test_the_agent_reports_refusals_and_the_document_stays_as_it_was(
     time.sleep(0.2)
     now = requests.get(f"{url}/api/v1/documents/{doc['id']}", headers=headers, timeout=30).json()
     assert (now["revision"], now["sha256"], now["signatures"]) == (0, doc["sha256"], [])
+
+
+# -- the pairing link: what a bidder is given, and all the agent needs ---------------------------
+
+
+def run_link(dev_env: Any, link: str, *extra: str, stdin: str | None = None,
+             **popen: Any) -> subprocess.CompletedProcess[str]:
+    """``pakat agent sign LINK`` with no module, token or secret options: the agent finds the token itself."""
+    return subprocess.run(
+        pakat_command("agent", "sign", link, *extra), env=process_env(dev_env.softhsm_env()), input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        start_new_session=True, check=False, **popen,
+    )
+
+
+def _new_session(dev_env: Any, url: str, name: str, **body: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    headers = {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
+    doc = requests.post(f"{url}/api/v1/documents", headers=headers, timeout=30,
+                        files={"pdf": (name, io.BytesIO(pdf_bytes(name)))})
+    assert doc.status_code == 201, doc.text
+    created = requests.post(f"{url}/api/v1/documents/{doc.json()['id']}/signing-sessions", headers=headers,
+                            json={"level": "B-B", **body}, timeout=30)
+    assert created.status_code == 201, created.text
+    return dict(created.json()), headers
+
+
+def _state(url: str, headers: dict[str, str], session: dict[str, Any]) -> str:
+    reply = requests.get(f"{url}/api/v1/documents/{session['document_id']}/signing-sessions/{session['id']}",
+                         headers=headers, timeout=30)
+    return str(reply.json()["state"])
+
+
+def test_the_link_and_a_pin_file_are_all_it_takes(dev_env: Any, service: dict[str, Any]) -> None:
+    user = dev_env.users[PERSON]
+    session, headers = _new_session(dev_env, service["url"], "link-argv.pdf",
+                                    expected_signer={"national_id": user.national_code, "role": user.title})
+    link = session["pairing_link"]
+    assert link.startswith("pakat://sign?")
+    signed = run_link(dev_env, link, "--pin-file", str(user.pin_file), "--json")
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    outcome = json.loads(signed.stdout)
+    assert outcome["state"] in ("signed", "completed") and outcome["certificate"]["token"] == user.token_label
+    assert _state(service["url"], headers, session) in ("signed", "completed")
+
+    # The same link again: the session is reported as already signed, not as expired.
+    again = run_link(dev_env, link, "--pin-file", str(user.pin_file), "--json")
+    assert again.returncode == 3 and json.loads(again.stdout)["error"]["code"] == "SESSION_ALREADY_SIGNED"
+    assert "این نشست پیش‌تر امضا شده است" in again.stderr
+    secrets = [session["agent_secret"], user.read_pin()]
+    assert_no_secret([signed.stdout, signed.stderr, again.stdout, again.stderr], secrets)
+
+
+def test_a_wrong_token_is_refused_before_the_pin_then_the_link_on_stdin_signs(
+    dev_env: Any, service: dict[str, Any]
+) -> None:
+    user = dev_env.users[PERSON]
+    other = dev_env.users["user-independent"]
+    session, headers = _new_session(dev_env, service["url"], "link-stdin.pdf",
+                                    expected_signer={"national_id": user.national_code})
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"pin-that-must-stay-unread\n")
+    os.close(write_end)
+    try:
+        # Only the other person's token is offered: nothing fits, and the PIN descriptor stays untouched.
+        wrong = run_link(dev_env, "-", "--token-label", other.token_label, "--pin-fd", str(read_end), "--json",
+                         stdin=session["pairing_link"] + "\n", pass_fds=(read_end,))
+        assert wrong.returncode == 6, wrong.stdout + wrong.stderr
+        assert json.loads(wrong.stdout)["error"]["code"] == "NO_MATCHING_CERTIFICATE"
+        assert os.read(read_end, 100) == b"pin-that-must-stay-unread\n"
+    finally:
+        os.close(read_end)
+    assert _state(service["url"], headers, session) == "awaiting_certificate"  # still usable
+
+    signed = run_link(dev_env, "-", "--pin-file", str(user.pin_file), stdin=session["pairing_link"] + "\n")
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    assert "امضا شد" in signed.stdout and "Signed" in signed.stdout
+    assert _state(service["url"], headers, session) in ("signed", "completed")
+    secrets = [session["agent_secret"], user.read_pin()]
+    assert_no_secret([wrong.stdout, wrong.stderr, signed.stdout, signed.stderr], secrets)
+
+
+def test_several_fitting_certificates_need_a_choice_and_nothing_is_posted(
+    dev_env: Any, service: dict[str, Any]
+) -> None:
+    session, headers = _new_session(dev_env, service["url"], "link-anyone.pdf")  # any signer will do
+    user = dev_env.users[PERSON]
+    proc = run_link(dev_env, session["pairing_link"], "--pin-file", str(user.pin_file))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--certificate" in proc.stderr and user.key_id.hex() in proc.stderr
+    assert _state(service["url"], headers, session) == "awaiting_certificate"
+    assert_no_secret([proc.stdout, proc.stderr], [session["agent_secret"], user.read_pin()])

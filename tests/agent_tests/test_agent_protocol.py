@@ -460,3 +460,47 @@ def test_odd_session_urls_are_refused(url: str) -> None:
         AgentClient(url, SECRET)
     assert caught.value.kind is errors.REQUEST_INVALID
     assert_secret_absent(caught.value, caught.value.as_dict())
+
+
+# -- which certificate, found without being told -------------------------------------------
+
+
+class NoPinPlease(FakeUser):
+    """A person who must never be asked for the PIN."""
+
+    def pin(self) -> str:
+        raise AssertionError("the PIN was asked for")
+
+
+def test_no_certificate_of_the_expected_signer_is_refused_before_the_pin(
+    dev_env: DevEnvironment, user: DemoUser
+) -> None:
+    with StubServer("0000000000") as stub:  # nobody on the demo tokens
+        person = NoPinPlease("unused")
+        request = SignRequest(stub.url, SECRET, dev_env.softhsm_module)  # every token of the module
+        with pytest.raises(PakatError) as caught:
+            sign_session(request, person)
+        assert stub.steps() == ["session"]  # nothing posted: the session stays usable
+    err = caught.value
+    assert err.kind is errors.NO_MATCHING_CERTIFICATE and err.kind.exit_code == 6
+    assert "0000000000" in (err.detail or "") and user.national_code in (err.detail or "")
+    assert person.events == [] and person.shown == []
+    assert_secret_absent(err, err.as_dict())
+
+
+def test_the_expected_signers_certificate_is_picked_among_every_token(
+    dev_env: DevEnvironment, user: DemoUser, stub: StubServer
+) -> None:
+    outcome = sign_session(SignRequest(stub.url, SECRET, dev_env.softhsm_module), FakeUser(user.read_pin()))
+    assert outcome.certificate["token"] == user.token_label
+    assert outcome.certificate["national_id"] == user.national_code
+    assert stub.steps() == ["session", "certificate", "signature"]
+
+
+def test_a_role_that_does_not_match_is_refused_before_the_pin(
+    dev_env: DevEnvironment, user: DemoUser, stub: StubServer
+) -> None:
+    stub.session["expected_signer"]["role"] = "مدیرعامل شرکت دیگر"
+    with pytest.raises(PakatError) as caught:
+        sign_session(SignRequest(stub.url, SECRET, dev_env.softhsm_module, user.token_label), NoPinPlease("x"))
+    assert caught.value.kind is errors.NO_MATCHING_CERTIFICATE and stub.steps() == ["session"]

@@ -35,8 +35,9 @@ from agent.cli import read_pin
 from agent.token import TokenSession, is_factory_pin, login_error, read_token
 from devkit.devsetup import DemoUser, DevEnvironment
 from devkit.softhsm import KeySpec, SoftHSM
+from envelopes.sessions import pairing_link
 from pakat import errors
-from pakat.errors import PakatError
+from pakat.errors import KINDS, PakatError
 from signer.cms import DIGESTS
 
 FACTORY_PIN = "12345678"
@@ -405,3 +406,108 @@ def test_ec_signature_is_der(own_tokens: OwnTokens) -> None:
     """The EC certificate is P-256 (so the stub's acceptance above was a DER ECDSA-Sig-Value)."""
     public = own_tokens.ec_cert.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey) and public.curve.name == "secp256r1"
+
+
+# -- the link form, with the tokens found by the agent itself -----------------------------------
+
+
+def stub_link(stub: StubServer) -> str:
+    return pairing_link(stub.url, SECRET)
+
+
+def test_list_without_a_module_finds_softhsm_and_every_token(own_tokens: OwnTokens) -> None:
+    proc = agent_cli(own_tokens, "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    assert {t["token"] for t in found["tokens"]} == {"agent-empty", "agent-factory"}
+    assert {(c["token"], c["key_id"]) for c in found["certificates"]} == {
+        ("agent-factory", RSA_ID.hex()), ("agent-factory", EC_ID.hex())
+    }
+    assert all("softhsm2" in c["module"] for c in found["certificates"])
+    text = agent_cli(own_tokens, "list")
+    assert text.returncode == 0 and "agent-empty" in text.stdout and "no signing certificate" in text.stdout
+
+
+def test_a_module_from_the_environment_that_is_missing_is_skipped(own_tokens: OwnTokens, tmp_path: Path) -> None:
+    env = {**own_tokens.env(), "PAKAT_PKCS11_MODULES": str(tmp_path / "libnothing.so")}
+    proc = subprocess.run(pakat_command("agent", "list", "--json"), env=env, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert str(tmp_path) not in proc.stdout
+
+
+def test_the_link_and_a_named_certificate_sign(own_tokens: OwnTokens, tmp_path: Path) -> None:
+    pin_file = tmp_path / "factory.pin"
+    pin_file.write_text(FACTORY_PIN + "\n")
+    with StubServer("0055509876") as stub:
+        proc = agent_cli(own_tokens, "sign", stub_link(stub), "--certificate", "signer-ec", "--pin-file",
+                         str(pin_file), "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert stub.steps() == ["session", "certificate", "signature"]
+    assert json.loads(proc.stdout)["certificate"]["token"] == "agent-factory"
+    assert "127.0.0.1" in proc.stderr  # the server is shown before the PIN
+    assert_secret_absent(proc.stdout, proc.stderr)
+
+
+def test_several_fitting_certificates_across_tokens_need_a_choice(own_tokens: OwnTokens) -> None:
+    with StubServer("0055509876") as stub:
+        proc = agent_cli(own_tokens, "sign", stub_link(stub))
+        assert stub.steps() == ["session"]
+    assert proc.returncode == 2 and "--certificate" in proc.stderr
+    assert RSA_ID.hex() in proc.stderr and EC_ID.hex() in proc.stderr and "agent-factory" in proc.stderr
+    assert_secret_absent(proc.stdout, proc.stderr)
+
+
+def test_the_link_on_stdin(own_tokens: OwnTokens, tmp_path: Path) -> None:
+    pin_file = tmp_path / "factory.pin"
+    pin_file.write_text(FACTORY_PIN + "\n")
+    with StubServer("0055509876") as stub:
+        proc = subprocess.run(
+            pakat_command("agent", "sign", "-", "--certificate", RSA_ID.hex(), "--pin-file", str(pin_file)),
+            env=own_tokens.env(), input=stub_link(stub) + "\n", capture_output=True, text=True, timeout=120,
+            start_new_session=True, check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert stub.steps() == ["session", "certificate", "signature"]
+    assert_secret_absent(proc.stdout, proc.stderr)
+
+
+def test_no_fitting_certificate_is_refused_before_the_pin_is_read(own_tokens: OwnTokens) -> None:
+    read_end, write_end = os.pipe()
+    os.write(write_end, FACTORY_PIN.encode() + b"\n")
+    os.close(write_end)
+    try:
+        with StubServer("0099999999") as stub:
+            proc = agent_cli(own_tokens, "sign", stub_link(stub), "--pin-fd", str(read_end), "--json",
+                             pass_fds=(read_end,))
+            assert stub.steps() == ["session"]
+        assert proc.returncode == 6, proc.stderr
+        error = json.loads(proc.stdout)["error"]
+        assert error["code"] == "NO_MATCHING_CERTIFICATE" and "0099999999" in error["detail"]
+        assert os.read(read_end, 100) == FACTORY_PIN.encode() + b"\n"  # the PIN was never read
+    finally:
+        os.close(read_end)
+    assert_secret_absent(proc.stdout, proc.stderr)
+
+
+@pytest.mark.parametrize(("link", "code"), [
+    (f"pakat://sign?session=http%3A%2F%2F127.0.0.1%2Fagent%2Fv1%2Fsessions%2Fs&secret={SECRET}&more=1",
+     "AGENT_LINK_INVALID"),
+    (f"pakat://sign?session=http%3A%2F%2Fpakat.example.ir%2Fagent%2Fv1%2Fsessions%2Fs&secret={SECRET}",
+     "AGENT_LINK_INSECURE"),
+])
+def test_refused_links_from_the_cli(own_tokens: OwnTokens, link: str, code: str) -> None:
+    proc = agent_cli(own_tokens, "sign", link, "--json")
+    assert proc.returncode == 3 and json.loads(proc.stdout)["error"]["code"] == code
+    assert proc.stderr.startswith(code) and KINDS[code].fa in proc.stderr
+    assert_secret_absent(proc.stdout, proc.stderr)
+
+
+def test_link_and_old_options_together_are_a_usage_error(own_tokens: OwnTokens, tmp_path: Path) -> None:
+    with StubServer("0055509876") as stub:
+        proc = agent_cli(own_tokens, "sign", stub_link(stub), "--session-url", stub.url, "--secret-file",
+                         str(write_secret(tmp_path)))
+        assert stub.steps() == []
+    assert proc.returncode == 2
+    assert_secret_absent(proc.stdout, proc.stderr)
+    assert agent_cli(own_tokens, "sign").returncode == 2
