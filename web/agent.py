@@ -18,7 +18,7 @@ from envelopes.sessions import ACCEPTED_DIGESTS
 from pakat import errors
 from pakat.errors import InputError, PakatError
 from web.documents_api import json_body
-from web.state import pakat_state
+from web.state import app_services
 
 bp = Blueprint("agent", __name__, url_prefix="/agent/v1")
 
@@ -28,7 +28,7 @@ MAX_AGENT_BODY = 64 * 1024
 @bp.get("/sessions/<session_id>")
 def session(session_id: str) -> Response:
     """What is asked: the document, who asks, for whom, the level and the expiry."""
-    state = pakat_state()
+    state = app_services()
     view, doc = state.sessions().for_agent(session_id, _secret())
     org = state.deployment.organisation(view.organisation)
     platform = state.deployment.platforms.get(doc.api_key_sha256 or "")
@@ -56,7 +56,7 @@ def session(session_id: str) -> Response:
 @bp.get("/sessions/<session_id>/preview.png")
 def preview(session_id: str) -> Response:
     """The first page of the document being signed."""
-    state = pakat_state()
+    state = app_services()
     _, doc = state.sessions().for_agent(session_id, _secret())
     png = first_page_png(state.store.path(doc.head.sha256), doc.head.sha256, state.settings.home / "previews")
     return _no_store(Response(png, mimetype="image/png"))
@@ -70,7 +70,7 @@ def certificate(session_id: str) -> Response:
     chain = body.get("chain") or []
     if not isinstance(chain, list):
         raise InputError(errors.REQUEST_INVALID, "chain must be a list of base64 certificates")
-    prepared = pakat_state().sessions().present_certificate(
+    prepared = app_services().sessions().present_certificate(
         session_id, secret, _field(body, "certificate"), chain, str(body.get("digest_algorithm") or "sha256")
     )
     signer = prepared.signer
@@ -90,7 +90,7 @@ def signature(session_id: str) -> tuple[Response, int]:
     secret = _secret()
     body = json_body(MAX_AGENT_BODY)
     cert = body.get("certificate")
-    view = pakat_state().sessions().post_signature(
+    view = app_services().sessions().post_signature(
         session_id, secret, _field(body, "signature"), cert if isinstance(cert, str) else None
     )
     return _no_store(jsonify({"state": view.state, "level": view.level})), 202

@@ -27,7 +27,7 @@ from validation.reports.json_report import parse_iso_time
 from validation.reports.labels import Lang
 from web.auth import caller_api_key_sha256, check_organisation, organisation_of_caller
 from web.errors import BAD_REQUEST
-from web.state import pakat_state
+from web.state import app_services
 from web.uploads import report_file_name, upload_name, upload_request, uploaded_path
 from web.validation_service import validate_file
 
@@ -59,7 +59,7 @@ def seal() -> Response:
     # The upload is this request's own temp file: the seal is appended to it rather than to a copy
     # (a 50 MB envelope is read once, not copied), and it is streamed back and deleted with the request.
     destination = uploaded_path(upload.stream)
-    result = pakat_state().seals.get().seal(
+    result = app_services().seals.get().seal(
         org_id,
         destination,
         destination,
@@ -78,7 +78,7 @@ def seal() -> Response:
     )
     # Before the answer: a seal the audit log does not hold is never handed out.
     actor = audit.api_key_actor(caller_api_key_sha256())
-    pakat_state().audit_log().record_stateless_seal(result, actor=actor)
+    app_services().audit_log().record_stateless_seal(result, actor=actor)
     response = send_file(
         destination,
         mimetype="application/pdf",
@@ -136,7 +136,7 @@ def validate() -> Response:
     report = validate_file(path, report_file_name(upload.filename), at=at, policy=policy)
     log.info("validated %s: %s, %d signature(s)", report.file_sha256, report.indication.value,
              len(report.signatures))
-    pakat_state().audit_log().record_validation(report, actor=_validation_actor(), channel="api")
+    app_services().audit_log().record_validation(report, actor=_validation_actor(), channel="api")
     rendered = render(report, kind, lang, pdf=path)
     if kind == "pdf":
         # send_file writes the RFC 6266 filename* form that Persian names need.
@@ -156,7 +156,7 @@ def _validation_actor() -> str:
     if not request.headers.get("Authorization", "").strip():
         return audit.ANONYMOUS
     digest = caller_api_key_sha256()
-    return audit.api_key_actor(digest) if digest in pakat_state().deployment.api_key_hashes else audit.ANONYMOUS
+    return audit.api_key_actor(digest) if digest in app_services().deployment.api_key_hashes else audit.ANONYMOUS
 
 
 def _report_lang() -> Lang:
@@ -217,7 +217,7 @@ def webhook_deliveries() -> Response:
     organisation_of_caller()
     after = _whole_arg("after", default=0, most=2**62)
     limit = _whole_arg("limit", default=100, most=MAX_DELIVERIES_PAGE, least=1)
-    found = deliveries(pakat_state().database, caller_api_key_sha256(), after=after, limit=limit)
+    found = deliveries(app_services().database, caller_api_key_sha256(), after=after, limit=limit)
     return jsonify({"deliveries": [d.as_dict() for d in found], "next_after": found[-1].id if found else after})
 
 

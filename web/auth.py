@@ -7,7 +7,7 @@ from flask import request
 from hsm_config.deployment import hash_api_key
 from pakat import errors
 from pakat.errors import AccessError
-from web.state import pakat_state
+from web.state import app_services
 
 
 def organisation_of_caller() -> str:
@@ -21,7 +21,7 @@ def organisation_of_caller() -> str:
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
         raise AccessError(errors.API_KEY_MISSING)
-    org_id = pakat_state().deployment.organisation_for_api_key(key)
+    org_id = app_services().deployment.organisation_for_api_key(key)
     if org_id is None:
         raise AccessError(errors.API_KEY_INVALID)
     return org_id
@@ -31,7 +31,7 @@ def check_organisation(requested: str | None, own: str) -> str:
     """The organisation to seal for: the key's own, unless another (or an unknown one) is asked for."""
     if not requested or requested == own:
         return own
-    pakat_state().deployment.organisation(requested)  # UNKNOWN_ORGANISATION if not configured
+    app_services().deployment.organisation(requested)  # UNKNOWN_ORGANISATION if not configured
     raise AccessError(errors.ORGANISATION_FORBIDDEN, requested)
 
 

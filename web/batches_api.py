@@ -18,7 +18,7 @@ from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
 from web.api import DEFAULT_LEVEL
 from web.auth import caller_api_key_sha256, check_organisation, organisation_of_caller
-from web.state import pakat_state
+from web.state import app_services
 from web.uploads import upload_request, uploaded_path
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def create_batch() -> tuple[Response, int]:
     """Queue a batch: multipart ``archive`` (a zip of PDFs) or ``files`` (several PDFs), ``level``,
     ``organisation``, ``visible``, ``reason``; header ``Idempotency-Key``. 202, or 200 for a replay."""
     own = organisation_of_caller()
-    state = pakat_state()
+    state = app_services()
     limits = state.batch_limits()
     # A batch may be larger than one PDF; the limit is raised for this request only, before the body is read.
     upload_request().max_content_length = limits.max_total_bytes + UPLOAD_MARGIN_BYTES
@@ -83,13 +83,13 @@ def create_batch() -> tuple[Response, int]:
 @bp.get("/<batch_id>")
 def get_batch(batch_id: str) -> Response:
     """Progress: total, sealed, failed, rate and estimated time left."""
-    return _progress_json(pakat_state().batches().progress(organisation_of_caller(), batch_id))
+    return _progress_json(app_services().batches().progress(organisation_of_caller(), batch_id))
 
 
 @bp.get("/<batch_id>/manifest")
 def get_manifest(batch_id: str) -> Response:
     """Every item so far: name, input and output SHA-256, status and error."""
-    batches = pakat_state().batches()
+    batches = app_services().batches()
     organisation = organisation_of_caller()
     progress = batches.progress(organisation, batch_id)
     items = [e.as_dict() for e in batches.manifest(organisation, batch_id)]
@@ -102,7 +102,7 @@ def get_results(batch_id: str) -> Response:
     organisation = organisation_of_caller()
     path = upload_request().new_temp_path("results-", ".zip")
     with path.open("xb") as out:
-        pakat_state().batches().write_results(organisation, batch_id, out)
+        app_services().batches().write_results(organisation, batch_id, out)
     response = send_file(path, mimetype="application/zip", as_attachment=True,
                          download_name=f"batch-{batch_id}.zip", conditional=False, etag=False, max_age=0)
     response.headers["Cache-Control"] = "no-store"

@@ -26,7 +26,7 @@ from signer.external import ExpectedSigner
 from signer.levels import PadesLevel
 from web.api import DEFAULT_LEVEL, parse_visible
 from web.auth import caller_api_key_sha256, organisation_of_caller
-from web.state import pakat_state
+from web.state import app_services
 from web.uploads import report_file_name, upload_request, uploaded_path
 
 bp = Blueprint("documents", __name__, url_prefix="/api/v1/documents")
@@ -43,20 +43,20 @@ def add_document() -> tuple[Response, int]:
     if upload is None:
         raise InputError(errors.PDF_MISSING)
     name = report_file_name(req.form.get("name") or upload.filename)
-    doc = pakat_state().documents().add(organisation, caller_api_key_sha256(), uploaded_path(upload.stream), name)
+    doc = app_services().documents().add(organisation, caller_api_key_sha256(), uploaded_path(upload.stream), name)
     return _document_json(doc), 201
 
 
 @bp.get("/<doc_id>")
 def get_document(doc_id: str) -> Response:
     """The document's state, revisions and signatures so far."""
-    return _document_json(pakat_state().documents().get(organisation_of_caller(), doc_id))
+    return _document_json(app_services().documents().get(organisation_of_caller(), doc_id))
 
 
 @bp.get("/<doc_id>/pdf")
 def get_pdf(doc_id: str) -> Response:
     """The latest revision, as a PDF download; a submitted envelope's documents only once it is opened."""
-    state = pakat_state()
+    state = app_services()
     doc, path = state.documents().latest(organisation_of_caller(), doc_id)
     check_download(state.database, doc_id)
     response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=doc.name,
@@ -74,7 +74,7 @@ def seal_document(doc_id: str) -> Response:
     body = json_body()
     level = PadesLevel.parse(str(body.get("level") or DEFAULT_LEVEL))
     appearance = parse_visible(body.get("visible"))
-    state = pakat_state()
+    state = app_services()
     actor = audit.api_key_actor(caller_api_key_sha256())
     return _document_json(state.documents().seal(organisation, doc_id, level, state.seals.get(),
                                                  actor=actor, appearance=appearance))
@@ -89,7 +89,7 @@ def create_session(doc_id: str) -> tuple[Response, int]:
     expected = _expected_signer(body.get("expected_signer"))
     expires_in = _expires_in(body.get("expires_in"))
     appearance = parse_visible(body.get("visible"))
-    created = pakat_state().sessions().create(organisation, doc_id, level, expected, expires_in,
+    created = app_services().sessions().create(organisation, doc_id, level, expected, expires_in,
                                               appearance=appearance)
     response = jsonify(_created_json(created))
     response.headers["Cache-Control"] = "no-store"  # it carries the agent secret
@@ -98,12 +98,12 @@ def create_session(doc_id: str) -> tuple[Response, int]:
 
 @bp.get("/<doc_id>/signing-sessions/<session_id>")
 def get_session(doc_id: str, session_id: str) -> Response:
-    return jsonify(pakat_state().sessions().get(organisation_of_caller(), doc_id, session_id).as_dict())
+    return jsonify(app_services().sessions().get(organisation_of_caller(), doc_id, session_id).as_dict())
 
 
 @bp.delete("/<doc_id>/signing-sessions/<session_id>")
 def cancel_session(doc_id: str, session_id: str) -> Response:
-    return jsonify(pakat_state().sessions().cancel(organisation_of_caller(), doc_id, session_id).as_dict())
+    return jsonify(app_services().sessions().cancel(organisation_of_caller(), doc_id, session_id).as_dict())
 
 
 def json_body(limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def json_body(limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
 
 def agent_url(session_id: str) -> str:
     """The session's URL for the agent: PAKAT_PUBLIC_URL, else the address this request came to."""
-    base = pakat_state().settings.public_url or request.host_url.rstrip("/")
+    base = app_services().settings.public_url or request.host_url.rstrip("/")
     return f"{base}/agent/v1/sessions/{session_id}"
 
 

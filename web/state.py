@@ -9,7 +9,7 @@ from envelopes.services import Services
 EXTENSION_KEY = "pakat"
 
 
-def pakat_state() -> Services:
+def app_services() -> Services:
     """The services of the application handling the current request."""
     services: Services = current_app.extensions[EXTENSION_KEY]
     return services

@@ -29,7 +29,7 @@ from pakat import errors
 from pakat.errors import InputError
 from web.auth import caller_api_key_sha256, organisation_of_caller
 from web.documents_api import json_body
-from web.state import pakat_state
+from web.state import app_services
 from web.uploads import report_file_name, upload_request, uploaded_path
 
 bp = Blueprint("tenders", __name__, url_prefix="/api/v1/tenders")
@@ -39,7 +39,7 @@ ENVELOPE = "/<tender_id>/envelopes/<envelope_id>"
 
 def tenders() -> Tenders:
     """The use cases over this application's state; the seal service is only built by a submission."""
-    return pakat_state().tenders()
+    return app_services().tenders()
 
 
 def caller() -> Caller:

@@ -32,7 +32,7 @@ from validation.reports.html import render_fragment, report_css
 from validation.reports.labels import Lang, parse_lang
 from validation.reports.pdf import FONT_DIR, FONT_FILES
 from web import errors as web_errors
-from web.state import pakat_state
+from web.state import app_services
 from web.uploads import report_file_name, upload_request, uploaded_path
 from web.validation_service import policy_choices, validate_file
 
@@ -69,7 +69,7 @@ def validate() -> Response:
     report = validate_file(uploaded_path(upload.stream), file_name, policy=policy)
     log.info("validated %s: %s (%d signatures)", report.file_sha256, report.indication.value,
              len(report.signatures))
-    pakat_state().audit_log().record_validation(report, actor=audit.ANONYMOUS, channel="page")
+    app_services().audit_log().record_validation(report, actor=audit.ANONYMOUS, channel="page")
     return _page(lang, report=report, chosen_policy=policy)
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 from validation.engine import Validator
 from validation.model import DocumentReport
 from validation.policy import BUILT_IN
-from web.state import pakat_state
+from web.state import app_services
 
 
 def validator() -> Validator:
     """The current application's validator (built on first use: under gunicorn, after the fork)."""
-    return pakat_state().validator()
+    return app_services().validator()
 
 
 def validate_file(
