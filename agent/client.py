@@ -26,6 +26,8 @@ from pakat.errors import KINDS, PakatError
 TIMEOUT_SECONDS = 15.0
 MAX_ANSWER_BYTES = 1024 * 1024
 BUSY_PATIENCE_SECONDS = 60.0
+MAX_PREVIEW_BYTES = 8 * 1024 * 1024
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # The server's codes that mean "not with this certificate".
 CERTIFICATE_CODES = (
@@ -101,6 +103,30 @@ class AgentClient:
     def get_session(self) -> dict[str, Any]:
         """The session: what is to be signed, for whom, until when."""
         return self._call("GET", "", None)
+
+    def get_preview(self) -> bytes:
+        """The first page of the document as the server rendered it (PNG), from this session's own address.
+
+        The session answer's ``preview_url`` is not followed: the preview comes
+        from the server the user confirmed, whatever that answer says.
+        """
+        request = urllib.request.Request(self.url + "/preview.png", method="GET")
+        request.add_header("Authorization", f"Bearer {self._secret}")
+        request.add_header("Accept", "image/png")
+        try:
+            with self._opener.open(request, timeout=self._timeout) as answer:
+                kind = (answer.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                payload = answer.read(MAX_PREVIEW_BYTES + 1)
+        except urllib.error.HTTPError as answer:
+            with answer:
+                payload = answer.read(MAX_ANSWER_BYTES + 1)
+            error = self._server_error(answer.code, answer.headers, payload)
+            raise (error.as_pakat_error() if isinstance(error, ServerError) else error) from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: {type(exc).__name__}") from None
+        if kind != "image/png" or len(payload) > MAX_PREVIEW_BYTES or not payload.startswith(_PNG_MAGIC):
+            raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: the preview is not a PNG of at most 8 MiB")
+        return payload
 
     def post_certificate(self, certificate: bytes, chain: list[bytes], digest_algorithm: str) -> dict[str, Any]:
         """Announce the certificate; the answer carries ``signed_attributes`` and ``digest``."""

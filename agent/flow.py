@@ -139,8 +139,10 @@ def sign_session(request: SignRequest, ui: Interaction, client: AgentClient | No
     _check_state(session)
     found = pick_certificate(discover(request.module, request.token_label), request.certificate, session, ui)
     chosen = found.certificate
-    ensure_not_locked(found.module, found.token_label)
+    tries_warning = ensure_not_locked(found.module, found.token_label)
     ui.show(session_lines(session, chosen, found.token_label, client.where))
+    if tries_warning is not None:
+        ui.warn(tries_warning)  # before the PIN: a wrong guess now may lock the token
     pin = ui.pin()
     if not pin:
         raise PakatError(errors.USER_CANCELLED, "no PIN was given")

@@ -210,10 +210,30 @@ def login_error(exc: p11e.PKCS11Error, flags: TokenFlag | None, token_label: str
     return PakatError(errors.INTERNAL, f"token login failed: {type(exc).__name__}")
 
 
-def ensure_not_locked(module: str, token_label: str) -> None:
-    """PIN_LOCKED now, before anyone is asked for a PIN that cannot work."""
-    if _token(module, token_label).flags & TokenFlag.USER_PIN_LOCKED:
+PIN_FINAL_TRY_WARNING = (
+    "هشدار: فقط یک بار دیگر می‌توانید رمز را امتحان کنید؛ پس از آن رمز قفل می‌شود."
+    " / Warning: one try left before the PIN locks."
+)
+PIN_COUNT_LOW_WARNING = (
+    "هشدار: رمز پیش‌تر نادرست وارد شده و چند بار بیشتر نمی‌توانید امتحان کنید."
+    " / Warning: a wrong PIN was entered before; only a few tries are left before the PIN locks."
+)
+
+
+def ensure_not_locked(module: str, token_label: str) -> str | None:
+    """PIN_LOCKED now, before anyone is asked for a PIN that cannot work.
+
+    Returns a warning to show with the PIN question when the token says few
+    tries are left (CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_COUNT_LOW), else None.
+    """
+    flags = _token(module, token_label).flags
+    if flags & TokenFlag.USER_PIN_LOCKED:
         raise PakatError(errors.PIN_LOCKED, token_label)
+    if flags & TokenFlag.USER_PIN_FINAL_TRY:
+        return PIN_FINAL_TRY_WARNING
+    if flags & TokenFlag.USER_PIN_COUNT_LOW:
+        return PIN_COUNT_LOW_WARNING
+    return None
 
 
 class TokenSession:

@@ -489,6 +489,17 @@ SESSION_FAILED = _kind(
     "This session was signed but completing the signature (timestamp and validation data) failed; ask the"
     " platform for a new session.",
 )
+SERVER_NOT_CONFIRMED = _kind(
+    "SERVER_NOT_CONFIRMED", 400, 8,
+    "این سرور را تأیید نکردید؛ چیزی به آن فرستاده نشد. اگر نشانی آن را نمی‌شناسید، پیوند را از سامانهٔ رسمی بگیرید.",
+    "You did not confirm this server; nothing was sent to it. If you do not recognise its address, take the"
+    " link from the official platform.",
+)
+KNOWN_SERVERS_UNREADABLE = _kind(
+    "KNOWN_SERVERS_UNREADABLE", 500, 4,
+    "فهرست سرورهای تأییدشدهٔ امضاکنندهٔ پاکت خوانده یا نوشته نمی‌شود؛ دسترسی پوشهٔ تنظیمات را بررسی کنید.",
+    "Pakat Signer's list of confirmed servers cannot be read or written; check the config folder's permissions.",
+)
 
 # -- batches -------------------------------------------------------------------------
 BATCH_NOT_FOUND = _kind(

@@ -1,0 +1,221 @@
+"""Pakat Signer's windows in Tk (standard library): one window whose content changes with each step.
+
+Each step draws its texts as images (:mod:`agent.app.paint`: joined Persian,
+right to left), lays buttons out right to left, and waits in Tk's own event
+loop (``wait_variable``) for the user's answer, so the signing flow runs
+straight through in the main thread. Return presses the focused button; the
+PIN field's Return signs; Escape cancels. The PIN stays in the Entry and the
+one string handed to the flow, which drops it after the login.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import tkinter as tk
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PIL import Image
+
+from agent.app import texts
+from agent.app.known_servers import Server
+from agent.app.paint import fit, png_bytes, text_image
+from agent.client import AgentClient
+from agent.discovery import FoundCertificate
+from agent.flow import SignOutcome
+from agent.present import certificate_facts
+from pakat import errors
+from pakat.errors import PakatError
+
+WIDTH = 640
+PREVIEW_BOX = (420, 420)
+
+
+class TkScreens:
+    """:class:`agent.app.controller.Screens` on Tk."""
+
+    def __init__(self, root: tk.Tk | None = None) -> None:
+        self.root = root or tk.Tk()
+        self.root.configure(background="white", padx=16, pady=12)
+        self.root.resizable(False, False)
+        self.root.protocol("WM_DELETE_WINDOW", self._closed)
+        self._frame: tk.Frame | None = None
+        self._images: list[tk.PhotoImage] = []  # Tk shows an image only while Python holds it
+        self._answer = tk.StringVar(self.root, "")
+        self._client: AgentClient | None = None
+        self._pending_warnings: list[str] = []
+        self._pin_asked = False
+
+    # -- the steps ---------------------------------------------------------------------------------
+
+    def ask_link(self) -> str | None:
+        self._page(texts.LINK_TITLE, texts.LINK_LINES)
+        entry = self._entry(show="•")  # the secret is in the link: not shown on screen
+        self._buttons([(texts.CANCEL, "cancel"), (texts.CONFIRM, "ok")], default="ok")
+        entry.bind("<Return>", lambda _e: self._answer.set("ok"))
+        entry.focus_force()
+        if self._wait() != "ok":
+            return None
+        return entry.get()
+
+    def confirm_server(self, server: Server, lines: Sequence[str]) -> bool:
+        self._page(texts.SERVER_TITLE, lines)
+        # Cancel first and focused: trusting a server takes a deliberate Tab to the other button.
+        self._buttons([(texts.CANCEL, "cancel"), (texts.TRUST, "trust")], default="cancel")
+        return self._wait() == "trust"
+
+    def connected(self, client: AgentClient) -> None:
+        self._client = client
+        self._working()
+
+    def show(self, lines: Sequence[str]) -> None:
+        preview = self._preview()
+        self._page(texts.REVIEW_TITLE, texts.review_lines(lines, preview is not None), picture=preview)
+        self._buttons([(texts.CANCEL, "cancel"), (texts.CONTINUE, "go")], default="go")
+        if self._wait() != "go":
+            raise PakatError(errors.USER_CANCELLED, "the user stopped at the review")
+
+    def warn(self, text: str) -> None:
+        if not self._pin_asked:
+            self._pending_warnings.append(text)  # shown in the PIN window, where it matters
+            return
+        self._page(texts.WARNING_TITLE, [text])
+        self._buttons([(texts.OK, "ok")], default="ok")
+        self._wait()
+        self._working()
+
+    def choose(self, candidates: Sequence[FoundCertificate]) -> FoundCertificate | None:
+        lines = ["چند گواهی برای این نشست مناسب است؛ یکی را برگزینید.", "Several certificates fit; choose one."]
+        self._page(texts.CHOOSE_TITLE, lines)
+        choices: list[tuple[str, str]] = [(texts.CANCEL, "cancel")]
+        for n, found in enumerate(candidates):
+            facts = certificate_facts(found.certificate)
+            who = f"{facts['subject_cn']} ({facts['national_id'] or '—'}) — {found.token_label}"
+            choices.append((who, str(n)))
+        self._buttons(choices, default="cancel", vertical=True)
+        answer = self._wait()
+        if not answer.isdigit():
+            raise PakatError(errors.USER_CANCELLED, "no certificate was chosen")
+        self._working()
+        return candidates[int(answer)]
+
+    def pin(self) -> str:
+        self._pin_asked = True
+        self._page(texts.PIN_TITLE, texts.pin_lines(self._pending_warnings))
+        entry = self._entry(show="•")
+        self._buttons([(texts.CANCEL, "cancel"), (texts.SIGN, "sign")], default="sign")
+        entry.bind("<Return>", lambda _e: self._answer.set("sign"))
+        entry.focus_force()
+        answer = self._wait()
+        pin = entry.get() if answer == "sign" else ""
+        entry.delete(0, tk.END)  # out of the widget before anything else runs
+        self._working()
+        if not pin:
+            raise PakatError(errors.USER_CANCELLED, "no PIN was given")
+        return pin
+
+    def failed(self, error: PakatError, lines: Sequence[str]) -> None:
+        self._page(texts.error_title(error), lines, heading_colour=(160, 20, 20))
+        self._buttons([(texts.CLOSE, "close")], default="close")
+        self._wait()
+
+    def succeeded(self, outcome: SignOutcome, lines: Sequence[str]) -> None:
+        self._page(texts.SIGNED_TITLE, lines, heading_colour=(10, 110, 40))
+        self._buttons([(texts.CLOSE, "close")], default="close")
+        self._wait()
+
+    def close(self) -> None:
+        """Destroy the window (the app is done)."""
+        with contextlib.suppress(tk.TclError):  # already gone: the user closed it
+            self.root.destroy()
+
+    # -- building blocks ---------------------------------------------------------------------------
+
+    def _preview(self) -> Image.Image | None:
+        if self._client is None:
+            return None
+        try:
+            return fit(self._client.get_preview(), *PREVIEW_BOX)
+        except PakatError:
+            return None  # the review goes on with the facts alone, and says the picture is missing
+        except OSError:
+            return None  # Pillow could not read what came back as a PNG
+
+    def _page(
+        self,
+        title: str,
+        lines: Sequence[str],
+        *,
+        picture: Image.Image | None = None,
+        heading_colour: tuple[int, int, int] | None = None,
+    ) -> None:
+        self.root.title(title)
+        if self._frame is not None:
+            self._frame.destroy()
+        self._images.clear()
+        self._answer.set("")
+        self._frame = tk.Frame(self.root, background="white")
+        self._frame.pack(fill=tk.BOTH, expand=True)
+        heading = text_image([texts.APP_NAME], WIDTH, size=18, bold=True)
+        if heading_colour is not None:
+            heading.paste(heading_colour, (0, heading.height - 3, WIDTH, heading.height))
+        self._label(heading)
+        if picture is not None:
+            self._label(picture, border=True)
+        self._label(text_image(lines, WIDTH))
+        self.root.bind("<Escape>", lambda _e: self._answer.set("cancel"))
+
+    def _label(self, image: Image.Image, border: bool = False) -> None:
+        photo = self._photo(image)
+        tk.Label(self._frame, image=photo, background="white", borderwidth=1 if border else 0,
+                 relief=tk.SOLID if border else tk.FLAT).pack(anchor=tk.E, pady=4)
+
+    def _entry(self, show: str) -> tk.Entry:
+        entry = tk.Entry(self._frame, show=show, width=40, font=("TkFixedFont", 14), justify=tk.RIGHT)
+        entry.pack(anchor=tk.E, pady=8)
+        return entry
+
+    def _buttons(self, choices: Sequence[tuple[str, str]], *, default: str, vertical: bool = False) -> None:
+        row = tk.Frame(self._frame, background="white")
+        row.pack(fill=tk.X, pady=(10, 0))
+        focus: tk.Button | None = None
+        for text, value in choices:
+            photo = self._photo(text_image([text], 10 + int(WIDTH * (0.9 if vertical else 0.42)), size=14,
+                                           background=(235, 235, 235)))
+            button = tk.Button(row, image=photo, command=_setter(self._answer, value), background="#ebebeb")
+            button.bind("<Return>", _invoker(button))
+            # Right to left: the first button stands at the right edge, as Persian readers expect.
+            button.pack(side=tk.TOP if vertical else tk.RIGHT, anchor=tk.E, padx=4, pady=2)
+            if value == default:
+                focus = button
+        if focus is not None:
+            focus.focus_force()
+
+    def _photo(self, image: Image.Image) -> tk.PhotoImage:
+        photo = tk.PhotoImage(master=self.root, data=base64.b64encode(png_bytes(image)).decode("ascii"))
+        self._images.append(photo)
+        return photo
+
+    def _working(self) -> None:
+        self._page(texts.WORKING_TITLE, texts.WORKING_LINES)
+        self.root.update()  # paint it now: the next step blocks on the network or the token
+
+    def _wait(self) -> str:
+        self.root.update_idletasks()
+        self.root.deiconify()
+        self.root.lift()
+        self.root.wait_variable(self._answer)
+        return self._answer.get()
+
+    def _closed(self) -> None:
+        # The window manager's close button is a Cancel (or Close on the last window).
+        self._answer.set("cancel")
+
+
+def _invoker(button: tk.Button) -> Callable[[tk.Event[Any]], Any]:
+    return lambda _event: button.invoke()
+
+
+def _setter(variable: tk.StringVar, value: str) -> Callable[[], Any]:
+    return lambda: variable.set(value)
