@@ -29,7 +29,7 @@ from pakat import errors
 from pakat.errors import PakatError
 
 WIDTH = 640
-PREVIEW_BOX = (420, 420)
+PREVIEW_BOX = (360, 500)
 
 
 class TkScreens:
@@ -160,16 +160,22 @@ class TkScreens:
         heading = text_image([texts.APP_NAME], WIDTH, size=18, bold=True)
         if heading_colour is not None:
             heading.paste(heading_colour, (0, heading.height - 3, WIDTH, heading.height))
-        self._label(heading)
-        if picture is not None:
-            self._label(picture, border=True)
-        self._label(text_image(lines, WIDTH))
+        self._label(self._frame, heading)
+        if picture is None:
+            self._label(self._frame, text_image(lines, WIDTH))
+        else:
+            # Side by side, text on the right as Persian reads, so the window fits a 768-pixel-high screen.
+            row = tk.Frame(self._frame, background="white")
+            row.pack(fill=tk.X)
+            self._label(row, text_image(lines, WIDTH), side=tk.RIGHT)
+            self._label(row, picture, border=True, side=tk.LEFT)
         self.root.bind("<Escape>", lambda _e: self._answer.set("cancel"))
 
-    def _label(self, image: Image.Image, border: bool = False) -> None:
+    def _label(self, parent: tk.Misc | None, image: Image.Image, border: bool = False,
+               side: str = tk.TOP) -> None:
         photo = self._photo(image)
-        tk.Label(self._frame, image=photo, background="white", borderwidth=1 if border else 0,
-                 relief=tk.SOLID if border else tk.FLAT).pack(anchor=tk.E, pady=4)
+        tk.Label(parent, image=photo, background="white", borderwidth=1 if border else 0,
+                 relief=tk.SOLID if border else tk.FLAT).pack(side=side, anchor=tk.NE, pady=4, padx=4)  # type: ignore[arg-type]
 
     def _entry(self, show: str) -> tk.Entry:
         entry = tk.Entry(self._frame, show=show, width=40, font=("TkFixedFont", 14), justify=tk.RIGHT)

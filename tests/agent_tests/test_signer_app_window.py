@@ -1,0 +1,257 @@
+"""Pakat Signer's real windows: under Xvfb, typed into with xdotool, against ``pakat serve`` and SoftHSM.
+
+``pakat-signer LINK`` runs as the OS would start it, with a fresh config folder;
+the test confirms the server, reads the review, types the PIN and presses
+Return, then checks the session on the server and validates the signed PDF.
+Refusals: a token that is not the expected signer's (no PIN window ever), a
+server not confirmed (nothing sent), a wrong PIN (coded message, the session
+still signs afterwards). Screenshots of each window go under the test's tmp
+folder; their paths are printed.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from pakat_testkit import (
+    api_key,
+    assert_no_secret,
+    pakat_server,
+    pakat_worker,
+    pdf_bytes,
+    process_env,
+    stop_process,
+    wait_until,
+)
+
+from hsm_config.deployment import load_deployment, validation_config
+from validation.engine import Validator
+from validation.model import Indication
+
+PERSON = "user-gov"
+WRONG_PIN = "2468013579"  # not a factory PIN: no warning window in the way
+
+
+def _need(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is missing: install the Debian package {package} (./dev.sh setup installs it)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    """An Xvfb of this module's own on a free display number, stopped afterwards."""
+    xvfb = _need("Xvfb", "xvfb")
+    _need("xdotool", "xdotool")
+    number = next(n for n in range(120, 400)
+                  if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists())
+    proc = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1024x900x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), 20, "Xvfb listening", proc)
+        yield f":{number}"
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture(scope="module")
+def service(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """``pakat serve`` and a worker (the level is completed on the queue), on the dev deployment."""
+    home = tmp_path_factory.mktemp("signer-app-home")
+    env = {"REDIS_URL": redis_url, "PAKAT_QUEUE": f"app-{uuid.uuid4().hex[:8]}"}
+    with (
+        pakat_server(dev_env.deployment_path, home, workers=1, env=env) as (url, serve_log, _),
+        pakat_worker(home, {"PAKAT_CONFIG": str(dev_env.deployment_path), **env}) as worker_log,
+    ):
+        yield {"url": url, "home": home, "logs": [serve_log, worker_log]}
+
+
+class App:
+    """One ``pakat-signer`` process on the test display, and what the test saw of it."""
+
+    def __init__(self, dev_env: Any, display: str, link: str, config: Path, shots: Path) -> None:
+        script = Path(sys.executable).parent / "pakat-signer"
+        if not script.exists():
+            pytest.fail(f"{script} is missing: run ./dev.sh setup (it installs the pakat-signer entry point)")
+        self.display, self.shots = display, shots
+        self.env = process_env({**dev_env.softhsm_env(), "DISPLAY": display, "HOME": str(config),
+                                "XDG_CONFIG_HOME": str(config / "xdg"), "APPDATA": str(config / "appdata")})
+        self.titles: list[str] = []
+        self.proc = subprocess.Popen([str(script), link], env=self.env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+
+    def _xdotool(self, *args: str) -> str:
+        done = subprocess.run(["xdotool", *args], env=self.env, capture_output=True, text=True, timeout=20)
+        return done.stdout.strip()
+
+    def window(self, step: str, timeout: float = 90) -> str:
+        """Wait for the window titled ``Pakat Signer - <step>``, focus it, screenshot it: its id."""
+        found: list[str] = []
+
+        def shown() -> bool:
+            for wid in self._xdotool("search", "--name", "^Pakat Signer - ").split():
+                name = self._xdotool("getwindowname", wid)
+                if name and (not self.titles or self.titles[-1] != name):
+                    self.titles.append(name)
+                if name == f"Pakat Signer - {step}":
+                    found[:] = [wid]
+                    return True
+            return False
+
+        wait_until(shown, timeout, f"the window {step!r} (seen: {self.titles})", self.proc)
+        time.sleep(0.4)  # let Tk finish drawing before the picture and the keys
+        self._xdotool("windowfocus", "--sync", found[0])
+        self.screenshot(step)
+        return found[0]
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self._xdotool("key", "--clearmodifiers", key)
+            time.sleep(0.15)
+
+    def type(self, text: str) -> None:
+        self._xdotool("type", "--delay", "40", text)
+
+    def screenshot(self, step: str) -> None:
+        tool = shutil.which("import")
+        if tool is None:
+            return  # pictures are a help, not the test
+        path = self.shots / f"{len(list(self.shots.glob('*.png'))):02d}-{step.replace(' ', '_')}.png"
+        subprocess.run([tool, "-window", "root", str(path)], env=self.env, capture_output=True, timeout=30)
+        print(f"screenshot: {path}")
+
+    def finish(self, timeout: float = 60) -> tuple[int, str, str]:
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop_process(self.proc)
+            raise
+        return self.proc.returncode, out, err
+
+
+def _new_session(
+    dev_env: Any, url: str, name: str, expected: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    headers = {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
+    doc = requests.post(f"{url}/api/v1/documents", headers=headers, timeout=30,
+                        files={"pdf": (name, io.BytesIO(pdf_bytes(f"bid {name}", pages=2)))})
+    assert doc.status_code == 201, doc.text
+    created = requests.post(f"{url}/api/v1/documents/{doc.json()['id']}/signing-sessions", headers=headers,
+                            json={"level": "B-LTA", "expected_signer": expected}, timeout=30)
+    assert created.status_code == 201, created.text
+    return dict(created.json()), headers
+
+
+def _state(url: str, headers: dict[str, str], session: dict[str, Any]) -> str:
+    reply = requests.get(f"{url}/api/v1/documents/{session['document_id']}/signing-sessions/{session['id']}",
+                         headers=headers, timeout=30)
+    return str(reply.json()["state"])
+
+
+def _sign_through_the_windows(app: App, pin: str, *, confirm_server: bool) -> None:
+    if confirm_server:
+        app.window("Confirm server")
+        app.keys("Tab", "Return")  # Cancel has the focus: trusting takes a deliberate move to the other button
+    app.window("Review")
+    app.keys("Return")
+    app.window("PIN")
+    app.type(pin)
+    app.keys("Return")
+
+
+def test_the_bidder_confirms_the_server_types_the_pin_and_the_pdf_validates(
+    dev_env: Any, service: dict[str, Any], display: str, tmp_path: Path
+) -> None:
+    user = dev_env.users[PERSON]
+    url = service["url"]
+    session, headers = _new_session(dev_env, url, "app-signed.pdf",
+                                    {"national_id": user.national_code, "role": user.title})
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    app = App(dev_env, display, session["pairing_link"], tmp_path / "config", shots)
+    _sign_through_the_windows(app, user.read_pin(), confirm_server=True)
+    app.window("Signed")
+    app.keys("Return")
+    code, out, err = app.finish()
+    assert code == 0, out + err
+    assert "Pakat Signer - PIN" in app.titles and "Pakat Signer - Review" in app.titles
+    known = (tmp_path / "config" / "xdg" / "pakat-signer" / "known_servers.txt").read_text(encoding="utf-8")
+    assert url in known.splitlines()  # http://127.0.0.1:PORT: the origin, port written
+
+    wait_until(lambda: _state(url, headers, session) == "completed", 120, "the session completed at B-LTA")
+    pdf = requests.get(f"{url}/api/v1/documents/{session['document_id']}/pdf", headers=headers, timeout=30)
+    assert pdf.status_code == 200
+    report = Validator(validation_config(load_deployment(dev_env.deployment_path))).validate(pdf.content)
+    assert report.indication is Indication.TOTAL_PASSED
+    assert [(s.indication, s.pades_level) for s in report.signatures] == [(Indication.TOTAL_PASSED, "B-LTA")]
+    secrets = [session["agent_secret"], user.read_pin()]
+    assert_no_secret([out, err, *(log.read_bytes() for log in service["logs"])], secrets)
+    print(f"screenshots: {shots}")
+
+
+def test_refusals_a_wrong_token_an_unconfirmed_server_and_a_wrong_pin(
+    dev_env: Any, service: dict[str, Any], display: str, tmp_path: Path
+) -> None:
+    user = dev_env.users[PERSON]
+    url = service["url"]
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+
+    # Nobody's token fits: the coded message, and the PIN window never appears.
+    nobody, headers = _new_session(dev_env, url, "app-nobody.pdf", {"national_id": "0012345679"})
+    app = App(dev_env, display, nobody["pairing_link"], tmp_path / "config-a", shots)
+    app.window("Confirm server")
+    app.keys("Tab", "Return")
+    app.window("Error NO_MATCHING_CERTIFICATE")
+    app.keys("Return")
+    code, out, err = app.finish()
+    assert code == 6 and "NO_MATCHING_CERTIFICATE" in err, out + err
+    assert "Pakat Signer - PIN" not in app.titles and "Pakat Signer - Review" not in app.titles
+    assert _state(url, headers, nobody) == "awaiting_certificate"
+
+    # The user does not recognise the server and presses Cancel (it has the focus): nothing is sent.
+    session, headers = _new_session(dev_env, url, "app-refused.pdf",
+                                    {"national_id": user.national_code, "role": user.title})
+    fresh = tmp_path / "config-b"
+    app = App(dev_env, display, session["pairing_link"], fresh, shots)
+    app.window("Confirm server")
+    app.keys("Return")
+    app.window("Error SERVER_NOT_CONFIRMED")
+    app.keys("Return")
+    code, out, err = app.finish()
+    assert code == 8 and "SERVER_NOT_CONFIRMED" in err, out + err
+    assert _state(url, headers, session) == "awaiting_certificate"
+    assert not (fresh / "xdg" / "pakat-signer" / "known_servers.txt").exists()
+    served = b"".join(log.read_bytes() for log in service["logs"])
+    assert f"/agent/v1/sessions/{session['id']}".encode() not in served  # not even the session was read
+
+    # A wrong PIN: coded message, the session stays usable, and the next try signs without asking the server.
+    known = tmp_path / "config-c"
+    app = App(dev_env, display, session["pairing_link"], known, shots)
+    _sign_through_the_windows(app, WRONG_PIN, confirm_server=True)
+    app.window("Error WRONG_PIN")
+    app.keys("Return")
+    code, out, err = app.finish()
+    assert code == 5 and "WRONG_PIN" in err, out + err
+    assert _state(url, headers, session) == "awaiting_certificate"
+    again = App(dev_env, display, session["pairing_link"], known, shots)
+    _sign_through_the_windows(again, user.read_pin(), confirm_server=False)
+    again.window("Signed")
+    again.keys("Return")
+    code2, out2, err2 = again.finish()
+    assert code2 == 0, out2 + err2
+    assert "Pakat Signer - Confirm server" not in again.titles
+    assert _state(url, headers, session) in ("signed", "completed")
+    assert_no_secret([out, err, out2, err2], [session["agent_secret"], user.read_pin(), WRONG_PIN])
+    print(f"screenshots: {shots}")
