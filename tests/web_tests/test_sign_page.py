@@ -22,6 +22,7 @@ import requests
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
+from openapi_kit import SPEC_PATH, Spec
 from pakat_testkit import api_key, pakat_app, pakat_server, pdf_bytes, tidy_client, wait_until
 from session_kit import PERSON, Agent, Platform, Token
 from web_tests.test_validate_page import CHROMEDRIVER, CHROMIUM, EXTERNAL_URL, JALALI_DATE, assert_only_loopback
@@ -33,6 +34,7 @@ from validation.engine import Validator
 from validation.model import Indication
 
 RETURN_PREFIX = "https://platform.example/tenders/"
+SPEC = Spec(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8")))
 TOKEN_HEADER = "X-Pakat-View-Token"
 
 
@@ -85,7 +87,9 @@ def state(client: FlaskClient, session_id: str, token: str | None, lang: str = "
 
 def test_page_url_carries_the_view_token_only_in_its_fragment(client: FlaskClient, platform: Platform) -> None:
     doc = platform.upload()
-    created = platform.session(doc["id"], level="B-B", return_url=RETURN_PREFIX + "1234/bids?x=1")
+    reply = client.post(f"/api/v1/documents/{doc['id']}/signing-sessions", headers=platform.headers,
+                        json={"level": "B-B", "return_url": RETURN_PREFIX + "1234/bids?x=1"})
+    created = SPEC.check("/api/v1/documents/{doc_id}/signing-sessions", "post", reply)
     token = view_token(created)
     assert len(token) >= 43 and agent_secret_for(token) == created["agent_secret"]
     assert created["return_url"] == RETURN_PREFIX + "1234/bids?x=1"
@@ -114,7 +118,7 @@ def test_state_for_a_valid_token(client: FlaskClient, platform: Platform, dev_en
                                expected_signer={"national_id": user.national_code, "role": "مدیرعامل"})
     reply = state(client, created["id"], view_token(created))
     assert reply.status_code == 200, reply.json
-    body = reply.json
+    body = SPEC.check("/sign/{session_id}/state", "get", reply)
     assert body["state"] == "awaiting_certificate" and body["phase"] == "waiting" and not body["final"]
     assert body["phase_label"] == "در انتظار امضا"
     assert body["pairing_link"] == created["pairing_link"]
@@ -155,6 +159,7 @@ def test_unknown_session_and_wrong_token_answer_alike(client: FlaskClient, platf
     assert [a.status_code for a in answers] == [404] * len(answers)
     assert len(bodies) == 1, bodies
     assert answers[0].json["error"]["code"] == "SESSION_NOT_FOUND"
+    SPEC.check(f"/sign/{{session_id}}/{path}", "get", answers[0])
     assert all(a.headers["Cache-Control"] == "no-store" for a in answers)
 
 
@@ -175,6 +180,7 @@ def test_pairing_link_only_while_open_and_pdf_once_signed(app: Flask, client: Fl
     finally:
         person.key.close()
     body = state(client, created["id"], token).json
+    SPEC.check("/sign/{session_id}/state", "get", state(client, created["id"], token))
     assert (body["state"], body["phase"], body["final"], body["download"]) == ("completed", "signed", True, True)
     assert "pairing_link" not in body and "qr_svg" not in body
     assert created["agent_secret"] not in str(body)
@@ -213,7 +219,8 @@ def test_pairing_link_only_while_open_and_pdf_once_signed(app: Flask, client: Fl
 ])
 def test_return_url_is_compared_parsed(url: str, allowed: bool) -> None:
     assert return_url_allowed(url, RETURN_PREFIX) is allowed
-    assert PlatformConfig("0" * 64, "demo-co", "x", "y", return_urls=(RETURN_PREFIX,)).allows_return_url(url) is allowed
+    configured = PlatformConfig("0" * 64, "demo-co", "x", "y", return_urls=(RETURN_PREFIX,))
+    assert configured.allows_return_url(url) is allowed
 
 
 def test_prefix_without_slash_admits_itself_and_below() -> None:
@@ -229,6 +236,7 @@ def test_return_url_refused_with_a_code(client: FlaskClient, platform: Platform,
         reply = client.post(f"/api/v1/documents/{doc['id']}/signing-sessions", headers=platform.headers,
                             json={"level": "B-B", "return_url": url})
         assert reply.status_code == 400 and reply.json["error"]["code"] == "RETURN_URL_REFUSED", reply.json
+        SPEC.check("/api/v1/documents/{doc_id}/signing-sessions", "post", reply)
         assert url not in reply.get_data(as_text=True)
     other = Platform(client, api_key(dev_env, "demo-gov"))  # a key with no return_urls at all
     doc = other.upload()
@@ -337,7 +345,8 @@ def test_bidder_signs_and_the_page_follows(browser: Any, server: dict[str, Any],
     person = Token(dev_env, PERSON)
     try:
         answer = requests.post(f"{agent_url}/certificate", headers=agent, timeout=30,
-                               json={"certificate": person.certificate_b64, "chain": [], "digest_algorithm": "sha256"})
+                               json={"certificate": person.certificate_b64, "chain": [],
+                                     "digest_algorithm": "sha256"})
         assert answer.status_code == 200, answer.text
         wait_until(lambda: by_id("phase").get_attribute("data-phase") == "signing", 20, "the page sees signing")
         posted = requests.post(f"{agent_url}/signature", headers=agent, timeout=30,
