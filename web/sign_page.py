@@ -32,6 +32,8 @@ import io
 from typing import Any
 
 import segno
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from flask import Blueprint, Response, jsonify, render_template, request, send_file, url_for
 
 from envelopes.bids import check_download
@@ -232,7 +234,7 @@ def _state_json(seen: PageView, lang: Lang) -> dict[str, Any]:
         "return_url": session.return_url,
     }
     if session.signer_subject:
-        body["signer"] = session.signer_subject
+        body["signer"] = _common_name(session.signer_subject)
     if session.error_code:
         kind = errors.KINDS.get(session.error_code)
         body["error"] = {"code": session.error_code,
@@ -242,6 +244,15 @@ def _state_json(seen: PageView, lang: Lang) -> dict[str, Any]:
         body["pairing_link"] = link
         body["qr_svg"] = _qr_data_url(link)
     return body
+
+
+def _common_name(subject: str) -> str:
+    # A person reads their name, not an RFC 4514 string of OIDs; the full subject stays in the API.
+    try:
+        names = x509.Name.from_rfc4514_string(subject).get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return subject
+    return str(names[0].value) if names else subject
 
 
 def _platform_name(session: SessionView, doc: DocumentView, lang: Lang) -> str:

@@ -356,6 +356,7 @@ def test_bidder_signs_and_the_page_follows(browser: Any, server: dict[str, Any],
         person.key.close()
     wait_until(lambda: by_id("phase").get_attribute("data-phase") == "signed", 20, "the page sees signed")
     assert by_id("phase").text == "Signed" and not by_id("act").is_displayed()
+    assert by_id("signer").text and "=" not in by_id("signer").text  # the name, not an RFC 4514 string
     assert by_id("return").get_attribute("href") == RETURN_PREFIX + "77"
     browser.save_screenshot(str(tmp_path / "sign-page-en-signed.png"))
 
