@@ -136,6 +136,8 @@ signing_sessions = Table(
     Column("error_detail", Text, nullable=True),
     # Where the signature's visible block goes (JSON of signer.placement.VisibleSignature); NULL: invisible.
     Column("appearance", Text, nullable=True),
+    # Where the signing page links back to, once allowed by the platform's return_urls; NULL: no link.
+    Column("return_url", Text, nullable=True),
     Index("ix_signing_sessions_document", "document_id"),
 )
 

@@ -10,6 +10,15 @@ signed attributes) is kept in the session's row and never leaves the server.
 After the signature step the document holds the B-B signature and is busy for
 this session until :func:`raise_signature_job` has added the timestamp and
 the LTV data on the queue; the platform hears of the outcome by webhook.
+
+Two secrets, one stored hash. The *view token* is drawn at random and goes
+only into the signing page's URL fragment (never to a server log or a
+Referer); the *agent secret* is derived from it (:func:`agent_secret_for`).
+The database keeps the hash of the agent secret alone, so it can check both
+(a view token by deriving the secret and hashing it), yet can rebuild the
+pairing link only for a caller who presents the view token: a copy of the
+database signs nothing. The agent secret cannot be turned back into the view
+token.
 """
 
 from __future__ import annotations
@@ -121,6 +130,11 @@ class SessionView:
     completed_revision: int | None
     error_code: str | None
     error_detail: str | None
+    return_url: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -142,6 +156,8 @@ class SessionView:
             body["signed_revision"] = self.signed_revision
         if self.completed_revision is not None:
             body["completed_revision"] = self.completed_revision
+        if self.return_url:
+            body["return_url"] = self.return_url
         if self.error_code:
             kind = errors.KINDS.get(self.error_code)
             body["error"] = {"code": self.error_code, "message_fa": kind.fa if kind else None,
@@ -151,10 +167,20 @@ class SessionView:
 
 @dataclass(frozen=True)
 class NewSession:
-    """A session just created: the only time its agent secret is shown."""
+    """A session just created: the only time its agent secret and view token are shown."""
 
     session: SessionView
     secret: str
+    view_token: str
+
+
+@dataclass(frozen=True)
+class PageView:
+    """What the signing page shows a holder of the view token; ``secret`` only while the session is open."""
+
+    session: SessionView
+    document: DocumentView
+    secret: str | None
 
 
 @dataclass(frozen=True)
@@ -193,11 +219,14 @@ class SigningSessions:
         expected: ExpectedSigner,
         expires_in: timedelta = DEFAULT_EXPIRY,
         appearance: VisibleSignature | None = None,
+        return_url: str | None = None,
     ) -> NewSession:
-        """Open a session on a document of ``organisation``; the secret is returned once, stored hashed.
+        """Open a session on a document of ``organisation``; the secrets are returned once, stored hashed.
 
         ``appearance`` makes the signature visible; a place the document cannot
         offer now is refused here rather than after the user chose a certificate.
+        ``return_url`` must already be allowed for the caller (the web layer checks
+        it against the API key's ``return_urls``).
         """
         if not MIN_EXPIRY <= expires_in <= MAX_EXPIRY:
             raise InputError(errors.REQUEST_INVALID, "expires_in must be between 60 and 3600 seconds")
@@ -209,7 +238,8 @@ class SigningSessions:
             # A bid envelope's document: only while the envelope accepts changes, for one of its signatories.
             expected = session_signer(conn, doc_id, expected, utcnow())
         check_signable(self.store.path(doc.head.sha256), appearance, max_bytes=self.deployment.max_pdf_bytes)
-        secret = secrets.token_urlsafe(32)  # 256 bits
+        view_token = secrets.token_urlsafe(32)  # 256 bits
+        secret = agent_secret_for(view_token)
         now = utcnow()
         session_id = secrets.token_hex(16)
         with self.database.write() as conn:
@@ -218,8 +248,9 @@ class SigningSessions:
                 state=AWAITING_CERTIFICATE, level=level.value, expected_national_id=expected.national_id,
                 expected_role=expected.role, created_at=now, updated_at=now, expires_at=now + expires_in,
                 appearance=json.dumps(appearance.as_dict()) if appearance is not None else None,
+                return_url=return_url,
             ))
-        return NewSession(self.get(organisation, doc_id, session_id), secret)
+        return NewSession(self.get(organisation, doc_id, session_id), secret, view_token)
 
     def get(self, organisation: str, doc_id: str, session_id: str) -> SessionView:
         """A session of this organisation's document; anything else is SESSION_NOT_FOUND."""
@@ -249,6 +280,24 @@ class SigningSessions:
             if view.state != CANCELLED:
                 raise PakatError(errors.SESSION_FINISHED, view.state)
         return self.get(organisation, doc_id, session_id)
+
+    # -- the signing page's side ------------------------------------------------------
+    def for_page(self, session_id: str, view_token: str) -> PageView:
+        """The session and its document for a holder of the view token; else SESSION_NOT_FOUND.
+
+        An unknown session and a wrong token are refused alike (same code, same
+        work), so the page's endpoints tell a stranger nothing, not even that an
+        id exists. The agent secret comes back only while the session is open.
+        """
+        secret = agent_secret_for(view_token) if view_token else ""
+        with self.database.begin() as conn:
+            row = conn.execute(select(signing_sessions).where(signing_sessions.c.id == session_id)).first()
+            stored = row.secret_sha256 if row is not None else _UNKNOWN_SESSION_HASH
+            if not hmac.compare_digest(_hash_secret(secret), stored) or row is None or not view_token:
+                raise InputError(errors.SESSION_NOT_FOUND)
+            doc = load_document(conn, None, row.document_id)
+        view = _view(row)
+        return PageView(view, doc, secret if view.is_open else None)
 
     # -- the agent's side -----------------------------------------------------------
     def for_agent(self, session_id: str, secret: str) -> tuple[SessionView, DocumentView]:
@@ -512,6 +561,15 @@ def _event_base(view: SessionView) -> dict[str, Any]:
     return {"document_id": view.document_id, "session_id": view.id, "level": view.level}
 
 
+def agent_secret_for(view_token: str) -> str:
+    """The agent secret of the session whose view token this is: HMAC-SHA256, base64url without padding.
+
+    One way only: the page's token yields the agent's secret, never the reverse.
+    """
+    mac = hmac.new(view_token.encode("utf-8"), b"pakat signing-session agent secret v1", hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+
 def pairing_link(agent_url: str, secret: str) -> str:
     """``pakat://sign?session=…&secret=…``: for the user's own device only (QR code, deep link)."""
     return f"pakat://sign?session={quote(agent_url, safe='')}&secret={quote(secret, safe='')}"
@@ -522,6 +580,10 @@ def pairing_link(agent_url: str, secret: str) -> str:
 
 def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+# Compared against when the session does not exist, so that case costs what a wrong token costs.
+_UNKNOWN_SESSION_HASH = "0" * 64
 
 
 def _session_row(conn: Connection, session_id: str) -> Row[Any]:
@@ -580,6 +642,7 @@ def _view(row: Row[Any]) -> SessionView:
         completed_revision=row.completed_revision,
         error_code=row.error_code,
         error_detail=row.error_detail,
+        return_url=row.return_url,
     )
 
 

@@ -49,6 +49,9 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
           name_fa: سامانه نمونه تدارکات
           name_en: Demo procurement platform
           seal: demo-gov                # optional: the organisation whose seal signs this platform's receipts
+        return_urls:                    # optional: where the signing page may send the bidder back to;
+          - https://platform.example/tenders/   # a session's return_url must start with one of these,
+                                        # compared parsed: scheme, host, port, then whole path segments
         webhook:                        # optional: signature.completed / signature.failed events
           url: https://platform.example/pakat/events
           secret_env: PAKAT_WEBHOOK_SECRET_DEMO   # or secret_file: secrets/demo-platform.webhook
@@ -186,6 +189,12 @@ class Platform:
     # The organisation whose HSM seal signs this platform's submission receipts (its own seal,
     # not a bidder's); None: the platform issues no receipts.
     seal: str | None = None
+    # Prefixes a session's return_url must fall under (see :func:`return_url_allowed`); none: no return link.
+    return_urls: tuple[str, ...] = ()
+
+    def allows_return_url(self, url: str) -> bool:
+        """Whether ``url`` falls under one of this platform's ``return_urls``."""
+        return any(return_url_allowed(url, prefix) for prefix in self.return_urls)
 
 
 @dataclass(frozen=True)
@@ -507,8 +516,89 @@ def _platforms(
             name_en=str(named.get("name_en") or org.name_en),
             webhook=_webhook(entry.get("webhook"), source, f"{where}.webhook", rel),
             seal=str(seal) if seal is not None else None,
+            return_urls=_return_urls(entry.get("return_urls"), source, f"{where}.return_urls"),
         )
     return platforms
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class _UrlParts:
+    scheme: str
+    host: str
+    port: int
+    segments: tuple[str, ...]
+    has_extra: bool  # a query or fragment
+
+
+def _url_parts(url: str) -> _UrlParts | None:
+    """``url`` split for comparison, or None when it is no plain absolute http(s) URL.
+
+    Refused outright: credentials, backslashes and control characters (browsers
+    and parsers disagree on them), and ``.``/``..`` segments or percent-encoded
+    slashes and dots (they would let a path climb out of its prefix once a
+    browser normalised it).
+    """
+    if "\\" in url or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    if parts.username is not None or parts.password is not None:
+        return None
+    lowered = parts.path.lower()
+    if "%2f" in lowered or "%5c" in lowered or "%2e" in lowered:
+        return None
+    segments = tuple(parts.path.split("/")[1:]) if parts.path else ()
+    if any(s in (".", "..") for s in segments):
+        return None
+    return _UrlParts(scheme, parts.hostname.lower().rstrip("."), port or _DEFAULT_PORTS[scheme], segments,
+                     bool(parts.query or parts.fragment))
+
+
+def return_url_allowed(url: str, prefix: str) -> bool:
+    """Whether ``url`` is under ``prefix``: same scheme, host and port, and the prefix's whole path segments.
+
+    Never a string ``startswith``: ``https://platform.example.evil.com`` or
+    ``https://platform.example@evil.com`` start with ``https://platform.example``,
+    and ``/tenders-old`` starts with ``/tenders``. A prefix ending in ``/`` admits
+    anything below it; one without admits itself and anything below it.
+    """
+    got, allowed = _url_parts(url), _url_parts(prefix)
+    if got is None or allowed is None or len(url) > 2000:
+        return False
+    if (got.scheme, got.host, got.port) != (allowed.scheme, allowed.host, allowed.port):
+        return False
+    if allowed.has_extra:
+        return False
+    below = bool(allowed.segments) and allowed.segments[-1] == ""  # "/tenders/": strictly below /tenders
+    want = allowed.segments[:-1] if below else allowed.segments
+    if below and len(got.segments) <= len(want):
+        return False
+    return got.segments[:len(want)] == want
+
+
+def _return_urls(raw: Any, source: Path, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(u, str) for u in raw):
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: {where} must be a list of URL prefixes")
+    for n, prefix in enumerate(raw):
+        parts = _url_parts(prefix)
+        if parts is None or parts.has_extra:
+            raise AccessError(
+                errors.CONFIG_INVALID,
+                f"{source}: {where}[{n}] must be an http or https URL with a host, without credentials, "
+                "query or fragment",
+            )
+    return tuple(raw)
 
 
 def _webhook(raw: Any, source: Path, where: str, rel: Callable[[Any, str], Path]) -> Webhook | None:

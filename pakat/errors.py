@@ -272,6 +272,16 @@ AGENT_SECRET_INVALID = _kind(
     "رمز نشست امضا نادرست است یا فرستاده نشده است.",
     "The signing session's agent secret is missing or wrong.",
 )
+RETURN_URL_REFUSED = _kind(
+    "RETURN_URL_REFUSED", 400, 3,
+    "نشانی بازگشت (return_url) در فهرست نشانی‌های مجاز این کلید API نیست.",
+    "The return_url is not under one of this API key's allowed return URLs.",
+)
+SIGNED_PDF_NOT_READY = _kind(
+    "SIGNED_PDF_NOT_READY", 409, 3,
+    "سند امضاشده هنوز آماده نیست؛ تا پایان امضا صبر کنید.",
+    "The signed document is not ready yet; wait until the signing completes.",
+)
 SESSION_EXPIRED = _kind(
     "SESSION_EXPIRED", 410, 3,
     "مهلت این نشست امضا تمام شده است؛ نشست تازه‌ای بسازید.",

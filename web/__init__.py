@@ -1,4 +1,4 @@
-"""Flask application factory and blueprints (api, agent, pages, the /validate page)."""
+"""Flask application factory and blueprints (api, agent, pages, the /validate and /sign pages)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,19 @@ from envelopes.schema import check_current
 from envelopes.services import Services
 from hsm_config.deployment import load_deployment
 from pakat.settings import Settings
-from web import agent, api, batches_api, documents_api, errors, health, pages, tenders_api, uploads, validate_page
+from web import (
+    agent,
+    api,
+    batches_api,
+    documents_api,
+    errors,
+    health,
+    pages,
+    sign_page,
+    tenders_api,
+    uploads,
+    validate_page,
+)
 from web.state import EXTENSION_KEY
 
 log = logging.getLogger(__name__)
@@ -47,6 +59,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     uploads.register(app)
     errors.register(app)
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, tenders_api.bp, agent.bp, pages.bp,
-                      validate_page.bp):
+                      validate_page.bp, sign_page.bp):
         app.register_blueprint(blueprint)
     return app

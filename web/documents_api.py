@@ -82,15 +82,17 @@ def seal_document(doc_id: str) -> Response:
 
 @bp.post("/<doc_id>/signing-sessions")
 def create_session(doc_id: str) -> tuple[Response, int]:
-    """Open a signing session; the answer carries the one-time agent secret and the pairing QR code."""
+    """Open a signing session; the answer carries the one-time agent secret, the pairing QR code and
+    the signing page's URL (its view token in the fragment: see :mod:`web.sign_page`)."""
     organisation = organisation_of_caller()
     body = json_body()
     level = PadesLevel.parse(str(body.get("level") or DEFAULT_LEVEL))
     expected = _expected_signer(body.get("expected_signer"))
     expires_in = _expires_in(body.get("expires_in"))
     appearance = parse_visible(body.get("visible"))
+    return_url = _return_url(body.get("return_url"))
     created = app_services().sessions().create(organisation, doc_id, level, expected, expires_in,
-                                              appearance=appearance)
+                                              appearance=appearance, return_url=return_url)
     response = jsonify(_created_json(created))
     response.headers["Cache-Control"] = "no-store"  # it carries the agent secret
     return response, 201
@@ -124,10 +126,19 @@ def json_body(limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
     return body
 
 
+def public_base() -> str:
+    """Where people and agents reach Pakat: PAKAT_PUBLIC_URL, else the address this request came to."""
+    return app_services().settings.public_url or request.host_url.rstrip("/")
+
+
 def agent_url(session_id: str) -> str:
-    """The session's URL for the agent: PAKAT_PUBLIC_URL, else the address this request came to."""
-    base = app_services().settings.public_url or request.host_url.rstrip("/")
-    return f"{base}/agent/v1/sessions/{session_id}"
+    """The session's URL for the agent."""
+    return f"{public_base()}/agent/v1/sessions/{session_id}"
+
+
+def signing_page_url(session_id: str, view_token: str) -> str:
+    """The bidder's page: the view token rides in the fragment, which no browser sends to a server."""
+    return f"{public_base()}/sign/{session_id}#{view_token}"
 
 
 def _created_json(created: NewSession) -> dict[str, Any]:
@@ -145,6 +156,7 @@ def _created_json(created: NewSession) -> dict[str, Any]:
         "pairing_link": link,
         "qr_svg": svg.getvalue().decode("utf-8"),
         "qr_png_base64": base64.b64encode(png.getvalue()).decode("ascii"),
+        "signing_page_url": signing_page_url(session.id, created.view_token),
     }
 
 
@@ -168,6 +180,19 @@ def _expected_signer(raw: Any) -> ExpectedSigner:
     if national_id is not None and not national_id.isdigit():
         raise InputError(errors.REQUEST_INVALID, "expected_signer.national_id must be digits")
     return ExpectedSigner(national_id, role)
+
+
+def _return_url(raw: Any) -> str | None:
+    """The session's return_url if under one of the caller's key's ``return_urls``; else RETURN_URL_REFUSED."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw:
+        raise InputError(errors.REQUEST_INVALID, "return_url must be a URL")
+    platform = app_services().deployment.platforms.get(caller_api_key_sha256())
+    if platform is None or not platform.allows_return_url(raw):
+        # The URL is not echoed: a platform's return URL may carry its own tokens.
+        raise InputError(errors.RETURN_URL_REFUSED)
+    return raw
 
 
 def _expires_in(raw: Any) -> timedelta:

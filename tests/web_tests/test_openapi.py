@@ -33,7 +33,7 @@ from signer.keys import Pkcs11Key
 from web import errors as web_errors
 
 PERSON = "user-independent"
-DOCUMENTED_PREFIXES = ("/api/v1/", "/agent/v1/")
+DOCUMENTED_PREFIXES = ("/api/v1/", "/agent/v1/", "/sign/")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 
 

@@ -1,0 +1,294 @@
+"""The bidder's signing page, ``/sign/<session>#<view token>``: what will be signed, and a button to sign it.
+
+Access design: no secret that can sign ever travels in a URL a server logs or a
+browser sends as a Referer.
+
+* The platform gets ``signing_page_url`` = ``/sign/<session id>#<view token>``.
+  The session id alone grants nothing; the view token rides in the fragment,
+  which browsers never send to a server (so it is in no access log, proxy log
+  or Referer).
+* ``GET /sign/<id>`` is the same static shell for every id, token or not: it
+  holds no session data and cannot tell a real session from an invented one.
+* The page's script (served from here, under a CSP that allows no other
+  script) reads the fragment and sends the token in the ``X-Pakat-View-Token``
+  header to ``GET /sign/<id>/state``, which answers the session's facts and
+  state, and, while the session is open, the ``pakat://`` pairing link and its
+  QR code. The agent secret in that link is derived from the view token
+  (:func:`envelopes.sessions.agent_secret_for`); the server keeps only its hash.
+* ``/sign/<id>/preview.png`` and ``/sign/<id>/signed.pdf`` are authorized the
+  same way (the script fetches them and hands the browser a ``blob:`` URL).
+* An unknown session and a wrong or missing token answer the same 404
+  SESSION_NOT_FOUND. Every answer is ``Cache-Control: no-store`` and
+  ``Referrer-Policy: no-referrer``; the page never asks for a PIN (the PIN is
+  typed into the agent, on the bidder's own machine).
+
+Views parse and render; :meth:`envelopes.sessions.SigningSessions.for_page` decides.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import segno
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from flask import Blueprint, Response, jsonify, render_template, request, send_file, url_for
+
+from envelopes.bids import check_download
+from envelopes.database import utcnow
+from envelopes.documents import DocumentView, RevisionView
+from envelopes.previews import first_page_png
+from envelopes.sessions import (
+    AWAITING_CERTIFICATE,
+    AWAITING_SIGNATURE,
+    CANCELLED,
+    COMPLETED,
+    EXPIRED,
+    FAILED,
+    SIGNED,
+    PageView,
+    SessionView,
+    pairing_link,
+)
+from pakat import errors
+from pakat.dates import format_datetime, format_int, iso_utc
+from pakat.errors import PakatError
+from pakat.text import Lang, localize_digits
+from validation.reports.labels import parse_lang
+from web.documents_api import agent_url
+from web.state import app_services
+
+bp = Blueprint("sign_page", __name__, template_folder="templates")
+
+TOKEN_HEADER = "X-Pakat-View-Token"
+POLL_SECONDS = 3
+# Scripts, styles, fonts and fetches from this server only; images also as data: (the QR code)
+# and blob: (the preview the script fetched with the token). No inline script, no inline style.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; font-src 'self'; "
+    "img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+# What the bidder reads, by the session's state: the page's six phases.
+PHASES: dict[str, str] = {
+    AWAITING_CERTIFICATE: "waiting",
+    AWAITING_SIGNATURE: "signing",
+    SIGNED: "signing",  # the signature is in; the timestamp and LTV data are being added
+    COMPLETED: "signed",
+    FAILED: "failed",
+    EXPIRED: "expired",
+    CANCELLED: "cancelled",
+}
+FINAL_PHASES = frozenset({"signed", "failed", "expired", "cancelled"})
+
+WORDS: dict[str, tuple[str, str]] = {
+    "title": ("امضای سند", "Sign a document"),
+    "switch": ("English", "فارسی"),
+    "loading": ("در حال خواندن نشست امضا…", "Reading the signing session…"),
+    "not_found": ("این نشانی امضا درست یا کامل نیست، یا نشست دیگر وجود ندارد. نشانی را دوباره از سامانه بگیرید.",
+                  "This signing link is wrong or incomplete, or the session no longer exists. "
+                  "Get the link again from the platform."),
+    "asks": ("درخواست‌کننده", "Requested by"),
+    "why": ("این سامانه از شما می‌خواهد سند زیر را با توکن امضای خودتان امضا کنید.",
+            "This platform asks you to sign the document below with your own signing token."),
+    "document": ("سند", "Document"),
+    "pages": ("تعداد صفحه‌ها", "Pages"),
+    "size": ("اندازه", "Size"),
+    "sha256": ("چکیدهٔ SHA-256", "SHA-256 digest"),
+    "signer": ("امضاکنندهٔ مورد انتظار", "Expected signer"),
+    "national_id": ("کد ملی", "National ID"),
+    "role": ("سمت", "Role"),
+    "anyone": ("هر دارندهٔ گواهی معتبر", "Anyone with a valid certificate"),
+    "level": ("سطح امضا", "Signature level"),
+    "expires": ("مهلت", "Deadline"),
+    "time_left": ("زمان باقی‌مانده", "Time left"),
+    "state": ("وضعیت", "State"),
+    "sign": ("امضا با توکن من", "Sign with my token"),
+    "sign_help": ("توکن را به رایانه وصل کنید و دکمه را بزنید؛ برنامهٔ پاکت رمز توکن را می‌پرسد، نه این صفحه.",
+                  "Plug in your token and press the button; the Pakat app asks for the token's PIN, "
+                  "never this page."),
+    "qr": ("یا با گوشی این کد را بخوانید", "Or scan this code with your phone"),
+    "preview": ("صفحهٔ نخست سند", "The document's first page"),
+    "download": ("دریافت PDF امضاشده", "Download the signed PDF"),
+    "back": ("بازگشت به سامانه", "Back to the platform"),
+    "signed_by": ("امضاکننده", "Signed by"),
+    "error": ("خطا", "Error"),
+    "bytes": ("بایت", "bytes"),
+    "phase_waiting": ("در انتظار امضا", "Waiting for your signature"),
+    "phase_signing": ("در حال امضا…", "Signing…"),
+    "phase_signed": ("امضا شد", "Signed"),
+    "phase_failed": ("امضا ناموفق بود", "Signing failed"),
+    "phase_expired": ("مهلت امضا تمام شد", "The signing session expired"),
+    "phase_cancelled": ("نشست امضا لغو شد", "The signing session was cancelled"),
+}
+
+
+def word(key: str, lang: Lang) -> str:
+    fa, en = WORDS[key]
+    return fa if lang == "fa" else en
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    # Every answer here is about one bidder's session: no cache keeps it, no Referer leaves it.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+@bp.get("/sign/<session_id>")
+def page(session_id: str) -> Response:
+    """The page's shell: the same for every id; its script fetches the session with the fragment's token."""
+    lang = _lang()
+    other: Lang = "en" if lang == "fa" else "fa"
+    body = render_template(
+        "sign.html",
+        lang=lang,
+        dir="rtl" if lang == "fa" else "ltr",
+        other=other,
+        words={key: word(key, lang) for key in WORDS},
+        other_title=word("title", other),
+        switch_url=_page_url(session_id, other),
+        base=url_for("sign_page.page", session_id=session_id),
+        poll_ms=POLL_SECONDS * 1000,
+    )
+    return Response(body, mimetype="text/html")
+
+
+@bp.get("/sign/<session_id>/state")
+def state(session_id: str) -> Response:
+    """The session's facts and live state; the pairing link and its QR code only while it is open."""
+    lang = _lang()
+    seen = app_services().sessions().for_page(session_id, _token())
+    return jsonify(_state_json(seen, lang))
+
+
+@bp.get("/sign/<session_id>/preview.png")
+def preview(session_id: str) -> Response:
+    """The first page of the document, for the page's script."""
+    services = app_services()
+    doc = services.sessions().for_page(session_id, _token()).document
+    cache = services.settings.home / "previews"
+    png = first_page_png(services.store.path(doc.head.sha256), doc.head.sha256, cache)
+    return Response(png, mimetype="image/png")
+
+
+@bp.get("/sign/<session_id>/signed.pdf")
+def signed_pdf(session_id: str) -> Response:
+    """The document as this session's signature completed it; SIGNED_PDF_NOT_READY before that."""
+    services = app_services()
+    seen = services.sessions().for_page(session_id, _token())
+    revision = _completed(seen)
+    if revision is None:
+        raise PakatError(errors.SIGNED_PDF_NOT_READY, seen.session.state)
+    check_download(services.database, seen.document.id)
+    response = send_file(services.store.path(revision.sha256), mimetype="application/pdf", as_attachment=True,
+                         download_name=seen.document.name, conditional=False, etag=False, max_age=0)
+    response.headers["X-Pakat-SHA256"] = revision.sha256
+    return response
+
+
+def _page_url(session_id: str, lang: Lang) -> str:
+    # Persian is the default and keeps the clean URL.
+    if lang == "en":
+        return url_for("sign_page.page", session_id=session_id, lang="en")
+    return url_for("sign_page.page", session_id=session_id)
+
+
+def _lang() -> Lang:
+    return parse_lang(request.args.get("lang"))
+
+
+def _token() -> str:
+    # Only ever a header: a token in the query string would reach the server's log.
+    return request.headers.get(TOKEN_HEADER, "").strip()
+
+
+def _completed(seen: PageView) -> RevisionView | None:
+    number = seen.session.completed_revision
+    if seen.session.state != COMPLETED or number is None:
+        return None
+    return next((r for r in seen.document.revisions if r.number == number), None)
+
+
+def _state_json(seen: PageView, lang: Lang) -> dict[str, Any]:
+    session, doc = seen.session, seen.document
+    phase = PHASES.get(session.state, "failed")
+    body: dict[str, Any] = {
+        "state": session.state,
+        "phase": phase,
+        "phase_label": word(f"phase_{phase}", lang),
+        "final": phase in FINAL_PHASES,
+        "level": session.level,
+        "expires_at": iso_utc(session.expires_at),
+        "expires_at_text": format_datetime(session.expires_at, lang),
+        "seconds_left": max(0, int((session.expires_at - utcnow()).total_seconds())) if session.is_open else 0,
+        "platform": _platform_name(session, doc, lang),
+        "document": _document_json(doc, lang),
+        "expected_signer": _expected_json(session, lang),
+        "download": _completed(seen) is not None,
+        "return_url": session.return_url,
+    }
+    if session.signer_subject:
+        body["signer"] = _common_name(session.signer_subject)
+    if session.error_code:
+        kind = errors.KINDS.get(session.error_code)
+        body["error"] = {"code": session.error_code,
+                         "message": (kind.fa if lang == "fa" else kind.en) if kind else session.error_code}
+    if seen.secret is not None:
+        link = pairing_link(agent_url(session.id), seen.secret)
+        body["pairing_link"] = link
+        body["qr_svg"] = _qr_data_url(link)
+    return body
+
+
+def _common_name(subject: str) -> str:
+    # A person reads their name, not an RFC 4514 string of OIDs; the full subject stays in the API.
+    try:
+        names = x509.Name.from_rfc4514_string(subject).get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return subject
+    return str(names[0].value) if names else subject
+
+
+def _platform_name(session: SessionView, doc: DocumentView, lang: Lang) -> str:
+    deployment = app_services().deployment
+    platform = deployment.platforms.get(doc.api_key_sha256 or "")
+    if platform is not None:
+        return platform.name_fa if lang == "fa" else platform.name_en
+    org = deployment.organisations.get(session.organisation)
+    if org is not None:
+        return org.name_fa if lang == "fa" else org.name_en
+    return session.organisation
+
+
+def _document_json(doc: DocumentView, lang: Lang) -> dict[str, Any]:
+    return {
+        "name": doc.name,
+        "pages": doc.pages,
+        "pages_text": format_int(doc.pages, lang),
+        "sha256": doc.head.sha256,
+        "size": doc.head.size,
+        "size_text": f"{format_int(doc.head.size, lang)} {word('bytes', lang)}",
+        "created_at_text": format_datetime(doc.created_at, lang),
+    }
+
+
+def _expected_json(session: SessionView, lang: Lang) -> dict[str, Any]:
+    expected = session.expected_signer
+    return {
+        "national_id": localize_digits(expected.national_id, lang) if expected.national_id else None,
+        "role": expected.role,
+    }
+
+
+def _qr_data_url(link: str) -> str:
+    # segno's SVG as a data: URL for an <img>: no external QR service, no inline markup to trust.
+    svg = io.BytesIO()
+    segno.make(link, error="m").save(svg, kind="svg", scale=4, border=2, xmldecl=False)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.getvalue()).decode("ascii")
+
