@@ -184,6 +184,23 @@ class PageView:
 
 
 @dataclass(frozen=True)
+class PreparedRevision:
+    """What the certificate step prepared, for the agent to check: the stored base, then the update.
+
+    The update (with its empty hole) is small; the base is streamed from the
+    store, never copied in memory.
+    """
+
+    base: Path
+    base_size: int
+    update: bytes
+
+    @property
+    def size(self) -> int:
+        return self.base_size + len(self.update)
+
+
+@dataclass(frozen=True)
 class DataToSign:
     """The certificate step's answer: what the token signs, and for whom."""
 
@@ -353,6 +370,25 @@ class SigningSessions:
                 raise PakatError(errors.STEP_OUT_OF_ORDER, "the certificate was already posted")
             row = _session_row(conn, session_id)
         return DataToSign(_view(row), prepared, signer)
+
+    def prepared_revision(self, session_id: str, secret: str) -> PreparedRevision:
+        """The revision the certificate step prepared, hole still empty, while a signature is awaited.
+
+        The agent hashes its /ByteRange itself and compares the signed
+        attributes' message digest, so a swapped hash is caught at the user's
+        side. The same refusals as the steps: a stranger learns nothing, and
+        outside ``awaiting_signature`` there is nothing prepared to give.
+        """
+        with self.database.begin() as conn:
+            row = _authenticated(conn, session_id, secret)
+            _require(row, AWAITING_SIGNATURE)
+            doc = load_document(conn, None, row.document_id)
+        base = doc.revisions[row.base_revision]
+        update_bytes = zlib.decompress(row.prepared_update)
+        prepared = PreparedRevision(self.store.path(base.sha256), base.size, update_bytes)
+        if prepared.size > self.deployment.max_pdf_bytes:
+            raise PakatError(errors.PDF_TOO_LARGE, f"the prepared revision has {prepared.size} bytes")
+        return prepared
 
     def post_signature(self, session_id: str, secret: str, signature: str, certificate: str | None) -> SessionView:
         """Verify the token's signature, embed it, and queue the level's timestamp and LTV work.

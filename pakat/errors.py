@@ -453,6 +453,13 @@ SERVER_REQUEST_REFUSED = _kind(
     "سرور چیزی برای امضا فرستاد که agent نمی‌تواند آن را توضیح دهد؛ چیزی امضا نشد.",
     "The server asked to sign something the agent cannot account for; nothing was signed.",
 )
+DOCUMENT_DIGEST_MISMATCH = _kind(
+    "DOCUMENT_DIGEST_MISMATCH", 502, 6,
+    "آنچه سرور برای امضا فرستاد دقیقاً همان سندی نیست که به شما نشان داده شد (چکیدهٔ سند نمی‌خواند)؛ چیزی امضا"
+    " نشد.",
+    "What the server asked you to sign is not exactly the document you were shown (the document digest does not"
+    " match); nothing was signed.",
+)
 CERTIFICATE_REJECTED = _kind(
     "CERTIFICATE_REJECTED", 422, 6,
     "سرور گواهی شما را نپذیرفت.",

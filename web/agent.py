@@ -2,19 +2,22 @@
 
 The agent authenticates with the session's one-time secret as a bearer token
 (never in the URL). Reading the session is repeatable; the certificate and
-signature steps are each valid once, in order (see docs/agent-protocol.md).
+signature steps are each valid once, in order; between them the prepared
+revision can be downloaded so the agent recomputes the document digest
+itself (see docs/agent-protocol.md).
 Views parse and render; :class:`envelopes.sessions.SigningSessions` decides.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from flask import Blueprint, Response, jsonify, request
 
 from envelopes.previews import first_page_png
-from envelopes.sessions import ACCEPTED_DIGESTS
+from envelopes.sessions import ACCEPTED_DIGESTS, PreparedRevision
 from pakat import errors
 from pakat.errors import InputError, PakatError
 from web.documents_api import json_body
@@ -23,6 +26,7 @@ from web.state import app_services
 bp = Blueprint("agent", __name__, url_prefix="/agent/v1")
 
 MAX_AGENT_BODY = 64 * 1024
+_CHUNK = 256 * 1024
 
 
 @bp.get("/sessions/<session_id>")
@@ -82,6 +86,29 @@ def certificate(session_id: str) -> Response:
         "digest": prepared.prepared.digest.hex(),
         "signer": {"subject": signer.subject, "national_id": signer.national_id, "role": signer.role},
     }))
+
+
+@bp.get("/sessions/<session_id>/prepared.pdf")
+def prepared(session_id: str) -> Response:
+    """The prepared revision (hole empty), so the agent can recompute the digest it is asked to sign."""
+    revision = app_services().sessions().prepared_revision(session_id, _secret())
+    source = revision.base.open("rb")  # opened now: a missing file is an error answer, not a cut stream
+    response = Response(_stream(source, revision), mimetype="application/pdf", direct_passthrough=True)
+    response.headers["Content-Length"] = str(revision.size)
+    return _no_store(response)
+
+
+def _stream(source: BinaryIO, revision: PreparedRevision) -> Iterator[bytes]:
+    # Chunk by chunk from the store: a document near max_pdf_bytes is never held whole in memory.
+    with source:
+        left = revision.base_size
+        while left > 0:
+            chunk = source.read(min(_CHUNK, left))
+            if not chunk:
+                raise OSError("the stored revision is shorter than recorded")
+            left -= len(chunk)
+            yield chunk
+    yield revision.update
 
 
 @bp.post("/sessions/<session_id>/signature")

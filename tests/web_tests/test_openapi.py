@@ -144,6 +144,9 @@ def test_a_signing_flow_answers_as_documented(app: Flask, client: FlaskClient, c
     answer = checker.check(f"{AGENT}/certificate", "post", client.post(
         f"{agent_path}/certificate", headers=secret,
         json={"certificate": token.certificate_b64, "chain": [], "digest_algorithm": "sha256"}))
+    prepared = client.get(f"{agent_path}/prepared.pdf", headers=secret)
+    checker.check(f"{AGENT}/prepared.pdf", "get", prepared)
+    assert prepared.headers["Content-Length"] == str(len(prepared.data))
     waiting = checker.check(SESSION, "get", client.get(session_path, headers=key))
     assert waiting["state"] == "awaiting_signature" and waiting["signer"]["national_id"] == token.national_id
 
@@ -227,6 +230,10 @@ def test_refusals_answer_as_documented(client: FlaskClient, checker: Spec, token
         f"{agent_path}/certificate", headers=secret, json={"chain": []}))
     checker.check(f"{AGENT}/signature", "post", client.post(
         f"{agent_path}/signature", headers=secret, json={"signature": base64.b64encode(bytes(256)).decode()}))
+    for headers in (secret, {"Authorization": "Bearer " + "x" * 43}):  # nothing prepared; a wrong secret
+        checker.check(f"{AGENT}/prepared.pdf", "get", client.get(f"{agent_path}/prepared.pdf", headers=headers))
+    checker.check(f"{AGENT}/prepared.pdf", "get", client.get(f"/agent/v1/sessions/{'0' * 32}/prepared.pdf",
+                                                             headers=secret))
     checker.check(f"{AGENT}/signature", "post", client.post(
         f"{agent_path}/signature", headers=secret, data=b"{" + b" " * (70 * 1024) + b"}",
         content_type="application/json"))
