@@ -3,7 +3,9 @@
 An agent never signs a hash it cannot explain: the digest it signs is the one
 it computes over the attributes itself, and those attributes must be a CMS
 SET with a message digest of the document and an ESS signing-certificate-v2
-naming the user's own certificate. A server (or anyone in between) handing
+naming the user's own certificate, and the message digest must be the
+agent's own digest of the prepared revision's /ByteRange
+(:func:`check_document_digest`). A server (or anyone in between) handing
 over the hash of something else gets nothing signed.
 """
 
@@ -72,6 +74,20 @@ def check_signed_attributes(
         reason = f"the signed attributes are not a readable CMS attribute set ({type(exc).__name__})"
         raise _refused(reason) from None
     return CheckedAttributes(algorithm, digest, message_digest)
+
+
+def check_document_digest(checked: CheckedAttributes, document_digest: bytes) -> None:
+    """Refuse (DOCUMENT_DIGEST_MISMATCH) unless the message digest is the agent's own digest of the ByteRange.
+
+    ``document_digest`` comes from :func:`agent.prepared.byte_range_digest`
+    over the downloaded prepared revision: attributes that carry any other
+    message digest would make the token sign something else than the document.
+    """
+    if not hmac.compare_digest(checked.message_digest, document_digest):
+        raise PakatError(
+            errors.DOCUMENT_DIGEST_MISMATCH,
+            "nothing was signed: the signed attributes' message digest is not the digest of the prepared revision",
+        )
 
 
 def _check_signing_certificate(found: list[cms.CMSAttribute], certificate_der: bytes) -> None:

@@ -1,8 +1,8 @@
-"""The agent side of the session protocol over HTTP(S): three calls, JSON in and out.
+"""The agent side of the session protocol over HTTP(S): JSON steps, the preview and the prepared revision.
 
 Standard library only (``urllib.request``): a 15 s timeout, redirects are
-never followed (a redirect could carry the bearer secret elsewhere), answers
-above 1 MiB or not JSON are refused. The agent secret goes only in
+never followed (a redirect could carry the bearer secret elsewhere), JSON
+answers above 1 MiB or not JSON are refused, downloads have their own caps. The agent secret goes only in
 ``Authorization: Bearer`` and is scrubbed from anything the server sends back
 before it can reach a message.
 """
@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from pakat import errors
 from pakat.errors import KINDS, PakatError
@@ -28,6 +28,7 @@ MAX_ANSWER_BYTES = 1024 * 1024
 BUSY_PATIENCE_SECONDS = 60.0
 MAX_PREVIEW_BYTES = 8 * 1024 * 1024
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_CHUNK = 256 * 1024
 
 # The server's codes that mean "not with this certificate".
 CERTIFICATE_CODES = (
@@ -127,6 +128,37 @@ class AgentClient:
         if kind != "image/png" or len(payload) > MAX_PREVIEW_BYTES or not payload.startswith(_PNG_MAGIC):
             raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: the preview is not a PNG of at most 8 MiB")
         return payload
+
+    def get_prepared(self, destination: IO[bytes], max_bytes: int) -> int:
+        """Write the prepared revision (``prepared.pdf``, hole empty) into ``destination``; its size.
+
+        Streamed in chunks and refused beyond ``max_bytes`` (SERVER_UNREACHABLE:
+        not a Pakat answer), so a hostile server cannot fill the disk or memory.
+        """
+        request = urllib.request.Request(self.url + "/prepared.pdf", method="GET")
+        request.add_header("Authorization", f"Bearer {self._secret}")
+        request.add_header("Accept", "application/pdf")
+        written = 0
+        try:
+            with self._opener.open(request, timeout=self._timeout) as answer:
+                kind = (answer.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                if kind != "application/pdf":
+                    raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: the prepared revision is no PDF")
+                while chunk := answer.read(min(_CHUNK, max_bytes + 1 - written)):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise PakatError(
+                            errors.SERVER_UNREACHABLE, f"{self.where}: a prepared revision over {max_bytes} bytes"
+                        )
+                    destination.write(chunk)
+        except urllib.error.HTTPError as answer:
+            with answer:
+                payload = answer.read(MAX_ANSWER_BYTES + 1)
+            error = self._server_error(answer.code, answer.headers, payload)
+            raise (error.as_pakat_error() if isinstance(error, ServerError) else error) from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: {type(exc).__name__}") from None
+        return written
 
     def post_certificate(self, certificate: bytes, chain: list[bytes], digest_algorithm: str) -> dict[str, Any]:
         """Announce the certificate; the answer carries ``signed_attributes`` and ``digest``."""

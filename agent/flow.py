@@ -2,7 +2,9 @@
 
 GET the session, find the tokens and pick the certificate the session's
 expected signer allows (refused before any PIN when none does), show what will
-be signed, ask for the PIN, log in, post the certificate, check and sign the attributes, post the
+be signed, ask for the PIN, log in, post the certificate, check the attributes,
+download the prepared revision and check that it extends the document shown and
+that its /ByteRange digest is the attributes' message digest, sign, post the
 signature. A DOCUMENT_CHANGED answer starts another round in the same
 logged-in session (at most :data:`MAX_ROUNDS`), so the PIN is asked once.
 How the user is asked is an :class:`Interaction`, so the flow runs the same
@@ -13,22 +15,36 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agent.attributes import check_signed_attributes, digest_algorithm
+from agent.attributes import check_document_digest, check_signed_attributes, digest_algorithm
 from agent.client import AgentClient
 from agent.discovery import Discovery, FoundCertificate, discover, expected_signer, matching, no_match_detail
+from agent.prepared import byte_range_digest, max_prepared_bytes
 from agent.present import FACTORY_PIN_WARNING, certificate_facts, session_lines
 from agent.token import certificate_der, ensure_not_locked, is_factory_pin, logged_in
 from pakat import errors
 from pakat.errors import PakatError
 from pakat.text import clean_text
+from signer.cms import DigestAlgorithm
 
 MAX_ROUNDS = 3
 DIGEST = "sha256"  # what the agent asks for; the server may answer with a stronger one
 _SIGNATURE_ALGORITHMS = {"rsa": "rsa-pkcs1v15", "ecdsa": "ecdsa"}
+_SPOOL_BYTES = 8 * 1024 * 1024  # a prepared revision up to this stays in memory, a larger one in a temp file
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class ShownDocument:
+    """The document the session answer described, and the user was shown: its SHA-256 and size."""
+
+    sha256: str
+    size: int
 
 
 class Interaction(Protocol):
@@ -137,6 +153,7 @@ def sign_session(request: SignRequest, ui: Interaction, client: AgentClient | No
     client = client or AgentClient(request.session_url, request.secret)
     session = client.get_session()
     _check_state(session)
+    shown = _shown_document(session)
     found = pick_certificate(discover(request.module, request.token_label), request.certificate, session, ui)
     chosen = found.certificate
     tries_warning = ensure_not_locked(found.module, found.token_label)
@@ -163,6 +180,9 @@ def sign_session(request: SignRequest, ui: Interaction, client: AgentClient | No
             checked = check_signed_attributes(
                 _b64_field(prepared, "signed_attributes"), _str_field(prepared, "digest"), algorithm, cert_der
             )
+            # What you see is what you sign: the message digest must be this agent's own digest of the
+            # prepared revision, and that revision must extend the document shown, before the key is used.
+            check_document_digest(checked, _prepared_digest(client, shown, algorithm))
             signature = token.sign_digest(checked.digest, algorithm)
             try:
                 accepted = client.post_signature(signature, cert_der)
@@ -192,6 +212,24 @@ def _check_state(session: dict[str, Any]) -> None:
         raise PakatError(_OVER[state], f"the session is {state}")
     shown = clean_text(str(state))[:40]
     raise PakatError(errors.STEP_OUT_OF_ORDER, f"the session is {shown!r}, not awaiting_certificate")
+
+
+def _shown_document(session: dict[str, Any]) -> ShownDocument:
+    given = session.get("document")
+    document: dict[str, Any] = given if isinstance(given, dict) else {}
+    sha256, size = document.get("sha256"), document.get("size")
+    if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256) or type(size) is not int or size <= 0:
+        raise PakatError(
+            errors.SERVER_REQUEST_REFUSED, "nothing was signed: the session names no document SHA-256 and size"
+        )
+    return ShownDocument(sha256, size)
+
+
+def _prepared_digest(client: AgentClient, shown: ShownDocument, algorithm: DigestAlgorithm) -> bytes:
+    """Download the prepared revision and digest its /ByteRange (checked by :mod:`agent.prepared`)."""
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+        total = client.get_prepared(spool, max_prepared_bytes(shown.size))
+        return byte_range_digest(spool, total, shown.sha256, shown.size, algorithm)
 
 
 def _outcome(

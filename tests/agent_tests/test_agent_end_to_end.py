@@ -156,6 +156,9 @@ def test_person_signs_with_the_agent_then_the_seal_is_applied(
     signed = run_agent(dev_env, session, service["home"], "--json")
     assert signed.returncode == 0, signed.stdout + signed.stderr
     assert_no_secret([signed.stdout, signed.stderr], [session["agent_secret"], user.read_pin()])
+    # The agent checked the message digest against the prepared revision it downloaded before signing.
+    served = b"".join(log.read_bytes() for log in service["logs"])
+    assert f"/agent/v1/sessions/{session['id']}/prepared.pdf".encode() in served
 
     event = receiver.event("signature.completed", session["id"])
     assert event["document_id"] == doc_id and event["level"] == "B-LTA"

@@ -10,8 +10,11 @@ after every run); the secret must never appear in anything the agent says.
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from pakat_testkit import free_port
+from pakat_testkit import free_port, pdf_bytes
 
 from agent.client import AgentClient
 from agent.discovery import FoundCertificate
@@ -34,6 +37,26 @@ from signer.keys import verify_digest_signature
 
 SECRET = "agent-secret-Zq7xW2vT9bL4nM8kR1yP"
 SESSION_ID = "sess-0001"
+BASE = pdf_bytes("bid B", pages=3)  # the document the session shows
+
+
+def prepared_revision(base: bytes, hole_digits: int = 4000) -> bytes:
+    """``base`` and an incremental update with a signature dictionary and its empty hole, as Pakat lays it out."""
+    head = b"\n7 0 obj\n<< /Type /Sig /Filter /Adobe.PPKLite /ByteRange [0 %010d %010d %010d] /Contents "
+    tail = b" >>\nendobj\n%%EOF\n"
+    start = len(base) + len(head % (0, 0, 0))
+    end = start + hole_digits + 2
+    total = end + len(tail)
+    return base + head % (start, end, total - end) + b"<" + b"0" * hole_digits + b">" + tail
+
+
+def declared_range_digest(revision: bytes, algorithm: str) -> bytes:
+    """The digest over what the revision's last /ByteRange says it covers (what a consistent liar signs)."""
+    found = re.findall(rb"/ByteRange \[(\d+) (\d+) (\d+) (\d+)\]", revision)
+    if not found:
+        return os.urandom(hashlib.new(algorithm).digest_size)  # nothing declared: any hash will do
+    a, b, c, d = (int(n) for n in found[-1])
+    return hashlib.new(algorithm, revision[a:a + b] + revision[c:c + d]).digest()
 
 
 def error_body(code: str, detail: str | None = None) -> dict[str, Any]:
@@ -69,15 +92,20 @@ class StubServer:
 
     def __init__(self, expected_national_id: str = "0000000000") -> None:
         self.requests: list[Recorded] = []
-        # Keyed by step: "session", "certificate", "signature"; consumed before computing.
-        self.queued: dict[str, list[Canned]] = {"session": [], "certificate": [], "signature": []}
+        # Keyed by step: "session", "certificate", "prepared.pdf", "signature"; consumed before computing.
+        self.queued: dict[str, list[Canned]] = {"session": [], "certificate": [], "prepared.pdf": [],
+                                                "signature": []}
         self.tamper: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        # Changes the prepared revision before the signed attributes are built over its /ByteRange.
+        self.tamper_revision: Callable[[bytes], bytes] | None = None
+        self.revision = b""
         self.session: dict[str, Any] = {
             "session": SESSION_ID,
             "state": "awaiting_certificate",
             "expires_at": "2030-11-21T10:10:00Z",
             "level": "B-LTA",
-            "document": {"name": "bid-B.pdf", "sha256": "ab" * 32, "size": 12345, "pages": 3},
+            "document": {"name": "bid-B.pdf", "sha256": hashlib.sha256(BASE).hexdigest(), "size": len(BASE),
+                         "pages": 3},
             "requested_by": {"organisation": "demo-co", "name_fa": "شرکت نمونه پاکت", "name_en": "Pakat Demo Co."},
             "expected_signer": {"national_id": expected_national_id, "role": None},
             "digest_algorithms": ["sha256", "sha384", "sha512"],
@@ -97,7 +125,7 @@ class StubServer:
 
     def steps(self) -> list[str]:
         """The steps asked for, in order."""
-        return [r.path.rsplit("/", 1)[-1] if r.method == "POST" else "session" for r in self.requests]
+        return [_step(r.path) for r in self.requests]
 
     def __enter__(self) -> StubServer:
         self._thread.start()
@@ -114,12 +142,17 @@ class StubServer:
             return self.queued[step].pop(0)
         if step == "session":
             return Canned(200, self.session)
+        if step == "prepared.pdf":
+            return Canned(200, self.revision, {"Content-Type": "application/pdf"})
         assert body is not None
         if step == "certificate":
             cert = x509.load_der_x509_certificate(base64.b64decode(body["certificate"]))
             self._announced, self._algorithm = cert, body["digest_algorithm"]
             algorithm = DIGESTS[self._algorithm]
-            attributes = SignerTemplate(cert, []).signed_attributes(os.urandom(algorithm.size))
+            revision = prepared_revision(BASE)
+            self.revision = self.tamper_revision(revision) if self.tamper_revision else revision
+            message_digest = declared_range_digest(self.revision, self._algorithm)
+            attributes = SignerTemplate(cert, []).signed_attributes(message_digest)
             self._digest = algorithm.digest(attributes)
             key_kind = "ecdsa" if isinstance(cert.public_key(), ec.EllipticCurvePublicKey) else "rsa-pkcs1v15"
             prepared = {
@@ -154,7 +187,7 @@ class StubServer:
             def _serve(self, body: dict[str, Any] | None) -> None:
                 authorization = self.headers.get("Authorization") or ""
                 stub.requests.append(Recorded(self.command, self.path, authorization, body))
-                step = "session" if self.command == "GET" else self.path.rsplit("/", 1)[-1]
+                step = _step(self.path)
                 if authorization != f"Bearer {SECRET}":
                     canned = Canned(401, error_body("AGENT_SECRET_INVALID"))
                 else:
@@ -169,6 +202,11 @@ class StubServer:
                 self.wfile.write(payload)
 
         return Handler
+
+
+def _step(path: str) -> str:
+    last = path.rsplit("/", 1)[-1]
+    return "session" if last == SESSION_ID else last
 
 
 @dataclass
@@ -238,12 +276,12 @@ def refused(dev_env: DevEnvironment, user: DemoUser, stub: StubServer, **kwargs:
 
 def test_signs_after_showing_what_and_for_whom(dev_env: DevEnvironment, user: DemoUser, stub: StubServer) -> None:
     outcome, person = run(dev_env, user, stub)
-    assert stub.steps() == ["session", "certificate", "signature"]
+    assert stub.steps() == ["session", "certificate", "prepared.pdf", "signature"]
     assert outcome.state == "signed" and outcome.rounds == 1 and outcome.document == "bid-B.pdf"
     # What is signed and for whom is on screen before anyone is asked for the PIN.
     assert person.events == ["show", "pin"]
     shown = "\n".join(person.shown)
-    wanted = ("bid-B.pdf", "ab" * 32, "شرکت نمونه پاکت", "Pakat Demo Co.", "B-LTA",
+    wanted = ("bid-B.pdf", hashlib.sha256(BASE).hexdigest(), "شرکت نمونه پاکت", "Pakat Demo Co.", "B-LTA",
               user.name_fa, user.national_code)
     for expected in wanted:
         assert expected in shown
@@ -263,7 +301,8 @@ def test_document_changed_reposts_the_certificate_without_a_second_pin(
 ) -> None:
     stub.queued["signature"].append(Canned(409, error_body("DOCUMENT_CHANGED")))
     outcome, person = run(dev_env, user, stub)
-    assert stub.steps() == ["session", "certificate", "signature", "certificate", "signature"]
+    assert stub.steps() == ["session", "certificate", "prepared.pdf", "signature", "certificate", "prepared.pdf",
+                            "signature"]
     assert outcome.rounds == 2 and person.events.count("pin") == 1
 
 
@@ -282,7 +321,7 @@ def test_document_busy_waits_for_retry_after(dev_env: DevEnvironment, user: Demo
     slept: list[float] = []
     outcome, _ = run(dev_env, user, stub, sleep=slept.append)
     assert outcome.state == "signed" and slept == [0.0, 1.0]
-    assert stub.steps() == ["session", "certificate", "certificate", "certificate", "signature"]
+    assert stub.steps() == ["session", "certificate", "certificate", "certificate", "prepared.pdf", "signature"]
 
 
 def test_document_busy_for_too_long_is_reported(dev_env: DevEnvironment, user: DemoUser, stub: StubServer) -> None:
@@ -421,6 +460,103 @@ def test_attributes_that_are_not_cms_are_refused(
     assert "signature" not in stub.steps()
 
 
+# -- what you see is what you sign: the prepared revision ---------------------------------
+
+
+def test_a_swapped_message_digest_is_caught_and_nothing_is_signed(
+    dev_env: DevEnvironment, user: DemoUser, stub: StubServer
+) -> None:
+    algorithm = DIGESTS["sha256"]
+
+    def swap(prepared: dict[str, Any]) -> dict[str, Any]:
+        # Self-consistent and for the right certificate, but over another document's hash.
+        forged = SignerTemplate(user.certificate(), []).signed_attributes(os.urandom(32))
+        return {**prepared, "signed_attributes": base64.b64encode(forged).decode(),
+                "digest": algorithm.digest(forged).hex()}
+
+    stub.tamper = swap
+    err = refused(dev_env, user, stub)
+    assert err.kind is errors.DOCUMENT_DIGEST_MISMATCH and err.kind.exit_code == 6
+    assert "message digest" in (err.detail or "") and "nothing was signed" in (err.detail or "")
+    assert stub.steps() == ["session", "certificate", "prepared.pdf"]  # no signature posted
+
+
+def _shift_range(revision: bytes, start: int = 0, end: int = 0, length: int = 0) -> bytes:
+    """The revision with its /ByteRange numbers moved (same width), the rest untouched."""
+    found = re.search(rb"/ByteRange \[0 (\d+) (\d+) (\d+)\]", revision)
+    assert found is not None
+    a, b, c = (int(n) for n in found.groups())
+    text = b"/ByteRange [0 %010d %010d %010d]" % (a + start, b + end, c + length)
+    return revision[:found.start()] + text + revision[found.end():]
+
+
+@pytest.mark.parametrize(("tamper", "reason"), [
+    (lambda r: _shift_range(r, length=-5), "does not cover all but one hole"),  # the end left out
+    (lambda r: _shift_range(r, start=-len(BASE) + 100, end=0), "does not cover all but one hole"),  # the shown doc
+    (lambda r: _shift_range(r, start=-12), "more than the signature's hole"),  # '/Contents' left out too
+    (lambda r: r.replace(b"/ByteRange", b"/ByteRangX"), "no readable /ByteRange"),
+    (lambda r: r + b"% appended after the covered range\n", "does not cover all but one hole"),
+])
+def test_a_byte_range_that_does_not_cover_all_but_the_hole_is_refused(
+    dev_env: DevEnvironment, user: DemoUser, stub: StubServer, tamper: Callable[[bytes], bytes], reason: str
+) -> None:
+    stub.tamper_revision = tamper  # the stub's attributes carry the digest of what its /ByteRange declares
+    err = refused(dev_env, user, stub)
+    assert err.kind is errors.DOCUMENT_DIGEST_MISMATCH and reason in (err.detail or "")
+    assert "signature" not in stub.steps()
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda r: r[:200] + (b"X" if r[200:201] != b"X" else b"Y") + r[201:],  # one byte of the document changed
+    lambda r: b"%PDF-1.7\n% another document\n" + r[len(b"%PDF-1.7\n% another document\n"):],
+])
+def test_a_prepared_revision_that_does_not_start_with_the_shown_document_is_refused(
+    dev_env: DevEnvironment, user: DemoUser, stub: StubServer, tamper: Callable[[bytes], bytes]
+) -> None:
+    stub.tamper_revision = tamper
+    err = refused(dev_env, user, stub)
+    assert err.kind is errors.DOCUMENT_DIGEST_MISMATCH
+    assert "does not start with the document you were shown" in (err.detail or "")
+    assert "signature" not in stub.steps()
+
+
+def test_a_session_without_the_documents_digest_is_refused_before_the_pin(
+    dev_env: DevEnvironment, user: DemoUser, stub: StubServer
+) -> None:
+    stub.session["document"] = {"name": "bid-B.pdf", "pages": 3}
+    person = NoPinPlease("unused")
+    with pytest.raises(PakatError) as caught:
+        sign_session(SignRequest(stub.url, SECRET, dev_env.softhsm_module, user.token_label), person)
+    assert caught.value.kind is errors.SERVER_REQUEST_REFUSED and stub.steps() == ["session"]
+
+
+def test_the_servers_refusal_of_the_download_keeps_its_code(
+    dev_env: DevEnvironment, user: DemoUser, stub: StubServer
+) -> None:
+    stub.queued["prepared.pdf"].append(Canned(409, error_body("STEP_OUT_OF_ORDER")))
+    assert refused(dev_env, user, stub).kind is errors.STEP_OUT_OF_ORDER
+    assert "signature" not in stub.steps()
+
+
+def test_the_download_is_capped_typed_and_never_redirected(stub: StubServer) -> None:
+    client = AgentClient(stub.url, SECRET)
+    stub.revision = prepared_revision(BASE)
+    sink = io.BytesIO()
+    assert client.get_prepared(sink, len(stub.revision)) == len(stub.revision) and sink.getvalue() == stub.revision
+    with pytest.raises(PakatError) as caught:
+        client.get_prepared(io.BytesIO(), len(stub.revision) - 1)
+    assert caught.value.kind is errors.SERVER_UNREACHABLE and "over" in (caught.value.detail or "")
+    stub.queued["prepared.pdf"].append(Canned(200, b"%PDF-1.7", {"Content-Type": "text/html"}))
+    with pytest.raises(PakatError) as caught:
+        client.get_prepared(io.BytesIO(), 10**6)
+    assert caught.value.kind is errors.SERVER_UNREACHABLE and "no PDF" in (caught.value.detail or "")
+    stub.queued["prepared.pdf"].append(Canned(302, b"", {"Location": "http://127.0.0.1:9/elsewhere"}))
+    with pytest.raises(PakatError) as caught:
+        client.get_prepared(io.BytesIO(), 10**6)
+    assert caught.value.kind is errors.SERVER_UNREACHABLE and "redirect" in (caught.value.detail or "")
+    assert all(r.authorization == f"Bearer {SECRET}" for r in stub.requests) and len(stub.requests) == 4
+
+
 # -- the server cannot be reached ------------------------------------------------------
 
 
@@ -494,7 +630,7 @@ def test_the_expected_signers_certificate_is_picked_among_every_token(
     outcome = sign_session(SignRequest(stub.url, SECRET, dev_env.softhsm_module), FakeUser(user.read_pin()))
     assert outcome.certificate["token"] == user.token_label
     assert outcome.certificate["national_id"] == user.national_code
-    assert stub.steps() == ["session", "certificate", "signature"]
+    assert stub.steps() == ["session", "certificate", "prepared.pdf", "signature"]
 
 
 def test_a_role_that_does_not_match_is_refused_before_the_pin(
