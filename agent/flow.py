@@ -182,6 +182,8 @@ def sign_session(request: SignRequest, ui: Interaction, client: AgentClient | No
             )
             # What you see is what you sign: the message digest must be this agent's own digest of the
             # prepared revision, and that revision must extend the document shown, before the key is used.
+            # Checked after the PIN, not before: the certificate step moves the session on for good, and a
+            # mistyped or cancelled PIN must leave the session usable for another try.
             check_document_digest(checked, _prepared_digest(client, shown, algorithm))
             signature = token.sign_digest(checked.digest, algorithm)
             try:
