@@ -335,7 +335,7 @@ def test_sign_with_ec_key_pin_file_factory_warning_and_chain(own_tokens: OwnToke
             "--pin-file", str(pin_file), "--json",
         )
         assert proc.returncode == 0, proc.stderr
-        assert stub.steps() == ["session", "certificate", "signature"]  # the stub verified the ECDSA signature
+        assert stub.steps() == ["session", "certificate", "prepared.pdf", "signature"]  # the stub verified the ECDSA signature
         posted = stub.requests[1].body
     assert posted is not None
     assert [base64.b64decode(c) for c in posted["chain"]] == [
@@ -443,7 +443,7 @@ def test_the_link_and_a_named_certificate_sign(own_tokens: OwnTokens, tmp_path: 
         proc = agent_cli(own_tokens, "sign", stub_link(stub), "--certificate", "signer-ec", "--pin-file",
                          str(pin_file), "--json")
         assert proc.returncode == 0, proc.stderr
-        assert stub.steps() == ["session", "certificate", "signature"]
+        assert stub.steps() == ["session", "certificate", "prepared.pdf", "signature"]
     assert json.loads(proc.stdout)["certificate"]["token"] == "agent-factory"
     assert "127.0.0.1" in proc.stderr  # the server is shown before the PIN
     assert_secret_absent(proc.stdout, proc.stderr)
@@ -468,7 +468,7 @@ def test_the_link_on_stdin(own_tokens: OwnTokens, tmp_path: Path) -> None:
             start_new_session=True, check=False,
         )
         assert proc.returncode == 0, proc.stderr
-        assert stub.steps() == ["session", "certificate", "signature"]
+        assert stub.steps() == ["session", "certificate", "prepared.pdf", "signature"]
     assert_secret_absent(proc.stdout, proc.stderr)
 
 
