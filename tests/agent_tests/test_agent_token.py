@@ -335,7 +335,8 @@ def test_sign_with_ec_key_pin_file_factory_warning_and_chain(own_tokens: OwnToke
             "--pin-file", str(pin_file), "--json",
         )
         assert proc.returncode == 0, proc.stderr
-        assert stub.steps() == ["session", "certificate", "prepared.pdf", "signature"]  # the stub verified the ECDSA signature
+        # The stub verified the ECDSA signature.
+        assert stub.steps() == ["session", "certificate", "prepared.pdf", "signature"]
         posted = stub.requests[1].body
     assert posted is not None
     assert [base64.b64decode(c) for c in posted["chain"]] == [
