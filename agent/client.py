@@ -10,13 +10,14 @@ before it can reach a message.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -111,20 +112,8 @@ class AgentClient:
         The session answer's ``preview_url`` is not followed: the preview comes
         from the server the user confirmed, whatever that answer says.
         """
-        request = urllib.request.Request(self.url + "/preview.png", method="GET")
-        request.add_header("Authorization", f"Bearer {self._secret}")
-        request.add_header("Accept", "image/png")
-        try:
-            with self._opener.open(request, timeout=self._timeout) as answer:
-                kind = (answer.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-                payload = answer.read(MAX_PREVIEW_BYTES + 1)
-        except urllib.error.HTTPError as answer:
-            with answer:
-                payload = answer.read(MAX_ANSWER_BYTES + 1)
-            error = self._server_error(answer.code, answer.headers, payload)
-            raise (error.as_pakat_error() if isinstance(error, ServerError) else error) from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: {type(exc).__name__}") from None
+        with self._download("preview.png", "image/png") as (kind, answer):
+            payload = answer.read(MAX_PREVIEW_BYTES + 1)
         if kind != "image/png" or len(payload) > MAX_PREVIEW_BYTES or not payload.startswith(_PNG_MAGIC):
             raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: the preview is not a PNG of at most 8 MiB")
         return payload
@@ -135,22 +124,31 @@ class AgentClient:
         Streamed in chunks and refused beyond ``max_bytes`` (SERVER_UNREACHABLE:
         not a Pakat answer), so a hostile server cannot fill the disk or memory.
         """
-        request = urllib.request.Request(self.url + "/prepared.pdf", method="GET")
-        request.add_header("Authorization", f"Bearer {self._secret}")
-        request.add_header("Accept", "application/pdf")
         written = 0
+        with self._download("prepared.pdf", "application/pdf") as (kind, answer):
+            if kind != "application/pdf":
+                raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: the prepared revision is no PDF")
+            while chunk := answer.read(min(_CHUNK, max_bytes + 1 - written)):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise PakatError(
+                        errors.SERVER_UNREACHABLE, f"{self.where}: a prepared revision over {max_bytes} bytes"
+                    )
+                destination.write(chunk)
+        return written
+
+    @contextlib.contextmanager
+    def _download(self, name: str, accept: str) -> Iterator[tuple[str, Any]]:
+        """GET ``name`` below the session's address: the answer's media type and the open answer.
+
+        A refusal is read and mapped as for the JSON calls; no answer at all is SERVER_UNREACHABLE.
+        """
+        request = urllib.request.Request(f"{self.url}/{name}", method="GET")
+        request.add_header("Authorization", f"Bearer {self._secret}")
+        request.add_header("Accept", accept)
         try:
             with self._opener.open(request, timeout=self._timeout) as answer:
-                kind = (answer.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-                if kind != "application/pdf":
-                    raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: the prepared revision is no PDF")
-                while chunk := answer.read(min(_CHUNK, max_bytes + 1 - written)):
-                    written += len(chunk)
-                    if written > max_bytes:
-                        raise PakatError(
-                            errors.SERVER_UNREACHABLE, f"{self.where}: a prepared revision over {max_bytes} bytes"
-                        )
-                    destination.write(chunk)
+                yield (answer.headers.get("Content-Type") or "").split(";")[0].strip().lower(), answer
         except urllib.error.HTTPError as answer:
             with answer:
                 payload = answer.read(MAX_ANSWER_BYTES + 1)
@@ -158,7 +156,6 @@ class AgentClient:
             raise (error.as_pakat_error() if isinstance(error, ServerError) else error) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: {type(exc).__name__}") from None
-        return written
 
     def post_certificate(self, certificate: bytes, chain: list[bytes], digest_algorithm: str) -> dict[str, Any]:
         """Announce the certificate; the answer carries ``signed_attributes`` and ``digest``."""

@@ -18,6 +18,10 @@ a home of its own, a queue of its own on ``redis_url``, and the module's
 client, which also checks that no upload is left in the temp folder.
 ``app_on_each_database`` is a fresh app for one test, on SQLite and again on
 PostgreSQL. Every app logs out of the HSM and closes its database afterwards.
+
+``browser`` (module scope) is a real headless Chromium (see browser_kit).
+``platform`` is demo-co's platform calling the module app's API; ``token`` (module
+scope) is a person's SoftHSM token (see session_kit).
 """
 
 from __future__ import annotations
@@ -36,11 +40,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from browser_kit import open_browser
 from flask import Flask
 from flask.testing import FlaskClient
-from pakat_testkit import free_port, pakat_app, stop_process, tidy_client, wait_until
+from pakat_testkit import api_key, free_port, pakat_app, stop_process, tidy_client, wait_until
 from redis import Redis
 from redis.exceptions import RedisError
+from session_kit import PERSON, Platform, Token
 
 from devkit.devpki import DevPKIError
 from devkit.devsetup import DevEnvironment, init_dev_environment, running_responders
@@ -252,3 +258,24 @@ def client(app: Flask) -> Iterator[FlaskClient]:
     """The module app's test client; afterwards no upload may be left in the app's temp folder."""
     with tidy_client(app) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A real headless Chromium for the module's page tests."""
+    with open_browser() as driver:
+        yield driver
+
+
+@pytest.fixture
+def platform(client: FlaskClient, dev_env: Any) -> Platform:
+    """demo-co's platform, calling the module app's API with its key."""
+    return Platform(client, api_key(dev_env, "demo-co"))
+
+
+@pytest.fixture(scope="module")
+def token(dev_env: Any) -> Iterator[Token]:
+    """The SoftHSM token of a dev-PKI person, logged out when the module ends."""
+    person = Token(dev_env, PERSON)
+    yield person
+    person.key.close()

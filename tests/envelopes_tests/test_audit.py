@@ -34,7 +34,7 @@ from pakat_testkit import (
     secrets_of,
     wait_until,
 )
-from session_kit import PERSON, Agent, Platform, Token
+from session_kit import Agent, Platform, Token
 from sqlalchemy import Engine, delete, insert, select, update
 
 from envelopes import audit, schema
@@ -84,13 +84,6 @@ def run_pakat(*args: str, env: dict[str, str], timeout: float = 120) -> subproce
 
 
 # -- the chain built by the real flows -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def token(dev_env: Any) -> Iterator[Token]:
-    t = Token(dev_env, PERSON)
-    yield t
-    t.key.close()
 
 
 def sign(client: FlaskClient, created: dict[str, Any], token: Token) -> dict[str, Any]:

@@ -13,33 +13,19 @@ import base64
 import dataclasses
 import hashlib
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asn1crypto import cms
 from flask import Flask
 from flask.testing import FlaskClient
-from pakat_testkit import api_key
-from session_kit import PERSON, Agent, Platform, Token
+from session_kit import Agent, Platform, Token
 
 from agent.prepared import byte_range_digest
 from envelopes.sessions import SigningSessions
 from pakat import errors
 from pakat.errors import PakatError
 from signer.cms import DIGESTS
-
-
-@pytest.fixture
-def platform(client: FlaskClient, dev_env: Any) -> Platform:
-    return Platform(client, api_key(dev_env, "demo-co"))
-
-
-@pytest.fixture(scope="module")
-def token(dev_env: Any) -> Iterator[Token]:
-    t = Token(dev_env, PERSON)
-    yield t
-    t.key.close()
 
 
 def error_code(reply: Any) -> str:

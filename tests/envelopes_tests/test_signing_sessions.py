@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -22,7 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pakat_testkit import api_key, free_port
 from rq.job import Job
-from session_kit import PERSON, Agent, Platform, Token, raise_level
+from session_kit import Agent, Platform, Token, raise_level
 from sqlalchemy import update
 from validation_samples import throwaway_ca
 
@@ -38,18 +37,6 @@ LIMIT = 20 * 1024 * 1024
 
 def error_code(reply: Any) -> str:
     return str((reply.json or {}).get("error", {}).get("code"))
-
-
-@pytest.fixture
-def platform(client: FlaskClient, dev_env: Any) -> Platform:
-    return Platform(client, api_key(dev_env, "demo-co"))
-
-
-@pytest.fixture(scope="module")
-def token(dev_env: Any) -> Iterator[Token]:
-    t = Token(dev_env, PERSON)
-    yield t
-    t.key.close()
 
 
 def sign_through(app: Flask, client: FlaskClient, created: dict[str, Any], token: Token) -> dict[str, Any]:

@@ -25,7 +25,6 @@ import io
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,13 +129,6 @@ def sealed(dev_env: Any, inputs: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="module")
 def validator(dev_env: Any) -> Validator:
     return Validator(validation_config(load_deployment(dev_env.deployment_path)))
-
-
-@pytest.fixture(scope="module")
-def token(dev_env: Any) -> Iterator[Token]:
-    t = Token(dev_env, "user-independent")
-    yield t
-    t.key.close()
 
 
 @pytest.fixture(scope="module")

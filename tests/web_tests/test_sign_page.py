@@ -20,12 +20,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import requests
 import yaml
+from browser_kit import EXTERNAL_URL, JALALI_DATE, assert_only_loopback
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_kit import SPEC_PATH, Spec
 from pakat_testkit import api_key, pakat_app, pakat_server, pdf_bytes, tidy_client, wait_until
 from session_kit import PERSON, Agent, Platform, Token
-from web_tests.test_validate_page import CHROMEDRIVER, CHROMIUM, EXTERNAL_URL, JALALI_DATE, assert_only_loopback
 
 from envelopes.sessions import agent_secret_for
 from hsm_config.deployment import Platform as PlatformConfig
@@ -65,11 +65,6 @@ def app(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
 def client(app: Flask) -> Iterator[FlaskClient]:
     with tidy_client(app) as test_client:
         yield test_client
-
-
-@pytest.fixture
-def platform(client: FlaskClient, dev_env: Any) -> Platform:
-    return Platform(client, api_key(dev_env, "demo-co"))
 
 
 def view_token(created: dict[str, Any]) -> str:
@@ -270,30 +265,6 @@ def server(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactor
             yield {"url": url, "log": log, "config": config}
     finally:
         config.unlink(missing_ok=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    import shutil
-
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if shutil.which(path) is None:
-            pytest.fail(f"{path} is required for the page tests (Debian packages chromium, chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--window-size=1280,1800"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_bidder_signs_and_the_page_follows(browser: Any, server: dict[str, Any], dev_env: Any,

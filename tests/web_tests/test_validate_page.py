@@ -13,13 +13,13 @@ import base64
 import io
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from browser_kit import EXTERNAL_URL, JALALI_DATE, LOOPBACK, assert_only_loopback, fetched_urls
 from flask import Flask
 from flask.testing import FlaskClient
 from pakat_testkit import (
@@ -34,12 +34,7 @@ from hsm_config.deployment import load_deployment
 from pakat import errors
 from signer.levels import PadesLevel
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-JALALI_DATE = re.compile(r"۱۴[۰-۹]{2}/[۰-۹]{2}/[۰-۹]{2} ساعت [۰-۹]{2}:[۰-۹]{2}:[۰-۹]{2} \(تهران\)")
 ISO_DATE = re.compile(r"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC")
-EXTERNAL_URL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
 UPLOAD_LIMIT = 200_000
 
 
@@ -152,46 +147,6 @@ def server(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
     home = tmp_path_factory.mktemp("validate-serve")
     with pakat_server(dev_env.deployment_path, home, workers=1) as (url, _, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if shutil.which(path) is None:
-            pytest.fail(f"{path} is required for the page tests (Debian packages chromium, chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--window-size=1280,1600"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def fetched_urls(driver: Any) -> list[str]:
-    """The page itself and everything it loaded (styles, fonts, images, scripts)."""
-    entries = driver.execute_script(
-        "return [location.href].concat(performance.getEntriesByType('resource').map(e => e.name));"
-    )
-    return [str(u) for u in entries]
-
-
-def assert_only_loopback(driver: Any) -> list[str]:
-    urls = fetched_urls(driver)
-    for url in urls:
-        parts = urlsplit(url)
-        assert parts.scheme in ("http", "data") and (parts.scheme == "data" or parts.hostname in LOOPBACK), url
-    problems = [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
-    assert problems == [], problems
-    return urls
 
 
 def upload(driver: Any, path: Path) -> None:
