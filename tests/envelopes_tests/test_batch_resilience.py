@@ -110,6 +110,17 @@ def counts(database: Database, batch_id: str) -> dict[str, int]:
                                  .where(batch_items.c.batch_id == batch_id).group_by(batch_items.c.state)).all())
 
 
+def state_of_the_batch(database: Database, batch_id: str, logs: list[Path]) -> str:
+    """What a failed wait prints: the items by state, their leases and the workers' last lines."""
+    with database.begin() as conn:
+        leases = conn.execute(select(batch_items.c.number, batch_items.c.lease_owner, batch_items.c.lease_until,
+                                     batch_items.c.attempts)
+                              .where(batch_items.c.batch_id == batch_id, batch_items.c.state == "sealing")).all()
+    tails = "\n".join(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+                      for log in logs if log.exists())
+    return f"items by state: {counts(database, batch_id)}\nleased: {leases}\n{tails}"
+
+
 def leased_by(database: Database, batch_id: str, pid: int) -> list[int]:
     """Items a worker process holds right now (its owner names are ``host:pid:run``)."""
     with database.begin() as conn:
@@ -150,7 +161,14 @@ def test_a_batch_survives_a_killed_worker_and_a_redis_restart(
             batch_id = created.get_json()["id"]
 
             # SIGKILL the first worker while it holds items, some way into the batch.
-            wait_until(lambda: counts(database, batch_id).get("sealed", 0) >= 60, 120, "60 items sealed")
+            def wait_for(predicate: Any, timeout: float, what: str, proc: Any = None) -> None:
+                try:
+                    wait_until(predicate, timeout, what, proc)
+                except AssertionError as exc:
+                    logs = [victim_log, survivor_log]
+                    raise AssertionError(f"{exc}\n{state_of_the_batch(database, batch_id, logs)}") from None
+
+            wait_for(lambda: counts(database, batch_id).get("sealed", 0) >= 60, 120, "60 items sealed")
             held: list[int] = []
             deadline = time.monotonic() + 30
             while not held and time.monotonic() < deadline:
@@ -160,7 +178,7 @@ def test_a_batch_survives_a_killed_worker_and_a_redis_restart(
             victim.wait(10)
 
             # Then Redis goes away and comes back empty: queued jobs, scheduled wake-ups, worker records gone.
-            wait_until(lambda: counts(database, batch_id).get("sealed", 0) >= 200, 180, "200 items sealed")
+            wait_for(lambda: counts(database, batch_id).get("sealed", 0) >= 200, 180, "200 items sealed")
             redis_server.stop()
             time.sleep(1)
             redis_server.start()
@@ -171,7 +189,7 @@ def test_a_batch_survives_a_killed_worker_and_a_redis_restart(
                 return bool(client.get(f"/api/v1/batches/{batch_id}", headers=headers)
                             .get_json()["state"] == "finished")
 
-            wait_until(finished, 300, "the batch finished", survivor)
+            wait_for(finished, 300, "the batch finished", survivor)
             progress = client.get(f"/api/v1/batches/{batch_id}", headers=headers).get_json()
             assert (progress["sealed"], progress["failed"], progress["total"]) == (ITEMS, 0, ITEMS)
             results = client.get(f"/api/v1/batches/{batch_id}/results.zip", headers=headers)
