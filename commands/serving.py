@@ -6,6 +6,7 @@ start, so a broken configuration stops the command rather than every worker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -19,6 +20,7 @@ from gunicorn.app.base import BaseApplication
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
+from rq.scheduler import RQScheduler
 
 from commands.common import config_option, configure_logging
 from commands.database import upgrade_database
@@ -129,12 +131,15 @@ def worker(burst: bool, config: Path | None) -> None:
     # Batches whose jobs were lost (Redis restarted empty) are woken now and at every sweep.
     sweeper = BatchSweeper(services, settings.batch_sweep_seconds)
     sweeper.sweep()
+    scheduler = SchedulerThread(settings.redis_url, settings.queue)
     if not burst:
         sweeper.start()
+        scheduler.start()
     try:
         while True:
             try:
-                rq_worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
+                # Never RQ's own scheduler: see SchedulerThread.
+                rq_worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
             except RedisError as exc:  # Redis went away while (re)starting: wait for it as RQ does when idle
                 log.error("worker: Redis unavailable (%s), retrying", type(exc).__name__)
             # RQ quits on an error it did not expect, such as Redis restarting under a running job; a
@@ -145,12 +150,66 @@ def worker(burst: bool, config: Path | None) -> None:
             rq_worker = new_worker()
     finally:
         sweeper.stop()
+        scheduler.stop()
         forget_process_services()  # logs out of the HSM
 
 
-#: How often RQ's maintenance runs in a worker; it also restarts a scheduler that died with Redis (RQ's
-#: default, ten minutes, would leave scheduled retries waiting that long).
+#: How often RQ's maintenance (cleaning its registries of dead workers' jobs) runs in a worker.
 MAINTENANCE_SECONDS = 60
+
+
+class SchedulerThread(threading.Thread):
+    """RQ's scheduler (due retries and wake-ups into the queue), run as a thread of the worker.
+
+    RQ would fork it from the worker, and a fork inherits the worker's sockets:
+    when the worker is killed (SIGKILL, the OOM killer) the orphaned scheduler
+    lives on holding its PostgreSQL connections, so a transaction the worker had
+    open keeps its row locks for ever and every other worker waits on them. A
+    thread dies with its process. One worker holds the queue's scheduler lock at
+    a time; the others try again every ``LOCK_RETRY_SECONDS``, so when the holder
+    dies its lock (which lives ``interval`` + 60 s unrenewed) passes on.
+    """
+
+    LOCK_RETRY_SECONDS = 10.0
+
+    def __init__(self, redis_url: str, queue: str, interval: int = 1) -> None:
+        super().__init__(name="rq-scheduler", daemon=True)
+        # Whole seconds: RQ passes interval + 60 to Redis as the lock's TTL, which must be an integer.
+        self.scheduler = RQScheduler([queue], connection=Redis.from_url(redis_url), interval=interval)
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def tick(self, try_lock: bool) -> None:
+        """Move the jobs that are due into the queue if this worker holds the lock; else try for it."""
+        scheduler = self.scheduler
+        if not scheduler.acquired_locks:
+            if try_lock and scheduler.acquire_locks():
+                scheduler.register_birth()
+            return
+        scheduler.heartbeat()  # renews the lock, and takes it again if Redis restarted empty
+        scheduler.enqueue_scheduled_jobs()
+
+    def run(self) -> None:
+        next_try = 0.0
+        while not self._stop_event.wait(self.interval):
+            try_lock = time.monotonic() >= next_try
+            if try_lock:
+                next_try = time.monotonic() + self.LOCK_RETRY_SECONDS
+            try:
+                self.tick(try_lock)
+            except RedisError as exc:  # Redis is away: the next tick tries again
+                log.warning("scheduler: Redis unavailable (%s)", type(exc).__name__)
+            except Exception:
+                log.exception("scheduler tick failed")
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(5)
+        with contextlib.suppress(RedisError):
+            if self.scheduler.acquired_locks:
+                self.scheduler.release_locks()  # another worker need not wait for the lock to expire
+                self.scheduler.register_death()
 
 
 class BatchSweeper(threading.Thread):

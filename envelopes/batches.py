@@ -25,6 +25,7 @@ import json
 import logging
 import secrets
 import shutil
+import time
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -175,12 +176,13 @@ class WorkReport:
     finished_now: bool = False  # this run saw the last item settle
     api_key_sha256: str | None = None  # the platform to tell
     wake_at: datetime | None = None  # items wait (a retry or another worker's lease): work again then
+    out_of_time: bool = False  # the run's time was up with items perhaps left to claim: a successor goes on
     progress: BatchProgress | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "batch": self.batch_id, "sealed": self.sealed, "failed": self.failed, "retrying": self.retrying,
-            "lost": self.lost, "finished_now": self.finished_now,
+            "lost": self.lost, "finished_now": self.finished_now, "out_of_time": self.out_of_time,
             "wake_at": iso_utc(self.wake_at) if self.wake_at else None,
         }
 
@@ -357,26 +359,28 @@ class Batches:
         return row
 
     # -- working on a batch -------------------------------------------------------------
-    def work(self, batch_id: str, owner: str, *, max_items: int | None = None) -> WorkReport:
-        """Claim, seal and record items until none is left to claim (or ``max_items`` were taken).
+    def work(self, batch_id: str, owner: str, *, max_seconds: float | None = None) -> WorkReport:
+        """Claim, seal and record items until none is left to claim, or until ``max_seconds`` have passed.
 
-        Safe to run in any number of workers at once, and again after any crash.
+        Every run seals at least one claim, however short its time. Safe to run
+        in any number of workers at once, and again after any crash.
         """
+        started = time.monotonic()
         with self.database.begin() as conn:
             batch = self._batch(conn, None, batch_id)
         report = WorkReport(batch_id, api_key_sha256=batch.api_key_sha256)
         options = BatchOptions.from_row(batch.level, batch.options)
-        taken = 0
         claim_size = CLAIM_PER_THREAD * self.threads
         with ThreadPoolExecutor(self.threads, thread_name_prefix="seal") as pool:
-            while batch.state == RUNNING and (max_items is None or taken < max_items):
-                want = claim_size if max_items is None else min(claim_size, max_items - taken)
-                claimed = self._claim(batch_id, owner, want)
+            while batch.state == RUNNING:
+                claimed = self._claim(batch_id, owner, claim_size)
                 if not claimed:
                     break
-                taken += len(claimed)
                 outcomes = list(pool.map(lambda item: self._seal(batch.organisation, options, item), claimed))
                 self._record(batch_id, batch.organisation, owner, options, outcomes, report)
+                if max_seconds is not None and time.monotonic() - started >= max_seconds:
+                    report.out_of_time = True
+                    break
         self._settle(batch_id, report)
         return report
 

@@ -360,13 +360,22 @@ class Database:
             self._engine = None
 
 
-def make_engine(url: str) -> Engine:
+#: Seconds a PostgreSQL session may sit idle inside a transaction before the server ends it.
+IDLE_IN_TRANSACTION_SECONDS = 30
+
+
+def make_engine(url: str, *, idle_in_transaction_seconds: int = IDLE_IN_TRANSACTION_SECONDS) -> Engine:
     """An engine with the settings Pakat relies on (SQLite: WAL, busy timeout, foreign keys)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A client that stops mid-transaction (a frozen host, a half-open connection, a killed process whose
+    # socket something else still holds) would keep its row locks, the audit log's head among them, and
+    # stall every other writer; the server ends such a session instead. Pakat's transactions never idle.
+    options = f"-c idle_in_transaction_session_timeout={idle_in_transaction_seconds}s"
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         connect_args={"options": options})
 
 
 def utcnow() -> datetime:

@@ -37,17 +37,22 @@ RECORD_SUFFIX = ".pakat.json"
 def seal_batch_job(batch_id: str) -> dict[str, Any]:
     """Seal a batch's items until none is left to claim; safe to run in many workers, and again.
 
-    Items that must wait (a retry after a TSA outage, another worker's lease)
-    get a job scheduled for when they can be claimed; the run that settles the
-    last item tells the platform (``batch.finished``).
+    A run ends after ``PAKAT_BATCH_RUN_SECONDS`` and queues its successor, so
+    other jobs get a worker in between. Items that must wait (a retry after a
+    TSA outage, another worker's lease) get a job scheduled for when they can
+    be claimed; the run that settles the last item tells the platform
+    (``batch.finished``).
     """
     services = process_services()
     batches, queue = services.batches(), services.queue
     # A new name per run: a run that was presumed dead and comes back cannot record over its successor.
     owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-    report = batches.work(batch_id, owner)
+    report = batches.work(batch_id, owner, max_seconds=services.settings.batch_run_seconds)
     try:
-        if report.wake_at is not None:
+        if report.out_of_time and not report.finished_now:
+            job = get_current_job()
+            queue.continue_batch(batch_id, job.id if job is not None else None)
+        elif report.wake_at is not None:
             queue.wake_batch(batch_id, report.wake_at)
         if report.finished_now and report.progress is not None:
             progress = report.progress

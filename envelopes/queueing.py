@@ -29,15 +29,21 @@ MAX_BATCH_JOBS = 8
 #: Items per job started, so a small batch does not wake every worker.
 ITEMS_PER_BATCH_JOB = 25
 BATCH_JOB = "envelopes.jobs.seal_batch_job"
+#: Seconds a batch job may take: its run, then the last items it claimed (sealed within their lease).
+DEFAULT_BATCH_JOB_TIMEOUT = 60 + 120 + 60
 
 
 class RQJobQueue:
     """:class:`envelopes.sessions.JobQueue` on an RQ queue; without a Redis URL every use is QUEUE_UNAVAILABLE."""
 
-    def __init__(self, redis_url: str | None, name: str, deployment: Deployment) -> None:
+    def __init__(self, redis_url: str | None, name: str, deployment: Deployment, *,
+                 batch_job_timeout: int = DEFAULT_BATCH_JOB_TIMEOUT) -> None:
         self.redis_url = redis_url
         self.name = name
         self.deployment = deployment
+        # RQ stops a job past its timeout by raising wherever it happens to be (its default: 180 s); a batch
+        # run ends on its own well before this.
+        self.batch_job_timeout = batch_job_timeout
         self._queue: rq.Queue | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -76,7 +82,8 @@ class RQJobQueue:
             queue = self.queue()
             queue.enqueue_many([
                 rq.Queue.prepare_data(BATCH_JOB, (batch_id,), job_id=f"batch-{batch_id}-{n}",
-                                      description=f"seal batch {batch_id}", result_ttl=3600)
+                                      description=f"seal batch {batch_id}", result_ttl=3600,
+                                      timeout=self.batch_job_timeout)
                 for n in range(jobs)
             ])
         except RedisError as exc:
@@ -100,10 +107,32 @@ class RQJobQueue:
                 queue.scheduled_job_registry.remove(job_id)
             if at is None:
                 queue.enqueue(BATCH_JOB, batch_id, job_id=job_id, description=f"seal batch {batch_id}",
-                              result_ttl=3600)
+                              result_ttl=3600, job_timeout=self.batch_job_timeout)
             else:
                 queue.enqueue_at(at, BATCH_JOB, batch_id, job_id=job_id, description=f"seal batch {batch_id}",
-                                 result_ttl=3600)
+                                 result_ttl=3600, job_timeout=self.batch_job_timeout)
+            return True
+        except RedisError as exc:
+            raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, type(exc).__name__) from None
+
+    def continue_batch(self, batch_id: str, job_id: str | None) -> bool:
+        """Queue the successor of a batch run whose time was up; False if it is already waiting or running.
+
+        A run ends after its time so that other work (a bidder's signature, a
+        webhook) gets a worker between runs; its successor goes to the back of
+        the queue. Runs alternate between two job ids, ``…`` and ``…-next``, so
+        a batch keeps as many runs going as it was started with, never more.
+        """
+        if job_id is None or not job_id.startswith(f"batch-{batch_id}-"):
+            return self.wake_batch(batch_id)  # not run by RQ under a batch job id
+        successor = job_id.removesuffix("-next") if job_id.endswith("-next") else f"{job_id}-next"
+        try:
+            queue = self.queue()
+            existing = queue.fetch_job(successor)
+            if existing is not None and existing.get_status(refresh=False) in ("queued", "started"):
+                return False
+            queue.enqueue(BATCH_JOB, batch_id, job_id=successor, description=f"seal batch {batch_id}",
+                          result_ttl=3600, job_timeout=self.batch_job_timeout)
             return True
         except RedisError as exc:
             raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, type(exc).__name__) from None

@@ -88,7 +88,8 @@ class Services:
             deployment,
             LazySealService(deployment),
             Database(settings.database_url),
-            RQJobQueue(settings.redis_url, settings.queue, deployment),
+            RQJobQueue(settings.redis_url, settings.queue, deployment,
+                       batch_job_timeout=settings.batch_run_seconds + settings.batch_lease_seconds + 60),
         )
 
     @property

@@ -19,6 +19,8 @@ PAKAT_BATCH_LEASE_SECONDS  how long a worker holds batch items  ``120``
 PAKAT_BATCH_SWEEP_SECONDS  how often a worker looks for batches ``30``
                     whose queued jobs were lost
 PAKAT_BATCH_THREADS  threads sealing batch items in one worker ``4``
+PAKAT_BATCH_RUN_SECONDS  how long one job works on a batch      ``60``
+                    before a successor takes its place in the queue
 =============  ==========================================  ============================
 """
 
@@ -52,6 +54,7 @@ class Settings:
     batch_lease_seconds: int = 120
     batch_sweep_seconds: int = 30
     batch_threads: int = 4
+    batch_run_seconds: int = 60
 
     def __post_init__(self) -> None:
         # Settings built in code (tests, tools) get the same defaults as from_env.
@@ -94,6 +97,7 @@ class Settings:
             batch_lease_seconds=_whole("PAKAT_BATCH_LEASE_SECONDS", get("PAKAT_BATCH_LEASE_SECONDS"), 120, 86400),
             batch_sweep_seconds=_whole("PAKAT_BATCH_SWEEP_SECONDS", get("PAKAT_BATCH_SWEEP_SECONDS"), 30, 86400),
             batch_threads=_whole("PAKAT_BATCH_THREADS", get("PAKAT_BATCH_THREADS"), 4, 64),
+            batch_run_seconds=_whole("PAKAT_BATCH_RUN_SECONDS", get("PAKAT_BATCH_RUN_SECONDS"), 60, 86400),
         )
 
     def with_config(self, config: str | os.PathLike[str] | None) -> Settings:

@@ -230,6 +230,14 @@ def pakat_server(
         stop_process(proc)
 
 
+def child_processes(pid: int) -> list[int]:
+    """The processes ``pid`` has started (over all its threads) that are still running."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
 @contextlib.contextmanager
 def pakat_worker(home: Path, env: Mapping[str, str]) -> Iterator[Path]:
     """``pakat worker`` (PAKAT_HOME=home plus ``env``) until the block ends, once it listens: its log path."""

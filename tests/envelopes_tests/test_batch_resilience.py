@@ -1,5 +1,8 @@
 """500 PDFs sealed at B-LTA by two real workers while one is SIGKILLed and Redis restarts empty.
 
+Each job works on the batch for two seconds and then queues its successor, so
+runs hand over throughout, across the kill and the restart.
+
 Afterwards every item is sealed exactly once: one recorded output per item,
 one ``batch.item_sealed`` audit entry per item, one seal in each output, and
 each output validates TOTAL_PASSED at B-LTA. The manifest matches the files.
@@ -25,6 +28,7 @@ import pytest
 from pakat_testkit import (
     api_key,
     assert_no_secret,
+    child_processes,
     free_port,
     pakat_app,
     pakat_command,
@@ -139,7 +143,7 @@ def test_a_batch_survives_a_killed_worker_and_a_redis_restart(
     env = {
         "PAKAT_CONFIG": str(dev_env.deployment_path), "REDIS_URL": redis_server.url, "PAKAT_QUEUE": queue,
         "PAKAT_DATABASE_URL": database_url, "PAKAT_BATCH_LEASE_SECONDS": str(LEASE_SECONDS),
-        "PAKAT_BATCH_SWEEP_SECONDS": "2",
+        "PAKAT_BATCH_SWEEP_SECONDS": "2", "PAKAT_BATCH_RUN_SECONDS": "2",  # runs hand over all the time
     }
     inputs = {f"envelopes/{n:03d}.pdf": pdf_bytes(f"tender 1405-{n}") for n in range(ITEMS)}
     archive = io.BytesIO()
@@ -174,6 +178,7 @@ def test_a_batch_survives_a_killed_worker_and_a_redis_restart(
             while not held and time.monotonic() < deadline:
                 held = leased_by(database, batch_id, victim.pid)
             assert held, "the first worker never held an item to die with"
+            assert child_processes(victim.pid) == []  # nothing of it outlives it, holding its sockets
             os.kill(victim.pid, signal.SIGKILL)
             victim.wait(10)
 

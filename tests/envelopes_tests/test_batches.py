@@ -47,6 +47,7 @@ from envelopes.audit import BATCH_ITEM_SEALED, AuditLog
 from envelopes.batches import SEALED, Batches, BatchOptions
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database, audit_log, batches, utcnow
+from envelopes.queueing import RQJobQueue
 from envelopes.schema import upgrade
 from envelopes.sealing import SealService
 from hsm_config.deployment import load_deployment
@@ -300,6 +301,44 @@ def test_an_item_taken_over_after_its_lease_is_recorded_once(
         seals.close()
 
 
+def test_a_run_ends_when_its_time_is_up_after_one_claim_at_least(
+    dev_env: Any, engine_parts: tuple[Database, DocumentStore], tmp_path: Path,
+) -> None:
+    database, store = engine_parts
+    seals = seal_service(dev_env.deployment_path)
+    try:
+        engine = Batches(database, store, lambda: seals, threads=1)  # claims of two items
+        batch_id = new_batch(engine, store, tmp_path, 5, PadesLevel.B_B)
+        runs = [engine.work(batch_id, f"run-{n}", max_seconds=0) for n in range(3)]
+        assert [(r.sealed, r.out_of_time, r.finished_now) for r in runs] == [
+            (2, True, False), (2, True, False), (1, True, True)]
+        assert runs[0].wake_at is None or runs[0].wake_at <= utcnow()  # nothing waits on a lease or a retry
+        assert engine.progress("demo-co", batch_id).sealed == 5
+        assert engine.work(batch_id, "late", max_seconds=0).sealed == 0  # a finished batch: nothing to do
+    finally:
+        seals.close()
+
+
+def test_a_batch_run_is_followed_by_one_successor_at_a_time(dev_env: Any, redis_url: str) -> None:
+    """Runs alternate between two job ids, so a batch never holds more runs than it was started with;
+    every batch job has a timeout of its own instead of RQ's 180 s."""
+    name = f"pakat-continue-{uuid.uuid4().hex[:8]}"
+    jobs = RQJobQueue(redis_url, name, load_deployment(dev_env.deployment_path), batch_job_timeout=321)
+    batch_id = uuid.uuid4().hex
+    jobs.start_batch(batch_id, 30)
+    assert jobs.continue_batch(batch_id, f"batch-{batch_id}-0")
+    assert not jobs.continue_batch(batch_id, f"batch-{batch_id}-0")  # its successor already waits
+    queue = jobs.queue()
+    assert queue.job_ids == [f"batch-{batch_id}-0", f"batch-{batch_id}-1", f"batch-{batch_id}-0-next"]
+    queue.remove(f"batch-{batch_id}-0")  # as when a worker has taken it
+    queue.fetch_job(f"batch-{batch_id}-0").delete()
+    assert jobs.continue_batch(batch_id, f"batch-{batch_id}-0-next")  # and back again
+    assert jobs.continue_batch(batch_id, None)  # run outside RQ: the batch's wake-up job
+    assert queue.job_ids[-2:] == [f"batch-{batch_id}-0", f"batch-{batch_id}-wake"]
+    assert {job.timeout for job in queue.jobs} == {321}
+    queue.empty()
+
+
 class FlakyTsa:
     """A loopback proxy in front of the dev TSA that answers 503 to the first ``failures`` requests."""
 
@@ -436,7 +475,7 @@ def test_seal_batch_through_the_queue_writes_a_zip(
 
 @pytest.mark.parametrize("name, value", [
     ("PAKAT_BATCH_THREADS", "0"), ("PAKAT_BATCH_THREADS", "65"), ("PAKAT_BATCH_LEASE_SECONDS", "-5"),
-    ("PAKAT_BATCH_SWEEP_SECONDS", "soon"),
+    ("PAKAT_BATCH_SWEEP_SECONDS", "soon"), ("PAKAT_BATCH_RUN_SECONDS", "0"),
 ])
 def test_batch_settings_out_of_range_are_configuration_errors(name: str, value: str) -> None:
     with pytest.raises(AccessError) as caught:
@@ -448,3 +487,5 @@ def test_batch_settings_are_read_from_the_environment() -> None:
     settings = Settings.from_env({"PAKAT_BATCH_THREADS": "8", "PAKAT_BATCH_LEASE_SECONDS": "30"})
     assert (settings.batch_threads, settings.batch_lease, settings.batch_sweep_seconds) == (
         8, timedelta(seconds=30), 30)
+    assert settings.batch_run_seconds == 60
+    assert Settings.from_env({"PAKAT_BATCH_RUN_SECONDS": "5"}).batch_run_seconds == 5

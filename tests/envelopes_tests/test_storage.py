@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 
 from envelopes import schema
 from envelopes.blobs import DocumentStore
-from envelopes.database import documents, make_engine, metadata, signing_sessions, utcnow
+from envelopes.database import audit_head, documents, make_engine, metadata, signing_sessions, utcnow
 from pakat import errors
 from pakat.errors import AccessError, InputError
 
@@ -514,3 +514,25 @@ def test_serve_upgrades_the_default_sqlite_database(dev_env: Any, tmp_path: Path
     home.mkdir()
     with pakat_server(dev_env.deployment_path, home, workers=2):
         assert schema.current(f"sqlite:///{home / 'pakat.db'}") == schema.head()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_client_stalled_in_a_transaction_loses_its_locks(database_url: str) -> None:
+    """A writer that stops mid-transaction (frozen, killed with its socket held elsewhere) is ended by the
+    server, so the audit log's head it locked is free again for every other writer."""
+    stalled, healthy = make_engine(database_url, idle_in_transaction_seconds=1), make_engine(database_url)
+    head = update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq)
+    try:
+        with healthy.connect() as conn:
+            assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "30s"
+        with stalled.connect() as conn:
+            conn.begin()
+            assert conn.execute(head).rowcount == 1  # holds the head's row lock, then goes quiet
+            with healthy.begin() as other:
+                other.execute(text("SET LOCAL lock_timeout = '20s'"))  # without the guard: a lock timeout
+                assert other.execute(head).rowcount == 1
+            with pytest.raises(DBAPIError):
+                conn.execute(text("SELECT 1"))
+    finally:
+        stalled.dispose()
+        healthy.dispose()

@@ -6,6 +6,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from pakat_testkit import (
     assert_no_secret,
     check_sealed,
+    child_processes,
     free_port,
     pakat_command,
     pakat_worker,
@@ -20,6 +22,8 @@ from pakat_testkit import (
     process_env,
     secrets_of,
     sha256,
+    stop_process,
+    wait_until,
 )
 from redis import Redis
 from rq import Queue
@@ -157,3 +161,26 @@ def test_worker_with_unreachable_redis_names_no_password(dev_env: Any, tmp_path:
     assert f"127.0.0.1:{port}" in result.stderr
     assert "s3cret-redis-pw" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_the_worker_schedules_in_its_own_process(dev_env: Any, redis_url: str, tmp_path: Path) -> None:
+    """Jobs due later run, and the worker starts no process to move them: a forked scheduler would outlive a
+    killed worker holding its database sockets, and with them its open transaction's locks."""
+    queue = Queue(f"pakat-scheduled-{uuid.uuid4().hex[:8]}", connection=Redis.from_url(redis_url))
+    src = tmp_path / "in.pdf"
+    src.write_bytes(pdf_bytes("scheduled document"))
+    env = {"PAKAT_CONFIG": str(dev_env.deployment_path), "REDIS_URL": redis_url, "PAKAT_QUEUE": queue.name}
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(pakat_command("worker"), env=process_env({"PAKAT_HOME": str(tmp_path), **env}),
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: b"Listening on" in log_path.read_bytes(), 60, "pakat worker listening", proc)
+        job = queue.enqueue_in(timedelta(seconds=1), seal_file_job, "demo-co", str(src), str(tmp_path / "out.pdf"),
+                               "B-B")
+        assert job.get_status() == JobStatus.SCHEDULED
+        assert finished(job, 60).get_status() == JobStatus.FINISHED, log_path.read_text(errors="replace")[-2000:]
+        assert child_processes(proc.pid) == []
+    finally:
+        stop_process(proc)
+    assert_no_secret([log_path.read_bytes()], secrets_of(dev_env))
