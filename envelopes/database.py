@@ -138,7 +138,12 @@ signing_sessions = Table(
     Column("appearance", Text, nullable=True),
     # Where the signing page links back to, once allowed by the platform's return_urls; NULL: no link.
     Column("return_url", Text, nullable=True),
+    # Several documents signed under one session (an envelope's A, B, C): each has its own row, walked on
+    # its own; they share the secret, and group_id is the first one's id. NULL: a session of one document.
+    Column("group_id", String(32), nullable=True),
+    Column("group_position", Integer, nullable=True),
     Index("ix_signing_sessions_document", "document_id"),
+    Index("ix_signing_sessions_group", "group_id"),
 )
 
 

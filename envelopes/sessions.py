@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import secrets
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -90,6 +91,8 @@ DEFAULT_EXPIRY = timedelta(minutes=10)
 MAX_EXPIRY = timedelta(hours=1)
 MIN_EXPIRY = timedelta(minutes=1)
 MAX_CHAIN = 8
+#: Documents one session covers at most (an envelope's documents, or a list).
+MAX_SESSION_DOCUMENTS = 20
 MAX_CERTIFICATE_BYTES = 16 * 1024
 ACCEPTED_DIGESTS = ("sha256", "sha384", "sha512")
 _PREPARED_COLUMNS = (
@@ -131,6 +134,7 @@ class SessionView:
     error_code: str | None
     error_detail: str | None
     return_url: str | None = None
+    group_id: str | None = None  # set when the session covers several documents: the first one's id
 
     @property
     def is_open(self) -> bool:
@@ -158,6 +162,8 @@ class SessionView:
             body["completed_revision"] = self.completed_revision
         if self.return_url:
             body["return_url"] = self.return_url
+        if self.group_id:
+            body["group"] = self.group_id
         if self.error_code:
             kind = errors.KINDS.get(self.error_code)
             body["error"] = {"code": self.error_code, "message_fa": kind.fa if kind else None,
@@ -175,12 +181,40 @@ class NewSession:
 
 
 @dataclass(frozen=True)
+class NewSessionGroup:
+    """A session on several documents just created: one secret and view token, a session row per document."""
+
+    sessions: tuple[SessionView, ...]
+    secret: str
+    view_token: str
+
+    @property
+    def id(self) -> str:
+        """The group's id: its first document's session id (the one the link and the page name)."""
+        return self.sessions[0].id
+
+
+@dataclass(frozen=True)
+class SessionDocument:
+    """One document of a session, with its own session row's state."""
+
+    session: SessionView
+    document: DocumentView
+
+
+@dataclass(frozen=True)
 class PageView:
-    """What the signing page shows a holder of the view token; ``secret`` only while the session is open."""
+    """What the signing page shows a holder of the view token; ``secret`` only while a document is open.
+
+    ``members`` are every document of the session, in the order the platform
+    gave them (one for a session of one document); ``session`` and
+    ``document`` are the row the page was opened with.
+    """
 
     session: SessionView
     document: DocumentView
     secret: str | None
+    members: tuple[SessionDocument, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -245,29 +279,82 @@ class SigningSessions:
         ``return_url`` must already be allowed for the caller (the web layer checks
         it against the API key's ``return_urls``).
         """
+        group = self.create_group(organisation, [doc_id], level, expected, expires_in, appearance, return_url)
+        return NewSession(group.sessions[0], group.secret, group.view_token)
+
+    def create_group(
+        self,
+        organisation: str,
+        doc_ids: Sequence[str],
+        level: PadesLevel,
+        expected: ExpectedSigner,
+        expires_in: timedelta = DEFAULT_EXPIRY,
+        appearance: VisibleSignature | None = None,
+        return_url: str | None = None,
+    ) -> NewSessionGroup:
+        """Open one session on several documents (an envelope's A, B, C): one link, one PIN for them all.
+
+        Each document gets a session row of its own, prepared, signed and
+        completed on its own, so a failure in one leaves the others as they
+        are; the rows share the secret, the expiry, the level and the expected
+        signer. Every document is checked before a row is written: a refusal
+        opens nothing.
+        """
+        if not 1 <= len(doc_ids) <= MAX_SESSION_DOCUMENTS:
+            raise InputError(errors.REQUEST_INVALID, f"documents: 1 to {MAX_SESSION_DOCUMENTS} document ids")
+        if len(set(doc_ids)) != len(doc_ids):
+            raise InputError(errors.REQUEST_INVALID, "documents: a document is named twice")
         if not MIN_EXPIRY <= expires_in <= MAX_EXPIRY:
             raise InputError(errors.REQUEST_INVALID, "expires_in must be between 60 and 3600 seconds")
         if level.timestamped and self.seals().tsa is None:
             raise PakatError(errors.CONFIG_INVALID, f"{level.value} needs a timestamp authority")
         self.queue.ping()  # the signature step will need it: refuse now, not after the user signed
-        doc = self.documents.get(organisation, doc_id)
-        with self.database.begin() as conn:
-            # A bid envelope's document: only while the envelope accepts changes, for one of its signatories.
-            expected = session_signer(conn, doc_id, expected, utcnow())
-        check_signable(self.store.path(doc.head.sha256), appearance, max_bytes=self.deployment.max_pdf_bytes)
+        signers: list[ExpectedSigner] = []
+        for doc_id in doc_ids:
+            doc = self.documents.get(organisation, doc_id)
+            with self.database.begin() as conn:
+                # A bid envelope's document: only while the envelope accepts changes, for one of its signatories.
+                signers.append(session_signer(conn, doc_id, expected, utcnow()))
+            check_signable(self.store.path(doc.head.sha256), appearance, max_bytes=self.deployment.max_pdf_bytes)
+        if len(set(signers)) != 1:
+            # One certificate signs them all: documents that ask for different signers need sessions of their own.
+            raise InputError(errors.REQUEST_INVALID, "documents: they do not ask for the same signer")
+        signer = signers[0]
         view_token = secrets.token_urlsafe(32)  # 256 bits
         secret = agent_secret_for(view_token)
         now = utcnow()
-        session_id = secrets.token_hex(16)
+        session_ids = [secrets.token_hex(16) for _ in doc_ids]
+        group_id = session_ids[0] if len(doc_ids) > 1 else None
         with self.database.write() as conn:
-            conn.execute(insert(signing_sessions).values(
-                id=session_id, document_id=doc_id, organisation=organisation, secret_sha256=_hash_secret(secret),
-                state=AWAITING_CERTIFICATE, level=level.value, expected_national_id=expected.national_id,
-                expected_role=expected.role, created_at=now, updated_at=now, expires_at=now + expires_in,
-                appearance=json.dumps(appearance.as_dict()) if appearance is not None else None,
-                return_url=return_url,
-            ))
-        return NewSession(self.get(organisation, doc_id, session_id), secret, view_token)
+            conn.execute(insert(signing_sessions), [
+                {"id": session_id, "document_id": doc_id, "organisation": organisation,
+                 "secret_sha256": _hash_secret(secret), "state": AWAITING_CERTIFICATE, "level": level.value,
+                 "expected_national_id": signer.national_id, "expected_role": signer.role, "created_at": now,
+                 "updated_at": now, "expires_at": now + expires_in,
+                 "appearance": json.dumps(appearance.as_dict()) if appearance is not None else None,
+                 "return_url": return_url, "group_id": group_id,
+                 "group_position": position if group_id else None}
+                for position, (session_id, doc_id) in enumerate(zip(session_ids, doc_ids, strict=True))
+            ])
+        views = tuple(self.get(organisation, doc_id, session_id)
+                      for session_id, doc_id in zip(session_ids, doc_ids, strict=True))
+        return NewSessionGroup(views, secret, view_token)
+
+    def group(self, organisation: str, session_id: str) -> tuple[SessionView, ...]:
+        """Every document's session of the session ``session_id`` names (itself alone if of one document)."""
+        with self.database.begin() as conn:
+            row = _session_row(conn, session_id)
+            if row.organisation != organisation:
+                raise InputError(errors.SESSION_NOT_FOUND, session_id[:64])
+            return tuple(_view(member) for member in _members(conn, row))
+
+    def cancel_group(self, organisation: str, session_id: str) -> tuple[SessionView, ...]:
+        """Cancel every document's session not signed yet; the signed ones stay as they are."""
+        for view in self.group(organisation, session_id):
+            if view.is_open:
+                with contextlib.suppress(PakatError):  # it expired or was signed meanwhile: left as it is
+                    self.cancel(organisation, view.document_id, view.id)
+        return self.group(organisation, session_id)
 
     def get(self, organisation: str, doc_id: str, session_id: str) -> SessionView:
         """A session of this organisation's document; anything else is SESSION_NOT_FOUND."""
@@ -312,9 +399,10 @@ class SigningSessions:
             stored = row.secret_sha256 if row is not None else _UNKNOWN_SESSION_HASH
             if not hmac.compare_digest(_hash_secret(secret), stored) or row is None or not view_token:
                 raise InputError(errors.SESSION_NOT_FOUND)
-            doc = load_document(conn, None, row.document_id)
-        view = _view(row)
-        return PageView(view, doc, secret if view.is_open else None)
+            members = _with_documents(conn, _members(conn, row))
+        (seen,) = (m for m in members if m.session.id == session_id)
+        is_open = any(m.session.is_open for m in members)
+        return PageView(seen.session, seen.document, secret if is_open else None, members)
 
     # -- the agent's side -----------------------------------------------------------
     def for_agent(self, session_id: str, secret: str) -> tuple[SessionView, DocumentView]:
@@ -323,6 +411,12 @@ class SigningSessions:
             row = _authenticated(conn, session_id, secret)
             doc = load_document(conn, None, row.document_id)
         return _view(row), doc
+
+    def group_for_agent(self, session_id: str, secret: str) -> tuple[SessionDocument, ...]:
+        """Every document of the session, each with its own session id and state, for the secret's holder."""
+        with self.database.begin() as conn:
+            row = _authenticated(conn, session_id, secret)
+            return _with_documents(conn, _members(conn, row))
 
     def present_certificate(
         self, session_id: str, secret: str, certificate: str, chain: list[str], digest_name: str
@@ -583,6 +677,28 @@ class SigningSessions:
         })
 
 
+def summary_state(sessions: Sequence[SessionView]) -> str:
+    """One word for a session's documents together.
+
+    ``open`` while any document awaits the user, ``signing`` while a signature's
+    level is being raised, then ``completed`` (all), ``partly_completed``,
+    ``expired`` or ``cancelled`` (all), else ``failed``.
+    """
+    states = [s.state for s in sessions]
+    if any(state in OPEN_STATES for state in states):
+        return "open"
+    if SIGNED in states:
+        return "signing"
+    if all(state == COMPLETED for state in states):
+        return COMPLETED
+    if COMPLETED in states:
+        return "partly_completed"
+    for final in (EXPIRED, CANCELLED):
+        if all(state == final for state in states):
+            return final
+    return FAILED
+
+
 def completed_event(view: SessionView) -> dict[str, Any]:
     """The webhook body's data for ``signature.completed``."""
     return {
@@ -627,6 +743,18 @@ def _session_row(conn: Connection, session_id: str) -> Row[Any]:
     if row is None:
         raise InputError(errors.SESSION_NOT_FOUND, session_id[:64])
     return row
+
+
+def _members(conn: Connection, row: Row[Any]) -> list[Row[Any]]:
+    """The rows of the session ``row`` belongs to, in the platform's order: ``row`` alone if of one document."""
+    if row.group_id is None:
+        return [row]
+    return list(conn.execute(select(signing_sessions).where(signing_sessions.c.group_id == row.group_id)
+                             .order_by(signing_sessions.c.group_position)).all())
+
+
+def _with_documents(conn: Connection, rows: list[Row[Any]]) -> tuple[SessionDocument, ...]:
+    return tuple(SessionDocument(_view(row), load_document(conn, None, row.document_id)) for row in rows)
 
 
 def _authenticated(conn: Connection, session_id: str, secret: str) -> Row[Any]:
@@ -679,6 +807,7 @@ def _view(row: Row[Any]) -> SessionView:
         error_code=row.error_code,
         error_detail=row.error_detail,
         return_url=row.return_url,
+        group_id=row.group_id,
     )
 
 

@@ -18,6 +18,7 @@ from web import (
     errors,
     health,
     pages,
+    sessions_api,
     sign_page,
     tenders_api,
     uploads,
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     uploads.register(app)
     errors.register(app)
-    for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, tenders_api.bp, agent.bp, pages.bp,
-                      validate_page.bp, sign_page.bp):
+    for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,
+                      agent.bp, pages.bp, validate_page.bp, sign_page.bp):
         app.register_blueprint(blueprint)
     return app

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 from flask import Blueprint, Response, jsonify, request
 
 from envelopes.previews import first_page_png
-from envelopes.sessions import ACCEPTED_DIGESTS, PreparedRevision
+from envelopes.sessions import ACCEPTED_DIGESTS, PreparedRevision, SessionDocument
 from pakat import errors
 from pakat.errors import InputError, PakatError
 from web.documents_api import json_body
@@ -31,9 +31,15 @@ _CHUNK = 256 * 1024
 
 @bp.get("/sessions/<session_id>")
 def session(session_id: str) -> Response:
-    """What is asked: the document, who asks, for whom, the level and the expiry."""
+    """What is asked: the document, who asks, for whom, the level and the expiry.
+
+    ``documents`` lists every document of the session (an envelope's A, B, C; this one alone for a session
+    of one document), each under its own session id, which the agent walks with the same secret.
+    """
     state = app_services()
-    view, doc = state.sessions().for_agent(session_id, _secret())
+    secret = _secret()
+    view, doc = state.sessions().for_agent(session_id, secret)
+    members = state.sessions().group_for_agent(session_id, secret)
     org = state.deployment.organisation(view.organisation)
     platform = state.deployment.platforms.get(doc.api_key_sha256 or "")
     body: dict[str, Any] = {
@@ -53,8 +59,20 @@ def session(session_id: str) -> Response:
         "expected_signer": view.as_dict()["expected_signer"],
         "digest_algorithms": list(ACCEPTED_DIGESTS),
         "preview_url": f"/agent/v1/sessions/{view.id}/preview.png",
+        "documents": [_member_json(member) for member in members],
     }
     return _no_store(jsonify(body))
+
+
+def _member_json(member: SessionDocument) -> dict[str, Any]:
+    session, doc = member.session, member.document
+    return {
+        "session": session.id,
+        "state": session.state,
+        "document": {"name": doc.name, "sha256": doc.head.sha256, "size": doc.head.size, "pages": doc.pages,
+                     "revision": doc.head.number},
+        "preview_url": f"/agent/v1/sessions/{session.id}/preview.png",
+    }
 
 
 @bp.get("/sessions/<session_id>/preview.png")

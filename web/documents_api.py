@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -19,11 +20,12 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from envelopes import audit
 from envelopes.bids import check_download
 from envelopes.documents import DocumentView, document_links
-from envelopes.sessions import DEFAULT_EXPIRY, NewSession, SessionView, pairing_link
+from envelopes.sessions import DEFAULT_EXPIRY, SessionView, pairing_link
 from pakat import errors
 from pakat.errors import InputError
 from signer.external import ExpectedSigner
 from signer.levels import PadesLevel
+from signer.placement import VisibleSignature
 from web.api import DEFAULT_LEVEL, parse_visible
 from web.auth import caller_api_key_sha256, organisation_of_caller
 from web.state import app_services
@@ -85,15 +87,12 @@ def create_session(doc_id: str) -> tuple[Response, int]:
     """Open a signing session; the answer carries the one-time agent secret, the pairing QR code and
     the signing page's URL (its view token in the fragment: see :mod:`web.sign_page`)."""
     organisation = organisation_of_caller()
-    body = json_body()
-    level = PadesLevel.parse(str(body.get("level") or DEFAULT_LEVEL))
-    expected = _expected_signer(body.get("expected_signer"))
-    expires_in = _expires_in(body.get("expires_in"))
-    appearance = parse_visible(body.get("visible"))
-    return_url = _return_url(body.get("return_url"))
-    created = app_services().sessions().create(organisation, doc_id, level, expected, expires_in,
-                                              appearance=appearance, return_url=return_url)
-    response = jsonify(_created_json(created))
+    asked = session_request(json_body())
+    created = app_services().sessions().create(organisation, doc_id, asked.level, asked.expected,
+                                              asked.expires_in, appearance=asked.appearance,
+                                              return_url=asked.return_url)
+    response = jsonify({**_session_json(created.session),
+                        **pairing_json(created.session.id, created.secret, created.view_token)})
     response.headers["Cache-Control"] = "no-store"  # it carries the agent secret
     return response, 201
 
@@ -141,22 +140,43 @@ def signing_page_url(session_id: str, view_token: str) -> str:
     return f"{public_base()}/sign/{session_id}#{view_token}"
 
 
-def _created_json(created: NewSession) -> dict[str, Any]:
-    session = created.session
-    url = agent_url(session.id)
-    link = pairing_link(url, created.secret)
+@dataclass(frozen=True)
+class SessionRequest:
+    """What a platform asks of a new signing session, parsed from its JSON body."""
+
+    level: PadesLevel
+    expected: ExpectedSigner
+    expires_in: timedelta
+    appearance: VisibleSignature | None
+    return_url: str | None
+
+
+def session_request(body: dict[str, Any]) -> SessionRequest:
+    """Parse a session's options; anything malformed is REQUEST_INVALID (or RETURN_URL_REFUSED)."""
+    return SessionRequest(
+        level=PadesLevel.parse(str(body.get("level") or DEFAULT_LEVEL)),
+        expected=_expected_signer(body.get("expected_signer")),
+        expires_in=_expires_in(body.get("expires_in")),
+        appearance=parse_visible(body.get("visible")),
+        return_url=_return_url(body.get("return_url")),
+    )
+
+
+def pairing_json(session_id: str, secret: str, view_token: str) -> dict[str, Any]:
+    """A session just opened, said once: the agent's URL and secret, the link, its QR code, the page."""
+    url = agent_url(session_id)
+    link = pairing_link(url, secret)
     qr = segno.make(link, error="m")
     svg, png = io.BytesIO(), io.BytesIO()
     qr.save(svg, kind="svg", scale=4, xmldecl=False)
     qr.save(png, kind="png", scale=4)
     return {
-        **_session_json(session),
         "agent_url": url,
-        "agent_secret": created.secret,
+        "agent_secret": secret,
         "pairing_link": link,
         "qr_svg": svg.getvalue().decode("utf-8"),
         "qr_png_base64": base64.b64encode(png.getvalue()).decode("ascii"),
-        "signing_page_url": signing_page_url(session.id, created.view_token),
+        "signing_page_url": signing_page_url(session_id, view_token),
     }
 
 

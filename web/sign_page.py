@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from typing import Any
 
 import segno
@@ -49,12 +50,13 @@ from envelopes.sessions import (
     FAILED,
     SIGNED,
     PageView,
+    SessionDocument,
     SessionView,
     pairing_link,
 )
 from pakat import errors
 from pakat.dates import format_datetime, format_int, iso_utc
-from pakat.errors import PakatError
+from pakat.errors import InputError, PakatError
 from pakat.text import Lang, localize_digits
 from validation.reports.labels import parse_lang
 from web.documents_api import agent_url
@@ -81,10 +83,12 @@ PHASES: dict[str, str] = {
     EXPIRED: "expired",
     CANCELLED: "cancelled",
 }
-FINAL_PHASES = frozenset({"signed", "failed", "expired", "cancelled"})
+FINAL_PHASES = frozenset({"signed", "partly_signed", "failed", "expired", "cancelled"})
 
 WORDS: dict[str, tuple[str, str]] = {
     "title": ("امضای سند", "Sign a document"),
+    "documents": ("سندها", "Documents"),
+    "document_n": ("سند {n} از {count}", "Document {n} of {count}"),
     "switch": ("English", "فارسی"),
     "loading": ("در حال خواندن نشست امضا…", "Reading the signing session…"),
     "not_found": ("این نشانی امضا درست یا کامل نیست، یا نشست دیگر وجود ندارد. نشانی را دوباره از سامانه بگیرید.",
@@ -122,6 +126,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "phase_failed": ("امضا ناموفق بود", "Signing failed"),
     "phase_expired": ("مهلت امضا تمام شد", "The signing session expired"),
     "phase_cancelled": ("نشست امضا لغو شد", "The signing session was cancelled"),
+    "phase_partly_signed": ("برخی سندها امضا شد", "Some of the documents were signed"),
+    "why_several": ("این سامانه از شما می‌خواهد همهٔ سندهای زیر را با توکن امضای خودتان امضا کنید؛ رمز توکن "
+                    "یک بار پرسیده می‌شود.",
+                    "This platform asks you to sign all the documents below with your own signing token; "
+                    "the token's PIN is asked once."),
 }
 
 
@@ -170,24 +179,51 @@ def state(session_id: str) -> Response:
 @bp.get("/sign/<session_id>/preview.png")
 def preview(session_id: str) -> Response:
     """The first page of the document, for the page's script."""
-    services = app_services()
-    doc = services.sessions().for_page(session_id, _token()).document
-    cache = services.settings.home / "previews"
-    png = first_page_png(services.store.path(doc.head.sha256), doc.head.sha256, cache)
-    return Response(png, mimetype="image/png")
+    seen = app_services().sessions().for_page(session_id, _token())
+    return _preview(SessionDocument(seen.session, seen.document))
+
+
+@bp.get("/sign/<session_id>/documents/<int:number>/preview.png")
+def document_preview(session_id: str, number: int) -> Response:
+    """The first page of the session's document ``number`` (from 0, in the platform's order)."""
+    return _preview(_member(session_id, number))
 
 
 @bp.get("/sign/<session_id>/signed.pdf")
 def signed_pdf(session_id: str) -> Response:
     """The document as this session's signature completed it; SIGNED_PDF_NOT_READY before that."""
+    seen = app_services().sessions().for_page(session_id, _token())
+    return _signed_pdf(SessionDocument(seen.session, seen.document))
+
+
+@bp.get("/sign/<session_id>/documents/<int:number>/signed.pdf")
+def document_signed_pdf(session_id: str, number: int) -> Response:
+    """The session's document ``number`` as its signature completed it."""
+    return _signed_pdf(_member(session_id, number))
+
+
+def _member(session_id: str, number: int) -> SessionDocument:
+    members = app_services().sessions().for_page(session_id, _token()).members
+    if not 0 <= number < len(members):
+        raise InputError(errors.SESSION_NOT_FOUND)  # as for a wrong token: nothing told
+    return members[number]
+
+
+def _preview(member: SessionDocument) -> Response:
     services = app_services()
-    seen = services.sessions().for_page(session_id, _token())
-    revision = _completed(seen)
+    sha256 = member.document.head.sha256
+    png = first_page_png(services.store.path(sha256), sha256, services.settings.home / "previews")
+    return Response(png, mimetype="image/png")
+
+
+def _signed_pdf(member: SessionDocument) -> Response:
+    services = app_services()
+    revision = _completed(member)
     if revision is None:
-        raise PakatError(errors.SIGNED_PDF_NOT_READY, seen.session.state)
-    check_download(services.database, seen.document.id)
+        raise PakatError(errors.SIGNED_PDF_NOT_READY, member.session.state)
+    check_download(services.database, member.document.id)
     response = send_file(services.store.path(revision.sha256), mimetype="application/pdf", as_attachment=True,
-                         download_name=seen.document.name, conditional=False, etag=False, max_age=0)
+                         download_name=member.document.name, conditional=False, etag=False, max_age=0)
     response.headers["X-Pakat-SHA256"] = revision.sha256
     return response
 
@@ -208,16 +244,39 @@ def _token() -> str:
     return request.headers.get(TOKEN_HEADER, "").strip()
 
 
-def _completed(seen: PageView) -> RevisionView | None:
-    number = seen.session.completed_revision
-    if seen.session.state != COMPLETED or number is None:
+def _completed(member: SessionDocument) -> RevisionView | None:
+    number = member.session.completed_revision
+    if member.session.state != COMPLETED or number is None:
         return None
-    return next((r for r in seen.document.revisions if r.number == number), None)
+    return next((r for r in member.document.revisions if r.number == number), None)
+
+
+def page_phase(sessions: Sequence[SessionView]) -> str:
+    """What the bidder reads for the session's documents together.
+
+    ``signing`` while any is being signed, ``waiting`` while any still awaits the
+    token, then ``signed`` (all), ``partly_signed``, ``expired`` or ``cancelled``
+    (all), else ``failed``.
+    """
+    phases = [PHASES.get(s.state, "failed") for s in sessions]
+    for busy in ("signing", "waiting"):
+        if busy in phases:
+            return busy
+    if all(phase == "signed" for phase in phases):
+        return "signed"
+    if "signed" in phases:
+        return "partly_signed"
+    for final in ("expired", "cancelled"):
+        if all(phase == final for phase in phases):
+            return final
+    return "failed"
 
 
 def _state_json(seen: PageView, lang: Lang) -> dict[str, Any]:
     session, doc = seen.session, seen.document
-    phase = PHASES.get(session.state, "failed")
+    members = seen.members or (SessionDocument(session, doc),)
+    phase = page_phase([m.session for m in members])
+    open_now = [m.session for m in members if m.session.is_open]
     body: dict[str, Any] = {
         "state": session.state,
         "phase": phase,
@@ -226,24 +285,49 @@ def _state_json(seen: PageView, lang: Lang) -> dict[str, Any]:
         "level": session.level,
         "expires_at": iso_utc(session.expires_at),
         "expires_at_text": format_datetime(session.expires_at, lang),
-        "seconds_left": max(0, int((session.expires_at - utcnow()).total_seconds())) if session.is_open else 0,
+        "seconds_left": max(0, int((session.expires_at - utcnow()).total_seconds())) if open_now else 0,
         "platform": _platform_name(session, doc, lang),
         "document": _document_json(doc, lang),
+        "documents": [_member_json(member, n, len(members), lang) for n, member in enumerate(members)],
         "expected_signer": _expected_json(session, lang),
-        "download": _completed(seen) is not None,
+        "download": _completed(SessionDocument(session, doc)) is not None,
         "return_url": session.return_url,
     }
-    if session.signer_subject:
-        body["signer"] = _common_name(session.signer_subject)
-    if session.error_code:
-        kind = errors.KINDS.get(session.error_code)
-        body["error"] = {"code": session.error_code,
-                         "message": (kind.fa if lang == "fa" else kind.en) if kind else session.error_code}
+    signers = [m.session.signer_subject for m in members if m.session.signer_subject]
+    if signers:
+        body["signer"] = _common_name(signers[0])
+    failed = next((m.session for m in members if m.session.error_code), None)
+    if failed is not None:
+        body["error"] = _error_json(failed, lang)
     if seen.secret is not None:
-        link = pairing_link(agent_url(session.id), seen.secret)
+        # The link names the first document still open; the agent finds the others from it.
+        link = pairing_link(agent_url(open_now[0].id if open_now else session.id), seen.secret)
         body["pairing_link"] = link
         body["qr_svg"] = _qr_data_url(link)
     return body
+
+
+def _member_json(member: SessionDocument, number: int, count: int, lang: Lang) -> dict[str, Any]:
+    session = member.session
+    phase = PHASES.get(session.state, "failed")
+    body: dict[str, Any] = {
+        **_document_json(member.document, lang),
+        "number": number,
+        "heading": word("document_n", lang).format(n=format_int(number + 1, lang), count=format_int(count, lang)),
+        "state": session.state,
+        "phase": phase,
+        "phase_label": word(f"phase_{phase}", lang),
+        "download": _completed(member) is not None,
+    }
+    if session.error_code:
+        body["error"] = _error_json(session, lang)
+    return body
+
+
+def _error_json(session: SessionView, lang: Lang) -> dict[str, str]:
+    code = str(session.error_code)
+    kind = errors.KINDS.get(code)
+    return {"code": code, "message": (kind.fa if lang == "fa" else kind.en) if kind else code}
 
 
 def _common_name(subject: str) -> str:

@@ -120,9 +120,13 @@ def state_of_the_batch(database: Database, batch_id: str, logs: list[Path]) -> s
         leases = conn.execute(select(batch_items.c.number, batch_items.c.lease_owner, batch_items.c.lease_until,
                                      batch_items.c.attempts)
                               .where(batch_items.c.batch_id == batch_id, batch_items.c.state == "sealing")).all()
+        failures = conn.execute(
+            select(batch_items.c.error_code, func.min(batch_items.c.error_detail), func.count())
+            .where(batch_items.c.batch_id == batch_id, batch_items.c.state == "failed")
+            .group_by(batch_items.c.error_code)).all()
     tails = "\n".join(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-40:])
                       for log in logs if log.exists())
-    return f"items by state: {counts(database, batch_id)}\nleased: {leases}\n{tails}"
+    return f"items by state: {counts(database, batch_id)}\nfailures: {failures}\nleased: {leases}\n{tails}"
 
 
 def leased_by(database: Database, batch_id: str, pid: int) -> list[int]:
@@ -172,18 +176,28 @@ def test_a_batch_survives_a_killed_worker_and_a_redis_restart(
                     logs = [victim_log, survivor_log]
                     raise AssertionError(f"{exc}\n{state_of_the_batch(database, batch_id, logs)}") from None
 
-            wait_for(lambda: counts(database, batch_id).get("sealed", 0) >= 60, 120, "60 items sealed")
+            def sealed(at_least: int) -> bool:
+                now = counts(database, batch_id)
+                assert not now.get("failed"), "items failed"  # no item may fail here: stop at once, and say why
+                return now.get("sealed", 0) >= at_least
+
+            wait_for(lambda: sealed(60), 120, "60 items sealed")
+            # Freeze the first worker, so what it holds cannot change, until it holds something; then kill it.
             held: list[int] = []
             deadline = time.monotonic() + 30
             while not held and time.monotonic() < deadline:
+                os.kill(victim.pid, signal.SIGSTOP)
                 held = leased_by(database, batch_id, victim.pid)
+                if not held:
+                    os.kill(victim.pid, signal.SIGCONT)
+                    time.sleep(0.05)
             assert held, "the first worker never held an item to die with"
             assert child_processes(victim.pid) == []  # nothing of it outlives it, holding its sockets
             os.kill(victim.pid, signal.SIGKILL)
             victim.wait(10)
 
             # Then Redis goes away and comes back empty: queued jobs, scheduled wake-ups, worker records gone.
-            wait_for(lambda: counts(database, batch_id).get("sealed", 0) >= 200, 180, "200 items sealed")
+            wait_for(lambda: sealed(200), 180, "200 items sealed")
             redis_server.stop()
             time.sleep(1)
             redis_server.start()

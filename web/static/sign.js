@@ -2,8 +2,10 @@
  *
  * The view token lives only in the URL fragment, which browsers never send to a
  * server; this script sends it in the X-Pakat-View-Token header to the page's JSON
- * endpoints, polls the session's state until it is final, and fetches the preview
- * and the signed PDF the same way (as blob: URLs). It never asks for a PIN.
+ * endpoints, polls the session's state until it is final, and fetches the previews
+ * and the signed PDFs the same way (as blob: URLs). A session may cover several
+ * documents (an envelope's): the first document's block is in the page, and is
+ * cloned for each further one. It never asks for a PIN.
  */
 (function () {
   "use strict";
@@ -16,8 +18,7 @@
   var headers = { "X-Pakat-View-Token": token };
   var deadline = null;
   var timer = null;
-  var previewLoaded = false;
-  var downloadName = "signed.pdf";
+  var blocks = [];
 
   function $(id) { return document.getElementById(id); }
   function show(id, visible) { $(id).hidden = !visible; }
@@ -57,13 +58,12 @@
     show("not-found", false);
     show("session", true);
     text("platform", s.platform);
-    text("doc-name", s.document.name);
-    text("doc-pages", s.document.pages_text);
-    text("doc-size", s.document.size_text);
-    text("doc-sha256", s.document.sha256);
     text("level", s.level);
     text("expires", s.expires_at_text);
-    downloadName = s.document.name || downloadName;
+    var several = s.documents.length > 1;
+    show("why-one", !several);
+    show("why-several", several);
+    s.documents.forEach(function (d, n) { renderDocument(block(n), d, several); });
     var expected = s.expected_signer || {};
     text("expected-id", expected.national_id);
     text("expected-role", expected.role);
@@ -95,27 +95,83 @@
     show("failure", !!s.error);
     if (s.error) { text("failure-message", s.error.message); text("failure-code", s.error.code); }
 
-    show("done", s.final);
-    show("download", !!s.download);
+    show("done", s.final && !!s.return_url);
     if (s.return_url && s.final) {
       $("return").setAttribute("href", s.return_url);
       show("return", true);
     } else {
       show("return", false);
     }
-    if (!previewLoaded) { previewLoaded = true; loadPreview(); }
   }
 
-  function loadPreview() {
-    fetch(base + "/preview.png", { headers: headers, cache: "no-store", credentials: "omit" })
+  // The block of document n: the page's own for the first, a clone without ids for the others.
+  function block(n) {
+    if (blocks.length === 0) { blocks.push(wire($("document-0"), 0)); }
+    while (blocks.length <= n) {
+      var copy = $("document-0").cloneNode(true);
+      copy.removeAttribute("id");
+      Array.prototype.forEach.call(copy.querySelectorAll("[id]"), function (e) { e.removeAttribute("id"); });
+      copy.setAttribute("data-number", String(blocks.length));
+      $("documents").appendChild(copy);
+      blocks.push(wire(copy, blocks.length));
+    }
+    return blocks[n];
+  }
+
+  function wire(element, n) {
+    var b = { element: element, number: n, name: "signed.pdf", previewLoaded: false };
+    part(b, "download").addEventListener("click", function () { download(b); });
+    return b;
+  }
+
+  function part(b, role) { return b.element.querySelector('[data-role="' + role + '"]'); }
+
+  function field(b, name, value) {
+    b.element.querySelector('[data-field="' + name + '"]').textContent = value == null ? "" : String(value);
+  }
+
+  function renderDocument(b, d, several) {
+    b.name = d.name || b.name;
+    field(b, "heading", several ? d.heading : b.element.getAttribute("data-title"));
+    field(b, "name", d.name);
+    field(b, "pages_text", d.pages_text);
+    field(b, "size_text", d.size_text);
+    field(b, "sha256", d.sha256);
+    field(b, "phase_label", d.phase_label);
+    part(b, "phase").setAttribute("data-phase", d.phase);
+    Array.prototype.forEach.call(b.element.querySelectorAll('[data-role="state"]'), function (e) {
+      e.hidden = !several;
+    });
+    part(b, "error").hidden = !(several && d.error);
+    if (d.error) { field(b, "error_message", d.error.message); field(b, "error_code", d.error.code); }
+    part(b, "download").hidden = !d.download;
+    if (!b.previewLoaded) { b.previewLoaded = true; loadPreview(b); }
+  }
+
+  function loadPreview(b) {
+    fetch(base + "/documents/" + b.number + "/preview.png", { headers: headers, cache: "no-store", credentials: "omit" })
       .then(function (r) { return r.ok ? r.blob() : null; })
       .then(function (blob) {
         if (blob) {
-          $("preview").setAttribute("src", URL.createObjectURL(blob));
-          show("preview-box", true);
+          part(b, "preview").setAttribute("src", URL.createObjectURL(blob));
+          part(b, "preview-box").hidden = false;
         }
       })
       .catch(function () { /* no preview: the page count and digest still say what is signed */ });
+  }
+
+  function download(b) {
+    fetch(base + "/documents/" + b.number + "/signed.pdf", { headers: headers, cache: "no-store", credentials: "omit" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.blob(); })
+      .then(function (blob) {
+        var link = document.createElement("a");
+        link.href = URL.createObjectURL(blob);
+        link.download = b.name;
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+      })
+      .catch(function () { poll(); });
   }
 
   function poll() {
@@ -137,20 +193,6 @@
         timer = window.setTimeout(poll, pollMs);
       });
   }
-
-  $("download").addEventListener("click", function () {
-    fetch(base + "/signed.pdf", { headers: headers, cache: "no-store", credentials: "omit" })
-      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.blob(); })
-      .then(function (blob) {
-        var link = document.createElement("a");
-        link.href = URL.createObjectURL(blob);
-        link.download = downloadName;
-        document.body.appendChild(link);
-        link.click();
-        link.remove();
-      })
-      .catch(function () { poll(); });
-  });
 
   window.setInterval(tick, 1000);
   poll();
