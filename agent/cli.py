@@ -219,8 +219,17 @@ def sign(
             f"{need}; choose one with --certificate ID|LABEL / چند گواهی مناسب این نشست است؛ یکی را با"
             f" --certificate انتخاب کنید:\n{certificate_choices(need.candidates)}"
         ) from None
+    short = outcome.not_signed
+    partly = PakatError(errors.DOCUMENTS_PARTLY_SIGNED, f"{len(short)} of {len(outcome.documents)} not signed")
     if as_json:
-        click.echo(json.dumps(outcome.as_dict(), ensure_ascii=False))
+        answer = outcome.as_dict()
+        if short:
+            answer["error"] = partly.as_dict()  # one JSON answer, whose documents say which and why
+        click.echo(json.dumps(answer, ensure_ascii=False))
     else:
         for line in outcome.lines():
             click.echo(line)
+    if short:
+        if not as_json:
+            raise partly
+        click.get_current_context().exit(partly.kind.exit_code)

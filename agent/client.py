@@ -13,6 +13,7 @@ import base64
 import contextlib
 import http.client
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -37,6 +38,7 @@ CERTIFICATE_CODES = (
     "SIGNER_NOT_EXPECTED", "CERTIFICATE_UNREADABLE", "CERTIFICATE_MISMATCH",
 )
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass
@@ -101,6 +103,16 @@ class AgentClient:
 
     def __repr__(self) -> str:
         return f"AgentClient({self.url!r})"  # the secret stays out of reprs and tracebacks
+
+    def for_session(self, session_id: str) -> AgentClient:
+        """The calls of another document's session of the same signing session: same server, same secret.
+
+        Only an id goes into the path, so a server answer cannot point the agent anywhere else.
+        """
+        if not _SESSION_ID.fullmatch(session_id):
+            raise PakatError(errors.SERVER_REQUEST_REFUSED, "nothing was signed: the server named no session id")
+        return AgentClient(f"{self.url.rsplit('/', 1)[0]}/{session_id}", self._secret, timeout=self._timeout,
+                           sleep=self._sleep, busy_patience=self._busy_patience)
 
     def get_session(self) -> dict[str, Any]:
         """The session: what is to be signed, for whom, until when."""

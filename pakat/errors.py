@@ -499,6 +499,12 @@ SESSION_ALREADY_SIGNED = _kind(
     "این نشست پیش‌تر امضا شده است؛ کاری برای انجام نمانده است.",
     "This session has already been signed; there is nothing left to do.",
 )
+DOCUMENTS_PARTLY_SIGNED = _kind(
+    "DOCUMENTS_PARTLY_SIGNED", 409, 3,
+    "برخی سندهای این نشست امضا نشدند؛ دلیل هر یک کنار نام آن آمده است. سندهای امضاشده امضاشده می‌مانند.",
+    "Some documents of this session were not signed; each one's reason is given beside its name. "
+    "The documents signed stay signed.",
+)
 SESSION_FAILED = _kind(
     "SESSION_FAILED", 409, 3,
     "این نشست امضا شد اما تکمیل امضا (مهر زمانی و داده‌های اعتبارسنجی) ناموفق بود؛ از سامانه نشست تازه‌ای"

@@ -122,9 +122,10 @@ def error_line(error: PakatError) -> str:
 def result_lines(outcome: SignOutcome) -> list[str]:
     """The server's acceptance, for people."""
     cert = outcome.certificate
+    signed = [f"SHA-256: {d.sha256}" for d in outcome.documents if d.signed]
     return [
         *outcome.lines(),
-        f"SHA-256: {outcome.document_sha256}",
+        *signed,
         f"گواهی / Certificate: {cert.get('subject_cn', '')} ({cert.get('national_id') or '—'})",
         "می‌توانید این پنجره را ببندید. / You can close this window.",
     ]

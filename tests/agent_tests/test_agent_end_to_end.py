@@ -319,3 +319,97 @@ def test_several_fitting_certificates_need_a_choice_and_nothing_is_posted(
     assert "--certificate" in proc.stderr and user.key_id.hex() in proc.stderr
     assert _state(service["url"], headers, session) == "awaiting_certificate"
     assert_no_secret([proc.stdout, proc.stderr], [session["agent_secret"], user.read_pin()])
+
+
+# -- a session on several documents (an envelope's A, B, C) ------------------------------------------------
+
+
+def _new_group(dev_env: Any, url: str, names: list[str], **body: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    headers = {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
+    ids = []
+    for name in names:
+        doc = requests.post(f"{url}/api/v1/documents", headers=headers, timeout=30,
+                            files={"pdf": (name, io.BytesIO(pdf_bytes(name, pages=2)))})
+        assert doc.status_code == 201, doc.text
+        ids.append(doc.json()["id"])
+    created = requests.post(f"{url}/api/v1/signing-sessions", headers=headers, timeout=30,
+                            json={"documents": ids, "level": "B-B", **body})
+    assert created.status_code == 201, created.text
+    return dict(created.json()), headers
+
+
+def _group_states(url: str, headers: dict[str, str], created: dict[str, Any]) -> list[str]:
+    reply = requests.get(f"{url}/api/v1/signing-sessions/{created['id']}", headers=headers, timeout=30)
+    return [str(s["state"]) for s in reply.json()["sessions"]]
+
+
+def test_one_link_and_one_pin_sign_every_document_of_the_session(dev_env: Any, service: dict[str, Any]) -> None:
+    user = dev_env.users[PERSON]
+    names = ["envelope-A.pdf", "envelope-B.pdf", "envelope-C.pdf"]
+    expected = {"national_id": user.national_code}
+    created, headers = _new_group(dev_env, service["url"], names, expected_signer=expected)
+    signed = run_link(dev_env, created["pairing_link"], "--pin-file", str(user.pin_file), "--json")
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    outcome = json.loads(signed.stdout)
+    assert outcome["state"] == "signed"
+    assert [(d["name"], d["state"]) for d in outcome["documents"]] == [(n, "completed") for n in names]
+    assert _group_states(service["url"], headers, created) == ["completed"] * 3
+    validator = Validator(validation_config(load_deployment_file(service["config"])))
+    for member in created["sessions"]:
+        pdf = requests.get(f"{service['url']}/api/v1/documents/{member['document_id']}/pdf", headers=headers,
+                           timeout=30)
+        report = validator.validate(pdf.content)
+        assert report.indication is Indication.TOTAL_PASSED and len(report.signatures) == 1, report
+    assert_no_secret([signed.stdout, signed.stderr], [created["agent_secret"], user.read_pin()])
+
+    again = run_link(dev_env, created["pairing_link"], "--pin-file", str(user.pin_file), "--json")
+    assert again.returncode == 3 and json.loads(again.stdout)["error"]["code"] == "SESSION_ALREADY_SIGNED"
+
+
+class CancelsTheSecond:
+    """A person who types the PIN, while the platform cancels the second document's session meanwhile."""
+
+    def __init__(self, pin: str, cancel: Any) -> None:
+        self._pin, self._cancel = pin, cancel
+        self.shown: list[str] = []
+
+    def show(self, lines: Any) -> None:
+        self.shown += list(lines)
+
+    def warn(self, text: str) -> None:
+        self.shown.append(text)
+
+    def choose(self, candidates: Any) -> None:
+        return None
+
+    def pin(self) -> str:
+        self._cancel()
+        return self._pin
+
+
+def test_a_document_refused_midway_leaves_the_others_signed(dev_env: Any, service: dict[str, Any]) -> None:
+    from agent.flow import SignRequest, sign_session
+    from agent.link import parse_pairing_link
+
+    user = dev_env.users[PERSON]
+    names = ["midway-A.pdf", "midway-B.pdf", "midway-C.pdf"]
+    expected = {"national_id": user.national_code}
+    created, headers = _new_group(dev_env, service["url"], names, expected_signer=expected)
+    second = created["sessions"][1]
+
+    def cancel_second() -> None:
+        reply = requests.delete(f"{service['url']}/api/v1/documents/{second['document_id']}/signing-sessions/"
+                                f"{second['id']}", headers=headers, timeout=30)
+        assert reply.status_code == 200, reply.text
+
+    paired = parse_pairing_link(created["pairing_link"])
+    person = CancelsTheSecond(user.read_pin(), cancel_second)
+    request = SignRequest(paired.session_url, paired.secret, dev_env.softhsm_module, user.token_label)
+    outcome = sign_session(request, person)
+    assert sum("midway-" in line for line in person.shown) >= 3  # every document was shown before the PIN
+    assert outcome.state == "partly_signed"
+    assert [(d.name, d.signed) for d in outcome.documents] == [(n, n != "midway-B.pdf") for n in names]
+    assert outcome.not_signed[0].error is not None and outcome.not_signed[0].error.code == "SESSION_CANCELLED"
+    assert _group_states(service["url"], headers, created) == ["completed", "cancelled", "completed"]
+    b = requests.get(f"{service['url']}/api/v1/documents/{second['document_id']}", headers=headers, timeout=30)
+    assert b.json()["revision"] == 0  # B as it was

@@ -277,7 +277,8 @@ def refused(dev_env: DevEnvironment, user: DemoUser, stub: StubServer, **kwargs:
 def test_signs_after_showing_what_and_for_whom(dev_env: DevEnvironment, user: DemoUser, stub: StubServer) -> None:
     outcome, person = run(dev_env, user, stub)
     assert stub.steps() == ["session", "certificate", "prepared.pdf", "signature"]
-    assert outcome.state == "signed" and outcome.rounds == 1 and outcome.document == "bid-B.pdf"
+    (document,) = outcome.documents
+    assert outcome.state == "signed" and document.rounds == 1 and document.name == "bid-B.pdf"
     # What is signed and for whom is on screen before anyone is asked for the PIN.
     assert person.events == ["show", "pin"]
     shown = "\n".join(person.shown)
@@ -303,7 +304,7 @@ def test_document_changed_reposts_the_certificate_without_a_second_pin(
     outcome, person = run(dev_env, user, stub)
     assert stub.steps() == ["session", "certificate", "prepared.pdf", "signature", "certificate", "prepared.pdf",
                             "signature"]
-    assert outcome.rounds == 2 and person.events.count("pin") == 1
+    assert outcome.documents[0].rounds == 2 and person.events.count("pin") == 1
 
 
 def test_document_changed_gives_up_after_three_rounds(

@@ -19,15 +19,15 @@ from agent.app.known_servers import KnownServers, Server, config_dir, server_of
 from agent.app.paint import fit, png_bytes, text_image
 from agent.client import AgentClient
 from agent.discovery import FoundCertificate
-from agent.flow import Interaction, SignOutcome, SignRequest
+from agent.flow import DocumentOutcome, Interaction, SignOutcome, SignRequest
 from pakat import errors
 from pakat.errors import PakatError
 
 SECRET = "s3cr3t-" + "x" * 30
 LINK = ("pakat://sign?session=https%3A%2F%2Fpakat.example.ir%2Fagent%2Fv1%2Fsessions%2Fabc123"
         f"&secret={SECRET}")
-OUTCOME = SignOutcome("abc123", "signed", "B-LTA", "bid.pdf", "ab" * 32,
-                      {"subject_cn": "Ali", "national_id": "0085123459"}, 1)
+OUTCOME = SignOutcome("abc123", "B-LTA", {"subject_cn": "Ali", "national_id": "0085123459"},
+                      (DocumentOutcome("abc123", "bid.pdf", "ab" * 32, "signed", 1),))
 
 
 def test_config_folder_follows_each_platform(tmp_path: Path) -> None:
