@@ -20,6 +20,7 @@ client, which also checks that no upload is left in the temp folder.
 PostgreSQL. Every app logs out of the HSM and closes its database afterwards.
 
 ``browser`` (module scope) is a real headless Chromium (see browser_kit).
+``display`` (module scope) is an Xvfb of the module's own, for Pakat Signer's windows (see app_kit).
 ``platform`` is demo-co's platform calling the module app's API; ``token`` (module
 scope) is a person's SoftHSM token (see session_kit).
 """
@@ -40,6 +41,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from app_kit import xvfb_display
 from browser_kit import open_browser
 from flask import Flask
 from flask.testing import FlaskClient
@@ -265,6 +267,13 @@ def browser() -> Iterator[Any]:
     """A real headless Chromium for the module's page tests."""
     with open_browser() as driver:
         yield driver
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    """An Xvfb of the module's own on a free display number (xdotool checked too): its DISPLAY."""
+    with xvfb_display() as name:
+        yield name
 
 
 @pytest.fixture

@@ -12,27 +12,14 @@ folder; their paths are printed.
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from pakat_testkit import (
-    api_key,
-    assert_no_secret,
-    pakat_server,
-    pakat_worker,
-    pdf_bytes,
-    process_env,
-    stop_process,
-    wait_until,
-)
+from app_kit import App, pakat_service, sign_through_the_windows
+from pakat_testkit import api_key, assert_no_secret, pdf_bytes, wait_until
 
 from hsm_config.deployment import load_deployment, validation_config
 from validation.engine import Validator
@@ -42,102 +29,11 @@ PERSON = "user-gov"
 WRONG_PIN = "2468013579"  # not a factory PIN: no warning window in the way
 
 
-def _need(tool: str, package: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is missing: install the Debian package {package} (./dev.sh setup installs it)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def display() -> Iterator[str]:
-    """An Xvfb of this module's own on a free display number, stopped afterwards."""
-    xvfb = _need("Xvfb", "xvfb")
-    _need("xdotool", "xdotool")
-    number = next(n for n in range(120, 400)
-                  if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists())
-    proc = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1024x900x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), 20, "Xvfb listening", proc)
-        yield f":{number}"
-    finally:
-        stop_process(proc)
-
-
 @pytest.fixture(scope="module")
 def service(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``pakat serve`` and a worker (the level is completed on the queue), on the dev deployment."""
-    home = tmp_path_factory.mktemp("signer-app-home")
-    env = {"REDIS_URL": redis_url, "PAKAT_QUEUE": f"app-{uuid.uuid4().hex[:8]}"}
-    with (
-        pakat_server(dev_env.deployment_path, home, workers=1, env=env) as (url, serve_log, _),
-        pakat_worker(home, {"PAKAT_CONFIG": str(dev_env.deployment_path), **env}) as worker_log,
-    ):
-        yield {"url": url, "home": home, "logs": [serve_log, worker_log]}
-
-
-class App:
-    """One ``pakat-signer`` process on the test display, and what the test saw of it."""
-
-    def __init__(self, dev_env: Any, display: str, link: str, config: Path, shots: Path) -> None:
-        script = Path(sys.executable).parent / "pakat-signer"
-        if not script.exists():
-            pytest.fail(f"{script} is missing: run ./dev.sh setup (it installs the pakat-signer entry point)")
-        self.display, self.shots = display, shots
-        self.env = process_env({**dev_env.softhsm_env(), "DISPLAY": display, "HOME": str(config),
-                                "XDG_CONFIG_HOME": str(config / "xdg"), "APPDATA": str(config / "appdata")})
-        self.titles: list[str] = []
-        self.proc = subprocess.Popen([str(script), link], env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-
-    def _xdotool(self, *args: str) -> str:
-        done = subprocess.run(["xdotool", *args], env=self.env, capture_output=True, text=True, timeout=20)
-        return done.stdout.strip()
-
-    def window(self, step: str, timeout: float = 90) -> str:
-        """Wait for the window titled ``Pakat Signer - <step>``, focus it, screenshot it: its id."""
-        found: list[str] = []
-
-        def shown() -> bool:
-            for wid in self._xdotool("search", "--name", "^Pakat Signer - ").split():
-                name = self._xdotool("getwindowname", wid)
-                if name and (not self.titles or self.titles[-1] != name):
-                    self.titles.append(name)
-                if name == f"Pakat Signer - {step}":
-                    found[:] = [wid]
-                    return True
-            return False
-
-        wait_until(shown, timeout, f"the window {step!r} (seen: {self.titles})", self.proc)
-        time.sleep(0.4)  # let Tk finish drawing before the picture and the keys
-        self._xdotool("windowfocus", "--sync", found[0])
-        self.screenshot(step)
-        return found[0]
-
-    def keys(self, *keys: str) -> None:
-        for key in keys:
-            self._xdotool("key", "--clearmodifiers", key)
-            time.sleep(0.15)
-
-    def type(self, text: str) -> None:
-        self._xdotool("type", "--delay", "40", text)
-
-    def screenshot(self, step: str) -> None:
-        tool = shutil.which("import")
-        if tool is None:
-            return  # pictures are a help, not the test
-        path = self.shots / f"{len(list(self.shots.glob('*.png'))):02d}-{step.replace(' ', '_')}.png"
-        subprocess.run([tool, "-window", "root", str(path)], env=self.env, capture_output=True, timeout=30)
-        print(f"screenshot: {path}")
-
-    def finish(self, timeout: float = 60) -> tuple[int, str, str]:
-        try:
-            out, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            stop_process(self.proc)
-            raise
-        return self.proc.returncode, out, err
+    with pakat_service(dev_env.deployment_path, tmp_path_factory.mktemp("signer-app-home"), redis_url) as served:
+        yield served
 
 
 def _new_session(
@@ -159,17 +55,6 @@ def _state(url: str, headers: dict[str, str], session: dict[str, Any]) -> str:
     return str(reply.json()["state"])
 
 
-def _sign_through_the_windows(app: App, pin: str, *, confirm_server: bool) -> None:
-    if confirm_server:
-        app.window("Confirm server")
-        app.keys("Tab", "Return")  # Cancel has the focus: trusting takes a deliberate move to the other button
-    app.window("Review")
-    app.keys("Return")
-    app.window("PIN")
-    app.type(pin)
-    app.keys("Return")
-
-
 def test_the_bidder_confirms_the_server_types_the_pin_and_the_pdf_validates(
     dev_env: Any, service: dict[str, Any], display: str, tmp_path: Path
 ) -> None:
@@ -180,7 +65,7 @@ def test_the_bidder_confirms_the_server_types_the_pin_and_the_pdf_validates(
     shots = tmp_path / "screenshots"
     shots.mkdir()
     app = App(dev_env, display, session["pairing_link"], tmp_path / "config", shots)
-    _sign_through_the_windows(app, user.read_pin(), confirm_server=True)
+    sign_through_the_windows(app, user.read_pin(), confirm_server=True)
     app.window("Signed")
     app.keys("Return")
     code, out, err = app.finish()
@@ -239,14 +124,14 @@ def test_refusals_a_wrong_token_an_unconfirmed_server_and_a_wrong_pin(
     # A wrong PIN: coded message, the session stays usable, and the next try signs without asking the server.
     known = tmp_path / "config-c"
     app = App(dev_env, display, session["pairing_link"], known, shots)
-    _sign_through_the_windows(app, WRONG_PIN, confirm_server=True)
+    sign_through_the_windows(app, WRONG_PIN, confirm_server=True)
     app.window("Error WRONG_PIN")
     app.keys("Return")
     code, out, err = app.finish()
     assert code == 5 and "WRONG_PIN" in err, out + err
     assert _state(url, headers, session) == "awaiting_certificate"
     again = App(dev_env, display, session["pairing_link"], known, shots)
-    _sign_through_the_windows(again, user.read_pin(), confirm_server=False)
+    sign_through_the_windows(again, user.read_pin(), confirm_server=False)
     again.window("Signed")
     again.keys("Return")
     code2, out2, err2 = again.finish()
