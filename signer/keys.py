@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -32,6 +33,9 @@ from pakat.errors import CertificateRefused, KeyStoreError
 from signer.cms import DigestAlgorithm
 
 T = TypeVar("T")
+#: Slot-list lookups of a token by its label, and the pause between them, before HSM_TOKEN_NOT_FOUND.
+TOKEN_LOOKUPS = 5
+TOKEN_LOOKUP_PAUSE = 0.25
 
 
 class SigningKey(Protocol):
@@ -199,9 +203,7 @@ class Pkcs11Key:
     def _login(self) -> None:
         lib = load_module(self.module, self._env)
         try:
-            token = lib.get_token(token_label=self.token_label)
-        except p11e.NoSuchToken:
-            raise KeyStoreError(errors.HSM_TOKEN_NOT_FOUND, self.token_label) from None
+            token = self._token(lib)
         except p11e.MultipleTokensReturned:
             raise KeyStoreError(errors.HSM_TOKEN_NOT_FOUND, f"{self.token_label} is not unique") from None
         except p11e.PKCS11Error as exc:
@@ -231,6 +233,23 @@ class Pkcs11Key:
             session.close()
             raise KeyStoreError(errors.HSM_KEY_NOT_FOUND, f"{self.token_label}/{self.key_label}") from None
         self._session, self._key = session, key
+
+    def _token(self, lib: Any) -> Any:
+        """The token by its label, looked for again a few times before it counts as absent.
+
+        A token can be missing from the slot list for a moment: a network HSM
+        refreshing its slots, a USB token re-enumerating, SoftHSM rewriting its
+        token file while another process logs in. A batch must not fail its items
+        for that; a wrong label still fails within about a second.
+        """
+        for attempt in range(TOKEN_LOOKUPS):
+            try:
+                return lib.get_token(token_label=self.token_label)
+            except p11e.NoSuchToken:
+                if attempt == TOKEN_LOOKUPS - 1:
+                    raise KeyStoreError(errors.HSM_TOKEN_NOT_FOUND, self.token_label) from None
+                time.sleep(TOKEN_LOOKUP_PAUSE)
+        raise AssertionError("unreachable")
 
     def _drop(self) -> None:
         session, self._session, self._key = self._session, None, None

@@ -5,15 +5,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from typing import Any
 
 import pikepdf
+import pkcs11.exceptions as p11e
 import pytest
+from cryptography import x509
 
 from devkit.devsetup import DevEnvironment
 from envelopes.sealing import SealService
 from hsm_config.deployment import Deployment, Organisation, load_deployment
 from pakat import errors
 from pakat.errors import AccessError, KeyStoreError, PakatError
+from signer.keys import TOKEN_LOOKUPS, Pkcs11Key, load_module
 from signer.levels import PadesLevel
 
 
@@ -130,3 +134,34 @@ def test_a_dropped_hsm_session_is_reopened(dev_env: DevEnvironment, tmp_path: Pa
     assert key._session is not dropped  # type: ignore[attr-defined]
     assert (tmp_path / "two.pdf").stat().st_size > source.stat().st_size
     service.close()
+
+
+class FlickeringLibrary:
+    """The PKCS#11 library as a token missing for a moment makes it look: absent from the first slot lists.
+
+    Seen with two workers logging in to one SoftHSM token at once (a batch's items failed with
+    HSM_TOKEN_NOT_FOUND), but SoftHSM cannot be made to do it on cue, so this stands in front of the
+    real library for the lookup alone; the token it then answers with is the real one.
+    """
+
+    def __init__(self, real: Any, misses: int) -> None:
+        self.real, self.misses = real, misses
+
+    def get_token(self, token_label: str) -> Any:
+        if self.misses:
+            self.misses -= 1
+            raise p11e.NoSuchToken()
+        return self.real.get_token(token_label=token_label)
+
+
+def test_a_token_missing_for_a_moment_is_looked_for_again(dev_env: DevEnvironment) -> None:
+    deployment = load_deployment(dev_env.deployment_path)
+    seal = deployment.organisation("demo-co").seal
+    key = Pkcs11Key(module=dev_env.softhsm_module, token_label=seal.token_label, key_label=seal.key_label,
+                    certificate=x509.load_pem_x509_certificate(seal.certificate.read_bytes()), pin=lambda: "",
+                    module_env=dev_env.softhsm_env())
+    real = load_module(dev_env.softhsm_module, dev_env.softhsm_env())
+    assert key._token(FlickeringLibrary(real, TOKEN_LOOKUPS - 1)).label == seal.token_label
+    with pytest.raises(KeyStoreError) as caught:
+        key._token(FlickeringLibrary(real, TOKEN_LOOKUPS))  # absent every time: a wrong label, say so
+    assert caught.value.kind is errors.HSM_TOKEN_NOT_FOUND and seal.token_label in str(caught.value.detail)
