@@ -9,14 +9,9 @@ like the session's own GET (wrong secret, unknown session).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from flask.testing import FlaskClient
-from session_kit import Agent, Platform, Token
-
-
-def error_code(reply: Any) -> str:
-    return str((reply.json or {}).get("error", {}).get("code"))
+from session_kit import Agent, Platform, Token, error_code
 
 
 def test_the_download_is_the_document_the_session_describes(
