@@ -1,4 +1,4 @@
-"""The agent side of the session protocol over HTTP(S): JSON steps, the preview and the prepared revision.
+"""The agent side of the session protocol over HTTP(S): JSON steps, the preview, the document, the prepared PDF.
 
 Standard library only (``urllib.request``): a 15 s timeout, redirects are
 never followed (a redirect could carry the bearer secret elsewhere), JSON
@@ -100,6 +100,9 @@ class AgentClient:
         if parsed.hostname in _LOOPBACK:
             handlers.append(urllib.request.ProxyHandler({}))  # never send loopback traffic to a proxy
         self._opener = urllib.request.build_opener(*handlers)
+        # The answer the flow read and showed: a window checks the pages it draws against this very answer,
+        # not against a second GET that a server could answer differently.
+        self.last_session: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"AgentClient({self.url!r})"  # the secret stays out of reprs and tracebacks
@@ -115,8 +118,9 @@ class AgentClient:
                            sleep=self._sleep, busy_patience=self._busy_patience)
 
     def get_session(self) -> dict[str, Any]:
-        """The session: what is to be signed, for whom, until when."""
-        return self._call("GET", "", None)
+        """The session: what is to be signed, for whom, until when; also kept as :attr:`last_session`."""
+        self.last_session = self._call("GET", "", None)
+        return self.last_session
 
     def get_preview(self) -> bytes:
         """The first page of the document as the server rendered it (PNG), from this session's own address.
@@ -131,21 +135,31 @@ class AgentClient:
         return payload
 
     def get_prepared(self, destination: IO[bytes], max_bytes: int) -> int:
-        """Write the prepared revision (``prepared.pdf``, hole empty) into ``destination``; its size.
+        """Write the prepared revision (``prepared.pdf``, hole empty) into ``destination``; its size."""
+        return self._save("prepared.pdf", "the prepared revision", destination, max_bytes)
+
+    def get_document(self, destination: IO[bytes], max_bytes: int) -> int:
+        """Write the document as stored (``document.pdf``, the head revision) into ``destination``; its size.
+
+        Like :meth:`get_preview`, from this session's own address: the session
+        answer's ``document_url`` is not followed.
+        """
+        return self._save("document.pdf", "the document", destination, max_bytes)
+
+    def _save(self, name: str, what: str, destination: IO[bytes], max_bytes: int) -> int:
+        """Write the PDF ``name`` below the session's address into ``destination``; its size.
 
         Streamed in chunks and refused beyond ``max_bytes`` (SERVER_UNREACHABLE:
         not a Pakat answer), so a hostile server cannot fill the disk or memory.
         """
         written = 0
-        with self._download("prepared.pdf", "application/pdf") as (kind, answer):
+        with self._download(name, "application/pdf") as (kind, answer):
             if kind != "application/pdf":
-                raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: the prepared revision is no PDF")
+                raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: {what} is no PDF")
             while chunk := answer.read(min(_CHUNK, max_bytes + 1 - written)):
                 written += len(chunk)
                 if written > max_bytes:
-                    raise PakatError(
-                        errors.SERVER_UNREACHABLE, f"{self.where}: a prepared revision over {max_bytes} bytes"
-                    )
+                    raise PakatError(errors.SERVER_UNREACHABLE, f"{self.where}: {what} is over {max_bytes} bytes")
                 destination.write(chunk)
         return written
 

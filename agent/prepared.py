@@ -53,18 +53,8 @@ def byte_range_digest(
     """
     if not 0 < shown_size < total <= max_prepared_bytes(shown_size):
         raise _mismatch(f"the prepared revision has {total} bytes, the shown document {shown_size}")
-    source.seek(0)
-    shown, covered = hashlib.sha256(), algorithm.hash()
-    left = shown_size
-    while left > 0:
-        chunk = source.read(min(_CHUNK, left))
-        if not chunk:
-            raise _mismatch("the prepared revision is shorter than it said")
-        shown.update(chunk)
-        covered.update(chunk)
-        left -= len(chunk)
-    if not hmac.compare_digest(shown.hexdigest(), shown_sha256.strip().lower()):
-        raise _mismatch("the prepared revision does not start with the document you were shown")
+    covered = algorithm.hash()
+    check_shown_start(source, shown_sha256, shown_size, "the prepared revision does not start with", covered)
     tail = source.read(total - shown_size)  # the new part only: bounded by MAX_GROWTH_BYTES
     if len(tail) != total - shown_size:
         raise _mismatch("the prepared revision is shorter than it said")
@@ -72,6 +62,30 @@ def byte_range_digest(
     covered.update(tail[: start - shown_size])
     covered.update(tail[end - shown_size :])
     return covered.digest()
+
+
+def check_shown_start(
+    source: IO[bytes], shown_sha256: str, shown_size: int, differs: str, also: hashlib._Hash | None = None
+) -> None:
+    """Check that ``source`` starts with the shown document: its first ``shown_size`` bytes hash to the SHA-256.
+
+    Read from the start in chunks (a large document never whole in memory),
+    each chunk also fed to ``also`` when given. DOCUMENT_DIGEST_MISMATCH
+    otherwise, its detail "nothing was signed: <differs> the document you were shown".
+    """
+    source.seek(0)
+    shown = hashlib.sha256()
+    left = shown_size
+    while left > 0:
+        chunk = source.read(min(_CHUNK, left))
+        if not chunk:
+            raise _mismatch(f"{differs} the document you were shown: it is shorter")
+        shown.update(chunk)
+        if also is not None:
+            also.update(chunk)
+        left -= len(chunk)
+    if not hmac.compare_digest(shown.hexdigest(), shown_sha256.strip().lower()):
+        raise _mismatch(f"{differs} the document you were shown")
 
 
 def _hole(tail: bytes, offset: int, total: int) -> tuple[int, int]:

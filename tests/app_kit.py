@@ -127,16 +127,18 @@ class App:
     def type(self, text: str) -> None:
         self._xdotool("type", "--delay", "40", text)
 
-    def screenshot(self, step: str) -> None:
+    def screenshot(self, step: str) -> Path | None:
+        """The whole screen as a PNG under ``shots``: its path, or None without ImageMagick."""
         tool = shutil.which("import")
         if tool is None:
-            return  # pictures are a help, not the test (a test that needs them checks ``pictures``)
+            return None  # pictures are a help, not the test (a test that needs them checks ``pictures``)
         number = len(list(self.shots.glob(f"{self.prefix}[0-9][0-9]-*.png")))
         path = self.shots / f"{self.prefix}{number:02d}-{step.replace(' ', '_')}.png"
         subprocess.run([tool, "-window", "root", str(path)], env=self.env, capture_output=True, timeout=30)
         if path.exists():
             self.pictures.append(path)
         print(f"screenshot: {path}")
+        return path
 
     def finish(self, timeout: float = 60) -> tuple[int, str, str]:
         try:

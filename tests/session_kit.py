@@ -87,5 +87,10 @@ class Agent:
         return self.client.post(f"{self.path}/signature", headers=self.headers, json=body)
 
 
+def error_code(reply: Any) -> str:
+    """The stable code of an error answer (``"None"`` when the answer is no error)."""
+    return str((reply.json or {}).get("error", {}).get("code"))
+
+
 def raise_level(app: Flask, session_id: str) -> dict[str, Any]:
     return app.extensions["pakat"].sessions().raise_level(session_id, final_attempt=True).as_dict()

@@ -4,7 +4,8 @@ The agent authenticates with the session's one-time secret as a bearer token
 (never in the URL). Reading the session is repeatable; the certificate and
 signature steps are each valid once, in order; between them the prepared
 revision can be downloaded so the agent recomputes the document digest
-itself (see docs/agent-protocol.md).
+itself, and the document itself at any time, so the agent draws its pages
+from the bytes it checks (see docs/agent-protocol.md).
 Views parse and render; :class:`envelopes.sessions.SigningSessions` decides.
 """
 
@@ -17,7 +18,7 @@ from typing import Any, BinaryIO
 from flask import Blueprint, Response, jsonify, request
 
 from envelopes.previews import first_page_png
-from envelopes.sessions import ACCEPTED_DIGESTS, PreparedRevision, SessionDocument
+from envelopes.sessions import ACCEPTED_DIGESTS, SessionDocument
 from pakat import errors
 from pakat.errors import InputError, PakatError
 from web.documents_api import json_body
@@ -59,6 +60,7 @@ def session(session_id: str) -> Response:
         "expected_signer": view.as_dict()["expected_signer"],
         "digest_algorithms": list(ACCEPTED_DIGESTS),
         "preview_url": f"/agent/v1/sessions/{view.id}/preview.png",
+        "document_url": f"/agent/v1/sessions/{view.id}/document.pdf",
         "documents": [_member_json(member) for member in members],
     }
     return _no_store(jsonify(body))
@@ -72,6 +74,7 @@ def _member_json(member: SessionDocument) -> dict[str, Any]:
         "document": {"name": doc.name, "sha256": doc.head.sha256, "size": doc.head.size, "pages": doc.pages,
                      "revision": doc.head.number},
         "preview_url": f"/agent/v1/sessions/{session.id}/preview.png",
+        "document_url": f"/agent/v1/sessions/{session.id}/document.pdf",
     }
 
 
@@ -82,6 +85,21 @@ def preview(session_id: str) -> Response:
     _, doc = state.sessions().for_agent(session_id, _secret())
     png = first_page_png(state.store.path(doc.head.sha256), doc.head.sha256, state.settings.home / "previews")
     return _no_store(Response(png, mimetype="image/png"))
+
+
+@bp.get("/sessions/<session_id>/document.pdf")
+def document(session_id: str) -> Response:
+    """The document's head revision as stored: the bytes the session answer's ``document.sha256`` and ``size`` say.
+
+    The agent draws the pages from these bytes after checking them against
+    what it shows, rather than trusting a picture the server drew.
+    """
+    state = app_services()
+    _, doc = state.sessions().for_agent(session_id, _secret())
+    source = state.store.open(doc.head.sha256)  # opened now: a missing file is an error answer, not a cut stream
+    response = Response(_stream(source, doc.head.size), mimetype="application/pdf", direct_passthrough=True)
+    response.headers["Content-Length"] = str(doc.head.size)
+    return _no_store(response)
 
 
 @bp.post("/sessions/<session_id>/certificate")
@@ -111,22 +129,25 @@ def prepared(session_id: str) -> Response:
     """The prepared revision (hole empty), so the agent can recompute the digest it is asked to sign."""
     revision = app_services().sessions().prepared_revision(session_id, _secret())
     source = revision.base.open("rb")  # opened now: a missing file is an error answer, not a cut stream
-    response = Response(_stream(source, revision), mimetype="application/pdf", direct_passthrough=True)
+    response = Response(_stream(source, revision.base_size, revision.update), mimetype="application/pdf",
+                        direct_passthrough=True)
     response.headers["Content-Length"] = str(revision.size)
     return _no_store(response)
 
 
-def _stream(source: BinaryIO, revision: PreparedRevision) -> Iterator[bytes]:
+def _stream(source: BinaryIO, size: int, tail: bytes = b"") -> Iterator[bytes]:
+    """``size`` bytes of a stored file, then ``tail`` (the prepared update, for ``prepared.pdf``)."""
     # Chunk by chunk from the store: a document near max_pdf_bytes is never held whole in memory.
     with source:
-        left = revision.base_size
+        left = size
         while left > 0:
             chunk = source.read(min(_CHUNK, left))
             if not chunk:
                 raise OSError("the stored revision is shorter than recorded")
             left -= len(chunk)
             yield chunk
-    yield revision.update
+    if tail:
+        yield tail
 
 
 @bp.post("/sessions/<session_id>/signature")

@@ -32,7 +32,7 @@ class Screens(Interaction, Protocol):
         """Whether the user trusts this server (first use only)."""
 
     def connected(self, client: AgentClient) -> None:
-        """The session's client, once the server is confirmed (the review fetches the preview through it)."""
+        """The session's client, once the server is confirmed (the review fetches the pages through it)."""
 
     def failed(self, error: PakatError, lines: Sequence[str]) -> None:
         """Show the coded error until the user closes it."""

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 from agent.app.known_servers import Server
 from agent.flow import SignOutcome
+from agent.pages import DocumentPages
 from pakat import errors
+from pakat.dates import format_int
 from pakat.errors import PakatError
 from pakat.text import clean_text
 
@@ -24,6 +26,8 @@ CONTINUE = "ادامه: وارد کردن رمز / Continue: enter the PIN"
 SIGN = "امضا / Sign"
 CLOSE = "بستن / Close"
 OK = "باشد / OK"
+PREVIOUS_PAGE = "صفحهٔ قبل / Previous page"
+NEXT_PAGE = "صفحهٔ بعد / Next page"
 
 
 def title(step_en: str) -> str:
@@ -70,15 +74,44 @@ def server_lines(server: Server) -> list[str]:
     return lines
 
 
-def review_lines(session_lines: Sequence[str], preview_shown: bool) -> list[str]:
-    """What will be signed (the flow's own lines) and what the picture is."""
-    picture = (
+def review_lines(session_lines: Sequence[str], picture: Sequence[str]) -> list[str]:
+    """What will be signed (the flow's own lines) and what the picture beside them is."""
+    return [*[line.strip() for line in session_lines], *picture]
+
+
+def pages_lines(pages: DocumentPages) -> list[str]:
+    """The picture is the document's own pages, drawn here; and how many were left out."""
+    lines = [
+        "تصویر: صفحه‌های خود سند، کشیده‌شده روی همین رایانه پس از سنجیدن SHA-256 آن.",
+        "Picture: the document's own pages, drawn on this computer after checking its SHA-256.",
+    ]
+    if pages.left_out:
+        shown, total = len(pages.images), pages.total
+        lines.append(
+            f"فقط {format_int(shown, 'fa')} صفحهٔ نخست از {format_int(total, 'fa')} صفحه نشان داده می‌شود."
+            f" / Only the first {shown} of the {total} pages are shown."
+        )
+    return lines
+
+
+def preview_lines(preview_shown: bool, not_drawn: PakatError | None = None) -> list[str]:
+    """The server's picture stands in for the pages: why they were not drawn here, and what the picture is."""
+    lines = []
+    if not_drawn is not None:
+        lines.append(f"صفحه‌ها روی این رایانه کشیده نشد ({not_drawn.code}: {not_drawn.kind.fa})"
+                     f" / The pages were not drawn on this computer ({not_drawn.code}: {not_drawn.kind.en})")
+    lines.append(
         "تصویر: صفحهٔ نخست سند، آن‌گونه که سرور آن را نشان می‌دهد. / Picture: the document's first page, as the"
         " server renders it."
         if preview_shown
         else "پیش‌نمایش سند در دسترس نیست. / The document's preview is not available."
     )
-    return [*[line.strip() for line in session_lines], picture]
+    return lines
+
+
+def page_label(number: int, count: int) -> str:
+    """Which drawn page is in view, counted from 1."""
+    return f"صفحهٔ {format_int(number, 'fa')} از {format_int(count, 'fa')} / Page {number} of {count}"
 
 
 def pin_lines(warnings: Sequence[str]) -> list[str]:

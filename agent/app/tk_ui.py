@@ -4,8 +4,10 @@ Each step draws its texts as images (:mod:`agent.app.paint`: joined Persian,
 right to left), lays buttons out right to left, and waits in Tk's own event
 loop (``wait_variable``) for the user's answer, so the signing flow runs
 straight through in the main thread. Return presses the focused button; the
-PIN field's Return signs; Escape cancels. The PIN stays in the Entry and the
-one string handed to the flow, which drops it after the login.
+PIN field's Return signs; Escape cancels; Page Up and Page Down turn the
+review's pages (drawn here by :mod:`agent.pages`, one at a time). The PIN
+stays in the Entry and the one string handed to the flow, which drops it
+after the login.
 """
 
 from __future__ import annotations
@@ -23,13 +25,18 @@ from agent.app.known_servers import Server
 from agent.app.paint import fit, png_bytes, text_image
 from agent.client import AgentClient
 from agent.discovery import FoundCertificate
-from agent.flow import SignOutcome
+from agent.flow import SignOutcome, _shown_document
+from agent.pages import DocumentPages, fetch_pages
 from agent.present import certificate_facts
 from pakat import errors
 from pakat.errors import PakatError
 
 WIDTH = 640
-PREVIEW_BOX = (360, 500)
+# A drawn page, or the server's picture, fits this box (width, height): beside the text, the window stays
+# within a 1024-pixel-wide screen.
+PAGE_BOX = (325, 460)
+# Raised while drawing the pages: the review goes on with the server's picture and says why.
+_NOT_DRAWN = (errors.PDF_TOO_LARGE, errors.PDF_UNPARSEABLE)
 
 
 class TkScreens:
@@ -70,8 +77,14 @@ class TkScreens:
         self._working()
 
     def show(self, lines: Sequence[str]) -> None:
-        preview = self._preview()
-        self._page(texts.REVIEW_TITLE, texts.review_lines(lines, preview is not None), picture=preview)
+        # Before the PIN: a document whose bytes are not the ones described ends the walk here, coded.
+        pages, not_drawn = self._pages()
+        if pages is not None and pages.images:
+            self._page(texts.REVIEW_TITLE, texts.review_lines(lines, texts.pages_lines(pages)), pages=pages.images)
+        else:
+            preview = self._preview()
+            picture_lines = texts.preview_lines(preview is not None, not_drawn)
+            self._page(texts.REVIEW_TITLE, texts.review_lines(lines, picture_lines), picture=preview)
         self._buttons([(texts.CANCEL, "cancel"), (texts.CONTINUE, "go")], default="go")
         if self._wait() != "go":
             raise PakatError(errors.USER_CANCELLED, "the user stopped at the review")
@@ -132,11 +145,24 @@ class TkScreens:
 
     # -- building blocks ---------------------------------------------------------------------------
 
+    def _pages(self) -> tuple[DocumentPages | None, PakatError | None]:
+        """The document's pages drawn here, checked against the session answer the flow showed; or why not."""
+        session = self._client.last_session if self._client is not None else None
+        if self._client is None or session is None:
+            return None, None
+        shown = _shown_document(session)
+        try:
+            return fetch_pages(self._client, shown.sha256, shown.size, PAGE_BOX), None
+        except PakatError as error:
+            if error.kind in _NOT_DRAWN:
+                return None, error
+            raise
+
     def _preview(self) -> Image.Image | None:
         if self._client is None:
             return None
         try:
-            return fit(self._client.get_preview(), *PREVIEW_BOX)
+            return fit(self._client.get_preview(), *PAGE_BOX)
         except PakatError:
             return None  # the review goes on with the facts alone, and says the picture is missing
         except OSError:
@@ -148,9 +174,12 @@ class TkScreens:
         lines: Sequence[str],
         *,
         picture: Image.Image | None = None,
+        pages: Sequence[Image.Image] = (),
         heading_colour: tuple[int, int, int] | None = None,
     ) -> None:
         self.root.title(title)
+        for key in _PAGE_KEYS:
+            self.root.unbind(key)
         if self._frame is not None:
             self._frame.destroy()
         self._images.clear()
@@ -161,14 +190,17 @@ class TkScreens:
         if heading_colour is not None:
             heading.paste(heading_colour, (0, heading.height - 3, WIDTH, heading.height))
         self._label(self._frame, heading)
-        if picture is None:
+        if picture is None and not pages:
             self._label(self._frame, text_image(lines, WIDTH))
         else:
             # Side by side, text on the right as Persian reads, so the window fits a 768-pixel-high screen.
             row = tk.Frame(self._frame, background="white")
             row.pack(fill=tk.X)
             self._label(row, text_image(lines, WIDTH), side=tk.RIGHT)
-            self._label(row, picture, border=True, side=tk.LEFT)
+            if pages:
+                self._pager(row, pages)
+            elif picture is not None:
+                self._label(row, picture, border=True, side=tk.LEFT)
         self.root.bind("<Escape>", lambda _e: self._answer.set("cancel"))
 
     def _label(self, parent: tk.Misc | None, image: Image.Image, border: bool = False,
@@ -176,6 +208,47 @@ class TkScreens:
         photo = self._photo(image)
         tk.Label(parent, image=photo, background="white", borderwidth=1 if border else 0,
                  relief=tk.SOLID if border else tk.FLAT).pack(side=side, anchor=tk.NE, pady=4, padx=4)  # type: ignore[arg-type]
+
+    def _pager(self, parent: tk.Misc, pages: Sequence[Image.Image]) -> None:
+        """One page at a time in a fixed box, which page of how many, and previous/next (also Page Up/Down)."""
+        column = tk.Frame(parent, background="white")
+        column.pack(side=tk.LEFT, anchor=tk.N)
+        photos: dict[int, tuple[tk.PhotoImage, tk.PhotoImage]] = {}  # page and label, made when first shown
+
+        def photo(index: int) -> tuple[tk.PhotoImage, tk.PhotoImage]:
+            if index not in photos:
+                number = text_image([texts.page_label(index + 1, len(pages))], PAGE_BOX[0], size=13)
+                photos[index] = (self._photo(_framed(pages[index])), self._photo(number))
+            return photos[index]
+
+        page = tk.Label(column, background="white", borderwidth=0)
+        page.pack(side=tk.TOP, padx=4, pady=4)
+        label = tk.Label(column, background="white", borderwidth=0)
+        label.pack(side=tk.TOP, anchor=tk.E, padx=4)
+        row = tk.Frame(column, background="white")
+        row.pack(side=tk.TOP, fill=tk.X)
+        moves: dict[int, tk.Button] = {}
+        for text, step in ((texts.PREVIOUS_PAGE, -1), (texts.NEXT_PAGE, 1)):
+            image = self._photo(text_image([text], PAGE_BOX[0] // 2 - 14, size=12, background=(235, 235, 235)))
+            button = tk.Button(row, image=image, background="#ebebeb")
+            button.bind("<Return>", _invoker(button))
+            button.pack(side=tk.RIGHT, padx=4, pady=2)  # right to left: previous at the right edge
+            moves[step] = button
+        current = [0]
+
+        def turn(step: int) -> None:
+            current[0] = max(0, min(len(pages) - 1, current[0] + step))
+            page_photo, label_photo = photo(current[0])
+            page.configure(image=page_photo)
+            label.configure(image=label_photo)
+            moves[-1].configure(state=tk.NORMAL if current[0] > 0 else tk.DISABLED)
+            moves[1].configure(state=tk.NORMAL if current[0] < len(pages) - 1 else tk.DISABLED)
+
+        for step, button in moves.items():
+            button.configure(command=_turner(turn, step))
+        self.root.bind(_PAGE_KEYS[0], lambda _e: turn(-1))
+        self.root.bind(_PAGE_KEYS[1], lambda _e: turn(1))
+        turn(0)
 
     def _entry(self, show: str) -> tk.Entry:
         entry = tk.Entry(self._frame, show=show, width=40, font=("TkFixedFont", 14), justify=tk.RIGHT)
@@ -217,6 +290,22 @@ class TkScreens:
     def _closed(self) -> None:
         # The window manager's close button is a Cancel (or Close on the last window).
         self._answer.set("cancel")
+
+
+_PAGE_KEYS = ("<Prior>", "<Next>")  # Page Up, Page Down
+
+
+def _framed(page: Image.Image) -> Image.Image:
+    """The page in a thin grey frame, top centre in a white box of one size, so the window keeps its size."""
+    box = Image.new("RGB", (PAGE_BOX[0] + 2, PAGE_BOX[1] + 2), (255, 255, 255))
+    left = (box.width - page.width - 2) // 2
+    box.paste((150, 150, 150), (left, 0, left + page.width + 2, page.height + 2))
+    box.paste(page, (left + 1, 1))
+    return box
+
+
+def _turner(turn: Callable[[int], None], step: int) -> Callable[[], Any]:
+    return lambda: turn(step)
 
 
 def _invoker(button: tk.Button) -> Callable[[tk.Event[Any]], Any]:

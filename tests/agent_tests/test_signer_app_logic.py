@@ -20,6 +20,7 @@ from agent.app.paint import fit, png_bytes, text_image
 from agent.client import AgentClient
 from agent.discovery import FoundCertificate
 from agent.flow import DocumentOutcome, Interaction, SignOutcome, SignRequest
+from agent.pages import DocumentPages
 from pakat import errors
 from pakat.errors import PakatError
 
@@ -189,3 +190,22 @@ def test_persian_lines_are_drawn_right_aligned_and_previews_fit() -> None:
     assert ink[0] < 10
     page = png_bytes(Image.new("RGB", (1000, 1400), (250, 250, 250)))
     assert fit(page, 420, 420).size == (300, 420)
+
+
+def test_the_review_says_what_the_picture_is_and_which_pages_were_left_out() -> None:
+    page = Image.new("RGB", (10, 14), (255, 255, 255))
+    drawn = texts.pages_lines(DocumentPages((page, page), 2))
+    assert any("drawn on this computer after checking its SHA-256" in line for line in drawn)
+    assert not any("Only the first" in line for line in drawn)
+    capped = texts.pages_lines(DocumentPages((page,) * 20, 35))
+    assert capped[-1].endswith("/ Only the first 20 of the 35 pages are shown.")
+    assert capped[-1].startswith("فقط ۲۰ صفحهٔ نخست از ۳۵ صفحه")
+    assert texts.page_label(2, 20) == "صفحهٔ ۲ از ۲۰ / Page 2 of 20"
+    # Not drawn here: the server's picture stands in, and the window says why, with the code.
+    fallback = texts.preview_lines(True, PakatError(errors.PDF_TOO_LARGE, "70000000 bytes"))
+    assert fallback[0].startswith("صفحه‌ها روی این رایانه کشیده نشد (PDF_TOO_LARGE: " + errors.PDF_TOO_LARGE.fa)
+    assert fallback[0].endswith(f"(PDF_TOO_LARGE: {errors.PDF_TOO_LARGE.en})")
+    assert "as the server renders it" in fallback[1]
+    assert texts.preview_lines(False) == ["پیش‌نمایش سند در دسترس نیست. / The document's preview is not available."]
+    lines = texts.review_lines(["  SHA-256: ab"], drawn)
+    assert lines[0] == "SHA-256: ab" and lines[1:] == drawn

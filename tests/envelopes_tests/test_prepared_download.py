@@ -13,23 +13,18 @@ import base64
 import dataclasses
 import hashlib
 import io
-from typing import Any
 
 import pytest
 from asn1crypto import cms
 from flask import Flask
 from flask.testing import FlaskClient
-from session_kit import Agent, Platform, Token
+from session_kit import Agent, Platform, Token, error_code
 
 from agent.prepared import byte_range_digest
 from envelopes.sessions import SigningSessions
 from pakat import errors
 from pakat.errors import PakatError
 from signer.cms import DIGESTS
-
-
-def error_code(reply: Any) -> str:
-    return str((reply.json or {}).get("error", {}).get("code"))
 
 
 def message_digest(signed_attributes_b64: str) -> bytes:

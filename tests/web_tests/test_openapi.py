@@ -141,6 +141,8 @@ def test_a_signing_flow_answers_as_documented(app: Flask, client: FlaskClient, c
     shown = checker.check(AGENT, "get", client.get(agent_path, headers=secret))
     assert shown["preview_url"] == f"{agent_path}/preview.png"
     checker.check(f"{AGENT}/preview.png", "get", client.get(shown["preview_url"], headers=secret))
+    assert shown["document_url"] == f"{agent_path}/document.pdf"
+    checker.check(f"{AGENT}/document.pdf", "get", client.get(shown["document_url"], headers=secret))
     answer = checker.check(f"{AGENT}/certificate", "post", client.post(
         f"{agent_path}/certificate", headers=secret,
         json={"certificate": token.certificate_b64, "chain": [], "digest_algorithm": "sha256"}))
@@ -234,6 +236,9 @@ def test_refusals_answer_as_documented(client: FlaskClient, checker: Spec, token
         checker.check(f"{AGENT}/prepared.pdf", "get", client.get(f"{agent_path}/prepared.pdf", headers=headers))
     checker.check(f"{AGENT}/prepared.pdf", "get", client.get(f"/agent/v1/sessions/{'0' * 32}/prepared.pdf",
                                                              headers=secret))
+    for path, headers in ((f"{agent_path}/document.pdf", {"Authorization": "Bearer " + "x" * 43}),
+                          (f"/agent/v1/sessions/{'0' * 32}/document.pdf", secret)):
+        checker.check(f"{AGENT}/document.pdf", "get", client.get(path, headers=headers))
     checker.check(f"{AGENT}/signature", "post", client.post(
         f"{agent_path}/signature", headers=secret, data=b"{" + b" " * (70 * 1024) + b"}",
         content_type="application/json"))
