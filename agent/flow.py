@@ -207,11 +207,11 @@ def sign_session(request: SignRequest, ui: Interaction, client: AgentClient | No
     """
     client = client or AgentClient(request.session_url, request.secret)
     session = client.get_session()
-    waiting = _waiting_documents(session)
+    waiting = waiting_documents(session)
     if not waiting:
         _check_state(session)  # the session is over: say how
         raise PakatError(errors.STEP_OUT_OF_ORDER, "no document of the session awaits a signature")
-    shown = [_shown_document(document) for document in waiting]
+    shown = [shown_document(document) for document in waiting]
     found = pick_certificate(discover(request.module, request.token_label), request.certificate, session, ui)
     chosen = found.certificate
     tries_warning = ensure_not_locked(found.module, found.token_label)
@@ -293,7 +293,7 @@ _STOP_KINDS = frozenset({
 })
 
 
-def _waiting_documents(session: dict[str, Any]) -> list[dict[str, Any]]:
+def waiting_documents(session: dict[str, Any]) -> list[dict[str, Any]]:
     """The session's documents that await a signature, in order; a server without ``documents`` has one."""
     listed = session.get("documents")
     if not isinstance(listed, list) or not listed:
@@ -340,7 +340,7 @@ def _check_state(session: dict[str, Any]) -> None:
     raise PakatError(errors.STEP_OUT_OF_ORDER, f"the session is {shown!r}, not awaiting_certificate")
 
 
-def _shown_document(session: dict[str, Any]) -> ShownDocument:
+def shown_document(session: dict[str, Any]) -> ShownDocument:
     given = session.get("document")
     document: dict[str, Any] = given if isinstance(given, dict) else {}
     sha256, size = document.get("sha256"), document.get("size")

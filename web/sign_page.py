@@ -287,7 +287,7 @@ def _state_json(seen: PageView, lang: Lang) -> dict[str, Any]:
         "expires_at_text": format_datetime(session.expires_at, lang),
         "seconds_left": max(0, int((session.expires_at - utcnow()).total_seconds())) if open_now else 0,
         "platform": _platform_name(session, doc, lang),
-        "document": _document_json(doc, lang),
+        "document": _document_json(SessionDocument(session, doc), lang),
         "documents": [_member_json(member, n, len(members), lang) for n, member in enumerate(members)],
         "expected_signer": _expected_json(session, lang),
         "download": _completed(SessionDocument(session, doc)) is not None,
@@ -311,7 +311,7 @@ def _member_json(member: SessionDocument, number: int, count: int, lang: Lang) -
     session = member.session
     phase = PHASES.get(session.state, "failed")
     body: dict[str, Any] = {
-        **_document_json(member.document, lang),
+        **_document_json(member, lang),
         "number": number,
         "heading": word("document_n", lang).format(n=format_int(number + 1, lang), count=format_int(count, lang)),
         "state": session.state,
@@ -350,16 +350,28 @@ def _platform_name(session: SessionView, doc: DocumentView, lang: Lang) -> str:
     return session.organisation
 
 
-def _document_json(doc: DocumentView, lang: Lang) -> dict[str, Any]:
+def _document_json(member: SessionDocument, lang: Lang) -> dict[str, Any]:
+    doc, shown = member.document, _signed_over(member)
     return {
         "name": doc.name,
         "pages": doc.pages,
         "pages_text": format_int(doc.pages, lang),
-        "sha256": doc.head.sha256,
-        "size": doc.head.size,
-        "size_text": f"{format_int(doc.head.size, lang)} {word('bytes', lang)}",
+        "sha256": shown.sha256,
+        "size": shown.size,
+        "size_text": f"{format_int(shown.size, lang)} {word('bytes', lang)}",
         "created_at_text": format_datetime(doc.created_at, lang),
     }
+
+
+def _signed_over(member: SessionDocument) -> RevisionView:
+    """The revision the bidder was shown and signed: the one before the signature's, once there is one.
+
+    The digest on the page stays the one the bidder compared with their app, not the signed file's.
+    """
+    revisions, number = member.document.revisions, member.session.signed_revision
+    if number is not None and 0 < number <= len(revisions):
+        return revisions[number - 1]
+    return member.document.head
 
 
 def _expected_json(session: SessionView, lang: Lang) -> dict[str, Any]:

@@ -114,6 +114,22 @@ def page_label(number: int, count: int) -> str:
     return f"صفحهٔ {format_int(number, 'fa')} از {format_int(count, 'fa')} / Page {number} of {count}"
 
 
+def page_labels(drawn: Sequence[int]) -> list[str]:
+    """The label of every drawn page, the documents' pages one after another (``drawn``: pages per document).
+
+    With several documents each label also says which document:
+    "سند ۲ از ۳، صفحهٔ ۱ از ۴ / Document 2 of 3, page 1 of 4".
+    """
+    if len(drawn) == 1:
+        return [page_label(n, drawn[0]) for n in range(1, drawn[0] + 1)]
+    count = len(drawn)
+    return [
+        f"سند {format_int(d, 'fa')} از {format_int(count, 'fa')}، صفحهٔ {format_int(n, 'fa')} از"
+        f" {format_int(pages, 'fa')} / Document {d} of {count}, page {n} of {pages}"
+        for d, pages in enumerate(drawn, 1) for n in range(1, pages + 1)
+    ]
+
+
 def pin_lines(warnings: Sequence[str]) -> list[str]:
     """The PIN question, with what the token said about tries left."""
     return [

@@ -25,7 +25,7 @@ from agent.app.known_servers import Server
 from agent.app.paint import fit, png_bytes, text_image
 from agent.client import AgentClient
 from agent.discovery import FoundCertificate
-from agent.flow import SignOutcome, _shown_document
+from agent.flow import SignOutcome, shown_document, waiting_documents
 from agent.pages import DocumentPages, fetch_pages
 from agent.present import certificate_facts
 from pakat import errors
@@ -78,9 +78,12 @@ class TkScreens:
 
     def show(self, lines: Sequence[str]) -> None:
         # Before the PIN: a document whose bytes are not the ones described ends the walk here, coded.
-        pages, not_drawn = self._pages()
-        if pages is not None and pages.images:
-            self._page(texts.REVIEW_TITLE, texts.review_lines(lines, texts.pages_lines(pages)), pages=pages.images)
+        drawn, not_drawn = self._pages()
+        if drawn and all(pages.images for pages in drawn):
+            images = tuple(image for pages in drawn for image in pages.images)
+            together = DocumentPages(images, sum(pages.total for pages in drawn))
+            self._page(texts.REVIEW_TITLE, texts.review_lines(lines, texts.pages_lines(together)), pages=images,
+                       page_labels=texts.page_labels([len(pages.images) for pages in drawn]))
         else:
             preview = self._preview()
             picture_lines = texts.preview_lines(preview is not None, not_drawn)
@@ -145,18 +148,27 @@ class TkScreens:
 
     # -- building blocks ---------------------------------------------------------------------------
 
-    def _pages(self) -> tuple[DocumentPages | None, PakatError | None]:
-        """The document's pages drawn here, checked against the session answer the flow showed; or why not."""
-        session = self._client.last_session if self._client is not None else None
-        if self._client is None or session is None:
+    def _pages(self) -> tuple[list[DocumentPages] | None, PakatError | None]:
+        """Each document's pages drawn here, checked against the session answer the flow showed; or why not.
+
+        The documents are those the flow signs (every one still awaiting a signature), in the same order.
+        """
+        client = self._client
+        session = client.last_session if client is not None else None
+        if client is None or session is None:
             return None, None
-        shown = _shown_document(session)
-        try:
-            return fetch_pages(self._client, shown.sha256, shown.size, PAGE_BOX), None
-        except PakatError as error:
-            if error.kind in _NOT_DRAWN:
-                return None, error
-            raise
+        drawn = []
+        for document in waiting_documents(session):
+            shown = shown_document(document)
+            member = str(document.get("session") or "")
+            source = client if member == session.get("session") else client.for_session(member)
+            try:
+                drawn.append(fetch_pages(source, shown.sha256, shown.size, PAGE_BOX))
+            except PakatError as error:
+                if error.kind in _NOT_DRAWN:
+                    return None, error
+                raise
+        return drawn, None
 
     def _preview(self) -> Image.Image | None:
         if self._client is None:
@@ -175,6 +187,7 @@ class TkScreens:
         *,
         picture: Image.Image | None = None,
         pages: Sequence[Image.Image] = (),
+        page_labels: Sequence[str] = (),
         heading_colour: tuple[int, int, int] | None = None,
     ) -> None:
         self.root.title(title)
@@ -198,7 +211,7 @@ class TkScreens:
             row.pack(fill=tk.X)
             self._label(row, text_image(lines, WIDTH), side=tk.RIGHT)
             if pages:
-                self._pager(row, pages)
+                self._pager(row, pages, page_labels)
             elif picture is not None:
                 self._label(row, picture, border=True, side=tk.LEFT)
         self.root.bind("<Escape>", lambda _e: self._answer.set("cancel"))
@@ -209,15 +222,16 @@ class TkScreens:
         tk.Label(parent, image=photo, background="white", borderwidth=1 if border else 0,
                  relief=tk.SOLID if border else tk.FLAT).pack(side=side, anchor=tk.NE, pady=4, padx=4)  # type: ignore[arg-type]
 
-    def _pager(self, parent: tk.Misc, pages: Sequence[Image.Image]) -> None:
-        """One page at a time in a fixed box, which page of how many, and previous/next (also Page Up/Down)."""
+    def _pager(self, parent: tk.Misc, pages: Sequence[Image.Image], labels: Sequence[str]) -> None:
+        """One page at a time in a fixed box, its label (which page of how many, of which document), and
+        previous/next (also Page Up/Down)."""
         column = tk.Frame(parent, background="white")
         column.pack(side=tk.LEFT, anchor=tk.N)
         photos: dict[int, tuple[tk.PhotoImage, tk.PhotoImage]] = {}  # page and label, made when first shown
 
         def photo(index: int) -> tuple[tk.PhotoImage, tk.PhotoImage]:
             if index not in photos:
-                number = text_image([texts.page_label(index + 1, len(pages))], PAGE_BOX[0], size=13)
+                number = text_image([labels[index]], PAGE_BOX[0], size=13)
                 photos[index] = (self._photo(_framed(pages[index])), self._photo(number))
             return photos[index]
 

@@ -169,3 +169,85 @@ def test_the_bidder_signs_from_the_page_with_pakat_signer_and_the_page_follows(
     for picture in ("page-fa", "page-en", "page-signed", "page-signed-fa"):
         assert (shots / f"{picture}.png").stat().st_size > 0
     print(f"screenshots: {shots}")
+
+
+def test_an_envelopes_documents_are_signed_from_the_page_with_one_pin(
+    dev_env: Any, service: dict[str, Any], browser: Any, display: str, tmp_path: Path
+) -> None:
+    """A session on three documents (an envelope's A, B, C): the page shows each, Pakat Signer draws every
+    document's pages and asks the PIN once, and each document comes back signed from the page."""
+    from selenium.webdriver.common.by import By
+
+    need_tool("import", "imagemagick")
+    user = dev_env.users[PERSON]
+    url, headers = service["url"], {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    names = ["پاکت-الف.pdf", "پاکت-ب.pdf", "پاکت-ج.pdf"]
+    doc_ids = []
+    for number, name in enumerate(names, 1):
+        doc = requests.post(f"{url}/api/v1/documents", headers=headers, timeout=30,
+                            files={"pdf": (name, io.BytesIO(pdf_bytes(f"envelope part {number}", pages=number)))})
+        assert doc.status_code == 201, doc.text
+        doc_ids.append(doc.json()["id"])
+    created = requests.post(f"{url}/api/v1/signing-sessions", headers=headers, timeout=30,
+                            json={"documents": doc_ids, "level": LEVEL.value,
+                                  "expected_signer": {"national_id": user.national_code}})
+    assert created.status_code == 201, created.text
+    session = created.json()
+
+    def blocks() -> list[Any]:
+        return list(browser.find_elements(By.CSS_SELECTOR, "#documents section.document"))
+
+    def phase() -> str:
+        return str(browser.find_element(By.ID, "phase").get_attribute("data-phase"))
+
+    browser.get(session["signing_page_url"])
+    wait_until(lambda: phase() == "waiting" and len(blocks()) == 3, 20, "the page shows the three documents")
+    assert [b.find_element(By.CSS_SELECTOR, '[data-field="name"]').text for b in blocks()] == names
+    assert [b.find_element(By.CSS_SELECTOR, '[data-field="heading"]').text for b in blocks()] == [
+        "سند ۱ از ۳", "سند ۲ از ۳", "سند ۳ از ۳"]
+    assert browser.find_element(By.ID, "why-several").is_displayed()
+    wait_until(lambda: all(b.find_element(By.CSS_SELECTOR, '[data-role="preview"]').get_attribute("src")
+                           for b in blocks()), 20, "every document's preview")
+    browser.save_screenshot(str(shots / "page-envelope-fa.png"))
+    link = str(browser.find_element(By.ID, "sign-button").get_dom_attribute("href"))
+    assert link == session["pairing_link"]
+    browser.execute_script(WATCH_PHASES)
+
+    app = App(dev_env, display, link, tmp_path / "config", shots, prefix="app-envelope-")
+    sign_through_the_windows(app, user.read_pin(), confirm_server=True)
+    app.window("Signed")
+    app.keys("Return")
+    code, out, err = app.finish()
+    assert code == 0, out + err
+    walked = [t.removeprefix("Pakat Signer - ") for t in app.titles if t != "Pakat Signer - Working"]
+    assert walked == ["Confirm server", "Review", "PIN", "Signed"], app.titles  # one PIN for the three
+
+    wait_until(lambda: phase() == "signed", 90, "the page shows the envelope signed")
+    wait_until(lambda: all(b.find_element(By.CSS_SELECTOR, '[data-role="download"]').is_displayed()
+                           for b in blocks()), 20, "a download for every document")
+    browser.save_screenshot(str(shots / "page-envelope-signed.png"))
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    validator = Validator(validation_config(load_deployment(service["config"])))
+    for block, name, doc_id in zip(blocks(), names, doc_ids, strict=True):
+        block.find_element(By.CSS_SELECTOR, '[data-role="download"]').click()
+        signed = downloads / name
+        wait_until(lambda s=signed: s.exists() and s.stat().st_size > 0
+                   and not list(downloads.glob("*.crdownload")), 20, f"{name} downloads")
+        data = signed.read_bytes()
+        on_api = requests.get(f"{url}/api/v1/documents/{doc_id}/pdf", headers=headers, timeout=30)
+        assert on_api.content == data, f"{name}: the page and the API differ"
+        report = validator.validate(data)
+        assert report.indication is Indication.TOTAL_PASSED, report
+        assert [(s.indication, s.pades_level) for s in report.signatures] == [
+            (Indication.TOTAL_PASSED, LEVEL.value)]
+        assert_pades_level(data, LEVEL, dev_env.root_cert_path)
+    assert_only_loopback(browser)
+    logs = [log.read_bytes() for log in service["logs"]]
+    assert_no_secret([out, err, *logs], [user.read_pin(), session["agent_secret"],
+                                         urlsplit(session["signing_page_url"]).fragment])
+    print(f"screenshots: {shots}")

@@ -201,6 +201,11 @@ def test_the_review_says_what_the_picture_is_and_which_pages_were_left_out() -> 
     assert capped[-1].endswith("/ Only the first 20 of the 35 pages are shown.")
     assert capped[-1].startswith("فقط ۲۰ صفحهٔ نخست از ۳۵ صفحه")
     assert texts.page_label(2, 20) == "صفحهٔ ۲ از ۲۰ / Page 2 of 20"
+    assert texts.page_labels([2]) == [texts.page_label(1, 2), texts.page_label(2, 2)]
+    envelope = texts.page_labels([1, 2])  # a session of two documents: which document, then which page
+    assert envelope == ["سند ۱ از ۲، صفحهٔ ۱ از ۱ / Document 1 of 2, page 1 of 1",
+                        "سند ۲ از ۲، صفحهٔ ۱ از ۲ / Document 2 of 2, page 1 of 2",
+                        "سند ۲ از ۲، صفحهٔ ۲ از ۲ / Document 2 of 2, page 2 of 2"]
     # Not drawn here: the server's picture stands in, and the window says why, with the code.
     fallback = texts.preview_lines(True, PakatError(errors.PDF_TOO_LARGE, "70000000 bytes"))
     assert fallback[0].startswith("صفحه‌ها روی این رایانه کشیده نشد (PDF_TOO_LARGE: " + errors.PDF_TOO_LARGE.fa)

@@ -107,6 +107,8 @@ def test_an_envelopes_documents_are_signed_under_one_session(
                                                                    "Some of the documents were signed")
     assert [(d["phase"], d["download"]) for d in page["documents"]] == [
         ("signed", True), ("cancelled", False), ("signed", True)]
+    # The digest on the page stays the one the bidder was shown before signing, not the signed file's.
+    assert [d["sha256"] for d in page["documents"]] == [d["sha256"] for d in docs]
     assert "pairing_link" not in page
     headers = {TOKEN_HEADER: urlsplit(created["signing_page_url"]).fragment}
     validator = Validator(validation_config(app.extensions["pakat"].deployment))
