@@ -294,14 +294,14 @@ _STOP_KINDS = frozenset({
 
 
 def waiting_documents(session: dict[str, Any]) -> list[dict[str, Any]]:
-    """The session's documents that await a signature, in order; a server without ``documents`` has one."""
+    """The session's documents that can be signed now, in order; a server without ``documents`` has one."""
     listed = session.get("documents")
     if not isinstance(listed, list) or not listed:
         listed = [{"session": session.get("session"), "state": session.get("state"),
                    "document": session.get("document")}]
     if not all(isinstance(d, dict) for d in listed):
         raise PakatError(errors.SERVER_REQUEST_REFUSED, "nothing was signed: the session lists no documents")
-    return [d for d in listed if d.get("state") == "awaiting_certificate"]
+    return [d for d in listed if d.get("state") in SIGNABLE_STATES]
 
 
 def _more_documents(waiting: Sequence[dict[str, Any]]) -> list[str]:
@@ -330,9 +330,14 @@ _OVER = {
 }
 
 
+#: States a document can be signed from: the certificate step may be taken again while a signature is awaited
+#: (a token pulled out, an app closed after that step).
+SIGNABLE_STATES = ("awaiting_certificate", "awaiting_signature")
+
+
 def _check_state(session: dict[str, Any]) -> None:
     state = session.get("state")
-    if state == "awaiting_certificate":
+    if state in SIGNABLE_STATES:
         return
     if isinstance(state, str) and state in _OVER:
         raise PakatError(_OVER[state], f"the session is {state}")

@@ -38,7 +38,9 @@ FACTORY_PINS = frozenset({
 
 
 # The token was pulled out (or its session went with it) while in use.
-_TOKEN_GONE = (p11e.TokenNotPresent, p11e.DeviceRemoved, p11e.SessionClosed, p11e.SessionHandleInvalid)
+# A token pulled out shows as any of these, the key's handle included (the key went with the token).
+_TOKEN_GONE = (p11e.TokenNotPresent, p11e.DeviceRemoved, p11e.SessionClosed, p11e.SessionHandleInvalid,
+               p11e.ObjectHandleInvalid)
 
 
 def is_factory_pin(pin: str) -> bool:

@@ -421,10 +421,17 @@ class SigningSessions:
     def present_certificate(
         self, session_id: str, secret: str, certificate: str, chain: list[str], digest_name: str
     ) -> DataToSign:
-        """Check the user's certificate and prepare the document; answer what the token must sign."""
+        """Check the user's certificate and prepare the document; answer what the token must sign.
+
+        Also from ``awaiting_signature``: what was prepared before is replaced, so a
+        token pulled out (or an app closed) after this step can sign when tried
+        again, within the session's time. A signature made for the earlier
+        preparation then no longer verifies and is refused (SIGNATURE_INVALID).
+        """
         with self.database.begin() as conn:
             row = _authenticated(conn, session_id, secret)  # first: strangers learn nothing from the body
-            _require(row, AWAITING_CERTIFICATE)
+            if _state(row) != AWAITING_SIGNATURE:
+                _require(row, AWAITING_CERTIFICATE)
             doc = load_document(conn, None, row.document_id)
         digest = digest_algorithm(digest_name)  # DIGEST_REFUSED for SHA-1 and unknown names
         leaf = _certificate(certificate)
@@ -456,12 +463,12 @@ class SigningSessions:
         with self.database.write() as conn:
             moved = conn.execute(
                 update(signing_sessions)
-                .where(_open_in(session_id, AWAITING_CERTIFICATE))
+                .where(_open_in(session_id, AWAITING_CERTIFICATE) | _open_in(session_id, AWAITING_SIGNATURE))
                 .values(state=AWAITING_SIGNATURE, updated_at=utcnow(), **_prepared_values(doc.head.number,
                                                                                            signer, prepared))
             )
             if moved.rowcount != 1:
-                raise PakatError(errors.STEP_OUT_OF_ORDER, "the certificate was already posted")
+                raise PakatError(errors.STEP_OUT_OF_ORDER, "the session moved on meanwhile")
             row = _session_row(conn, session_id)
         return DataToSign(_view(row), prepared, signer)
 

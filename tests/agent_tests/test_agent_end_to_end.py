@@ -14,6 +14,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -413,3 +414,81 @@ def test_a_document_refused_midway_leaves_the_others_signed(dev_env: Any, servic
     assert _group_states(service["url"], headers, created) == ["completed", "cancelled", "completed"]
     b = requests.get(f"{service['url']}/api/v1/documents/{second['document_id']}", headers=headers, timeout=30)
     assert b.json()["revision"] == 0  # B as it was
+
+
+# The agent's flow in a process of its own, whose person pulls the token out right after the first document's
+# signature is in. SoftHSM cannot be unplugged, so the token's folder is moved away (its key goes with it, as with
+# a USB token) and put back afterwards; a process that saw its token vanish keeps a broken view of it, so this
+# runs apart from the tests' own process.
+PULL_THE_TOKEN = """
+import json, sys
+from pathlib import Path
+from agent.client import AgentClient
+from agent.flow import SignRequest, sign_session
+from agent.link import parse_pairing_link
+
+link, module, label, folder = sys.argv[1:5]
+folder, pin = Path(folder), sys.stdin.readline().strip()  # never on the command line
+
+class PullsTheTokenAfterTheFirst(AgentClient):
+    def post_signature(self, signature, certificate):
+        accepted = super().post_signature(signature, certificate)
+        folder.rename(folder.with_name(folder.name + ".pulled"))
+        return accepted
+
+class Person:
+    def show(self, lines): pass
+    def warn(self, text): pass
+    def choose(self, candidates): return None
+    def pin(self): return pin
+
+paired = parse_pairing_link(link)
+outcome = sign_session(SignRequest(paired.session_url, paired.secret, module, label), Person(),
+                       PullsTheTokenAfterTheFirst(paired.session_url, paired.secret))
+print(json.dumps(outcome.as_dict()))
+"""
+
+
+def _token_folder(dev_env: Any, label: str) -> Path:
+    """The SoftHSM folder holding the token ``label`` (its token.object names the label)."""
+    tokens = Path(dev_env.softhsm_conf).parent / "tokens"
+    (folder,) = [d for d in tokens.iterdir() if d.is_dir() and label.encode() in (d / "token.object").read_bytes()]
+    return folder
+
+
+def test_a_token_pulled_out_midway_stops_the_rest_and_the_link_signs_them_once_plugged_in(
+    dev_env: Any, service: dict[str, Any]
+) -> None:
+    user = dev_env.users[PERSON]
+    names = ["pulled-A.pdf", "pulled-B.pdf", "pulled-C.pdf"]
+    expected = {"national_id": user.national_code}
+    created, headers = _new_group(dev_env, service["url"], names, expected_signer=expected)
+    folder = _token_folder(dev_env, user.token_label)
+    pulled = folder.with_name(folder.name + ".pulled")
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", PULL_THE_TOKEN, created["pairing_link"], dev_env.softhsm_module,
+             user.token_label, str(folder)], input=user.read_pin() + "\n",
+            env=process_env(dev_env.softhsm_env()), capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        if pulled.exists():
+            pulled.rename(folder)  # plugged in again
+    assert child.returncode == 0, child.stdout + child.stderr
+    outcome = json.loads(child.stdout)
+    assert outcome["state"] == "partly_signed"
+    assert [(d["name"], d.get("error", {}).get("code")) for d in outcome["documents"]] == [
+        ("pulled-A.pdf", None), ("pulled-B.pdf", "TOKEN_NOT_PRESENT"), ("pulled-C.pdf", "TOKEN_NOT_PRESENT")]
+    assert _group_states(service["url"], headers, created) == ["completed", "awaiting_signature",
+                                                               "awaiting_certificate"]  # C was not tried
+    for member in created["sessions"][1:]:
+        doc = requests.get(f"{service['url']}/api/v1/documents/{member['document_id']}", headers=headers,
+                           timeout=30)
+        assert doc.json()["revision"] == 0  # B and C as they were
+
+    # Plugged in again, the same link: B (its certificate step taken anew) and C are signed; A is left alone.
+    again = run_link(dev_env, created["pairing_link"], "--pin-file", str(user.pin_file), "--json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [d["name"] for d in json.loads(again.stdout)["documents"]] == names[1:]
+    assert _group_states(service["url"], headers, created) == ["completed"] * 3
+    assert_no_secret([child.stdout, child.stderr, again.stdout, again.stderr],
+                     [created["agent_secret"], user.read_pin()])

@@ -346,8 +346,7 @@ def test_a_session_that_is_over_keeps_the_servers_code(
 
 @pytest.mark.parametrize(("state", "code"), [
     ("expired", "SESSION_EXPIRED"), ("cancelled", "SESSION_CANCELLED"), ("signed", "SESSION_ALREADY_SIGNED"),
-    ("completed", "SESSION_ALREADY_SIGNED"), ("failed", "SESSION_FAILED"),
-    ("awaiting_signature", "STEP_OUT_OF_ORDER"),
+    ("completed", "SESSION_ALREADY_SIGNED"), ("failed", "SESSION_FAILED"), ("withdrawn", "STEP_OUT_OF_ORDER"),
 ])
 def test_each_state_that_cannot_be_signed_has_its_own_code_before_the_pin(
     dev_env: DevEnvironment, user: DemoUser, stub: StubServer, state: str, code: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -130,10 +131,15 @@ def test_steps_are_once_and_in_order(client: FlaskClient, platform: Platform, fr
     assert early.status_code == 409 and error_code(early) == "STEP_OUT_OF_ORDER"
     answer = agent.certificate(token.certificate_b64)
     assert answer.status_code == 200
+    # The certificate step taken again (the token was pulled out before it signed) prepares afresh:
+    # a signature made for the first preparation no longer fits and changes nothing.
+    time.sleep(1.05)  # the signing time has whole seconds: the new preparation must differ from the first
     again = agent.certificate(token.certificate_b64)
-    assert again.status_code == 409 and error_code(again) == "STEP_OUT_OF_ORDER"
+    assert again.status_code == 200 and again.json["signed_attributes"] != answer.json["signed_attributes"]
+    stale = agent.signature(token.sign(answer.json))
+    assert stale.status_code == 422 and error_code(stale) == "SIGNATURE_INVALID", stale.json
     unchanged(platform, doc)
-    signature = token.sign(answer.json)
+    signature = token.sign(again.json)
     assert agent.signature(signature).status_code == 202
     replay = agent.signature(signature)
     assert replay.status_code == 409 and error_code(replay) == "STEP_OUT_OF_ORDER"
@@ -308,17 +314,24 @@ def test_concurrent_steps_resolve_in_the_database(app_on_each_database: Flask, d
     client = app_on_each_database.test_client()
     platform = Platform(client, api_key(dev_env, "demo-co"))
     doc = platform.upload("raced")
-    created = platform.session(doc["id"])
+    created = platform.session(doc["id"], level="B-B")  # done at once: the document is free for the next race
 
-    def post_certificate(_: int) -> int:
-        return int(app_on_each_database.test_client().post(
+    def post_certificate(_: int) -> Any:
+        return app_on_each_database.test_client().post(
             f"/agent/v1/sessions/{created['id']}/certificate",
             headers={"Authorization": f"Bearer {created['agent_secret']}"},
-            json={"certificate": token.certificate_b64, "chain": []}).status_code)
+            json={"certificate": token.certificate_b64, "chain": []})
 
+    # The certificate step may be taken again while a signature is awaited: every racer prepares, the last
+    # preparation stored stands, and only a signature made for it lands, once.
     with ThreadPoolExecutor(8) as pool:
-        statuses = sorted(pool.map(post_certificate, range(8)))
-    assert statuses == [200] + [409] * 7
+        answers = list(pool.map(post_certificate, range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    agent = Agent(client, created)
+    landed = [agent.signature(token.sign(a.json)) for a in answers]
+    assert sorted(r.status_code for r in landed).count(202) == 1
+    assert {error_code(r) for r in landed if r.status_code != 202} <= {"SIGNATURE_INVALID", "STEP_OUT_OF_ORDER"}
+    assert len(platform.document(doc["id"])["signatures"]) == 1
 
     # Two sessions prepared on the same revision sign at the same moment: one lands, the other is told.
     sessions = [platform.session(doc["id"]) for _ in range(2)]
@@ -330,4 +343,4 @@ def test_concurrent_steps_resolve_in_the_database(app_on_each_database: Flask, d
     outcomes = sorted((r.status_code, error_code(r) if r.status_code != 202 else "") for r in replies)
     assert outcomes == [(202, ""), (409, "DOCUMENT_CHANGED")]
     now = platform.document(doc["id"])
-    assert now["revision"] == 1 and len(now["signatures"]) == 1
+    assert now["revision"] == 2 and len(now["signatures"]) == 2
