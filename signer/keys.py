@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -33,6 +34,7 @@ from pakat.errors import CertificateRefused, KeyStoreError
 from signer.cms import DigestAlgorithm
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 #: Slot-list lookups of a token by its label, and the pause between them, before HSM_TOKEN_NOT_FOUND.
 TOKEN_LOOKUPS = 5
 TOKEN_LOOKUP_PAUSE = 0.25
@@ -119,6 +121,34 @@ def load_module(module: str, env: Mapping[str, str]) -> Any:
         return lib
 
 
+def reinitialize_module(module: str, env: Mapping[str, str]) -> Any | None:
+    """Finalise and initialise ``module`` again (the caller holds :func:`module_lock`): its library object.
+
+    None when it was done less than :data:`REINITIALISE_SECONDS` ago: a token that is really absent (a
+    wrong label) must not end every other key's session on each request.
+    """
+    lib = load_module(module, env)
+    with _LIBRARIES_LOCK:
+        now = time.monotonic()
+        if now - _REINITIALISED_AT.get(module, -REINITIALISE_SECONDS) < REINITIALISE_SECONDS:
+            return None
+        _REINITIALISED_AT[module] = now
+    try:
+        lib.reinitialize()
+    except p11e.PKCS11Error as exc:
+        detail = f"{os.path.basename(module)} did not initialise again: {type(exc).__name__}"
+        raise KeyStoreError(errors.HSM_UNREACHABLE, detail) from None
+    return lib
+
+
+REINITIALISE_SECONDS = 30.0
+_REINITIALISED_AT: dict[str, float] = {}
+
+
+# Login failures after which this process's view of the token may be stale rather than the token wrong.
+_STALE_VIEW = (errors.HSM_TOKEN_NOT_FOUND, errors.HSM_UNREACHABLE)
+
+
 class Pkcs11Key:
     """A private key in an HSM or token, found by token label and key label.
 
@@ -201,7 +231,23 @@ class Pkcs11Key:
         raise AssertionError("unreachable")
 
     def _login(self) -> None:
-        lib = load_module(self.module, self._env)
+        try:
+            self._login_once(load_module(self.module, self._env))
+        except KeyStoreError as exc:
+            if exc.kind not in _STALE_VIEW:
+                raise
+            # This process's view of the token may be stale: SoftHSM keeps what it read while another
+            # process rewrote the token's files (two workers logging in at once), a device re-plugged
+            # keeps old handles. The module is initialised afresh, once; every session of it in this
+            # process ends with it, and their keys log in again on their next signature.
+            fresh = reinitialize_module(self.module, self._env)
+            if fresh is None:
+                raise
+            log.warning("HSM login to %s failed (%s); the PKCS#11 module was initialised afresh", self.token_label,
+                        exc.code)
+            self._login_once(fresh)
+
+    def _login_once(self, lib: Any) -> None:
         try:
             token = self._token(lib)
         except p11e.MultipleTokensReturned:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +168,52 @@ def test_a_token_missing_for_a_moment_is_looked_for_again(dev_env: DevEnvironmen
     with pytest.raises(KeyStoreError) as caught:
         key._token(FlickeringLibrary(real, TOKEN_LOOKUPS))  # absent every time: a wrong label, say so
     assert caught.value.kind is errors.HSM_TOKEN_NOT_FOUND and seal.token_label in str(caught.value.detail)
+
+
+# In a process of its own: SoftHSM's view of the token is made stale there (its folder moved away while the
+# process looks, then put back, as when another process rewrites the token's files mid-read), which would
+# break the tests' own process for that token.
+STALE_VIEW = """
+import os, sys
+from pathlib import Path
+from cryptography import x509
+import pkcs11
+from pkcs11 import KeyType
+from devkit.softhsm import SoftHSM, find_module
+from signer.keys import Pkcs11Key, load_module
+
+folder, certificate = Path(sys.argv[1]), Path(sys.argv[2])
+hsm = SoftHSM.create(folder)
+hsm.init_token("stale", "123456", "12345678")
+key = Pkcs11Key(module=find_module(), token_label="stale", key_label="k", pin=lambda: "123456",
+                certificate=x509.load_pem_x509_certificate(certificate.read_bytes()), module_env=hsm.env())
+lib = load_module(find_module(), hsm.env())
+with lib.get_token(token_label="stale").open(user_pin="123456", rw=True) as session:
+    session.generate_keypair(KeyType.RSA, 2048, store=True, label="k")
+(token,) = hsm.token_dir.iterdir()
+token.rename(token.with_name("away"))
+try:
+    lib.get_token(token_label="stale")
+except pkcs11.exceptions.PKCS11Error:
+    pass
+token.with_name("away").rename(token)
+try:
+    lib.get_token(token_label="stale")
+    print("the view is not stale")
+except pkcs11.exceptions.PKCS11Error as exc:
+    print("stale:", type(exc).__name__)
+key._login()
+print("logged in:", key._session is not None)
+"""
+
+
+def test_a_stale_view_of_the_token_is_mended_by_initialising_the_module_again(
+    dev_env: DevEnvironment, tmp_path: Path
+) -> None:
+    user = next(iter(dev_env.users.values()))
+    script = [sys.executable, "-c", STALE_VIEW, str(tmp_path / "softhsm"), str(user.certificate_path)]
+    done = subprocess.run(script,
+                          env={k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["stale: GeneralError", "logged in: True"], done.stdout
