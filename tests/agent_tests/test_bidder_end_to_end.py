@@ -50,6 +50,18 @@ return performance.timeOrigin;
 """
 
 
+def sign_with_pakat_signer(app: App, pin: str) -> tuple[str, str]:
+    """The bidder's walk through a first-use Pakat Signer to "Signed" and closing it: the app's output."""
+    sign_through_the_windows(app, pin, confirm_server=True)
+    app.window("Signed")
+    app.keys("Return")
+    code, out, err = app.finish()
+    assert code == 0, out + err
+    walked = [t.removeprefix("Pakat Signer - ") for t in app.titles if t != "Pakat Signer - Working"]
+    assert walked == ["Confirm server", "Review", "PIN", "Signed"], app.titles
+    return out, err
+
+
 @pytest.fixture(scope="module")
 def service(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with pakat_service(dev_env.deployment_path, tmp_path_factory.mktemp("bidder-e2e-home"), redis_url) as served:
@@ -117,13 +129,7 @@ def test_the_bidder_signs_from_the_page_with_pakat_signer_and_the_page_follows(
     # The OS starts Pakat Signer with the link; the bidder confirms the server, reviews, types the PIN.
     app = App(dev_env, display, link, tmp_path / "config", shots, prefix="app-")
     started = time.monotonic()
-    sign_through_the_windows(app, user.read_pin(), confirm_server=True)
-    app.window("Signed")
-    app.keys("Return")
-    code, out, err = app.finish()
-    assert code == 0, out + err
-    walked = [t.removeprefix("Pakat Signer - ") for t in app.titles if t != "Pakat Signer - Working"]
-    assert walked == ["Confirm server", "Review", "PIN", "Signed"], app.titles
+    out, err = sign_with_pakat_signer(app, user.read_pin())
     assert [p.name for p in app.pictures] == [
         "app-00-Confirm_server.png", "app-01-Review.png", "app-02-PIN.png", "app-03-Signed.png"]
 
@@ -216,13 +222,7 @@ def test_an_envelopes_documents_are_signed_from_the_page_with_one_pin(
     browser.execute_script(WATCH_PHASES)
 
     app = App(dev_env, display, link, tmp_path / "config", shots, prefix="app-envelope-")
-    sign_through_the_windows(app, user.read_pin(), confirm_server=True)
-    app.window("Signed")
-    app.keys("Return")
-    code, out, err = app.finish()
-    assert code == 0, out + err
-    walked = [t.removeprefix("Pakat Signer - ") for t in app.titles if t != "Pakat Signer - Working"]
-    assert walked == ["Confirm server", "Review", "PIN", "Signed"], app.titles  # one PIN for the three
+    out, err = sign_with_pakat_signer(app, user.read_pin())  # one PIN for the three
 
     wait_until(lambda: phase() == "signed", 90, "the page shows the envelope signed")
     wait_until(lambda: all(b.find_element(By.CSS_SELECTOR, '[data-role="download"]').is_displayed()
