@@ -63,8 +63,11 @@ CLAIM_PER_THREAD = 2
 DEFAULT_LEASE = timedelta(seconds=120)
 #: Seconds to wait before each retry of an item whose service (TSA, OCSP, HSM) was unavailable.
 RETRY_INTERVALS = (2, 10, 30, 120)
-#: HSM failures that a moment later may be gone (a dropped session, a busy device).
-TRANSIENT_KEY_STORE = frozenset({errors.HSM_UNREACHABLE.code, errors.HSM_SIGN_FAILED.code})
+#: HSM failures that a moment later may be gone (a dropped session, a busy device, a token missing from the
+#: slot list while another process holds its files or a network HSM refreshes its slots). A token that is
+#: really absent fails its items after the last retry.
+TRANSIENT_KEY_STORE = frozenset({errors.HSM_UNREACHABLE.code, errors.HSM_SIGN_FAILED.code,
+                                 errors.HSM_TOKEN_NOT_FOUND.code})
 
 
 @dataclass(frozen=True)

@@ -182,19 +182,16 @@ def test_a_batch_survives_a_killed_worker_and_a_redis_restart(
                 return now.get("sealed", 0) >= at_least
 
             wait_for(lambda: sealed(60), 120, "60 items sealed")
-            # Freeze the first worker, so what it holds cannot change, until it holds something; then kill it.
-            held: list[int] = []
-            deadline = time.monotonic() + 30
-            while not held and time.monotonic() < deadline:
-                os.kill(victim.pid, signal.SIGSTOP)
-                held = leased_by(database, batch_id, victim.pid)
-                if not held:
-                    os.kill(victim.pid, signal.SIGCONT)
-                    time.sleep(0.05)
-            assert held, "the first worker never held an item to die with"
+            # SIGKILL the first worker while it holds items; what it died holding is read after its death,
+            # when it can no longer change (it holds items all the time but the moment between a record and
+            # its next claim). Not SIGSTOP first: a worker frozen inside SoftHSM holds the token's file lock.
+            wait_until(lambda: bool(leased_by(database, batch_id, victim.pid)), 30,
+                       "the first worker holding items", victim)
             assert child_processes(victim.pid) == []  # nothing of it outlives it, holding its sockets
             os.kill(victim.pid, signal.SIGKILL)
             victim.wait(10)
+            held = leased_by(database, batch_id, victim.pid)
+            assert held, "the first worker died between two claims, holding nothing: nothing to take over"
 
             # Then Redis goes away and comes back empty: queued jobs, scheduled wake-ups, worker records gone.
             wait_for(lambda: sealed(200), 180, "200 items sealed")

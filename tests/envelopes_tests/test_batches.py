@@ -8,6 +8,7 @@ guarantee is exercised here deterministically (a worker whose lease ran out);
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import io
 import json
@@ -315,6 +316,29 @@ def test_a_run_ends_when_its_time_is_up_after_one_claim_at_least(
         assert runs[0].wake_at is None or runs[0].wake_at <= utcnow()  # nothing waits on a lease or a retry
         assert engine.progress("demo-co", batch_id).sealed == 5
         assert engine.work(batch_id, "late", max_seconds=0).sealed == 0  # a finished batch: nothing to do
+    finally:
+        seals.close()
+
+
+def test_a_token_missing_from_the_hsm_is_retried_then_named(
+    dev_env: Any, engine_parts: tuple[Database, DocumentStore], tmp_path: Path,
+) -> None:
+    """A token absent from the slot list may be back a moment later (another process holding its files, a
+    network HSM refreshing its slots): the item waits for a retry; absent at the last one, it fails, named."""
+    database, store = engine_parts
+    deployment = load_deployment(dev_env.deployment_path)
+    org = deployment.organisation("demo-co")
+    wrong = dataclasses.replace(org, seal=dataclasses.replace(org.seal, token_label="no-such-seal-token"))
+    organisations = {**deployment.organisations, "demo-co": wrong}
+    seals = SealService(dataclasses.replace(deployment, organisations=organisations))
+    try:
+        engine = Batches(database, store, lambda: seals, threads=1, retry_intervals=(0,))
+        batch_id = new_batch(engine, store, tmp_path, 1, PadesLevel.B_B)
+        # The retry is due at once (interval 0), so one run makes both attempts.
+        report = engine.work(batch_id, "w1")
+        assert (report.sealed, report.retrying, report.failed, report.finished_now) == (0, 1, 1, True)
+        (entry,) = engine.manifest("demo-co", batch_id)
+        assert entry.error is not None and entry.error["code"] == "HSM_TOKEN_NOT_FOUND" and entry.attempts == 2
     finally:
         seals.close()
 
