@@ -38,9 +38,9 @@ def session(session_id: str) -> Response:
     of one document), each under its own session id, which the agent walks with the same secret.
     """
     state = app_services()
-    secret = _secret()
-    view, doc = state.sessions().for_agent(session_id, secret)
-    members = state.sessions().group_for_agent(session_id, secret)
+    members = state.sessions().group_for_agent(session_id, _secret())
+    (asked,) = (m for m in members if m.session.id == session_id)  # one read answers both
+    view, doc = asked.session, asked.document
     org = state.deployment.organisation(view.organisation)
     platform = state.deployment.platforms.get(doc.api_key_sha256 or "")
     body: dict[str, Any] = {

@@ -174,7 +174,7 @@ def test_a_token_missing_for_a_moment_is_looked_for_again(dev_env: DevEnvironmen
 # process looks, then put back, as when another process rewrites the token's files mid-read), which would
 # break the tests' own process for that token.
 STALE_VIEW = """
-import os, sys
+import contextlib, os, sys
 from pathlib import Path
 from cryptography import x509
 import pkcs11
@@ -192,10 +192,8 @@ with lib.get_token(token_label="stale").open(user_pin="123456", rw=True) as sess
     session.generate_keypair(KeyType.RSA, 2048, store=True, label="k")
 (token,) = hsm.token_dir.iterdir()
 token.rename(token.with_name("away"))
-try:
-    lib.get_token(token_label="stale")
-except pkcs11.exceptions.PKCS11Error:
-    pass
+with contextlib.suppress(pkcs11.exceptions.PKCS11Error):
+    lib.get_token(token_label="stale")  # looked for while gone: this is what makes SoftHSM's view stale
 token.with_name("away").rename(token)
 try:
     lib.get_token(token_label="stale")
