@@ -91,7 +91,9 @@ def serve(host: str, port: int, workers: int, threads: int, config: Path | None)
     configure_logging(settings)
     configure_metrics(settings)  # before the fork: the workers inherit where to count
     upgrade_database(settings, "serve", deployment)  # once, here: gunicorn's workers fork after this
-    ExpiryWatch(Services.from_settings(settings, deployment).readiness()).start()
+    # The seal certificates only: gunicorn forks its workers from this process while the watch runs, and a
+    # fork must not catch the watch inside the HTTP client or the metrics. The worker's watch asks the TSA.
+    ExpiryWatch(Services.from_settings(settings, deployment).readiness(), ask_tsa=False).start()
     PakatServer(settings, {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -196,7 +198,8 @@ class SchedulerThread(threading.Thread):
     def __init__(self, redis_url: str, queue: str, interval: int = 1) -> None:
         super().__init__(name="rq-scheduler", daemon=True)
         # Whole seconds: RQ passes interval + 60 to Redis as the lock's TTL, which must be an integer.
-        self.scheduler = RQScheduler([queue], connection=Redis.from_url(redis_url), interval=interval)
+        self.scheduler = RQScheduler([queue], connection=Redis.from_url(redis_url), interval=interval,
+                                     logging_level=logging.WARNING)  # its routine lines are noise in the log
         self.interval = interval
         self._stop_event = threading.Event()
 

@@ -348,6 +348,7 @@ class StateCollector(Collector):
         return [family, running]
 
     def _certificates(self) -> Iterable[GaugeMetricFamily]:
+        self.readiness.learn_tsa_certificate()  # once per process, unless a readiness probe already did
         now = datetime.now(UTC)
         days = GaugeMetricFamily("pakat_certificate_expiry_days",
                                  "Days until a seal or TSA certificate expires (negative: expired).",
@@ -381,17 +382,24 @@ def warn_expiring(readiness: Readiness) -> int:
 
 
 class ExpiryWatch(threading.Thread):
-    """Logs the certificates close to expiry now and then every ``interval`` seconds (a day)."""
+    """Logs the certificates close to expiry now and then every ``interval`` seconds (a day).
 
-    def __init__(self, readiness: Readiness, interval: float = _DAY) -> None:
+    ``ask_tsa`` False reads only the seal certificates from their files: for a
+    process that forks (gunicorn's master), where a thread must not be holding
+    a lock of the HTTP client or the metrics at the moment of a fork.
+    """
+
+    def __init__(self, readiness: Readiness, interval: float = _DAY, *, ask_tsa: bool = True) -> None:
         super().__init__(name="expiry-watch", daemon=True)
         self.readiness = readiness
         self.interval = interval
+        self.ask_tsa = ask_tsa
         self._stop_event = threading.Event()
 
     def check(self) -> int:
         try:
-            self.readiness.learn_tsa_certificate()
+            if self.ask_tsa:
+                self.readiness.learn_tsa_certificate()
             return warn_expiring(self.readiness)
         except Exception:
             log.exception("certificate expiry check failed")

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from flask import Flask
+from openapi_kit import SPEC_PATH, Spec
 from ops_kit import Running, deployment_copy, own_postgres, own_redis, own_responders
 from pakat_testkit import api_key, pakat_app, pdf_bytes
 from prometheus_client.parser import text_string_to_metric_families
@@ -24,6 +26,7 @@ from session_kit import PERSON, Agent, Platform, Token
 from envelopes.operations import ExpiryWatch
 from pakat import logs
 
+SPEC = Spec(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8")))
 # The dev deployment keeps an organisation whose seal certificate expired on purpose: it is reported, not fatal.
 EXPIRED_ORG = "demo-expired"
 
@@ -57,6 +60,7 @@ def _app(dev_env: Any, tmp_path: Path, deployment: Path, **settings: Any) -> Any
 def _ready(app: Flask) -> tuple[int, dict[str, Any]]:
     app.extensions["pakat"].readiness().cache_seconds = 0  # every probe in these tests is a fresh round
     reply = app.test_client().get("/readyz")
+    SPEC.check("/readyz", "get", reply)  # every answer, ready or not, is the documented shape
     return reply.status_code, dict(reply.json or {})
 
 
