@@ -51,9 +51,10 @@ def _finish(response: Response) -> Response:
         measured = metrics.metrics()
         measured.http_requests.labels(route, request.method, str(response.status_code)).inc()
         measured.http_seconds.labels(route).observe(seconds)
-        log.info("%s %s %d %.1f ms", request.method, route, response.status_code, seconds * 1000,
-                 extra={"method": request.method, "route": route, "status": response.status_code,
-                        "duration_ms": round(seconds * 1000, 1)})
+        # The path without its query string: ids are in paths, parameters (and anything pasted there) stay out.
+        log.info("%s %s %d %.1f ms", request.method, request.path, response.status_code, seconds * 1000,
+                 extra={"method": request.method, "route": route, "path": request.path,
+                        "status": response.status_code, "duration_ms": round(seconds * 1000, 1)})
     return response
 
 
