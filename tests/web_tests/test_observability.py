@@ -7,6 +7,7 @@ organisation whose HSM token label has vanished.
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import logging
@@ -117,7 +118,24 @@ def test_readiness_fails_on_a_vanished_token_only(dev_env: Any, tmp_path: Path) 
         session = key._session
         _ready(app)
         assert key._session is session and session is not None
+        samples = _samples(app.test_client().get("/metrics").get_data(as_text=True))
+        assert _value(samples, "pakat_hsm_errors_total", code="HSM_TOKEN_NOT_FOUND") >= 2
     deployment.unlink()
+
+
+def test_a_burst_of_probes_costs_one_round_of_checks(dev_env: Any, tmp_path: Path) -> None:
+    with _app(dev_env, tmp_path, dev_env.deployment_path) as app:
+        client = app.test_client()
+        client.get("/metrics")  # the first scrape asks the TSA once for its certificate
+        before = _value(_samples(client.get("/metrics").get_data(as_text=True)),
+                        "pakat_remote_request_seconds_count", service="tsa")
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: app.test_client().get("/readyz").status_code, range(40)))
+        assert answers == [200] * 40
+        after = _value(_samples(client.get("/metrics").get_data(as_text=True)),
+                       "pakat_remote_request_seconds_count", service="tsa")
+        # The 40 probes shared one round, and so one request to the TSA.
+        assert after - before == 1
 
 
 def test_expiry_warns_before_and_fails_after(
