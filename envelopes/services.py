@@ -23,6 +23,7 @@ from envelopes.batches import Batches
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database
 from envelopes.documents import DocumentService
+from envelopes.operations import Readiness
 from envelopes.queueing import RQJobQueue
 from envelopes.sealing import SealService
 from envelopes.sessions import SigningSessions
@@ -77,6 +78,7 @@ class Services:
     queue: RQJobQueue
     _store: DocumentStore | None = field(default=None, repr=False)
     _validator: Validator | None = field(default=None, repr=False)
+    _readiness: Readiness | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -106,6 +108,15 @@ class Services:
             if self._validator is None:
                 self._validator = Validator(validation_config(self.deployment))
             return self._validator
+
+    def readiness(self) -> Readiness:
+        """This process's readiness checks; one per process, so its answer is cached for every request."""
+        with self._lock:
+            if self._readiness is None:
+                self._readiness = Readiness(self.deployment, self.database, self.queue, self.seals.get,
+                                            warn_days=self.settings.cert_warn_days,
+                                            optional=self.settings.ready_optional)
+            return self._readiness
 
     def audit_log(self) -> AuditLog:
         return AuditLog(self.database)

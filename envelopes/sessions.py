@@ -537,7 +537,8 @@ class SigningSessions:
                 self._back_to_certificate(session_id)
             raise
         view = self.get(row.organisation, row.document_id, session_id)
-        log.info("session %s: signed revision %d of %s by %s", session_id, number, doc.id, signer.subject)
+        # The signer's name and national ID are personal data: the audit log holds them, the process log does not.
+        log.info("session %s: signed revision %d of %s", session_id, number, doc.id)
         if level.timestamped:
             try:
                 self.queue.raise_level(session_id)

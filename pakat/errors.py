@@ -159,6 +159,13 @@ PIN_NOT_CONFIGURED = _kind(
     "رمز (PIN) کلید مهر سازمان تنظیم نشده است.",
     "The seal key's PIN is not configured.",
 )
+OPERATIONS_FORBIDDEN = _kind(
+    "OPERATIONS_FORBIDDEN", 403, 4,
+    "سنجه‌ها و وضعیت آمادگی فقط از نشانی‌های مجاز (PAKAT_OPS_ALLOW) یا با توکن عملیات (PAKAT_OPS_TOKEN)"
+    " دیده می‌شوند.",
+    "Metrics and readiness are only shown to allowed addresses (PAKAT_OPS_ALLOW) or with the operations token"
+    " (PAKAT_OPS_TOKEN).",
+)
 
 # -- key store (HSM / token) -------------------------------------------------
 HSM_UNREACHABLE = _kind(
