@@ -111,12 +111,13 @@ class Services:
         return AuditLog(self.database)
 
     def documents(self) -> DocumentService:
-        return DocumentService(self.database, self.store, self.deployment.max_pdf_bytes)
+        return DocumentService(self.database, self.store, self.deployment.max_pdf_bytes,
+                               self.deployment.storage_policy)
 
     def batches(self, *, threads: int | None = None) -> Batches:
         """The batch use cases; ``threads`` seal items in this process (default: the settings')."""
         return Batches(self.database, self.store, self.seals.get, lease=self.settings.batch_lease,
-                       threads=threads or self.settings.batch_threads)
+                       threads=threads or self.settings.batch_threads, policy_of=self.deployment.storage_policy)
 
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(max_item_bytes=self.deployment.max_pdf_bytes)
