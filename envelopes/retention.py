@@ -110,7 +110,8 @@ class Retention:
         now = self.clock()
         with self.database.write() as conn:
             # A write first: it locks the row (PostgreSQL) and makes this the writer (SQLite) before any read.
-            conn.execute(update(documents).where(documents.c.id == doc_id).values(updated_at=documents.c.updated_at))
+            conn.execute(update(documents).where(documents.c.id == doc_id)
+                         .values(updated_at=documents.c.updated_at))
             row = conn.execute(select(documents).where(documents.c.id == doc_id)).first()
             if row is None or (organisation is not None and row.organisation != organisation):
                 raise InputError(errors.DOCUMENT_NOT_FOUND, doc_id[:64])
