@@ -21,6 +21,8 @@ PAKAT_BATCH_SWEEP_SECONDS  how often a worker looks for batches ``30``
 PAKAT_BATCH_THREADS  threads sealing batch items in one worker ``4``
 PAKAT_BATCH_RUN_SECONDS  how long one job works on a batch      ``60``
                     before a successor takes its place in the queue
+PAKAT_RETENTION_SECONDS  how often a worker deletes what the     ``3600``
+                    deployment's ``storage`` retention says is due
 =============  ==========================================  ============================
 """
 
@@ -55,6 +57,7 @@ class Settings:
     batch_sweep_seconds: int = 30
     batch_threads: int = 4
     batch_run_seconds: int = 60
+    retention_seconds: int = 3600
 
     def __post_init__(self) -> None:
         # Settings built in code (tests, tools) get the same defaults as from_env.
@@ -98,6 +101,7 @@ class Settings:
             batch_sweep_seconds=_whole("PAKAT_BATCH_SWEEP_SECONDS", get("PAKAT_BATCH_SWEEP_SECONDS"), 30, 86400),
             batch_threads=_whole("PAKAT_BATCH_THREADS", get("PAKAT_BATCH_THREADS"), 4, 64),
             batch_run_seconds=_whole("PAKAT_BATCH_RUN_SECONDS", get("PAKAT_BATCH_RUN_SECONDS"), 60, 86400),
+            retention_seconds=_whole("PAKAT_RETENTION_SECONDS", get("PAKAT_RETENTION_SECONDS"), 3600, 604800),
         )
 
     def with_config(self, config: str | os.PathLike[str] | None) -> Settings:
