@@ -38,7 +38,7 @@ from envelopes.documents import DocumentService
 from envelopes.retention import Retention
 from envelopes.sealing import SealService
 from hsm_config.deployment import StoragePolicy, load_deployment
-from pakat.errors import PakatError
+from pakat.errors import AccessError, PakatError
 from signer.levels import PadesLevel
 
 LIMIT = 20 * 1024 * 1024
@@ -48,7 +48,7 @@ SPEC = Spec(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8")))
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def deployment_with_storage(dev_env: Any, storage: dict[str, Any], per_org: dict[str, Any] | None = None) -> Path:
+def deployment_with_storage(dev_env: Any, storage: Any, per_org: dict[str, Any] | None = None) -> Path:
     """A copy of the dev deployment beside it with a ``storage`` default and organisations' own."""
     raw = yaml.safe_load(dev_env.deployment_path.read_text(encoding="utf-8"))
     raw["storage"] = storage
@@ -444,3 +444,31 @@ def test_retention_deletes_only_what_is_due(
     # Nothing more is due: a second run deletes nothing.
     policy = StoragePolicy(documents_days=30, batches_days=60, batch_inputs_days=10)
     assert Retention(database, store, lambda _org: policy).purge(actor="system:test").deleted == []
+
+
+# -- the deployment's storage section ------------------------------------------------------------------
+
+
+def test_storage_policies_merge_over_the_default_key_by_key(dev_env: Any) -> None:
+    config = deployment_with_storage(dev_env, {"max_bytes": 1000, "documents_days": 30},
+                                     {"demo-co": {"max_bytes": None, "batches_days": 7}})
+    try:
+        deployment = load_deployment(config)
+    finally:
+        config.unlink()
+    assert deployment.storage_policy("demo-co") == StoragePolicy(max_bytes=None, documents_days=30, batches_days=7)
+    assert deployment.storage_policy("demo-gov") == StoragePolicy(max_bytes=1000, documents_days=30)
+
+
+@pytest.mark.parametrize("storage", [
+    {"max_bytes": 0}, {"max_documents": -1}, {"documents_days": "thirty"}, {"batches_days": True},
+    {"max_files": 10}, ["max_bytes"],
+])
+def test_a_storage_section_out_of_shape_is_a_configuration_error(dev_env: Any, storage: Any) -> None:
+    config = deployment_with_storage(dev_env, storage)
+    try:
+        with pytest.raises(AccessError) as refused:
+            load_deployment(config)
+    finally:
+        config.unlink()
+    assert refused.value.code == "CONFIG_INVALID" and "storage" in str(refused.value)
