@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from envelopes import audit, bids
+from envelopes import audit, bids, quotas
 from envelopes.audit import AuditLog, api_key_actor
 from envelopes.bids import change_refusal
 from envelopes.blobs import DocumentStore
@@ -443,6 +443,9 @@ class Tenders:
     def _stored(self, caller: Caller, source: DocumentSource) -> StoredUpload | None:
         """An upload checked and stored (outside any transaction), or None for an existing document."""
         if source.upload is not None:
+            # Refused before a byte is stored; the charge itself comes with the document's row (_take).
+            policy = self.deployment.storage_policy(caller.organisation)
+            quotas.precheck(self.database, policy, caller.organisation, source.upload.stat().st_size, 1)
             return self.documents.store_upload(source.upload)
         if source.document_id is None:
             raise InputError(errors.PDF_MISSING)
