@@ -36,6 +36,7 @@ from envelopes.blobs import DocumentStore
 from envelopes.database import Database, batch_items, batches, documents, storage_usage, utcnow
 from envelopes.documents import DocumentService
 from envelopes.retention import Retention
+from envelopes.schema import upgrade
 from envelopes.sealing import SealService
 from hsm_config.deployment import StoragePolicy, load_deployment
 from pakat.errors import AccessError, PakatError
@@ -472,3 +473,39 @@ def test_a_storage_section_out_of_shape_is_a_configuration_error(dev_env: Any, s
     finally:
         config.unlink()
     assert refused.value.code == "CONFIG_INVALID" and "storage" in str(refused.value)
+
+
+def test_the_worker_applies_retention_when_it_starts(dev_env: Any, redis_url: str, tmp_path: Path) -> None:
+    """``pakat worker`` purges at start and then every PAKAT_RETENTION_SECONDS; ``--burst`` shows the first."""
+    home = tmp_path / "home"
+    home.mkdir()
+    database_url = f"sqlite:///{home / 'pakat.db'}"
+    upgrade(database_url)
+    database, store = Database(database_url), DocumentStore(home / "documents")
+    try:
+        docs = DocumentService(database, store, LIMIT)
+        ids = {}
+        for name in ("old", "new"):
+            path = tmp_path / f"{name}.pdf"
+            path.write_bytes(pdf_bytes(f"worker retention {name}"))
+            ids[name] = docs.add("demo-co", None, path, name).id
+        with database.write() as conn:
+            conn.execute(update(documents).where(documents.c.id == ids["old"])
+                         .values(updated_at=utcnow() - timedelta(days=3)))
+        config = deployment_with_storage(dev_env, {"documents_days": 2})
+        try:
+            env = {"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(config), "REDIS_URL": redis_url,
+                   "PAKAT_QUEUE": f"retention-{uuid.uuid4().hex[:8]}"}
+            ran = subprocess.run(pakat_command("worker", "--burst"), env=process_env(env), capture_output=True,
+                                 timeout=120, check=False)
+        finally:
+            config.unlink()
+        assert ran.returncode == 0, ran.stderr
+        with database.begin() as conn:
+            assert set(conn.execute(select(documents.c.id)).scalars()) == {ids["new"]}
+        entry = next(e for e in AuditLog(database).entries(limit=1000) if e.action == "document.deleted")
+        assert (entry.subject, entry.actor, json.loads(entry.details_json)["reason"]) == \
+            (ids["old"], "system:worker", "retention")
+        assert AuditLog(database).verify().ok
+    finally:
+        database.dispose()
