@@ -22,18 +22,28 @@ from typing import Any
 
 import pytest
 import yaml
+from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_kit import SPEC_PATH, Spec
 from pakat_testkit import api_key, pakat_app, pakat_command, pdf_bytes, process_env, sha256
 from sqlalchemy import func, select, update
 
-from envelopes import quotas
+from envelopes import quotas, schema
 from envelopes.archives import BatchLimits, read_files
 from envelopes.audit import AuditLog
 from envelopes.batches import Batches, BatchOptions
 from envelopes.blobs import DocumentStore
-from envelopes.database import Database, batch_items, batches, documents, storage_usage, utcnow
+from envelopes.database import (
+    Database,
+    batch_items,
+    batches,
+    documents,
+    make_engine,
+    revisions,
+    storage_usage,
+    utcnow,
+)
 from envelopes.documents import DocumentService
 from envelopes.retention import Retention
 from envelopes.schema import upgrade
@@ -507,5 +517,39 @@ def test_the_worker_applies_retention_when_it_starts(dev_env: Any, redis_url: st
         assert (entry.subject, entry.actor, json.loads(entry.details_json)["reason"]) == \
             (ids["old"], "system:worker", "retention")
         assert AuditLog(database).verify().ok
+    finally:
+        database.dispose()
+
+
+def test_the_migration_counts_what_is_already_stored(database_url: str) -> None:
+    """A deployment upgraded to 0008 starts its quotas from what it stores, not from zero."""
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(schema.alembic_config(conn), "0007")
+        now = utcnow()
+        with engine.begin() as conn:
+            # Only columns that 0007 has: the live tables' new ones are left out of each insert.
+            for doc_id, sizes in (("d1", (100, 150)), ("d2", (40,))):
+                conn.execute(documents.insert().values(id=doc_id, organisation="demo-co", name="x.pdf", pages=1,
+                                                       head=len(sizes) - 1, created_at=now, updated_at=now))
+                for number, size in enumerate(sizes):
+                    conn.execute(revisions.insert().values(document_id=doc_id, number=number,
+                                                           sha256=f"{number:064x}", size=size, kind="upload",
+                                                           created_at=now))
+            conn.execute(batches.insert().values(id="b1", organisation="demo-gov", request_sha256="0" * 64,
+                                                 level="B-B", options="{}", total=2, state="finished",
+                                                 created_at=now))
+            for number, (size, output) in enumerate(((10, 12), (20, None))):
+                conn.execute(batch_items.insert().values(batch_id="b1", number=number, name=f"{number}.pdf",
+                                                         input_sha256=f"{number:064x}", input_size=size,
+                                                         state="sealed", attempts=1, output_size=output))
+    finally:
+        engine.dispose()
+    schema.upgrade(database_url)
+    database = Database(database_url)
+    try:
+        assert usage_of(database, "demo-co") == quotas.Usage("demo-co", 290, 2)
+        assert usage_of(database, "demo-gov") == quotas.Usage("demo-gov", 42, 2)
     finally:
         database.dispose()
