@@ -25,6 +25,7 @@ from rq.scheduler import RQScheduler
 
 from commands.common import config_option, configure_logging, configure_metrics
 from commands.database import upgrade_database
+from envelopes.audit import system_actor
 from envelopes.operations import ExpiryWatch
 from envelopes.queueing import RequestIdWorker
 from envelopes.services import Services, forget_process_services, install_process_services
@@ -152,10 +153,14 @@ def worker(burst: bool, config: Path | None) -> None:
     sweeper.sweep()
     scheduler = SchedulerThread(settings.redis_url, settings.queue)
     expiry = ExpiryWatch(services.readiness())
+    # What the retention policy says is due is deleted now and then every PAKAT_RETENTION_SECONDS.
+    retention = RetentionSweeper(services, settings.retention_seconds)
+    retention.sweep()
     if not burst:
         sweeper.start()
         scheduler.start()
         expiry.start()
+        retention.start()
     try:
         while True:
             try:
@@ -172,6 +177,7 @@ def worker(burst: bool, config: Path | None) -> None:
             rq_worker = new_worker()
     finally:
         sweeper.stop()
+        retention.stop()
         scheduler.stop()
         expiry.stop()
         forget_process_services()  # logs out of the HSM
@@ -262,6 +268,35 @@ class BatchSweeper(threading.Thread):
         if woken:
             log.info("woke %d running batch(es)", woken)
         return woken
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.sweep()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+class RetentionSweeper(threading.Thread):
+    """Applies the deployment's retention policy (:meth:`envelopes.retention.Retention.purge`) on a timer.
+
+    Several workers may sweep at once: a deletion another one made first is
+    skipped, and each deletion is its own transaction.
+    """
+
+    def __init__(self, services: Services, interval: float) -> None:
+        super().__init__(name="retention", daemon=True)
+        self.services = services
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def sweep(self) -> int:
+        try:
+            report = self.services.retention().purge(actor=system_actor("worker"))
+        except Exception:  # the database is away, or a bug: the next sweep tries again
+            log.exception("retention sweep failed")
+            return 0
+        return len(report.deleted)
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):

@@ -25,6 +25,7 @@ from envelopes.database import Database
 from envelopes.documents import DocumentService
 from envelopes.operations import Readiness
 from envelopes.queueing import RQJobQueue
+from envelopes.retention import Retention
 from envelopes.sealing import SealService
 from envelopes.sessions import SigningSessions
 from envelopes.tenders import Tenders
@@ -122,12 +123,17 @@ class Services:
         return AuditLog(self.database)
 
     def documents(self) -> DocumentService:
-        return DocumentService(self.database, self.store, self.deployment.max_pdf_bytes)
+        return DocumentService(self.database, self.store, self.deployment.max_pdf_bytes,
+                               self.deployment.storage_policy)
 
     def batches(self, *, threads: int | None = None) -> Batches:
         """The batch use cases; ``threads`` seal items in this process (default: the settings')."""
         return Batches(self.database, self.store, self.seals.get, lease=self.settings.batch_lease,
-                       threads=threads or self.settings.batch_threads)
+                       threads=threads or self.settings.batch_threads, policy_of=self.deployment.storage_policy)
+
+    def retention(self) -> Retention:
+        """Deleting documents and batches, on request and by each organisation's retention policy."""
+        return Retention(self.database, self.store, self.deployment.storage_policy)
 
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(max_item_bytes=self.deployment.max_pdf_bytes)

@@ -520,6 +520,7 @@ class SigningSessions:
                     conn, doc.id, row.base_revision, written.sha256, written.size, kind="signature",
                     level=PadesLevel.B_B.value, signer=signer.subject, session_id=session_id,
                     busy_session=session_id if level.timestamped else None,
+                    policy=self.deployment.storage_policy(doc.organisation),
                 )
                 moved = conn.execute(
                     update(signing_sessions)
@@ -633,7 +634,7 @@ class SigningSessions:
                     number = add_revision(
                         conn, doc.id, row.signed_revision, written.sha256, written.size, kind="level",
                         level=level.value, signer=signer.subject, session_id=session_id,
-                        release_session=session_id,
+                        release_session=session_id, policy=self.deployment.storage_policy(doc.organisation),
                     )
                     conn.execute(
                         update(signing_sessions)

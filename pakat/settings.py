@@ -32,6 +32,8 @@ PAKAT_OPS_TOKEN     a bearer token that also opens them        none
 PAKAT_READY_OPTIONAL  organisations (comma-separated) whose    none
                     seal key or certificate /readyz reports
                     without failing on it
+PAKAT_RETENTION_SECONDS  how often a worker deletes what the     ``3600``
+                    deployment's ``storage`` retention says is due
 =============  ==========================================  ============================
 """
 
@@ -72,6 +74,7 @@ class Settings:
     ops_allow: tuple[str, ...] = ("127.0.0.1", "::1")
     ops_token: str | None = field(default=None, repr=False)
     ready_optional: tuple[str, ...] = ()
+    retention_seconds: int = 3600
 
     def __post_init__(self) -> None:
         # Settings built in code (tests, tools) get the same defaults as from_env.
@@ -120,6 +123,7 @@ class Settings:
             ops_allow=_networks(get("PAKAT_OPS_ALLOW")),
             ops_token=get("PAKAT_OPS_TOKEN"),
             ready_optional=tuple(o.strip() for o in (get("PAKAT_READY_OPTIONAL") or "").split(",") if o.strip()),
+            retention_seconds=_whole("PAKAT_RETENTION_SECONDS", get("PAKAT_RETENTION_SECONDS"), 3600, 604800),
         )
 
     def with_config(self, config: str | os.PathLike[str] | None) -> Settings:
