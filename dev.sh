@@ -14,6 +14,9 @@
 # Environment: PAKAT_HOME (default ./var), PAKAT_PORT (web, default 8000),
 # PAKAT_REDIS_PORT (our own Redis, default 6390, used only when REDIS_URL is unset).
 set -Eeuo pipefail
+# Everything this script creates under PAKAT_HOME (logs, pid files, Redis's dump, the dev PKI) is the
+# owner's only, as the state Pakat itself writes; code (system packages, .venv) is installed under 022.
+umask 077
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
@@ -57,8 +60,11 @@ missing_system_packages() {
 
 apt_install() {
     step "Installing system packages: $*"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+    (
+        umask 022  # packages' own scripts create files other users read
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+    )
 }
 
 # $@: extra packages beyond SYSTEM_PACKAGES.
@@ -121,8 +127,11 @@ ensure_python_packages() {
         return
     fi
     step "Installing Pakat and its test tools into .venv"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[test]'
+    (
+        umask 022  # code, not state
+        "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
+        "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[test]'
+    )
     printf '%s\n' "$want" >"$STAMP"
 }
 
@@ -151,7 +160,7 @@ PY
 # $@: extra system packages (the tests' browser).
 setup() {
     ensure_system_packages "$@"
-    ensure_venv
+    (umask 022; ensure_venv)  # code, not state
     ensure_python_packages
     mkdir -p "$RUN_DIR" "$LOG_DIR"
     ensure_dev_pki

@@ -21,6 +21,7 @@ from __future__ import annotations
 import click
 
 import pakat
+from pakat.files import keep_new_files_private
 from pakat.terminal import LazyCommand, PakatGroup
 
 COMMANDS: dict[str, LazyCommand] = {
@@ -54,3 +55,13 @@ class PakatCommands(PakatGroup):
 @click.version_option(pakat.__version__, prog_name="pakat")
 def main() -> None:
     """پاکت: امضا و مهر PDF (PAdES) / Pakat: PAdES signing and sealing of PDFs."""
+
+
+def entry_point() -> None:
+    """The ``pakat`` console script and ``python -m pakat``: state files are owner-only, then the command runs.
+
+    The umask is set here, in the process's entry, not in :func:`main`'s callback,
+    so a test invoking ``main`` in its own process does not change that process's umask.
+    """
+    keep_new_files_private()
+    main(prog_name="pakat")
