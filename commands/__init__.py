@@ -8,6 +8,7 @@ validate        commands.validating      judge a signed PDF, print or write the 
 serve, worker   commands.serving         the web application, the RQ worker
 db, audit       commands.database        the schema, the audit log
 seal-batch      commands.batch           seal a folder or zip with a progress bar
+backup          commands.backup          back up and restore the database, documents and configuration
 agent           agent.cli                the user-side signing agent
 devpki          devkit.cli               the development PKI and tokens (not in production)
 ==============  =======================  ======================================
@@ -40,6 +41,8 @@ COMMANDS: dict[str, LazyCommand] = {
                          " ($PAKAT_DATABASE_URL)."),
     "seal-batch": LazyCommand("commands.batch", "seal_batch",
                               "Seal every PDF in SOURCE (a folder, searched recursively, or a .zip) into OUT."),
+    "backup": LazyCommand("commands.backup", "backup",
+                          "Back up and restore the database, the stored documents and the deployment's files."),
     "agent": LazyCommand("agent.cli", "agent",
                          "عامل امضا با توکن کاربر / The signing agent, with the user's own token."),
     "devpki": LazyCommand("devkit.cli", "devpki",
