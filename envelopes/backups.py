@@ -70,6 +70,8 @@ SQLITE_FILE = "database.sqlite"
 PG_DUMP_FILE = "database.pgdump"
 DOCUMENTS = "documents"
 CONFIG = "config"
+#: Where Debian installs each PostgreSQL major version's programs, when they are not on PATH.
+POSTGRESQL_VERSIONS = Path("/usr/lib/postgresql")
 #: Documents restore reads back and hashes again, unless told to read them all.
 DEFAULT_SAMPLE = 50
 # Columns that name a stored document by SHA-256; NULL where an item has no output yet.
@@ -113,8 +115,11 @@ def create_backup(destination: Path, database_url: str, store: DocumentStore, de
     destination = destination.absolute()
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise InputError(errors.OUTPUT_EXISTS, f"{destination} exists and is not an empty folder")
-    destination.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent))
+    try:
+        destination.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent))
+    except OSError as exc:
+        raise _io_error(exc) from None
     try:
         manifest = _write_backup(work, database_url, store, deployment, include_secrets)
         write_atomically(work / MANIFEST, _json(manifest))
@@ -123,8 +128,10 @@ def create_backup(destination: Path, database_url: str, store: DocumentStore, de
             destination.rmdir()  # empty, checked above: the rename needs the name free
         os.replace(work, destination)
         fsync_dir(destination.parent)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _io_error(exc) from None
         raise
     return _summary(destination, manifest)
 
@@ -196,7 +203,9 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     """SQLite's online backup: a consistent copy while other processes write (pages copied under its lock)."""
     if not source.is_file():
         raise AccessError(errors.CONFIG_INVALID, f"no SQLite database at {source}")
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    # Opened as Pakat opens it (a read-only open of a WAL database needs its -shm writable anyway); the
+    # backup API only reads from it, under a read lock, so the copy is one consistent state.
+    src = sqlite3.connect(source, timeout=30)
     try:
         # The copy is made owner-only before SQLite writes a byte of it.
         os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -225,7 +234,8 @@ def _sqlite_reader(path: Path) -> Iterator[Connection]:
 def _pg_dump(database_url: str, target: Path) -> dict[str, Any]:
     """pg_dump in the custom format, sharing the snapshot from which the manifest's facts are read."""
     pg_dump = _pg_tool("pg_dump")
-    engine = make_engine(database_url)
+    # This transaction idles while pg_dump works: the server must not end it (0 turns the timeout off).
+    engine = make_engine(database_url, idle_in_transaction_seconds=0)
     try:
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
             snapshot_id = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
@@ -308,6 +318,14 @@ def restore_backup(source: Path, database_url: str, store: DocumentStore, *, for
     BACKUP_CORRUPT (a file or document differs from the manifest, or the restored
     head is not the manifest's), AUDIT_CHAIN_BROKEN (the restored chain does not hold).
     """
+    try:
+        return _restore(source, database_url, store, force=force, config_dir=config_dir, sample=sample)
+    except OSError as exc:
+        raise _io_error(exc) from None
+
+
+def _restore(source: Path, database_url: str, store: DocumentStore, *, force: bool, config_dir: Path | None,
+             sample: int | None) -> BackupSummary:
     manifest = read_manifest(source)
     kind = _kind(database_url)
     if manifest["database"]["kind"] != kind:
@@ -338,25 +356,54 @@ def restore_backup(source: Path, database_url: str, store: DocumentStore, *, for
                 if stored != sha256:  # checked before, so only a change while restoring gets here
                     raise IntegrityFailure(errors.BACKUP_CORRUPT, f"document {sha256} changed while restoring")
         checked = _check_documents(database_url, store, manifest, sample)
-        config_to = _restore_config(source, manifest, config_dir) if config_dir is not None else None
-    except BaseException:
+        config_to = _restore_config(source, manifest, config_dir, written) if config_dir is not None else None
+    except BaseException as exc:
         for path in written:
             path.unlink(missing_ok=True)
         if restored_database:
             _empty_database(database_url)
+        if isinstance(exc, OSError):
+            raise _io_error(exc) from None
         raise
     return _summary(source, manifest, documents_checked=checked, config_restored_to=config_to)
 
 
 def read_manifest(source: Path) -> dict[str, Any]:
-    """The backup's manifest; BACKUP_INVALID when there is none or it is not one this Pakat reads."""
+    """The backup's manifest; BACKUP_INVALID when there is none or it is not one this Pakat reads.
+
+    Its names are checked before any is used as a path: a backup is data from
+    elsewhere, and none of its names may lead outside it or outside ``--config-dir``.
+    """
     try:
         manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(errors.BACKUP_INVALID, f"{source / MANIFEST}: {type(exc).__name__}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise InputError(errors.BACKUP_INVALID, f"{source / MANIFEST} is not a version {VERSION} Pakat backup")
+    try:
+        database, audit, documents = manifest["database"], manifest["audit"], manifest["documents"]
+        shape_ok = (
+            (database["kind"], database["file"]) in (("sqlite", SQLITE_FILE), ("postgresql", PG_DUMP_FILE))
+            and isinstance(database["sha256"], str)
+            and isinstance(audit["head_seq"], int) and isinstance(audit["entries"], int)
+            and isinstance(manifest["counts"], dict) and isinstance(documents["in_database"], bool)
+            and all(isinstance(sha, str) and SHA256_HEX.fullmatch(sha)
+                    for sha in [*documents["sha256"], *documents["missing"]])
+            and all(_safe_relative(entry["path"]) and isinstance(entry["sha256"], str)
+                    for entry in manifest["config"]["files"])
+            and isinstance(manifest["config"]["secrets_left_out"], list)
+        )
+    except (KeyError, TypeError) as exc:
+        raise InputError(errors.BACKUP_INVALID, f"{source / MANIFEST}: missing or wrong {exc}") from None
+    if not shape_ok:
+        raise InputError(errors.BACKUP_INVALID, f"{source / MANIFEST}: an entry has the wrong form")
     return manifest
+
+
+def _safe_relative(value: Any) -> bool:
+    """A relative path of plain names: no absolute path, no ``..``, no empty part."""
+    return (isinstance(value, str) and not value.startswith("/") and "\\" not in value
+            and all(part not in ("", ".", "..") for part in value.split("/")))
 
 
 def check_backup_files(source: Path, manifest: dict[str, Any]) -> None:
@@ -466,12 +513,14 @@ def _check_documents(database_url: str, store: DocumentStore, manifest: dict[str
     return len(chosen)
 
 
-def _restore_config(source: Path, manifest: dict[str, Any], config_dir: Path) -> Path:
+def _restore_config(source: Path, manifest: dict[str, Any], config_dir: Path, written: list[Path]) -> Path:
+    """The deployment's files into ``config_dir`` (their layout kept), each added to ``written``."""
     config_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for entry in manifest["config"]["files"]:
         target = config_dir / entry["path"]
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_atomically(target, (source / CONFIG / entry["path"]).read_bytes())
+        written.append(target)
     return config_dir
 
 
@@ -486,6 +535,12 @@ def _summary(path: Path, manifest: dict[str, Any], **extra: Any) -> BackupSummar
         secrets_left_out=tuple(manifest["config"]["secrets_left_out"]),
         missing_documents=tuple(manifest["documents"]["missing"]), **extra,
     )
+
+
+def _io_error(exc: OSError) -> AccessError:
+    """A folder that cannot be read or written (no such path, no permission, a full disk), without a traceback."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return AccessError(errors.BACKUP_IO_FAILED, f"{where}{exc.strerror or type(exc).__name__}")
 
 
 def _document_path(sha256: str) -> Path:
@@ -515,7 +570,7 @@ def _pg_tool(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+    candidates = sorted(POSTGRESQL_VERSIONS.glob(f"*/bin/{name}"),
                         key=lambda p: (len(p.parent.parent.name), p.parent.parent.name))
     if candidates:
         return str(candidates[-1])

@@ -372,6 +372,12 @@ BACKUP_CORRUPT = _kind(
     "The backup does not match its manifest: a file, a document or the audit head was altered or is missing;"
     " nothing was restored.",
 )
+BACKUP_IO_FAILED = _kind(
+    "BACKUP_IO_FAILED", 500, 4,
+    "پوشهٔ پشتیبان یا مقصد خوانده یا نوشته نشد (مسیر، دسترسی یا جای خالی دیسک را بررسی کنید)؛ چیزی نیمه‌کاره نماند.",
+    "The backup folder or the target could not be read or written (check the path, permissions and free space);"
+    " nothing was left half-done.",
+)
 BACKUP_TOOL_MISSING = _kind(
     "BACKUP_TOOL_MISSING", 500, 4,
     "ابزار پشتیبان‌گیری PostgreSQL (pg_dump یا pg_restore) نصب نیست.",

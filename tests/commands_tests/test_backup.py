@@ -25,8 +25,13 @@ import pytest
 from pakat_testkit import api_key, pakat_app, pakat_command, pdf_bytes, process_env, sha256, tidy_client
 from sqlalchemy import inspect, text
 
+from envelopes import backups
+from envelopes.backups import create_backup, restore_backup
+from envelopes.blobs import DocumentStore
 from envelopes.database import make_engine
+from envelopes.schema import upgrade
 from hsm_config.deployment import load_deployment
+from pakat.errors import AccessError, InputError
 
 LIMIT = 20 * 1024 * 1024
 
@@ -235,3 +240,68 @@ def test_restore_refuses_a_backup_whose_audit_row_was_altered(
         error = json_out(done)["error"]
         assert error["code"] == "AUDIT_CHAIN_BROKEN" and "3" in error["detail"]
         assert_empty(target, restored_home)
+
+
+# -- refusals, in this process --------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_backup(tmp_path: Path) -> tuple[Path, str]:
+    """A backup of an empty SQLite database of its own (schema and audit entries only), and that database."""
+    url = f"sqlite:///{tmp_path / 'source' / 'pakat.db'}"
+    upgrade(url)
+    backup = tmp_path / "backup"
+    create_backup(backup, url, DocumentStore(tmp_path / "source" / "documents"), None)
+    return backup, url
+
+
+def test_restore_refuses_a_folder_that_is_not_a_backup_or_names_paths_outside_it(
+    tmp_path: Path, small_backup: tuple[Path, str]
+) -> None:
+    backup, _url = small_backup
+    target = f"sqlite:///{tmp_path / 'target' / 'pakat.db'}"
+    store = DocumentStore(tmp_path / "target" / "documents")
+    with pytest.raises(InputError) as not_one:
+        restore_backup(tmp_path / "source", target, store)
+    assert not_one.value.code == "BACKUP_INVALID"
+
+    manifest_path = backup / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["config"]["files"] = [{"path": "../../escaped.yaml", "sha256": "0" * 64, "secret": False}]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(InputError) as outside:
+        restore_backup(backup, target, store, config_dir=tmp_path / "config")
+    assert outside.value.code == "BACKUP_INVALID"
+    assert not (tmp_path / "config").exists() and not (tmp_path / "target" / "pakat.db").exists()
+
+    del manifest["audit"]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(InputError) as malformed:
+        restore_backup(backup, target, store)
+    assert malformed.value.code == "BACKUP_INVALID"
+
+
+def test_create_refuses_a_destination_it_cannot_write_and_leaves_nothing(
+    tmp_path: Path, small_backup: tuple[Path, str]
+) -> None:
+    _backup, url = small_backup
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"not a folder")
+    with pytest.raises(AccessError) as unwritable:
+        create_backup(blocker / "backup", url, DocumentStore(tmp_path / "source" / "documents"), None)
+    assert unwritable.value.code == "BACKUP_IO_FAILED"
+    with pytest.raises(InputError) as taken:
+        create_backup(blocker, url, DocumentStore(tmp_path / "source" / "documents"), None)
+    assert taken.value.code == "OUTPUT_EXISTS"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "backup", "source"]
+
+
+def test_a_postgresql_backup_without_pg_dump_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backups.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(backups, "POSTGRESQL_VERSIONS", tmp_path / "no-postgresql")
+    with pytest.raises(AccessError) as missing:
+        create_backup(tmp_path / "backup", "postgresql+psycopg://pakat@127.0.0.1:1/none",
+                      DocumentStore(tmp_path / "documents"), None)
+    assert missing.value.code == "BACKUP_TOOL_MISSING"
+    assert not (tmp_path / "backup").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name != "documents"] == []
