@@ -164,6 +164,8 @@ setup() {
     (umask 022; ensure_venv)  # code, not state
     ensure_python_packages
     mkdir -p "$RUN_DIR" "$LOG_DIR"
+    # Folders a dev.sh older than the umask above made 0755: closing them closes what they hold.
+    chmod go= "$PAKAT_HOME" "$RUN_DIR" "$LOG_DIR"
     ensure_dev_pki
     ensure_sample_pdf
 }
