@@ -134,6 +134,9 @@ def test_backup_restores_into_a_fresh_home_with_its_audit_chain_and_documents(
     # The PINs stay out unless asked for; the deployment file and the certificates it names are in.
     assert summary["secrets_left_out"] and not list(backup.glob("config/**/*.pin"))
     assert (backup / "config" / manifest["config"]["deployment"]).is_file()
+    verified = pakat(home, database_url, config, "backup", "verify", str(backup), "--json")
+    assert verified.returncode == 0, verified.stderr
+    assert json_out(verified)["audit_verified"] is database_url.startswith("sqlite")
 
     with fresh_target(request, database_url, tmp_path, "restored") as target:
         restored_home = tmp_path / "restored"
@@ -175,6 +178,8 @@ def test_restore_refuses_an_altered_document_or_database_file(
     victim = next(backup.glob("documents/*/*/*.pdf"))
     original = victim.read_bytes()
     victim.write_bytes(original.replace(b"%%EOF", b"%%EOF\n% changed"))
+    checked = pakat(home, database_url, config, "backup", "verify", str(backup), "--json")
+    assert checked.returncode == 9 and json_out(checked)["error"]["code"] == "BACKUP_CORRUPT"
 
     with fresh_target(request, database_url, tmp_path, "restored") as target:
         restored_home = tmp_path / "restored"
@@ -218,6 +223,8 @@ def test_restore_refuses_a_backup_whose_audit_row_was_altered(
         conn.close()
         manifest["database"]["sha256"] = sha256(dump.read_bytes())
         manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+        checked = pakat(home, database_url, config, "backup", "verify", str(edited), "--json")
+        assert checked.returncode == 9 and json_out(checked)["error"]["code"] == "AUDIT_CHAIN_BROKEN"
         with fresh_target(request, database_url, tmp_path, "restored-edited") as target:
             done = pakat(tmp_path / "restored-edited", target, config, "backup", "restore", str(edited), "--json")
             assert done.returncode == 9, done.stdout + done.stderr
