@@ -11,13 +11,16 @@ with its code, and the target is left empty.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import shutil
 import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,33 +115,66 @@ def assert_empty(database_url: str, home: Path) -> None:
     assert not documents.exists() or [p.name for p in documents.iterdir()] == [".incoming"]
 
 
-def test_backup_restores_into_a_fresh_home_with_its_audit_chain_and_documents(
-    request: pytest.FixtureRequest, dev_env: Any, database_url: str, tmp_path: Path
-) -> None:
-    config = dev_env.deployment_path
-    home = tmp_path / "home"
-    home.mkdir()
-    kept = make_state(dev_env, home, database_url, config, tmp_path)
-    before = audit_head(home, database_url, config)
-    assert before["checked"] >= 6  # seals, a validation, the batch and its items, the schema
+@dataclass(frozen=True)
+class Source:
+    """A Pakat home with state on one kind of database, and a clean backup of it taken by ``pakat backup``."""
 
-    backup = tmp_path / "backup"
-    made = pakat(home, database_url, config, "backup", "create", str(backup), "--json")
-    assert made.returncode == 0, made.stderr
-    summary = json_out(made)
+    home: Path
+    url: str
+    config: Path
+    kept: dict[str, bytes]  # document id: its latest revision's bytes
+    head: dict[str, Any]  # `pakat audit verify --json` before the backup
+    backup: Path
+    summary: dict[str, Any]
+
+    def pakat(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return pakat(self.home, self.url, self.config, *args)
+
+    def copy_of_backup(self, tmp_path: Path) -> Path:
+        """A copy of the clean backup for a test to alter."""
+        return Path(shutil.copytree(self.backup, tmp_path / "backup-copy"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def source(request: pytest.FixtureRequest, dev_env: Any, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Source]:
+    """Made once per kind of database for the module: the state takes a while to make the real way."""
+    base = tmp_path_factory.mktemp(f"backup-source-{request.param}")
+    home = base / "home"
+    home.mkdir()
+    config = dev_env.deployment_path
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{home / 'pakat.db'}"
+        else:
+            url = stack.enter_context(fresh_target(request, "postgresql", base, "source"))
+        upgrade(url)
+        kept = make_state(dev_env, home, url, config, base)
+        head = audit_head(home, url, config)
+        backup = base / "backup"
+        made = pakat(home, url, config, "backup", "create", str(backup), "--json")
+        assert made.returncode == 0, made.stderr
+        yield Source(home, url, config, kept, head, backup, json_out(made))
+
+
+def test_backup_restores_into_a_fresh_home_with_its_audit_chain_and_documents(
+    request: pytest.FixtureRequest, dev_env: Any, source: Source, tmp_path: Path
+) -> None:
+    config, backup, before, summary = source.config, source.backup, source.head, source.summary
+    assert before["checked"] >= 6  # seals, a validation, the batch and its items, the schema
     assert summary["audit_head"] == before["last_hash"]
-    assert summary["documents"] >= len(kept) * 2 + 4  # uploads and seals, the batch's inputs and outputs
+    assert summary["documents"] >= len(source.kept) * 2 + 4  # uploads and seals, the batch's inputs and outputs
     manifest = json.loads((backup / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["audit"]["head_hash"] == before["last_hash"]
-    assert manifest["counts"]["documents"] == len(kept) and manifest["counts"]["batches"] == 1
+    assert manifest["counts"]["documents"] == len(source.kept) and manifest["counts"]["batches"] == 1
     # The PINs stay out unless asked for; the deployment file and the certificates it names are in.
     assert summary["secrets_left_out"] and not list(backup.glob("config/**/*.pin"))
     assert (backup / "config" / manifest["config"]["deployment"]).is_file()
-    verified = pakat(home, database_url, config, "backup", "verify", str(backup), "--json")
+    verified = source.pakat("backup", "verify", str(backup), "--json")
     assert verified.returncode == 0, verified.stderr
-    assert json_out(verified)["audit_verified"] is database_url.startswith("sqlite")
+    assert json_out(verified)["audit_verified"] is source.url.startswith("sqlite")
 
-    with fresh_target(request, database_url, tmp_path, "restored") as target:
+    with fresh_target(request, source.url, tmp_path, "restored") as target:
         restored_home = tmp_path / "restored"
         done = pakat(restored_home, target, config, "backup", "restore", str(backup), "--check-all-documents",
                      "--config-dir", str(tmp_path / "restored-config"), "--json")
@@ -152,7 +188,7 @@ def test_backup_restores_into_a_fresh_home_with_its_audit_chain_and_documents(
 
         headers = {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
         with pakat_app(config, restored_home, LIMIT, database_url=target) as app, tidy_client(app) as client:
-            for doc_id, data in kept.items():
+            for doc_id, data in source.kept.items():
                 answer = client.get(f"/api/v1/documents/{doc_id}/pdf", headers=headers)
                 assert answer.status_code == 200
                 assert sha256(answer.data) == sha256(data)
@@ -166,24 +202,19 @@ def test_backup_restores_into_a_fresh_home_with_its_audit_chain_and_documents(
 
 
 def test_restore_refuses_an_altered_document_or_database_file(
-    request: pytest.FixtureRequest, dev_env: Any, database_url: str, tmp_path: Path
+    request: pytest.FixtureRequest, source: Source, tmp_path: Path
 ) -> None:
-    config = dev_env.deployment_path
-    home = tmp_path / "home"
-    home.mkdir()
-    make_state(dev_env, home, database_url, config, tmp_path)
-    backup = tmp_path / "backup"
-    assert pakat(home, database_url, config, "backup", "create", str(backup)).returncode == 0
+    backup = source.copy_of_backup(tmp_path)
     manifest = json.loads((backup / "manifest.json").read_text(encoding="utf-8"))
     victim = next(backup.glob("documents/*/*/*.pdf"))
     original = victim.read_bytes()
     victim.write_bytes(original.replace(b"%%EOF", b"%%EOF\n% changed"))
-    checked = pakat(home, database_url, config, "backup", "verify", str(backup), "--json")
+    checked = source.pakat("backup", "verify", str(backup), "--json")
     assert checked.returncode == 9 and json_out(checked)["error"]["code"] == "BACKUP_CORRUPT"
 
-    with fresh_target(request, database_url, tmp_path, "restored") as target:
+    with fresh_target(request, source.url, tmp_path, "restored") as target:
         restored_home = tmp_path / "restored"
-        done = pakat(restored_home, target, config, "backup", "restore", str(backup), "--json")
+        done = pakat(restored_home, target, source.config, "backup", "restore", str(backup), "--json")
         assert done.returncode == 9, done.stdout + done.stderr
         error = json_out(done)["error"]
         assert error["code"] == "BACKUP_CORRUPT" and victim.stem in error["detail"]
@@ -196,25 +227,20 @@ def test_restore_refuses_an_altered_document_or_database_file(
             byte = fh.read(1)
             fh.seek(-1, 1)
             fh.write(bytes([byte[0] ^ 0xFF]))
-        done = pakat(restored_home, target, config, "backup", "restore", str(backup), "--json")
+        done = pakat(restored_home, target, source.config, "backup", "restore", str(backup), "--json")
         assert done.returncode == 9
         assert json_out(done)["error"]["code"] == "BACKUP_CORRUPT"
         assert_empty(target, restored_home)
 
 
 def test_restore_refuses_a_backup_whose_audit_row_was_altered(
-    request: pytest.FixtureRequest, dev_env: Any, database_url: str, tmp_path: Path
+    request: pytest.FixtureRequest, source: Source, tmp_path: Path
 ) -> None:
     """An audit row altered, in the backup's own database file (its digest fixed too) or in the database
     before the backup, breaks the restored chain: AUDIT_CHAIN_BROKEN, exit 9, nothing restored."""
-    config = dev_env.deployment_path
-    home = tmp_path / "home"
-    home.mkdir()
-    make_state(dev_env, home, database_url, config, tmp_path)
-
-    if database_url.startswith("sqlite"):
-        edited = tmp_path / "edited-backup"
-        assert pakat(home, database_url, config, "backup", "create", str(edited)).returncode == 0
+    config = source.config
+    if source.url.startswith("sqlite"):
+        edited = source.copy_of_backup(tmp_path)
         manifest_path = edited / "manifest.json"
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         dump = edited / manifest["database"]["file"]
@@ -223,24 +249,30 @@ def test_restore_refuses_a_backup_whose_audit_row_was_altered(
         conn.close()
         manifest["database"]["sha256"] = sha256(dump.read_bytes())
         manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
-        checked = pakat(home, database_url, config, "backup", "verify", str(edited), "--json")
+        checked = source.pakat("backup", "verify", str(edited), "--json")
         assert checked.returncode == 9 and json_out(checked)["error"]["code"] == "AUDIT_CHAIN_BROKEN"
-        with fresh_target(request, database_url, tmp_path, "restored-edited") as target:
+        with fresh_target(request, source.url, tmp_path, "restored-edited") as target:
             done = pakat(tmp_path / "restored-edited", target, config, "backup", "restore", str(edited), "--json")
             assert done.returncode == 9, done.stdout + done.stderr
             error = json_out(done)["error"]
             assert error["code"] == "AUDIT_CHAIN_BROKEN" and "4" in error["detail"]
             assert_empty(target, tmp_path / "restored-edited")
 
-    engine = make_engine(database_url)
+    # Altered in the database itself, then backed up: put back afterwards, the source is the module's.
+    engine = make_engine(source.url)
     try:
         with engine.begin() as conn:
+            subject = conn.execute(text("SELECT subject FROM audit_log WHERE seq = 3")).scalar_one()
             conn.execute(text("UPDATE audit_log SET subject = 'someone-else' WHERE seq = 3"))
+        try:
+            backup = tmp_path / "backup"
+            assert source.pakat("backup", "create", str(backup)).returncode == 0
+        finally:
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE audit_log SET subject = :subject WHERE seq = 3"), {"subject": subject})
     finally:
         engine.dispose()
-    backup = tmp_path / "backup"
-    assert pakat(home, database_url, config, "backup", "create", str(backup)).returncode == 0
-    with fresh_target(request, database_url, tmp_path, "restored") as target:
+    with fresh_target(request, source.url, tmp_path, "restored") as target:
         restored_home = tmp_path / "restored"
         done = pakat(restored_home, target, config, "backup", "restore", str(backup), "--json")
         assert done.returncode == 9, done.stdout + done.stderr
