@@ -47,7 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from sqlalchemy import Connection, create_engine, inspect, select, text
@@ -158,12 +158,11 @@ def _write_backup(work: Path, database_url: str, store: DocumentStore, deploymen
             except InputError:  # named by a row, absent from the store: recorded, so restore expects it absent
                 missing.append(sha256)
                 continue
-            target = work / _document_path(sha256)
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with source, target.open("xb") as out:
-                shutil.copyfileobj(source, out, CHUNK)
-                out.flush()
-                os.fsync(out.fileno())
+            with source:
+                if _copy_private(source, work / _document_path(sha256)) != sha256:
+                    # The store itself is damaged: an incident to look into, not something to back up quietly.
+                    raise IntegrityFailure(errors.BACKUP_CORRUPT,
+                                           f"stored document {sha256} does not match its name in the store")
             copied.append(sha256)
     config = _copy_config(work, deployment, include_secrets)
     return {
@@ -241,12 +240,12 @@ def _pg_dump(database_url: str, target: Path) -> dict[str, Any]:
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
             snapshot_id = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             facts = _snapshot_facts(conn)
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # owner-only from the start
             # The transaction stays open while pg_dump reads the snapshot it exported.
             _run_pg_tool([pg_dump, "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot_id}",
                           f"--file={target}"], database_url)
     finally:
         engine.dispose()
-    os.chmod(target, 0o600)
     return facts
 
 
@@ -263,11 +262,9 @@ def _copy_config(work: Path, deployment: Deployment | None, include_secrets: boo
         if path in secrets and not include_secrets:
             left_out.append(relative)
             continue
-        target = work / CONFIG / relative
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        os.chmod(target, 0o600)
-        entries.append({"path": relative, "sha256": sha256_file(target), "secret": path in secrets})
+        with path.open("rb") as original:
+            digest = _copy_private(original, work / CONFIG / relative)
+        entries.append({"path": relative, "sha256": digest, "secret": path in secrets})
     return {"deployment": _relative(deployment.source, base), "files": entries,
             "secrets_included": include_secrets, "secrets_left_out": left_out}
 
@@ -562,6 +559,20 @@ def _summary(path: Path, manifest: dict[str, Any], **extra: Any) -> BackupSummar
         secrets_left_out=tuple(manifest["config"]["secrets_left_out"]),
         missing_documents=tuple(manifest["documents"]["missing"]), **extra,
     )
+
+
+def _copy_private(source: BinaryIO, target: Path) -> str:
+    """Copy into a new owner-only file (its folders 0700), flushed to disk; returns the SHA-256 copied."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
 
 
 def _io_error(exc: OSError) -> AccessError:

@@ -31,10 +31,11 @@ from sqlalchemy import inspect, text
 from envelopes import backups
 from envelopes.backups import create_backup, restore_backup
 from envelopes.blobs import DocumentStore
-from envelopes.database import make_engine
+from envelopes.database import Database, make_engine
+from envelopes.documents import DocumentService
 from envelopes.schema import upgrade
 from hsm_config.deployment import load_deployment
-from pakat.errors import AccessError, InputError
+from pakat.errors import AccessError, InputError, IntegrityFailure
 
 LIMIT = 20 * 1024 * 1024
 
@@ -344,3 +345,25 @@ def test_a_postgresql_backup_without_pg_dump_says_so(tmp_path: Path, monkeypatch
     assert missing.value.code == "BACKUP_TOOL_MISSING"
     assert not (tmp_path / "backup").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name != "documents"] == []
+
+
+def test_a_document_damaged_in_the_store_stops_the_backup(tmp_path: Path) -> None:
+    """The backup hashes what it copies: a stored document that no longer matches its name is an incident."""
+    url = f"sqlite:///{tmp_path / 'source' / 'pakat.db'}"
+    upgrade(url)
+    store = DocumentStore(tmp_path / "source" / "documents")
+    upload = tmp_path / "bid.pdf"
+    upload.write_bytes(pdf_bytes("stored"))
+    database = Database(url)
+    try:
+        document = DocumentService(database, store, LIMIT).add("demo-co", None, upload, "bid.pdf")
+    finally:
+        database.dispose()
+    stored = store.path(sha256(upload.read_bytes()))
+    stored.chmod(0o600)
+    stored.write_bytes(stored.read_bytes() + b"\n% damaged")
+    with pytest.raises(IntegrityFailure) as damaged:
+        create_backup(tmp_path / "backup", url, store, None)
+    assert damaged.value.code == "BACKUP_CORRUPT" and sha256(upload.read_bytes()) in (damaged.value.detail or "")
+    assert document.id and not (tmp_path / "backup").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bid.pdf", "source"]
