@@ -34,6 +34,7 @@ what restore wrote is removed again: the target is left empty, as it was.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -351,6 +352,9 @@ def _restore(source: Path, database_url: str, store: DocumentStore, *, force: bo
     except BaseException as exc:
         for path in written:
             path.unlink(missing_ok=True)
+            for folder in (path.parent, path.parent.parent):  # a shard or config folder it made, if now empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         if restored_database:
             _empty_database(database_url)
         if isinstance(exc, OSError):
@@ -376,6 +380,9 @@ def verify_backup(source: Path) -> BackupSummary:
             copy = Path(scratch) / SQLITE_FILE
             shutil.copyfile(source / SQLITE_FILE, copy)
             _check_audit(_verify_audit(f"sqlite:///{copy}"), manifest)
+            if not manifest["documents"]["in_database"]:
+                listed = {*manifest["documents"]["sha256"], *manifest["documents"]["missing"]}
+                _check_named(sorted(_named_documents(f"sqlite:///{copy}") - listed))
     except OSError as exc:
         raise _io_error(exc) from None
     return _summary(source, manifest, audit_verified=True)
@@ -511,20 +518,10 @@ def _verify_audit(database_url: str) -> AuditVerdict:
 
 def _check_documents(database_url: str, store: DocumentStore, manifest: dict[str, Any], sample: int | None) -> int:
     """Every document a restored row names is stored (or was already missing at backup); re-hash a sample."""
-    database = Database(database_url)
-    try:
-        with database.begin() as conn:
-            named: set[str] = set()
-            for column in DOCUMENT_COLUMNS:
-                named.update(str(v) for v in conn.execute(select(column).where(column.isnot(None))).scalars())
-    finally:
-        database.dispose()
     if manifest["documents"]["in_database"]:
         return 0  # the store is the database: nothing was copied, the dump carried them
-    absent = sorted(sha for sha in named - set(manifest["documents"]["missing"]) if not store.has(sha))
-    if absent:
-        raise IntegrityFailure(errors.BACKUP_CORRUPT, f"{len(absent)} document(s) named in the database are not"
-                                                      f" in the backup, such as {absent[0]}")
+    named = _named_documents(database_url)
+    _check_named(sorted(sha for sha in named - set(manifest["documents"]["missing"]) if not store.has(sha)))
     present = sorted(named - set(manifest["documents"]["missing"]))
     chosen = present if sample is None or sample >= len(present) else random.sample(present, sample)
     for sha256 in chosen:
@@ -535,6 +532,25 @@ def _check_documents(database_url: str, store: DocumentStore, manifest: dict[str
         if digest.hexdigest() != sha256:
             raise IntegrityFailure(errors.BACKUP_CORRUPT, f"restored document {sha256} reads back altered")
     return len(chosen)
+
+
+def _named_documents(database_url: str) -> set[str]:
+    """Every document a row of the database names, by SHA-256."""
+    database = Database(database_url)
+    try:
+        with database.begin() as conn:
+            named: set[str] = set()
+            for column in DOCUMENT_COLUMNS:
+                named.update(str(v) for v in conn.execute(select(column).where(column.isnot(None))).scalars())
+        return named
+    finally:
+        database.dispose()
+
+
+def _check_named(absent: list[str]) -> None:
+    if absent:
+        raise IntegrityFailure(errors.BACKUP_CORRUPT, f"{len(absent)} document(s) named in the database are not"
+                                                      f" in the backup, such as {absent[0]}")
 
 
 def _restore_config(source: Path, manifest: dict[str, Any], config_dir: Path, written: list[Path]) -> Path:

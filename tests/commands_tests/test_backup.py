@@ -234,6 +234,26 @@ def test_restore_refuses_an_altered_document_or_database_file(
         assert_empty(target, restored_home)
 
 
+def test_a_backup_whose_manifest_leaves_out_a_document_the_database_names_is_refused(
+    request: pytest.FixtureRequest, source: Source, tmp_path: Path
+) -> None:
+    backup = source.copy_of_backup(tmp_path)
+    manifest_path = backup / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    dropped = manifest["documents"]["sha256"].pop()
+    next(backup.glob(f"documents/*/*/{dropped}.pdf")).unlink()
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    if source.url.startswith("sqlite"):
+        checked = source.pakat("backup", "verify", str(backup), "--json")
+        assert checked.returncode == 9 and json_out(checked)["error"]["code"] == "BACKUP_CORRUPT"
+    with fresh_target(request, source.url, tmp_path, "restored") as target:
+        done = pakat(tmp_path / "restored", target, source.config, "backup", "restore", str(backup), "--json")
+        assert done.returncode == 9, done.stdout + done.stderr
+        error = json_out(done)["error"]
+        assert error["code"] == "BACKUP_CORRUPT" and dropped in error["detail"]
+        assert_empty(target, tmp_path / "restored")
+
+
 def test_restore_refuses_a_backup_whose_audit_row_was_altered(
     request: pytest.FixtureRequest, source: Source, tmp_path: Path
 ) -> None:
