@@ -362,6 +362,40 @@ AUDIT_CHAIN_BROKEN = _kind(
     "The audit log's hash chain is broken: an entry was altered, removed or inserted.",
 )
 
+# -- backups (pakat backup) ------------------------------------------------------------
+BACKUP_INVALID = _kind(
+    "BACKUP_INVALID", 422, 3,
+    "این پوشه پشتیبانِ پاکت نیست، نسخهٔ آن خوانده نمی‌شود یا پایگاه دادهٔ آن از نوع دیگری است.",
+    "This folder is not a Pakat backup, its version is unknown, or it holds another kind of database.",
+)
+BACKUP_TARGET_NOT_EMPTY = _kind(
+    "BACKUP_TARGET_NOT_EMPTY", 409, 3,
+    "پایگاه داده یا مخزن اسنادِ مقصد خالی نیست؛ چیزی بازگردانده نشد (با --force جایگزین می‌شود).",
+    "The target database or document store is not empty; nothing was restored (--force replaces it).",
+)
+BACKUP_CORRUPT = _kind(
+    "BACKUP_CORRUPT", 422, 9,
+    "پشتیبان با فهرست خود نمی‌خواند: فایل، سند یا سرِ گزارش ممیزی تغییر کرده یا گم شده است؛ چیزی بازگردانده نشد.",
+    "The backup does not match its manifest: a file, a document or the audit head was altered or is missing;"
+    " nothing was restored.",
+)
+BACKUP_IO_FAILED = _kind(
+    "BACKUP_IO_FAILED", 500, 4,
+    "پوشهٔ پشتیبان یا مقصد خوانده یا نوشته نشد (مسیر، دسترسی یا جای خالی دیسک را بررسی کنید)؛ چیزی نیمه‌کاره نماند.",
+    "The backup folder or the target could not be read or written (check the path, permissions and free space);"
+    " nothing was left half-done.",
+)
+BACKUP_TOOL_MISSING = _kind(
+    "BACKUP_TOOL_MISSING", 500, 4,
+    "ابزار پشتیبان‌گیری PostgreSQL (pg_dump یا pg_restore) نصب نیست.",
+    "PostgreSQL's backup tool (pg_dump or pg_restore) is not installed.",
+)
+BACKUP_TOOL_FAILED = _kind(
+    "BACKUP_TOOL_FAILED", 500, 4,
+    "pg_dump یا pg_restore با خطا تمام شد؛ جزئیات را ببینید.",
+    "pg_dump or pg_restore failed; see the detail.",
+)
+
 # -- tenders and bid envelopes ----------------------------------------------------------
 TENDER_NOT_FOUND = _kind(
     "TENDER_NOT_FOUND", 404, 3,
