@@ -8,6 +8,8 @@ validate        commands.validating      judge a signed PDF, print or write the 
 serve, worker   commands.serving         the web application, the RQ worker
 db, audit       commands.database        the schema, the audit log
 seal-batch      commands.batch           seal a folder or zip with a progress bar
+api-key         commands.keys            platforms' API keys: create, list, rotate, revoke
+seal-key        commands.keys            seal keys in the HSM: generate, csr, install, list
 agent           agent.cli                the user-side signing agent
 devpki          devkit.cli               the development PKI and tokens (not in production)
 ==============  =======================  ======================================
@@ -39,6 +41,10 @@ COMMANDS: dict[str, LazyCommand] = {
                          " ($PAKAT_DATABASE_URL)."),
     "seal-batch": LazyCommand("commands.batch", "seal_batch",
                               "Seal every PDF in SOURCE (a folder, searched recursively, or a .zip) into OUT."),
+    "api-key": LazyCommand("commands.keys", "api_key",
+                           "کلیدهای API سکوها / The platforms' API keys: create, list, rotate, revoke."),
+    "seal-key": LazyCommand("commands.keys", "seal_key",
+                            "کلیدهای مهر در HSM / Seal keys in the HSM: generate, csr, install, list."),
     "agent": LazyCommand("agent.cli", "agent",
                          "عامل امضا با توکن کاربر / The signing agent, with the user's own token."),
     "devpki": LazyCommand("devkit.cli", "devpki",
