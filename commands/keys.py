@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 
 from commands.common import config_option
 from envelopes import schema
-from envelopes.api_keys import DEFAULT_GRACE, SCOPES, ApiKeys, ApiKeyView, IssuedKey, parse_scopes
+from envelopes.api_keys import DEFAULT_GRACE, SCOPES, ApiKeyView, IssuedKey, parse_scopes
 from envelopes.audit import operator_actor
 from envelopes.seal_keys import SealKeys
 from envelopes.services import Services
@@ -98,7 +98,7 @@ def api_key_create(org_id: str, scopes: tuple[str, ...], label: str, replaces: s
     """Create an API key for an organisation with scopes; its secret is printed once."""
     answer_in_json(as_json)
     with _services(config) as services:
-        issued = ApiKeys(services.database, services.deployment).create(
+        issued = services.api_keys().create(
             org_id, parse_scopes(scopes), label, actor=operator_actor(), replaces=replaces)
     _show_issued(issued, "ساخته شد / created", as_json)
 
@@ -111,7 +111,7 @@ def api_key_list(org_id: str | None, config: Path | None, as_json: bool) -> None
     """List the API keys (id, organisation, scopes, state, times); never a secret."""
     answer_in_json(as_json)
     with _services(config) as services:
-        keys = ApiKeys(services.database, services.deployment).list(org_id)
+        keys = services.api_keys().list(org_id)
         yaml_keys = len(services.deployment.platforms)
     if as_json:
         _echo_json({"keys": [k.as_dict() for k in keys], "deployment_yaml_keys": yaml_keys})
@@ -146,7 +146,7 @@ def api_key_rotate(key_id: str, grace: str, config: Path | None, as_json: bool) 
     answer_in_json(as_json)
     period = parse_grace(grace)
     with _services(config) as services:
-        issued = ApiKeys(services.database, services.deployment).rotate(key_id, actor=operator_actor(),
+        issued = services.api_keys().rotate(key_id, actor=operator_actor(),
                                                                         grace=period)
     _show_issued(issued, "کلید تازه شد / rotated", as_json)
 
@@ -159,7 +159,7 @@ def api_key_revoke(key_id: str, config: Path | None, as_json: bool) -> None:
     """Revoke KEY_ID now: every request with it, old secret included, is refused from this moment."""
     answer_in_json(as_json)
     with _services(config) as services:
-        key = ApiKeys(services.database, services.deployment).revoke(key_id, actor=operator_actor())
+        key = services.api_keys().revoke(key_id, actor=operator_actor())
     if as_json:
         _echo_json(key.as_dict())
     else:
@@ -187,7 +187,7 @@ def _prompt_pin(org: Organisation) -> str:
 @contextlib.contextmanager
 def _seal_keys(config: Path | None) -> Iterator[SealKeys]:
     with _services(config) as services:
-        yield SealKeys(services.deployment, services.database, prompt_pin=_prompt_pin)
+        yield services.seal_keys(prompt_pin=_prompt_pin)
 
 
 key_label_option = click.option(

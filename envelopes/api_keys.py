@@ -245,6 +245,13 @@ class ApiKeys:
             raise AccessError(errors.API_KEY_NOT_FOUND, key_id[:32])
         return _view(row)
 
+    def get_of(self, organisation: str, key_id: str) -> ApiKeyView:
+        """``key_id`` if it is ``organisation``'s; API_KEY_NOT_FOUND otherwise (another's key is not named)."""
+        key = self.get(key_id)
+        if key.organisation != organisation:
+            raise AccessError(errors.API_KEY_NOT_FOUND, key_id[:32])
+        return key
+
     def rotate(self, key_id: str, *, actor: str, grace: timedelta = DEFAULT_GRACE) -> IssuedKey:
         """A new secret for ``key_id``; the current one keeps working for ``grace`` (0: ends now)."""
         if not timedelta(0) <= grace <= MAX_GRACE:

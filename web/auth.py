@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from envelopes.api_keys import ADMIN, BATCHES, DOCUMENTS, SEAL, TENDERS, VALIDATE, ApiKeys, Caller
+from envelopes.api_keys import ADMIN, BATCHES, DOCUMENTS, SEAL, TENDERS, VALIDATE, Caller
 from pakat import errors
 from pakat.errors import AccessError
 from web.state import app_services
@@ -53,8 +53,7 @@ def current_caller() -> Caller:
     key = _presented_key()
     if key is None:
         raise AccessError(errors.API_KEY_MISSING)
-    services = app_services()
-    caller = ApiKeys(services.database, services.deployment).authenticate(key)
+    caller = app_services().api_keys().authenticate(key)
     if caller is None:
         raise AccessError(errors.API_KEY_INVALID)
     _check_scope(caller)
