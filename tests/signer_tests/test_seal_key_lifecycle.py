@@ -75,7 +75,8 @@ class Lifecycle:
 def lifecycle(dev_env: DevEnvironment, tmp_path: Path) -> Lifecycle:
     label = f"lifecycle-{secrets.token_hex(4)}"
     pin = f"{secrets.randbelow(10**8):08d}"
-    SoftHSM(dev_env.softhsm_conf, dev_env.softhsm_module).init_token(label, pin, f"{secrets.randbelow(10**16):016d}")
+    so_pin = f"{secrets.randbelow(10**16):016d}"
+    SoftHSM(dev_env.softhsm_conf, dev_env.softhsm_module).init_token(label, pin, so_pin)
     pin_file = tmp_path / "lifecycle.pin"
     pin_file.write_text(pin + "\n", encoding="utf-8")
     pin_file.chmod(0o600)
@@ -104,8 +105,8 @@ def issue(dev_env: DevEnvironment, csr: x509.CertificateSigningRequest, name: st
     common_name = str(subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
     public_key: Any = csr.public_key()
     return DevPKI.load(dev_env.directory / "devpki").issue(
-        devpki.SEAL_PRIVATE, SealSubject(str(organisation), str(national_id), common_name.removesuffix(" [Stamp]")),
-        public_key, name)
+        devpki.SEAL_PRIVATE,
+        SealSubject(str(organisation), str(national_id), common_name.removesuffix(" [Stamp]")), public_key, name)
 
 
 @pytest.mark.parametrize("algorithm", ["rsa-3072", "ec-p256"])
@@ -197,11 +198,11 @@ def test_wrong_certificates_are_refused(lifecycle: Lifecycle, dev_env: DevEnviro
     other_key = ec.generate_private_key(ec.SECP256R1())
     stranger = ec.generate_private_key(ec.SECP256R1())
     right_key = csr.public_key()
+    elsewhere = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Elsewhere CA")])
     cases = {
         "SEAL_CERT_NOT_FOR_KEY": made(other_key.public_key(), general.subject, ca_key, seal_usage),
         "SEAL_CERT_USAGE_REFUSED": made(right_key, general.subject, ca_key, tls_usage),
-        "SEAL_CERT_CHAIN_REFUSED": made(right_key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Elsewhere")]),
-                                        stranger, seal_usage),
+        "SEAL_CERT_CHAIN_REFUSED": made(right_key, elsewhere, stranger, seal_usage),
     }
     for code, path in cases.items():
         assert lifecycle.refused("seal-key", "install", str(path), "--org", ORG) == code, code
