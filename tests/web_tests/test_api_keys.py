@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,10 +19,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 from flask import Flask
 from flask.testing import FlaskClient
+from openapi_kit import SPEC_PATH, Spec
 from pakat_testkit import api_key, pakat_command, pdf_bytes, process_env
 
+from devkit import devpki
+from devkit.devpki import DevPKI, SealSubject
 from envelopes.api_keys import SCOPES
 from hsm_config.deployment import hash_api_key
 
@@ -228,3 +236,68 @@ def test_wrong_and_missing_keys_keep_their_codes(client: FlaskClient) -> None:
                          ("Bearer not-a-key", "API_KEY_INVALID")):
         answer = client.get("/api/v1/tenders", headers={"Authorization": header} if header else {})
         assert answer.status_code == 401 and code_of(answer) == code
+
+
+def test_admin_api_rolls_a_seal_key_over(app: Flask, client: FlaskClient, dev_env: Any,
+                                         logs: pytest.LogCaptureFixture) -> None:
+    """A new key beside demo-co's sealing one: generated, requested and installed through the admin API.
+
+    Answers are checked against web/openapi.yaml. The key goes on demo-co's own token under a fresh label, so
+    the seal in use is untouched (its certificate file too: the new one is written beside it, inactive).
+    """
+    checker = Spec(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8")))
+    admin = new_key(app, "demo-co", "admin")
+    label = f"seal-next-{secrets.token_hex(3)}"
+    generated = client.post("/api/v1/admin/seal-keys", headers=bearer(admin),
+                            json={"algorithm": "ec-p256", "key_label": label})
+    body = checker.check("/api/v1/admin/seal-keys", "post", generated)
+    assert generated.status_code == 201 and body["algorithm"] == "ec-p256" and body["key_label"] == label
+    again = client.post("/api/v1/admin/seal-keys", headers=bearer(admin), json={"key_label": label})
+    checker.check("/api/v1/admin/seal-keys", "post", again)
+    assert again.status_code == 409 and code_of(again) == "SEAL_KEY_EXISTS"
+
+    asked = client.post("/api/v1/admin/seal-keys/csr", headers=bearer(admin),
+                        json={"national_id": "14001234567", "key_label": label})
+    assert asked.status_code == 200 and asked.mimetype == "application/pkcs10"
+    csr = x509.load_pem_x509_csr(asked.data)
+    assert csr.is_signature_valid
+    assert csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Pakat Demo Co. [Stamp]"
+    wrong_subject = client.post("/api/v1/admin/seal-keys/csr", headers=bearer(admin), json={"national_id": "1"})
+    checker.check("/api/v1/admin/seal-keys/csr", "post", wrong_subject)
+    assert code_of(wrong_subject) == "SEAL_SUBJECT_INVALID"
+
+    public_key: Any = csr.public_key()
+    issued = DevPKI.load(dev_env.directory / "devpki").issue(
+        devpki.SEAL_PRIVATE, SealSubject("شرکت نمونه پاکت", "14001234567", "Pakat Demo Co."), public_key,
+        f"demo-co-{label}")
+    pem = issued.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    active_before = dev_env.organisations["demo-co"].certificate_path.read_bytes()
+    not_for_key = client.post("/api/v1/admin/seal-keys/certificate", headers=bearer(admin),
+                              json={"certificate": pem})  # the sealing key's label: another public key
+    checker.check("/api/v1/admin/seal-keys/certificate", "post", not_for_key)
+    assert not_for_key.status_code == 422 and code_of(not_for_key) == "SEAL_CERT_NOT_FOR_KEY"
+    installed = client.post("/api/v1/admin/seal-keys/certificate", headers=bearer(admin),
+                            json={"certificate": pem, "key_label": label})
+    body = checker.check("/api/v1/admin/seal-keys/certificate", "post", installed)
+    assert body["active"] is False and body["serial"] == format(issued.serial_number, "x")
+    assert body["path"].endswith(f".{label}.pem")
+    assert dev_env.organisations["demo-co"].certificate_path.read_bytes() == active_before
+    seals = checker.check("/api/v1/admin/seal-keys", "get", client.get("/api/v1/admin/seal-keys",
+                                                                      headers=bearer(admin)))["seals"]
+    assert seals[0]["key_label"] == "seal" and seals[0]["key_matches_certificate"] is True
+
+    listed = client.get("/api/v1/admin/api-keys", headers=bearer(admin))
+    keys = checker.check("/api/v1/admin/api-keys", "get", listed)
+    assert keys["keys"]
+    made = client.post("/api/v1/admin/api-keys", headers=bearer(admin), json={"scopes": ["seal"]})
+    checker.check("/api/v1/admin/api-keys", "post", made)
+    key_id = made.get_json()["id"]
+    checker.check("/api/v1/admin/api-keys/{key_id}/rotate", "post",
+                  client.post(f"/api/v1/admin/api-keys/{key_id}/rotate", headers=bearer(admin)))
+    checker.check("/api/v1/admin/api-keys/{key_id}/revoke", "post",
+                  client.post(f"/api/v1/admin/api-keys/{key_id}/revoke", headers=bearer(admin)))
+    checker.check("/api/v1/admin/api-keys/{key_id}/revoke", "post",
+                  client.post(f"/api/v1/admin/api-keys/{key_id}/revoke", headers=bearer(admin)))
+    checker.check("/api/v1/tenders", "get", client.get("/api/v1/tenders", headers=bearer(new_key(app, "demo-co",
+                                                                                                 "seal"))))
+    assert admin.rsplit("_", 1)[1] not in logs.text
