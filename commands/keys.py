@@ -34,6 +34,7 @@ from envelopes.services import Services
 from hsm_config.deployment import Organisation
 from pakat import errors
 from pakat.errors import AccessError, InputError
+from pakat.files import write_atomically
 from pakat.settings import Settings
 from pakat.terminal import answer_in_json
 from signer.seal_keys import ALGORITHMS, RSA_3072
@@ -233,7 +234,7 @@ def seal_key_csr(org_id: str, national_id: str, organisation_fa: str | None, com
                                common_name=common_name, key_label=key_label)
     pem = request.public_bytes(serialization.Encoding.PEM)
     if destination is not None:
-        destination.write_bytes(pem)
+        write_atomically(destination, pem, mode=0o644)  # a request is public; never half written
     if as_json:
         _echo_json({"organisation": org_id, "subject": request.subject.rfc4514_string(),
                     "csr": pem.decode("ascii"), "path": str(destination) if destination else None})

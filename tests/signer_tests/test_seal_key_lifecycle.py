@@ -31,6 +31,7 @@ from devkit.devpki import DevPKI, SealSubject
 from devkit.devsetup import DevEnvironment
 from devkit.responders import STATE_POLL_SECONDS
 from devkit.softhsm import SoftHSM
+from envelopes.seal_keys import seal_certificate_expiry
 from hsm_config.deployment import load_deployment, validation_config
 from validation.engine import Validator
 from validation.model import Indication
@@ -134,9 +135,14 @@ def test_generate_request_install_seal_validate(lifecycle: Lifecycle, algorithm:
     certificate = issue(lifecycle.dev_env, csr, f"lifecycle-{lifecycle.token_label}")
     cert_file = tmp_path / "issued.pem"
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    assert seal_certificate_expiry(load_deployment(lifecycle.config))[ORG] is None  # no certificate yet
     installed = lifecycle.ok("seal-key", "install", str(cert_file), "--org", ORG)
     assert installed["serial"] == format(certificate.serial_number, "x") and installed["active"] is True
     assert lifecycle.certificate_path.read_bytes() == cert_file.read_bytes()
+    # What the expiry warnings read (metrics, readiness, log): the installed certificate's end.
+    expiry = seal_certificate_expiry(load_deployment(lifecycle.config))
+    assert expiry[ORG] == certificate.not_valid_after_utc
+    assert expiry["demo-co"] == lifecycle.dev_env.organisations["demo-co"].certificate().not_valid_after_utc
 
     (listed,) = lifecycle.ok("seal-key", "list", "--org", ORG)["seals"]
     assert listed["subject"] == certificate.subject.rfc4514_string()
