@@ -11,6 +11,8 @@ seal-batch      commands.batch           seal a folder or zip with a progress ba
 documents       commands.storage         delete stored documents, purge what retention says is due
 batches         commands.storage         delete a finished batch
 backup          commands.backup          back up and restore the database, documents and configuration
+api-key         commands.keys            platforms' API keys: create, list, rotate, revoke
+seal-key        commands.keys            seal keys in the HSM: generate, csr, install, list
 agent           agent.cli                the user-side signing agent
 devpki          devkit.cli               the development PKI and tokens (not in production)
 ==============  =======================  ======================================
@@ -48,6 +50,10 @@ COMMANDS: dict[str, LazyCommand] = {
     "batches": LazyCommand("commands.storage", "batches", "Batches of sealed documents: delete a finished one."),
     "backup": LazyCommand("commands.backup", "backup",
                           "Back up and restore the database, the stored documents and the deployment's files."),
+    "api-key": LazyCommand("commands.keys", "api_key",
+                           "کلیدهای API سکوها / The platforms' API keys: create, list, rotate, revoke."),
+    "seal-key": LazyCommand("commands.keys", "seal_key",
+                            "کلیدهای مهر در HSM / Seal keys in the HSM: generate, csr, install, list."),
     "agent": LazyCommand("agent.cli", "agent",
                          "عامل امضا با توکن کاربر / The signing agent, with the user's own token."),
     "devpki": LazyCommand("devkit.cli", "devpki",
