@@ -37,6 +37,9 @@ class ValidationPolicy:
     clock_skew: timedelta = timedelta(minutes=5)
     fetch_timeout: float = 5.0  # seconds, per online revocation request
     fetch_max_bytes: int = 1024 * 1024
+    # A responder that failed is not asked the same again for this long: a slow or dead one is waited
+    # for once a minute, not by every validation.
+    fetch_failure_seconds: float = 60.0
 
     def with_revocation(self, mode: RevocationMode | None) -> ValidationPolicy:
         """This policy, with the revocation mode overridden when one is given."""
