@@ -30,6 +30,12 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
       url: http://127.0.0.1:8390/tsa
     limits:
       max_pdf_bytes: 157286400
+      max_signatures: 100              # optional, per validated document; the defaults are
+      max_signature_fields: 500        #   validation.config.ValidationLimits'; a document over
+      max_revisions: 500               #   one is refused with PDF_TOO_COMPLEX
+      max_dss_entries: 2000
+      max_certificates_per_signature: 100
+      max_compared_pages: 200
     organisations:
       demo-co:
         name_en: Pakat Demo Co.
@@ -79,7 +85,13 @@ from cryptography.hazmat.primitives import hashes
 from pakat import errors
 from pakat.errors import AccessError
 from pakat.urls import url_parts, url_under
-from validation.config import ClassificationRule, RevocationMode, ValidationConfig, ValidationPolicy
+from validation.config import (
+    ClassificationRule,
+    RevocationMode,
+    ValidationConfig,
+    ValidationLimits,
+    ValidationPolicy,
+)
 from validation.model import Affiliation, SignerKind
 from validation.policy import BUILT_IN, DEFAULT_POLICY, PolicyError, PolicyRules, load_policy, policy_named
 
@@ -217,6 +229,7 @@ class Deployment:
     revocation_url_prefixes: tuple[str, ...] = ()
     tsa_url: str | None = None
     max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES
+    validation_limits: ValidationLimits = field(default_factory=ValidationLimits)
     api_key_hashes: Mapping[str, str] = field(default_factory=dict)
     validation_policy: ValidationPolicy = field(default_factory=ValidationPolicy)
     validation_policies: Mapping[str, PolicyRules] = field(default_factory=dict)  # named, beside the built-ins
@@ -299,6 +312,7 @@ def validation_config(deployment: Deployment) -> ValidationConfig:
         policies=deployment.validation_policies,
         classification=deployment.classification,
         max_pdf_bytes=deployment.max_pdf_bytes,
+        limits=deployment.validation_limits,
     )
 
 
@@ -472,6 +486,7 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
                                              "trust.revocation_url_prefixes"),
         tsa_url=(raw.get("timestamping") or {}).get("url"),
         max_pdf_bytes=int(limits.get("max_pdf_bytes", DEFAULT_MAX_PDF_BYTES)),
+        validation_limits=_validation_limits(limits, source),
         api_key_hashes={digest: p.organisation for digest, p in platforms.items()},
         validation_policy=policy,
         validation_policies=named_policies,
@@ -527,6 +542,19 @@ def return_url_allowed(url: str, prefix: str) -> bool:
     """Whether ``url`` is under ``prefix`` (:func:`pakat.urls.url_under`): same scheme, host and port, and
     the prefix's whole path segments; never a string ``startswith``."""
     return url_under(url, prefix)
+
+
+def _validation_limits(raw: Mapping[str, Any], source: Path) -> ValidationLimits:
+    """The ``limits:`` a validated document must keep within; each a whole number from 1, or the default."""
+    chosen: dict[str, int] = {}
+    for name in ValidationLimits.__dataclass_fields__:
+        if name not in raw:
+            continue
+        value = raw[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise AccessError(errors.CONFIG_INVALID, f"{source}: limits.{name} must be a whole number from 1")
+        chosen[name] = value
+    return ValidationLimits(**chosen)
 
 
 def _url_prefixes(raw: Any, source: Path, where: str) -> tuple[str, ...]:

@@ -63,6 +63,7 @@ from pyhanko_certvalidator.policy_decl import AlgorithmUsagePolicy
 from pakat.errors import PakatError
 from signer.http import HttpClient
 from signer.revocation import RevocationSource
+from validation.budget import TimeExceeded, check_time
 from validation.config import RevocationMode, ValidationConfig
 from validation.identity import name_text, subject_text, to_cryptography
 from validation.model import RevocationReport, RevocationStatus
@@ -203,6 +204,8 @@ class ChainJudge:
         try:
             harden_names(cert)
             return self._validate(cert, evidence, moment, mode, key_usage, extended_key_usage, retroactive)
+        except TimeExceeded:
+            raise  # no answer at all (and none cached): the validation ends with its error
         except Exception as exc:  # attacker-made certificates: any parse failure is an untrusted chain
             message = f"the certificate could not be read: {type(exc).__name__}: {exc}"
             return self._failed("general", message, cert, evidence, mode, False)
@@ -363,6 +366,7 @@ class ChainJudge:
                 or _matching_crl(member, evidence.crls) is not None
             ):
                 continue
+            check_time()  # a responder may be slow: each question starts only within the validation's time
             try:
                 status = self._online.status(to_cryptography(member), to_cryptography(issuer))
             except PakatError:
