@@ -21,6 +21,8 @@ PAKAT_BATCH_SWEEP_SECONDS  how often a worker looks for batches ``30``
 PAKAT_BATCH_THREADS  threads sealing batch items in one worker ``4``
 PAKAT_BATCH_RUN_SECONDS  how long one job works on a batch      ``60``
                     before a successor takes its place in the queue
+PAKAT_VALIDATION_SECONDS  time budget of one validation asked   ``30``
+                    over the web (API and page); ``0``: none
 =============  ==========================================  ============================
 """
 
@@ -55,6 +57,9 @@ class Settings:
     batch_sweep_seconds: int = 30
     batch_threads: int = 4
     batch_run_seconds: int = 60
+    # Anyone may ask the web app to validate a document: each validation ends after this long
+    # (VALIDATION_TIME_EXCEEDED) instead of holding a worker thread; 0: no budget.
+    validation_seconds: int = 30
 
     def __post_init__(self) -> None:
         # Settings built in code (tests, tools) get the same defaults as from_env.
@@ -98,6 +103,7 @@ class Settings:
             batch_sweep_seconds=_whole("PAKAT_BATCH_SWEEP_SECONDS", get("PAKAT_BATCH_SWEEP_SECONDS"), 30, 86400),
             batch_threads=_whole("PAKAT_BATCH_THREADS", get("PAKAT_BATCH_THREADS"), 4, 64),
             batch_run_seconds=_whole("PAKAT_BATCH_RUN_SECONDS", get("PAKAT_BATCH_RUN_SECONDS"), 60, 86400),
+            validation_seconds=_seconds_or_none("PAKAT_VALIDATION_SECONDS", get("PAKAT_VALIDATION_SECONDS"), 30),
         )
 
     def with_config(self, config: str | os.PathLike[str] | None) -> Settings:
@@ -118,4 +124,13 @@ def _whole(name: str, raw: str | None, default: int, highest: int) -> int:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= highest:
         raise AccessError(errors.CONFIG_INVALID, f"{name} must be a whole number from 1 to {highest}")
+    return int(raw)
+
+
+def _seconds_or_none(name: str, raw: str | None, default: int) -> int:
+    """Whole seconds from 0 (none) to a day; anything else stops the process with CONFIG_INVALID."""
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > 86400:
+        raise AccessError(errors.CONFIG_INVALID, f"{name} must be whole seconds from 0 (none) to 86400")
     return int(raw)
