@@ -31,7 +31,7 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
     limits:
       max_pdf_bytes: 157286400
       max_signatures: 100              # optional, per validated document; the defaults are
-      max_signature_fields: 500        #   validation.config.ValidationLimits'; a document over
+      max_signature_fields: 1000       #   validation.config.ValidationLimits'; a document over
       max_revisions: 500               #   one is refused with PDF_TOO_COMPLEX
       max_dss_entries: 2000
       max_certificates_per_signature: 100

@@ -89,7 +89,7 @@ class ValidationLimits:
     """
 
     max_signatures: int = 100  # signatures and document timestamps, each value once
-    max_signature_fields: int = 500  # filled signature fields (several may show one value)
+    max_signature_fields: int = 1000  # filled signature fields (several may show one value)
     max_revisions: int = 500  # incremental updates
     max_dss_entries: int = 2000  # certificates, OCSP responses and CRLs in the DSS together
     max_certificates_per_signature: int = 100  # in one signature's CMS

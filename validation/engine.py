@@ -1068,12 +1068,12 @@ def _dss_evidence(reader: PdfFileReader, max_entries: int) -> tuple[Evidence, tu
 def _dss_entry_count(reader: PdfFileReader) -> int:
     """Certificates, OCSP responses, CRLs and VRI entries the DSS lists (0 when it cannot be read)."""
     try:
-        dss = reader.root.get("/DSS")
+        dss = reader.root["/DSS"] if "/DSS" in reader.root else None  # [] follows a reference, get() does not
         if not isinstance(dss, generic.DictionaryObject):
             return 0
         count = 0
         for key in ("/Certs", "/OCSPs", "/CRLs", "/VRI"):
-            value = dss.get(key)
+            value = dss[key] if key in dss else None
             if isinstance(value, generic.ArrayObject | generic.DictionaryObject):
                 count += len(value)
         return count
