@@ -33,6 +33,7 @@ from typing import Any
 
 import pikepdf
 import pytest
+import yaml
 from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -55,7 +56,7 @@ from devkit.devpki import DevPKI
 from devkit.devsetup import DevEnvironment
 from hsm_config.deployment import load_deployment, validation_config
 from pakat import errors
-from pakat.errors import InputError
+from pakat.errors import AccessError, InputError
 from signer.levels import PadesLevel
 from validation.config import ValidationConfig, ValidationLimits
 from validation.engine import Validator
@@ -189,17 +190,21 @@ def test_documents_over_the_limits_are_refused_with_a_code(
 
 
 def test_limits_come_from_the_deployment(dev_env: DevEnvironment, tmp_path: Path) -> None:
-    text = dev_env.deployment_path.read_text()
-    assert "\nlimits:" in text
-    config = tmp_path / "pakat.yaml"
-    config.write_text(text.replace("\nlimits:", "\nlimits:\n  max_signatures: 7\n  max_revisions: 9", 1))
-    config_dir = dev_env.deployment_path.parent
-    for entry in config_dir.iterdir():  # the deployment's relative paths resolve beside it
-        if not (tmp_path / entry.name).exists():
-            (tmp_path / entry.name).symlink_to(entry)
-    limits = validation_config(load_deployment(config)).limits
-    assert (limits.max_signatures, limits.max_revisions) == (7, 9)
-    assert limits.max_signature_fields == ValidationLimits().max_signature_fields
+    raw = yaml.safe_load(dev_env.deployment_path.read_text())
+    raw.setdefault("limits", {}).update(max_signatures=7, max_revisions=9)
+    config = dev_env.deployment_path.parent / f"limits-{tmp_path.name}.yaml"  # beside it: its paths resolve
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    try:
+        limits = validation_config(load_deployment(config)).limits
+        assert (limits.max_signatures, limits.max_revisions) == (7, 9)
+        assert limits.max_signature_fields == ValidationLimits().max_signature_fields
+        raw["limits"]["max_signatures"] = 0
+        config.write_text(yaml.safe_dump(raw, allow_unicode=True))
+        with pytest.raises(AccessError) as caught:
+            load_deployment(config)
+        assert caught.value.kind is errors.CONFIG_INVALID
+    finally:
+        config.unlink()
 
 
 # -- 3. the time budget -----------------------------------------------------------------------------
