@@ -35,6 +35,7 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
       max_revisions: 500               #   one is refused with PDF_TOO_COMPLEX
       max_dss_entries: 2000
       max_certificates_per_signature: 100
+      max_timestamps_per_signature: 10
       max_compared_pages: 200
     organisations:
       demo-co:

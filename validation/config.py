@@ -93,6 +93,7 @@ class ValidationLimits:
     max_revisions: int = 500  # incremental updates
     max_dss_entries: int = 2000  # certificates, OCSP responses and CRLs in the DSS together
     max_certificates_per_signature: int = 100  # in one signature's CMS
+    max_timestamps_per_signature: int = 10  # signature timestamp tokens on one signature
     max_compared_pages: int = 200  # pages drawn per signature; more, and an unclear change is disallowed
 
     def as_dict(self) -> dict[str, int]:

@@ -135,6 +135,7 @@ class _Document:
     moment: datetime
     policy: ValidationPolicy
     max_compared_pages: int
+    max_timestamps: int
     sha256: str = ""
     digests: dict[tuple[str, tuple[tuple[int, int], ...]], bytes] = field(default_factory=dict)
     doc_timestamps: list[_DocTimestamp] = field(default_factory=list)
@@ -290,7 +291,7 @@ class Validator:
             files = RevisionFiles(stream, path)
             try:
                 doc = _Document(stream, size, opened, files, evidence, dss_changes, moment, policy,
-                                limits.max_compared_pages)
+                                limits.max_compared_pages, limits.max_timestamps_per_signature)
                 candidates = []
                 for f in found:
                     check_time()
@@ -552,6 +553,9 @@ class Validator:
                     tokens.extend(value["content"] for value in attr["values"])
         except Exception:
             return [_broken_timestamp("signature", "unreadable timestamp token")]
+        if len(tokens) > doc.max_timestamps:
+            # Each token is a CMS to check and a TSA chain to build: a multiplier, so capped.
+            raise _too_complex(f"{len(tokens)} timestamps on one signature; the limit is {doc.max_timestamps}")
         for token in tokens:
             check_time()
             reports.append(self._timestamp(doc, token, "signature", evidence, imprint_of=signature_value))
@@ -1068,17 +1072,21 @@ def _dss_evidence(reader: PdfFileReader, max_entries: int) -> tuple[Evidence, tu
 def _dss_entry_count(reader: PdfFileReader) -> int:
     """Certificates, OCSP responses, CRLs and VRI entries the DSS lists (0 when it cannot be read)."""
     try:
-        dss = reader.root["/DSS"] if "/DSS" in reader.root else None  # [] follows a reference, get() does not
+        dss = _followed(reader.root.get("/DSS"))  # get() hands over a reference as it is
         if not isinstance(dss, generic.DictionaryObject):
             return 0
         count = 0
         for key in ("/Certs", "/OCSPs", "/CRLs", "/VRI"):
-            value = dss[key] if key in dss else None
+            value = _followed(dss.get(key))
             if isinstance(value, generic.ArrayObject | generic.DictionaryObject):
                 count += len(value)
         return count
     except Exception:  # a broken DSS is no evidence (read_dss says so too)
         return 0
+
+
+def _followed(value: object) -> object:
+    return value.get_object() if isinstance(value, generic.IndirectObject) else value
 
 
 def _dss_changes(reader: PdfFileReader) -> tuple[int, ...]:

@@ -20,6 +20,7 @@ The hostile documents are made here from the dev PKI (:mod:`validation_samples`)
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.server
 import io
@@ -182,6 +183,7 @@ def test_documents_over_the_limits_are_refused_with_a_code(
         ({"max_revisions": 2}, "revisions"),
         ({"max_dss_entries": 2}, "DSS entries"),
         ({"max_certificates_per_signature": 1}, "certificates"),
+        ({"max_timestamps_per_signature": 0}, "timestamps on one signature"),
     ]:
         error = _refused(capped(**limits), lta)
         assert error.kind is errors.PDF_TOO_COMPLEX, limits
@@ -267,8 +269,9 @@ class Responder:
     delay: float = 0.0
 
 
-@pytest.fixture
-def responder() -> Iterator[Responder]:
+@contextlib.contextmanager
+def counting_responder() -> Iterator[Responder]:
+    """A :class:`Responder` on a free loopback port, stopped afterwards."""
     port = free_port()
     state = Responder(f"http://127.0.0.1:{port}/", [])
 
@@ -299,6 +302,12 @@ def responder() -> Iterator[Responder]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def responder() -> Iterator[Responder]:
+    with counting_responder() as state:
+        yield state
 
 
 def _many_addresses(base_url: str, issuer: x509.Certificate, issuer_key: rsa.RSAPrivateKey) -> SoftSigner:
