@@ -10,7 +10,9 @@ field with the others named; so is one signature value (the same
 ``/ByteRange`` and ``/Contents``) copied into several dictionaries. Either is
 judged once: a thousand fields showing one value cost one check, not a
 thousand, and the report says the value is shared, which no signing software
-does on its own.
+does on its own. Copies (:attr:`FoundSignature.copies`) are more: two
+dictionaries claiming the same signed bytes overlap, and the engine fails the
+signature for it, as it would fail each copy judged on its own.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ class FoundSignature:
     value_ref: generic.Reference | None  # where it lives, when it is an object of its own
     field_ref: generic.Reference  # the field object
     timestamp: bool
-    also_in: list[str] = dataclasses.field(default_factory=list)  # other fields referencing the same dictionary
+    also_in: list[str] = dataclasses.field(default_factory=list)  # other fields showing the same value
+    copies: list[str] = dataclasses.field(default_factory=list)  # of those, fields with a copy of the dictionary
 
 
 def find_signatures(reader: PdfFileReader, *, max_fields: int | None = None) -> list[FoundSignature]:
@@ -73,6 +76,8 @@ def find_signatures(reader: PdfFileReader, *, max_fields: int | None = None) -> 
         known = next((by_value[k] for k in keys if k in by_value), None)
         if known is not None:
             known.also_in.append(name)
+            if keys[0] not in by_value:
+                known.copies.append(name)  # the same value in a dictionary of its own
             for k in keys:
                 by_value.setdefault(k, known)
             continue

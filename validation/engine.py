@@ -305,6 +305,7 @@ class Validator:
                 doc.doc_timestamps = [self._document_timestamp(doc, c) for c in stamps]
                 reports = [self._signature(doc, i + 1, c) for i, c in enumerate(regular)]
                 _flag_overlaps(reports, [c.check.gap if c.check.sane else None for c in regular])
+                _flag_copies(reports, regular)
                 findings = self._document_findings(doc, stamps, only_timestamps=not regular)
                 return self._document_report(doc, file_name, reports, findings)
             finally:
@@ -1173,11 +1174,25 @@ def _earliest(times: Sequence[datetime]) -> datetime | None:
 def _flag_overlaps(reports: list[SignatureReport], gaps: list[tuple[int, int] | None]) -> None:
     """Live signatures (their byte ranges hold) that share unsigned bytes cannot both be what they claim."""
     for i in sorted(overlapping_gaps(gaps)):
-        r = reports[i]
-        r.findings.append(finding("SIGNATURES_OVERLAP"))
-        r.indication, r.sub_indication = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
-        r.reason = r.findings[-1].text
-        r.pades_level = None
+        _overlapping(reports[i])
+
+
+def _flag_copies(reports: list[SignatureReport], candidates: Sequence[_Candidate]) -> None:
+    """A value copied into other signature dictionaries claims the same bytes twice: they overlap.
+
+    Judged once (:func:`validation.discovery.find_signatures`), it fails as each copy judged
+    on its own would have: by :func:`_flag_overlaps`.
+    """
+    for report, candidate in zip(reports, candidates, strict=True):
+        if candidate.found.copies and not any(f.code == "SIGNATURES_OVERLAP" for f in report.findings):
+            _overlapping(report)
+
+
+def _overlapping(report: SignatureReport) -> None:
+    report.findings.append(finding("SIGNATURES_OVERLAP"))
+    report.indication, report.sub_indication = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
+    report.reason = report.findings[-1].text
+    report.pades_level = None
 
 
 __all__ = ["RevocationReport", "Validator"]
