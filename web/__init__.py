@@ -17,6 +17,7 @@ from web import (
     documents_api,
     errors,
     health,
+    inputs,
     pages,
     sessions_api,
     sign_page,
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     uploads.register(app)
     errors.register(app)
+    inputs.register(app)
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,
                       agent.bp, pages.bp, validate_page.bp, sign_page.bp):
         app.register_blueprint(blueprint)

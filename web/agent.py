@@ -21,7 +21,7 @@ from envelopes.previews import first_page_png
 from envelopes.sessions import ACCEPTED_DIGESTS, SessionDocument
 from pakat import errors
 from pakat.errors import InputError, PakatError
-from web.documents_api import json_body
+from web.inputs import json_body
 from web.state import app_services
 
 bp = Blueprint("agent", __name__, url_prefix="/agent/v1")

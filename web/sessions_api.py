@@ -20,7 +20,8 @@ from envelopes.sessions import MAX_SESSION_DOCUMENTS, SessionView, summary_state
 from pakat import errors
 from pakat.errors import InputError
 from web.auth import organisation_of_caller
-from web.documents_api import json_body, pairing_json, session_request
+from web.documents_api import pairing_json, session_request
+from web.inputs import json_body
 from web.state import app_services
 
 bp = Blueprint("signing_sessions", __name__, url_prefix="/api/v1/signing-sessions")
