@@ -32,6 +32,9 @@ envelope.submitted    an envelope submitted (envelopes.envelopes)   the envelope
 config.changed        ``pakat serve``/``worker``/``db upgrade``     ``deployment``; the YAML's sha256,
                       found a deployment unlike the last recorded   organisations, API keys, trust roots
 schema.upgraded       the database schema moved to a new revision   ``schema``; from, to
+access.locked_out     wrong API keys, agent secrets or view tokens  ``client:<address>``; the credential
+                      locked a client address out (web.throttle);   kind, failures, window and lock
+                      one entry per burst, never the secret         seconds
 ====================  ==========================================  =====================================
 
 ``pakat seal`` and ``pakat validate`` on the command line append nothing: they work
@@ -40,7 +43,8 @@ the file already, so an entry they chose to write would prove nothing.
 
 Actors name who acted, never with a secret: ``api-key:<first 12 hex of the
 key's SHA-256>`` (:func:`api_key_actor`), ``organisation:<id>``,
-``signer:<national id>``, ``system:<process>`` (serve, worker, db-upgrade) and
+``signer:<national id>``, ``system:<process>`` (serve, worker, db-upgrade),
+``client:<address>`` (a client known by its address alone) and
 ``anonymous`` (the public validation page and API).
 
 Concurrency: :meth:`AuditLog.append` first UPDATEs the one-row ``audit_head``
@@ -96,6 +100,7 @@ BATCH_FINISHED = "batch.finished"
 ENVELOPE_SUBMITTED = "envelope.submitted"
 CONFIG_CHANGED = "config.changed"
 SCHEMA_UPGRADED = "schema.upgraded"
+ACCESS_LOCKED_OUT = "access.locked_out"
 
 ANONYMOUS = "anonymous"
 CONFIG_SUBJECT = "deployment"
@@ -223,6 +228,11 @@ def organisation_actor(organisation: str) -> str:
 def signer_actor(national_id: str | None, subject: str) -> str:
     """``signer:<national id>`` (else the certificate subject): a person signing with their own token."""
     return f"signer:{national_id or subject}"[:MAX_ACTOR]
+
+
+def client_actor(address: str) -> str:
+    """``client:<address>``: a caller known by its network address alone (a lockout's subject and actor)."""
+    return f"client:{address or 'unknown'}"[:MAX_ACTOR]
 
 
 def system_actor(process: str) -> str:

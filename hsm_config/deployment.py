@@ -30,6 +30,8 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
       url: http://127.0.0.1:8390/tsa
     limits:
       max_pdf_bytes: 157286400
+      requests: {validate: 5/60}     # rate limits and lockout: see hsm_config.throttling
+    trusted_proxies: [10.0.0.5]      # who may set X-Forwarded-For (hsm_config.throttling); default nobody
     organisations:
       demo-co:
         name_en: Pakat Demo Co.
@@ -76,6 +78,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from hsm_config.throttling import DEFAULT_THROTTLING, Throttling, parse_throttling
 from pakat import errors
 from pakat.errors import AccessError
 from validation.config import ClassificationRule, RevocationMode, ValidationConfig, ValidationPolicy
@@ -224,6 +227,7 @@ class Deployment:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     # Certificate assurance levels (the classification rules' ``assurance_level``), lowest first.
     assurance_levels: tuple[str, ...] = ()
+    throttling: Throttling = DEFAULT_THROTTLING  # rate limits, lockout, trusted proxies
 
     def organisation(self, org_id: str) -> Organisation:
         """The configured organisation, or UNKNOWN_ORGANISATION."""
@@ -477,6 +481,7 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
         platforms=platforms,
         webhooks=_webhook_settings(raw.get("webhooks"), source),
         assurance_levels=assurance_levels,
+        throttling=parse_throttling(limits, raw.get("trusted_proxies"), source),
     )
 
 

@@ -19,9 +19,11 @@ from web import (
     health,
     inputs,
     pages,
+    security,
     sessions_api,
     sign_page,
     tenders_api,
+    throttle,
     uploads,
     validate_page,
 )
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     uploads.register(app)
     errors.register(app)
     inputs.register(app)
+    security.register(app)
+    throttle.register(app, services)
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,
                       agent.bp, pages.bp, validate_page.bp, sign_page.bp):
         app.register_blueprint(blueprint)

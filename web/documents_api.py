@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import segno
-from flask import Blueprint, Response, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, send_file
 
 from envelopes import audit
 from envelopes.bids import check_download
@@ -28,6 +28,7 @@ from signer.placement import VisibleSignature
 from web.api import DEFAULT_LEVEL, parse_visible
 from web.auth import caller_api_key_sha256, organisation_of_caller
 from web.inputs import json_body, seconds
+from web.security import public_base
 from web.state import app_services
 from web.uploads import report_file_name, upload_request, uploaded_path
 
@@ -103,11 +104,6 @@ def get_session(doc_id: str, session_id: str) -> Response:
 @bp.delete("/<doc_id>/signing-sessions/<session_id>")
 def cancel_session(doc_id: str, session_id: str) -> Response:
     return jsonify(app_services().sessions().cancel(organisation_of_caller(), doc_id, session_id).as_dict())
-
-
-def public_base() -> str:
-    """Where people and agents reach Pakat: PAKAT_PUBLIC_URL, else the address this request came to."""
-    return app_services().settings.public_url or request.host_url.rstrip("/")
 
 
 def agent_url(session_id: str) -> str:
