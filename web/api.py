@@ -26,7 +26,7 @@ from validation.reports.formats import ReportFormat, download_name, parse_format
 from validation.reports.labels import Lang
 from web.auth import caller_api_key_sha256, check_organisation, organisation_of_caller
 from web.errors import BAD_REQUEST
-from web.inputs import moment
+from web.inputs import moment, parse_json
 from web.state import app_services
 from web.uploads import report_file_name, upload_name, upload_request, uploaded_path
 from web.validation_service import validate_file
@@ -194,10 +194,7 @@ def parse_visible(raw: Any) -> VisibleSignature | None:
             return None
         if text.lower() in _YES:
             return VisibleSignature()
-        try:
-            raw = json.loads(text)
-        except ValueError:
-            raise InputError(errors.REQUEST_INVALID, "visible must be true, false or a JSON object") from None
+        raw = parse_json(text, "visible")
     if raw is None or raw is False:
         return None
     if raw is True:

@@ -43,16 +43,22 @@ def json_body(limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
         raise InputError(errors.REQUEST_TOO_LARGE, f"at most {limit} bytes")
     if not data.strip():
         return {}
-    # Depth first, on the raw bytes: the decoder itself recurses and would hit Python's limit.
-    if _nesting(data) > MAX_JSON_DEPTH:
-        raise InputError(errors.REQUEST_INVALID, f"the body nests deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        body = json.loads(data, parse_constant=_refuse_constant, parse_int=_whole, parse_float=_real)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
-        raise InputError(errors.REQUEST_INVALID, "the body is not JSON") from None
+    body = parse_json(data, "the body")
     if not isinstance(body, dict):
         raise InputError(errors.REQUEST_INVALID, "the body must be a JSON object")
     return body
+
+
+def parse_json(data: bytes | str, what: str) -> Any:
+    """JSON text from a client (a body, or a form field carrying JSON), held to the same limits as a body."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    # Depth first, on the raw bytes: the decoder itself recurses and would hit Python's limit.
+    if _nesting(raw) > MAX_JSON_DEPTH:
+        raise InputError(errors.REQUEST_INVALID, f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant, parse_int=_whole, parse_float=_real)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
+        raise InputError(errors.REQUEST_INVALID, f"{what} is not JSON") from None
 
 
 def _nesting(data: bytes) -> int:

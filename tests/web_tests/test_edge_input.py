@@ -272,3 +272,30 @@ def test_every_json_field_with_every_wrong_value(client: FlaskClient, world: Wor
     for what, mutated in mutations(body):
         reply = call(world.url(path), headers=world.headers(path), json=mutated)
         check_answer(reply, f"{method.upper()} {path} with {what}")
+
+
+#: Multipart routes and the text fields they read beside the file.
+FORM_ROUTES: dict[str, tuple[str, str, list[str]]] = {
+    "/api/v1/seal": ("post", "pdf", ["level", "visible", "organisation", "reason", "location", "contact"]),
+    "/api/v1/batches": ("post", "files", ["level", "visible", "organisation", "reason"]),
+    "/api/v1/documents": ("post", "pdf", ["name"]),
+    "/api/v1/tenders/{tender_id}/envelopes/{envelope_id}/documents": ("post", "pdf", ["name"]),
+    "/validate": ("post", "file", ["policy"]),
+}
+FORM_VALUES = [
+    "", " ", "\x00", "x" * 60_000, "[" * 10_000, '{"page": "x"}', '{"page": 1e999}', '{"page": -1, "rect_mm": '
+    '[1e308, 1e308, 1e308, 1e308]}', '{"page": 99999999999999999999}', "NaN", "Infinity", "\u202etrue",
+    "B-B\x00", "true" * 1000, "9999-12-31T23:59:59",
+]
+
+
+@pytest.mark.parametrize("path", sorted(FORM_ROUTES))
+def test_every_form_field_with_every_wrong_value(client: FlaskClient, world: World, path: str) -> None:
+    method, file_field, fields = FORM_ROUTES[path]
+    call: Callable[..., TestResponse] = getattr(client, method)
+    document = pdf_bytes("form fields")
+    for name in fields:
+        for value in FORM_VALUES:
+            reply = call(world.url(path), headers=world.headers(path),
+                         data={file_field: (io.BytesIO(document), "x.pdf"), name: value})
+            check_answer(reply, f"{method.upper()} {path} with {name}={value!r:.40}")
