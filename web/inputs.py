@@ -56,9 +56,23 @@ def parse_json(data: bytes | str, what: str) -> Any:
     if _nesting(raw) > MAX_JSON_DEPTH:
         raise InputError(errors.REQUEST_INVALID, f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(raw, parse_constant=_refuse_constant, parse_int=_whole, parse_float=_real)
+        value = json.loads(raw, parse_constant=_refuse_constant, parse_int=_whole, parse_float=_real)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
         raise InputError(errors.REQUEST_INVALID, f"{what} is not JSON") from None
+    if _holds_nul(value):
+        # No field of ours means a NUL, and PostgreSQL refuses one in text with an error of its own.
+        raise InputError(errors.REQUEST_INVALID, f"{what} holds a NUL character")
+    return value
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _nesting(data: bytes) -> int:

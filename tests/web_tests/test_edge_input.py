@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,14 +25,38 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_kit import SPEC_PATH
-from pakat_testkit import api_key, pdf_bytes
+from pakat_testkit import api_key, pakat_app, pdf_bytes
 from werkzeug.test import TestResponse
 
 from pakat import errors
 from web import errors as web_errors
 
 PERSON = "user-independent"
+UPLOAD_LIMIT = 20 * 1024 * 1024
 KNOWN_CODES = set(errors.KINDS) | {k.code for k in vars(web_errors).values() if isinstance(k, errors.ErrorKind)}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def app(request: pytest.FixtureRequest, dev_env: Any, redis_url: str,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The module's app on SQLite and on PostgreSQL: PostgreSQL refuses some text SQLite takes (a NUL)."""
+    home = tmp_path_factory.mktemp(f"edge-{request.param}")
+    if request.param == "sqlite":
+        with pakat_app(dev_env.deployment_path, home, UPLOAD_LIMIT, redis_url=redis_url,
+                       queue="edge-input") as application:
+            yield application
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"pakat_edge_{uuid.uuid4().hex[:12]}"
+    with server.admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with pakat_app(dev_env.deployment_path, home, UPLOAD_LIMIT, redis_url=redis_url,
+                       queue="edge-input", database_url=server.url(name)) as application:
+            yield application
+    finally:
+        with server.admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass
