@@ -22,7 +22,7 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 from pakat_testkit import api_key, pakat_app, pdf_bytes
-from session_kit import Platform, error_code
+from session_kit import Agent, Platform, error_code
 
 from envelopes import audit
 from hsm_config.deployment import load_deployment
@@ -211,3 +211,37 @@ def test_the_limits_are_read_from_the_deployment(dev_env: Any, tmp_path: Path) -
     finally:
         path.unlink()
     assert (throttling.validate.count, throttling.validate.seconds, throttling.lockout.failures) == (5, 60, 10)
+
+
+def test_each_api_key_and_each_session_has_its_own_window(dev_env: Any, tmp_path: Path, redis_url: str) -> None:
+    limits = {**LIMITS, "requests": {**LIMITS["requests"], "api_key": "8/60", "session": "4/60"}}
+    with limited_app(dev_env, tmp_path, "windows", limits, redis_url=redis_url, queue="throttle-w") as app:
+        address = next(_ADDRESSES)
+        platform = Platform(client_at(app, address), api_key(dev_env, "demo-co"))
+        doc = platform.upload("windows")  # 1 of the key's 8
+        sessions = [platform.session(doc["id"]) for _ in range(2)]  # 3
+        for _ in range(5):  # 8
+            assert platform.document(doc["id"])["id"] == doc["id"]
+        over = client_at(app, address).get(f"/api/v1/documents/{doc['id']}", headers=platform.headers)
+        assert_throttled(over, "RATE_LIMITED")
+        assert "api_key" in over.json["error"]["detail"]
+        # The agent is not the platform: each session counts apart, whatever the address.
+        first, second = (Agent(client_at(app, address), created) for created in sessions)
+        number, refused = first_refusal(iter(first.fetch, None), most=20)
+        assert number == 5
+        assert_throttled(refused, "RATE_LIMITED")
+        assert second.fetch().status_code == 200
+
+
+def test_wrong_view_tokens_on_the_signing_page_lock_out_too(dev_env: Any, tmp_path: Path, redis_url: str) -> None:
+    with limited_app(dev_env, tmp_path, "page", redis_url=redis_url, queue="throttle-p") as app:
+        platform = Platform(app.test_client(), api_key(dev_env, "demo-co"))
+        created = platform.session(platform.upload("page guesses")["id"])
+        client = client_at(app, next(_ADDRESSES))
+        guesses = (client.get(f"/sign/{created['id']}/state", headers={"X-Pakat-View-Token": f"guess{n}"})
+                   for n in range(1000))
+        number, refused = first_refusal(guesses)
+        assert number == 11
+        assert_throttled(refused, "CREDENTIALS_LOCKED")
+        (entry,) = lockouts(app)
+        assert entry.details["credential"] == "view_token"
