@@ -3,24 +3,26 @@
 Before any view, each request counts in the windows that apply to it
 (:class:`hsm_config.throttling.Throttling`, from the deployment's ``limits:``):
 
-* ``api_key``: a request with an API key, per key (its SHA-256, never the key);
-* ``anonymous``: any other request, per client address (:func:`web.security.client_address`);
+* ``api_key``: an API request with a valid API key, per key (its SHA-256, never the key);
+* ``anonymous``: any other request (a wrong key included), per client address
+  (:func:`web.security.client_address`);
 * ``validate``: an anonymous validation (API or page), per client address, on top: it costs CPU;
 * ``session``: an agent or signing-page call, per signing session, on top.
 
-Over a limit the answer is RATE_LIMITED (429) with ``Retry-After``: the seconds
-left in the window. Wrong credentials (an API key, an agent secret, a signing
-page's view token) are counted per client address where their check fails
-(:func:`note_refusal`, called by :mod:`web.errors` for those codes); the
-``lockout.failures``-th within ``lockout.seconds`` locks the address out of
-everything but ``/healthz`` for ``lockout.lock_seconds`` (CREDENTIALS_LOCKED,
-429) and writes one ``access.locked_out`` audit entry for the burst, never the
-guessed secret.
+Windows are fixed, each opened by its subject's first request (not aligned to
+the clock, so not everyone's window turns at once). Over a limit the answer is
+RATE_LIMITED (429) with ``Retry-After``: the seconds left in the window.
+Wrong credentials (an API key, an agent secret, a signing page's view token)
+are counted per client address where their check fails (:func:`note_refusal`,
+called by :mod:`web.errors` for those codes). The ``lockout.failures``-th
+within ``lockout.seconds`` locks the address out of everything but
+``/healthz`` for ``lockout.lock_seconds`` (CREDENTIALS_LOCKED, 429) and writes
+one ``access.locked_out`` audit entry for the burst, never the guessed secret.
 
 Why our own fixed-window counter rather than flask-limiter: the lockout needs
 to count *failed* checks, lock and audit exactly once per burst, which
 flask-limiter does not model, and one small counter serves both. Counters live
-in Redis when REDIS_URL is set (INCR on a key per window, so every process and
+in Redis when REDIS_URL is set (SET NX EX, then INCR, so every process and
 host shares them) and in this process's memory otherwise (one process: the
 development setup). When Redis does not answer, requests are let through and a
 warning is logged: a throttle must not take the service down with it.
@@ -79,28 +81,24 @@ class Counters(Protocol):
         """Seconds left on the lock of ``key``; 0 when not locked."""
 
 
-def _window(seconds: int) -> tuple[int, int]:
-    now = time.time()
-    return int(now // seconds), max(1, int(seconds - now % seconds + 0.999))
-
-
 class MemoryCounters:
     """This process's own counters: for one process (development); several processes each count apart."""
 
     def __init__(self) -> None:
-        self._counts: dict[str, tuple[int, int]] = {}  # key → (window index, count)
+        self._counts: dict[str, tuple[float, int]] = {}  # key → (monotonic end of its window, count)
         self._locks: dict[str, float] = {}  # key → monotonic end
         self._lock = threading.Lock()
 
     def hit(self, key: str, seconds: int) -> tuple[int, int]:
-        index, left = _window(seconds)
+        now = time.monotonic()
         with self._lock:
-            if len(self._counts) > 100_000:  # old windows of addresses gone quiet
-                self._counts = {k: v for k, v in self._counts.items() if v[0] == index}
-            seen, count = self._counts.get(key, (index, 0))
-            count = count + 1 if seen == index else 1
-            self._counts[key] = (index, count)
-        return count, left
+            if len(self._counts) > 100_000:  # windows of addresses gone quiet
+                self._counts = {k: v for k, v in self._counts.items() if v[0] > now}
+            end, count = self._counts.get(key, (0.0, 0))
+            if end <= now:  # the first request opens a window of its own
+                end, count = now + seconds, 0
+            self._counts[key] = (end, count + 1)
+        return count + 1, max(1, int(end - now + 0.999))
 
     def lock(self, key: str, seconds: int) -> bool:
         now = time.monotonic()
@@ -126,17 +124,18 @@ class RedisCounters:
         self._warned = 0.0
 
     def hit(self, key: str, seconds: int) -> tuple[int, int]:
-        index, left = _window(seconds)
-        name = f"{REDIS_PREFIX}{key}:{seconds}:{index}"
+        name = f"{REDIS_PREFIX}{key}:{seconds}"
         try:
+            # The first request opens the window (SET NX with its expiry); the others count in it.
             pipe = self.redis.pipeline()
+            pipe.set(name, 0, ex=seconds, nx=True)
             pipe.incr(name)
-            pipe.expire(name, left + 1)
-            count, _ = pipe.execute()
+            pipe.ttl(name)
+            _, count, left = pipe.execute()
         except RedisError as exc:
             self._unreachable(exc)
-            return 0, left
-        return int(count), left
+            return 0, seconds
+        return int(count), max(1, int(left))
 
     def lock(self, key: str, seconds: int) -> bool:
         try:
@@ -185,8 +184,10 @@ class Throttle:
 
     def _windows(self, address: str) -> list[tuple[str, str, Rate]]:
         config = self.config
-        if _bearer() and request.path.startswith("/api/") and self._key_counts():
+        if _bearer() and request.path.startswith("/api/") and _known_key():
             return [("api_key", caller_api_key_sha256(), config.api_key)]
+        # A made-up key buys no window of its own: it counts as anonymous here, and where a key is
+        # required its failed check counts towards the lockout as well.
         windows = [("anonymous", address, config.anonymous)]
         if request.endpoint in VALIDATION_ENDPOINTS:
             windows.append(("validate", address, config.validate))
@@ -194,21 +195,6 @@ class Throttle:
         if isinstance(session_id, str) and request.path.startswith(SESSION_PREFIXES):
             windows.append(("session", session_id, config.session))
         return windows
-
-    @staticmethod
-    def _key_counts() -> bool:
-        """Whether the request counts under its API key: always, except a validation with an unknown key.
-
-        Validation needs no key, so a made-up one must not buy a window of its own; elsewhere a wrong
-        key fails its check and counts towards the lockout instead.
-        """
-        if request.endpoint not in VALIDATION_ENDPOINTS:
-            return True
-        try:
-            organisation_of_caller()
-        except PakatError:
-            return False
-        return True
 
     def note_refusal(self, error: PakatError) -> None:
         """Count a failed credential check; the burst's last allowed failure locks the address and is audited."""
@@ -232,6 +218,15 @@ class Throttle:
             )
         except Exception:  # the lock holds either way; a failed entry is logged, not answered as a 500
             log.exception("could not write the lockout to the audit log")
+
+
+def _known_key() -> bool:
+    """Whether the request's API key passes the check the views make (web.auth), without counting a failure."""
+    try:
+        organisation_of_caller()
+    except PakatError:
+        return False
+    return True
 
 
 def _bearer() -> bool:
