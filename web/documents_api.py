@@ -86,6 +86,7 @@ def create_session(doc_id: str) -> tuple[Response, int]:
     """Open a signing session; the answer carries the one-time agent secret, the pairing QR code and
     the signing page's URL (its view token in the fragment: see :mod:`web.sign_page`)."""
     organisation = organisation_of_caller()
+    public_base()  # PUBLIC_URL_NOT_SET now, before a session is written that no link could name
     asked = session_request(json_body())
     created = app_services().sessions().create(organisation, doc_id, asked.level, asked.expected,
                                               asked.expires_in, appearance=asked.appearance,

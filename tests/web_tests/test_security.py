@@ -27,7 +27,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pakat_testkit import api_key, pakat_app, pakat_command, process_env
 from session_kit import Agent, Platform, error_code
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from envelopes.database import signing_sessions, utcnow
 from pakat import errors
@@ -116,13 +116,17 @@ def test_links_come_from_the_public_url_whatever_the_host(public_app: Flask, dev
     assert b"evil.example" not in home.data and PUBLIC.encode() in home.data
 
 
-def test_without_a_public_url_no_link_is_built_from_a_foreign_host(client: FlaskClient,
+def test_without_a_public_url_no_link_is_built_from_a_foreign_host(app: Flask, client: FlaskClient,
                                                                     platform: Platform) -> None:
     doc = platform.upload("no public url")
     reply = client.post(f"/api/v1/documents/{doc['id']}/signing-sessions",
                         headers={**platform.headers, "Host": "evil.example"}, json={})
     assert reply.status_code == 500 and error_code(reply) == "PUBLIC_URL_NOT_SET"
     assert b"evil" not in reply.data
+    # Refused before anything was written: the document has no session.
+    with app.extensions["pakat"].database.begin() as conn:
+        rows = conn.execute(select(signing_sessions.c.id).where(signing_sessions.c.document_id == doc["id"])).all()
+    assert rows == []
     assert b"evil.example" not in client.get("/", headers={"Host": "evil.example"}).data
     # On loopback (development) the links keep working.
     local = client.post(f"/api/v1/documents/{doc['id']}/signing-sessions", headers=platform.headers, json={})
