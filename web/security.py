@@ -53,7 +53,10 @@ def public_base() -> str:
     configured = app_services().settings.public_url
     if configured:
         return configured
-    host = urlsplit(f"//{request.host}").hostname or ""
+    try:
+        host = urlsplit(f"//{request.host}").hostname or ""
+    except ValueError:  # a Host header that is not even a host ("[::1", "a]b")
+        host = ""
     if not is_loopback(host):
         raise AccessError(errors.PUBLIC_URL_NOT_SET)
     return request.host_url.rstrip("/")

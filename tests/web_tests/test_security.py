@@ -207,3 +207,11 @@ def test_an_unknown_session_and_a_wrong_secret_answer_alike(client: FlaskClient,
     unknown_cost = cost(f"/agent/v1/sessions/{unknown_id}", right)
     wrong_cost = cost(f"/agent/v1/sessions/{created['id']}", wrong)
     assert 0.5 < unknown_cost / wrong_cost < 2, (unknown_cost, wrong_cost)
+
+
+def test_a_host_header_that_is_no_host_is_refused_not_broken(client: FlaskClient, platform: Platform) -> None:
+    doc = platform.upload("odd host")
+    for host in ("[::1", "a]b:c", "localhost:99999999999", "\u202elocalhost"):
+        reply = client.post(f"/api/v1/documents/{doc['id']}/signing-sessions",
+                            headers={**platform.headers, "Host": host}, json={})
+        assert reply.status_code in (400, 500) and error_code(reply) in ("BAD_REQUEST", "PUBLIC_URL_NOT_SET"), host
