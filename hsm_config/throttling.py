@@ -4,7 +4,8 @@
 
     limits:
       requests:                 # "count/seconds": at most count requests in each window of seconds
-        anonymous: 300/60       # every request without an API key, per client address
+        anonymous: 600/60       # every request without a valid API key, per client address (an office
+                                # behind one NAT: each open signing page polls 20 times a minute)
         validate: 5/60          # anonymous validations (API and page), per client address: they cost CPU
         api_key: 1200/60        # every request with an API key, per key
         session: 120/60         # agent and signing-page calls, per signing session
@@ -55,7 +56,7 @@ class Lockout:
 class Throttling:
     """The deployment's request limits, lockout and trusted proxies."""
 
-    anonymous: Rate = Rate(300, 60)
+    anonymous: Rate = Rate(600, 60)
     validate: Rate = Rate(5, 60)
     api_key: Rate = Rate(1200, 60)
     session: Rate = Rate(120, 60)
