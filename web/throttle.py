@@ -55,6 +55,7 @@ EXEMPT_BLUEPRINTS = frozenset({"health"})
 VALIDATION_ENDPOINTS = frozenset({"api.validate", "validate_pages.validate"})
 SESSION_PREFIXES = ("/agent/", "/sign/")
 REDIS_PREFIX = "pakat:throttle:"
+REDIS_RETRY_SECONDS = 5
 #: The error codes that mean "a wrong credential", and the credential's name in the audit entry.
 CREDENTIAL_REFUSALS = {errors.API_KEY_INVALID.code: "api_key", errors.AGENT_SECRET_INVALID.code: "agent_secret"}
 
@@ -122,9 +123,12 @@ class RedisCounters:
         # Short timeouts: a throttle that waits on a stalled Redis would stall every request.
         self.redis = Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
         self._warned = 0.0
+        self._down_until = 0.0  # after a failure Redis is not asked for a while: no request waits on it
 
     def hit(self, key: str, seconds: int) -> tuple[int, int]:
         name = f"{REDIS_PREFIX}{key}:{seconds}"
+        if self._down():
+            return 0, seconds
         try:
             # The first request opens the window (SET NX with its expiry); the others count in it.
             pipe = self.redis.pipeline()
@@ -138,6 +142,8 @@ class RedisCounters:
         return int(count), max(1, int(left))
 
     def lock(self, key: str, seconds: int) -> bool:
+        if self._down():
+            return False
         try:
             return bool(self.redis.set(f"{REDIS_PREFIX}lock:{key}", b"1", ex=seconds, nx=True))
         except RedisError as exc:
@@ -145,6 +151,8 @@ class RedisCounters:
             return False
 
     def locked_for(self, key: str) -> int:
+        if self._down():
+            return 0
         try:
             left = int(self.redis.ttl(f"{REDIS_PREFIX}lock:{key}"))
         except RedisError as exc:
@@ -152,7 +160,11 @@ class RedisCounters:
             return 0
         return max(0, left)
 
+    def _down(self) -> bool:
+        return time.monotonic() < self._down_until
+
     def _unreachable(self, exc: RedisError) -> None:
+        self._down_until = time.monotonic() + REDIS_RETRY_SECONDS
         if time.monotonic() - self._warned > 60:  # once a minute, not once a request
             self._warned = time.monotonic()
             log.warning("rate limits not enforced: Redis does not answer (%s)", type(exc).__name__)

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
-from pakat_testkit import api_key, pakat_app, pdf_bytes
+from pakat_testkit import api_key, free_port, pakat_app, pdf_bytes
 from session_kit import Agent, Platform, error_code
 
 from envelopes import audit
@@ -252,3 +252,14 @@ def test_wrong_view_tokens_on_the_signing_page_lock_out_too(dev_env: Any, tmp_pa
         assert_throttled(refused, "CREDENTIALS_LOCKED")
         (entry,) = lockouts(app)
         assert entry.details["credential"] == "view_token"
+
+
+def test_without_redis_requests_pass_and_a_warning_is_logged(dev_env: Any, tmp_path: Path,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    limits = {**LIMITS, "requests": {**LIMITS["requests"], "anonymous": "2/600"}}
+    with limited_app(dev_env, tmp_path, "no-redis", limits, redis_url=f"redis://127.0.0.1:{free_port()}/0") as app:
+        client = client_at(app, next(_ADDRESSES))
+        # A throttle that cannot count lets requests through rather than taking the service down.
+        for _ in range(10):
+            assert client.get("/api/v1/openapi.json").status_code == 200
+    assert [r for r in caplog.records if "rate limits not enforced" in r.getMessage()]
