@@ -56,6 +56,7 @@ VALIDATION_ENDPOINTS = frozenset({"api.validate", "validate_pages.validate"})
 SESSION_PREFIXES = ("/agent/", "/sign/")
 REDIS_PREFIX = "pakat:throttle:"
 REDIS_RETRY_SECONDS = 5
+MAX_MEMORY_WINDOWS = 100_000
 #: The error codes that mean "a wrong credential", and the credential's name in the audit entry.
 CREDENTIAL_REFUSALS = {errors.API_KEY_INVALID.code: "api_key", errors.AGENT_SECRET_INVALID.code: "agent_secret"}
 
@@ -93,8 +94,10 @@ class MemoryCounters:
     def hit(self, key: str, seconds: int) -> tuple[int, int]:
         now = time.monotonic()
         with self._lock:
-            if len(self._counts) > 100_000:  # windows of addresses gone quiet
+            if len(self._counts) > MAX_MEMORY_WINDOWS:  # windows of addresses gone quiet
                 self._counts = {k: v for k, v in self._counts.items() if v[0] > now}
+                if len(self._counts) > MAX_MEMORY_WINDOWS:  # a flood of made-up ids: bounded memory first
+                    self._counts.clear()
             end, count = self._counts.get(key, (0.0, 0))
             if end <= now:  # the first request opens a window of its own
                 end, count = now + seconds, 0
@@ -186,7 +189,7 @@ class Throttle:
         if request.blueprint in EXEMPT_BLUEPRINTS:
             return
         address = client_address()
-        locked = self.counters.locked_for(f"lock:{address}")
+        locked = self.counters.locked_for(address)
         if locked:
             raise Throttled(errors.CREDENTIALS_LOCKED, locked)
         for bucket, subject, rate in self._windows(address):
@@ -218,7 +221,7 @@ class Throttle:
         address = client_address()
         lockout = self.config.lockout
         failures, _ = self.counters.hit(f"failures:{address}", lockout.seconds)
-        if failures < lockout.failures or not self.counters.lock(f"lock:{address}", lockout.lock_seconds):
+        if failures < lockout.failures or not self.counters.lock(address, lockout.lock_seconds):
             return
         log.warning("locked out %s for %d s after %d wrong credentials (%s)", address, lockout.lock_seconds,
                     failures, credential)
