@@ -291,6 +291,8 @@ start() {
     if ! running_pid web "pakat serve" >/dev/null && port_busy "$WEB_PORT"; then
         die "port $WEB_PORT is taken by another program; try PAKAT_PORT=8001 ./dev.sh start"
     fi
+    # The dev PKI's demo-expired seal is expired on purpose: /readyz shows it without failing on it.
+    export PAKAT_READY_OPTIONAL="${PAKAT_READY_OPTIONAL-demo-expired}"
     start_service web "pakat serve" "$VENV/bin/pakat" serve --host "$HOST" --port "$WEB_PORT"
     start_service worker "pakat worker" env REDIS_URL="$REDIS_URL" "$VENV/bin/pakat" worker
     wait_for_url web "http://$HOST:$WEB_PORT/healthz" "pakat serve"

@@ -18,6 +18,7 @@ from web import (
     errors,
     health,
     inputs,
+    observability,
     pages,
     security,
     sessions_api,
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = services
 
+    observability.register(app)
     uploads.register(app)
     errors.register(app)
     inputs.register(app)

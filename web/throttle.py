@@ -50,8 +50,9 @@ from web.security import client_address
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "pakat.throttle"
-#: Liveness must answer whoever asks, however often: load balancers poll it.
-EXEMPT_BLUEPRINTS = frozenset({"health"})
+#: Liveness, readiness and metrics answer whoever may ask, however often: load balancers and Prometheus poll
+#: them (readiness and metrics are kept to operators by PAKAT_OPS_ALLOW or PAKAT_OPS_TOKEN).
+EXEMPT_BLUEPRINTS = frozenset({"health", "observability"})
 VALIDATION_ENDPOINTS = frozenset({"api.validate", "validate_pages.validate"})
 SESSION_PREFIXES = ("/agent/", "/sign/")
 REDIS_PREFIX = "pakat:throttle:"

@@ -259,23 +259,6 @@ def test_the_three_reported_inputs_get_400_with_a_code(client: FlaskClient, worl
 # -- the class, at every route ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "method"), ROUTES, ids=[f"{m.upper()} {p}" for p, m in ROUTES])
-def test_edge_bodies_headers_queries_and_ids(client: FlaskClient, world: World, path: str, method: str) -> None:
-    call: Callable[..., TestResponse] = getattr(client, method)
-    url = world.url(path)
-    for what, raw in RAW.items():
-        headers = {**world.headers(path), **raw.get("headers", {})}
-        reply = call(url, headers=headers, data=raw["data"], content_type=raw["content_type"])
-        check_answer(reply, f"{method.upper()} {path} with {what}")
-    for query in QUERIES:
-        reply = call(f"{url}?{query}", headers=world.headers(path))
-        check_answer(reply, f"{method.upper()} {path}?{query[:60]}")
-    for name in re.findall(r"\{([^}]+)\}", path):
-        for hostile in HOSTILE_IDS:
-            reply = call(world.url(path, **{name: hostile}), headers=world.headers(path))
-            check_answer(reply, f"{method.upper()} {path} with {name}={hostile[:40]}")
-
-
 JSON_ROUTES = [
     "/api/v1/documents/{doc_id}/seal", "/api/v1/documents/{doc_id}/signing-sessions", "/api/v1/signing-sessions",
     "/api/v1/tenders", "/api/v1/tenders/{tender_id}/open", "/api/v1/tenders/{tender_id}/envelopes",
@@ -324,3 +307,21 @@ def test_every_form_field_with_every_wrong_value(client: FlaskClient, world: Wor
             reply = call(world.url(path), headers=world.headers(path),
                          data={file_field: (io.BytesIO(document), "x.pdf"), name: value})
             check_answer(reply, f"{method.upper()} {path} with {name}={value!r:.40}")
+
+
+# Last: the sweep ends with the DELETE routes (a session cancelled, a document deleted).
+@pytest.mark.parametrize(("path", "method"), ROUTES, ids=[f"{m.upper()} {p}" for p, m in ROUTES])
+def test_edge_bodies_headers_queries_and_ids(client: FlaskClient, world: World, path: str, method: str) -> None:
+    call: Callable[..., TestResponse] = getattr(client, method)
+    url = world.url(path)
+    for what, raw in RAW.items():
+        headers = {**world.headers(path), **raw.get("headers", {})}
+        reply = call(url, headers=headers, data=raw["data"], content_type=raw["content_type"])
+        check_answer(reply, f"{method.upper()} {path} with {what}")
+    for query in QUERIES:
+        reply = call(f"{url}?{query}", headers=world.headers(path))
+        check_answer(reply, f"{method.upper()} {path}?{query[:60]}")
+    for name in re.findall(r"\{([^}]+)\}", path):
+        for hostile in HOSTILE_IDS:
+            reply = call(world.url(path, **{name: hostile}), headers=world.headers(path))
+            check_answer(reply, f"{method.upper()} {path} with {name}={hostile[:40]}")
