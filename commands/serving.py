@@ -87,6 +87,7 @@ def serve(host: str, port: int, workers: int, threads: int, config: Path | None)
         # The environment is how the settings reach gunicorn's worker processes.
         os.environ["PAKAT_CONFIG"] = str(config.resolve())
     settings = Settings.from_env()
+    settings.require_public_url(host)  # beyond loopback, links never come from a client's Host header
     deployment = load_deployment(settings.config)  # a broken configuration stops here, not in every worker
     settings.ensure_tmp()
     configure_logging(settings)

@@ -625,7 +625,14 @@ def _write_deployment(env: DevEnvironment) -> None:
             "classification": _DEV_CLASSIFICATION,
         },
         "timestamping": {"url": env.tsa_url},
-        "limits": {"max_pdf_bytes": DEFAULT_MAX_PDF_BYTES},
+        "limits": {
+            "max_pdf_bytes": DEFAULT_MAX_PDF_BYTES,
+            # One developer, and the whole test suite, call from 127.0.0.1 thousands of times a minute:
+            # the production defaults (hsm_config.throttling) would throttle them. Tests of the limits
+            # themselves write their own.
+            "requests": {name: "100000/60" for name in ("anonymous", "validate", "api_key", "session")},
+            "lockout": {"failures": 1000, "seconds": 60, "lock_seconds": 60},
+        },
         "organisations": {
             org.id: {
                 "name_en": org.name_en,

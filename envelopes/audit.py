@@ -46,6 +46,9 @@ seal_key.generated    ``pakat seal-key generate``, the admin API    ``seal:<org>
                       (envelopes.seal_keys)                         algorithm, token, key id
 seal_key.installed    ``pakat seal-key install``, the admin API     ``seal:<org>/<key label>``; subject,
                                                                     serial, not_after, sha256
+access.locked_out     wrong API keys, agent secrets or view tokens  ``client:<address>``; the credential
+                      locked a client address out (web.throttle);   kind, failures, window and lock
+                      one entry per burst, never the secret         seconds
 ====================  ==========================================  =====================================
 
 ``pakat seal`` and ``pakat validate`` on the command line append nothing: they work
@@ -55,7 +58,8 @@ the file already, so an entry they chose to write would prove nothing.
 Actors name who acted, never with a secret: ``api-key:<first 12 hex of the
 key's SHA-256>`` (:func:`api_key_actor`), ``organisation:<id>``,
 ``signer:<national id>``, ``system:<process>`` (serve, worker, db-upgrade),
-``operator:<user>@<host>`` (an operator's key commands) and
+``operator:<user>@<host>`` (an operator's key commands),
+``client:<address>`` (a client known by its address alone) and
 ``anonymous`` (the public validation page and API).
 
 Concurrency: :meth:`AuditLog.append` first UPDATEs the one-row ``audit_head``
@@ -121,6 +125,7 @@ API_KEY_ROTATED = "api_key.rotated"
 API_KEY_REVOKED = "api_key.revoked"
 SEAL_KEY_GENERATED = "seal_key.generated"
 SEAL_KEY_INSTALLED = "seal_key.installed"
+ACCESS_LOCKED_OUT = "access.locked_out"
 
 ANONYMOUS = "anonymous"
 CONFIG_SUBJECT = "deployment"
@@ -257,6 +262,9 @@ def operator_actor() -> str:
     except (KeyError, OSError):
         user = f"uid{os.getuid()}"
     return f"operator:{user}@{socket.gethostname()}"[:MAX_ACTOR]
+def client_actor(address: str) -> str:
+    """``client:<address>``: a caller known by its network address alone (a lockout's subject and actor)."""
+    return f"client:{address or 'unknown'}"[:MAX_ACTOR]
 
 
 def system_actor(process: str) -> str:

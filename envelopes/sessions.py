@@ -406,9 +406,16 @@ class SigningSessions:
 
     # -- the agent's side -----------------------------------------------------------
     def for_agent(self, session_id: str, secret: str) -> tuple[SessionView, DocumentView]:
-        """The session and its document, for a caller holding the session's secret."""
+        """The session and its document, for a caller holding the session's secret, while the session is open.
+
+        Once it has ended (signed, completed, failed, cancelled, expired) the secret
+        reads no document any more: the agent has nothing left to show or sign, and
+        a secret copied later (a QR code photographed, a link forwarded) must not
+        leak a bid envelope. SESSION_EXPIRED, SESSION_CANCELLED or SESSION_FINISHED.
+        """
         with self.database.begin() as conn:
             row = _authenticated(conn, session_id, secret)
+            _require_open(row)
             doc = load_document(conn, None, row.document_id)
         return _view(row), doc
 
@@ -767,10 +774,28 @@ def _with_documents(conn: Connection, rows: list[Row[Any]]) -> tuple[SessionDocu
 
 
 def _authenticated(conn: Connection, session_id: str, secret: str) -> Row[Any]:
-    row = _session_row(conn, session_id)
-    if not secret or not hmac.compare_digest(_hash_secret(secret), row.secret_sha256):
+    """The session's row for the holder of its secret; an unknown session is refused as a wrong secret is.
+
+    Same code, same status, no detail, and the same hash comparison, so a
+    stranger cannot even learn whether a session id exists.
+    """
+    row = conn.execute(select(signing_sessions).where(signing_sessions.c.id == session_id)).first()
+    stored = row.secret_sha256 if row is not None else _UNKNOWN_SESSION_HASH
+    if not hmac.compare_digest(_hash_secret(secret), stored) or row is None or not secret:
         raise PakatError(errors.AGENT_SECRET_INVALID)
     return row
+
+
+def _require_open(row: Row[Any]) -> None:
+    """Refuse, with the state's own error, a session that can no longer be signed."""
+    state = _state(row)
+    if state in OPEN_STATES:
+        return
+    if state == EXPIRED:
+        raise PakatError(errors.SESSION_EXPIRED, f"expired at {iso_utc(row.expires_at)}")
+    if state == CANCELLED:
+        raise PakatError(errors.SESSION_CANCELLED)
+    raise PakatError(errors.SESSION_FINISHED, state)
 
 
 def _state(row: Row[Any]) -> str:

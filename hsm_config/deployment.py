@@ -37,6 +37,8 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
       max_certificates_per_signature: 100
       max_timestamps_per_signature: 10
       max_compared_pages: 200
+      requests: {validate: 5/60}     # rate limits and lockout: see hsm_config.throttling
+    trusted_proxies: [10.0.0.5]      # who may set X-Forwarded-For (hsm_config.throttling); default nobody
     storage:                         # optional: every organisation's default (absent: no limit, kept forever)
       max_bytes: 53687091200         # stored bytes: every revision of its documents, batch inputs and outputs
       max_documents: 100000          # documents, and batch items (each input file is one)
@@ -94,6 +96,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from hsm_config.throttling import DEFAULT_THROTTLING, Throttling, parse_throttling
 from pakat import errors
 from pakat.errors import AccessError
 from pakat.urls import url_parts, url_under
@@ -264,6 +267,7 @@ class Deployment:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     # Certificate assurance levels (the classification rules' ``assurance_level``), lowest first.
     assurance_levels: tuple[str, ...] = ()
+    throttling: Throttling = DEFAULT_THROTTLING  # rate limits, lockout, trusted proxies
     # ``storage``, and each organisation's own ``storage`` merged over it key by key.
     storage_default: StoragePolicy = field(default_factory=StoragePolicy)
     storage_policies: Mapping[str, StoragePolicy] = field(default_factory=dict)
@@ -533,6 +537,7 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
         platforms=platforms,
         webhooks=_webhook_settings(raw.get("webhooks"), source),
         assurance_levels=assurance_levels,
+        throttling=parse_throttling(limits, raw.get("trusted_proxies"), source),
         storage_default=storage_default,
         storage_policies={str(k): v for k, v in storage_policies.items()},
     )

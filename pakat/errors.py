@@ -159,6 +159,26 @@ PIN_NOT_CONFIGURED = _kind(
     "رمز (PIN) کلید مهر سازمان تنظیم نشده است.",
     "The seal key's PIN is not configured.",
 )
+PUBLIC_URL_NOT_SET = _kind(
+    "PUBLIC_URL_NOT_SET", 500, 4,
+    "نشانی عمومی سرویس (PAKAT_PUBLIC_URL) تنظیم نشده است؛ پیوندهای امضا از نشانی درخواست ساخته نمی‌شوند.",
+    "The service's public URL (PAKAT_PUBLIC_URL) is not set; signing links are never built from the request's"
+    " Host header.",
+)
+
+# -- throttling (too many requests, too many wrong credentials) --------------------
+RATE_LIMITED = _kind(
+    "RATE_LIMITED", 429, 7,
+    "درخواست‌های شما بیش از حد مجاز است؛ پس از زمانی که سرآیند Retry-After می‌گوید دوباره بکوشید.",
+    "Too many requests; try again after the time the Retry-After header gives.",
+)
+CREDENTIALS_LOCKED = _kind(
+    "CREDENTIALS_LOCKED", 429, 4,
+    "پس از چند کلید یا رمز نادرست پیاپی، این نشانی برای مدتی قفل شده است؛ پس از زمانی که سرآیند Retry-After"
+    " می‌گوید دوباره بکوشید.",
+    "Too many wrong keys or secrets in a row: this address is locked out for a while; try again after the"
+    " time the Retry-After header gives.",
+)
 OPERATIONS_FORBIDDEN = _kind(
     "OPERATIONS_FORBIDDEN", 403, 4,
     "سنجه‌ها و وضعیت آمادگی فقط از نشانی‌های مجاز (PAKAT_OPS_ALLOW) یا با توکن عملیات (PAKAT_OPS_TOKEN)"

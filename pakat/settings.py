@@ -13,7 +13,9 @@ PAKAT_QUEUE    RQ queue name                               ``pakat``
 PAKAT_TMP      uploads and outputs in flight               ``$PAKAT_HOME/tmp``
 PAKAT_DATABASE_URL  SQLAlchemy URL of the database          ``sqlite:///$PAKAT_HOME/pakat.db``
 PAKAT_DOCUMENTS     stored documents, by SHA-256            ``$PAKAT_HOME/documents``
-PAKAT_PUBLIC_URL    base of the URLs given to agents        the request's own host
+PAKAT_PUBLIC_URL    base of the URLs given to agents and    none: ``pakat serve`` then listens
+                    bidders (http or https, no query);      on loopback only, and links take
+                    required to listen beyond loopback      the loopback host asked for
 PAKAT_BATCH_LEASE_SECONDS  how long a worker holds batch items  ``120``
                     before another may take them over
 PAKAT_BATCH_SWEEP_SECONDS  how often a worker looks for batches ``30``
@@ -48,6 +50,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pakat import errors
 from pakat.errors import AccessError
@@ -118,7 +121,7 @@ class Settings:
             queue=get("PAKAT_QUEUE") or DEFAULT_QUEUE,
             database_url=get("PAKAT_DATABASE_URL") or "",
             documents=Path(documents).resolve() if (documents := get("PAKAT_DOCUMENTS")) else None,
-            public_url=(get("PAKAT_PUBLIC_URL") or "").rstrip("/") or None,
+            public_url=_public_url(get("PAKAT_PUBLIC_URL")),
             batch_lease_seconds=_whole("PAKAT_BATCH_LEASE_SECONDS", get("PAKAT_BATCH_LEASE_SECONDS"), 120, 86400),
             batch_sweep_seconds=_whole("PAKAT_BATCH_SWEEP_SECONDS", get("PAKAT_BATCH_SWEEP_SECONDS"), 30, 86400),
             batch_threads=_whole("PAKAT_BATCH_THREADS", get("PAKAT_BATCH_THREADS"), 4, 64),
@@ -138,6 +141,17 @@ class Settings:
             return self
         return dataclasses.replace(self, config=Path(config).resolve())
 
+    def require_public_url(self, listen_host: str) -> None:
+        """Refuse to listen beyond loopback without PAKAT_PUBLIC_URL (CONFIG_INVALID).
+
+        That is what production means here: reachable from other machines. Links for
+        agents and bidders must then come from the configured URL, never from a
+        Host header a client wrote; on loopback (development) the host asked for is ours.
+        """
+        if self.public_url is None and not is_loopback(listen_host):
+            raise AccessError(errors.PUBLIC_URL_NOT_SET,
+                              f"listening on {listen_host} needs PAKAT_PUBLIC_URL (e.g. https://pakat.example.ir)")
+
     def ensure_tmp(self) -> Path:
         """Create the temp folder if needed; owner-only, since it holds documents in flight."""
         self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -151,6 +165,37 @@ def _whole(name: str, raw: str | None, default: int, highest: int) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= highest:
         raise AccessError(errors.CONFIG_INVALID, f"{name} must be a whole number from 1 to {highest}")
     return int(raw)
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address (no port, IPv6 with or without brackets) is this machine's loopback."""
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _public_url(raw: str | None) -> str | None:
+    """PAKAT_PUBLIC_URL without its trailing slash: http(s), a host, no query, fragment or credentials."""
+    if raw is None:
+        return None
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError:
+        raise AccessError(errors.CONFIG_INVALID, "PAKAT_PUBLIC_URL is not a URL") from None
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
+            or parts.username is not None or parts.password is not None):
+        raise AccessError(errors.CONFIG_INVALID,
+                          "PAKAT_PUBLIC_URL must be an http or https URL with a host and no query, e.g. "
+                          "https://pakat.example.ir")
+    return raw.rstrip("/")
 
 
 def _log_format(raw: str | None) -> str:

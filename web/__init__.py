@@ -18,11 +18,14 @@ from web import (
     documents_api,
     errors,
     health,
+    inputs,
     observability,
     pages,
+    security,
     sessions_api,
     sign_page,
     tenders_api,
+    throttle,
     uploads,
     validate_page,
 )
@@ -62,6 +65,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     observability.register(app)
     uploads.register(app)
     errors.register(app)
+    inputs.register(app)
+    security.register(app)
+    throttle.register(app, services)
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,
                       agent.bp, pages.bp, validate_page.bp, sign_page.bp, admin_api.bp):
         app.register_blueprint(blueprint)

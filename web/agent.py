@@ -21,7 +21,7 @@ from envelopes.previews import first_page_png
 from envelopes.sessions import ACCEPTED_DIGESTS, SessionDocument
 from pakat import errors
 from pakat.errors import InputError, PakatError
-from web.documents_api import json_body
+from web.inputs import json_body
 from web.state import app_services
 
 bp = Blueprint("agent", __name__, url_prefix="/agent/v1")
@@ -36,20 +36,26 @@ def session(session_id: str) -> Response:
 
     ``documents`` lists every document of the session (an envelope's A, B, C; this one alone for a session
     of one document), each under its own session id, which the agent walks with the same secret.
+    A document's facts are told only while its session is open; once every one has ended (signed,
+    cancelled, expired) the answer is the states alone: the agent needs no more to tell its user how it
+    ended, and a secret copied afterwards learns nothing of the documents.
     """
     state = app_services()
     members = state.sessions().group_for_agent(session_id, _secret())
     (asked,) = (m for m in members if m.session.id == session_id)  # one read answers both
     view, doc = asked.session, asked.document
-    org = state.deployment.organisation(view.organisation)
-    platform = state.deployment.platforms.get(doc.api_key_sha256 or "")
     body: dict[str, Any] = {
         "session": view.id,
         "state": view.state,
         "expires_at": view.as_dict()["expires_at"],
         "level": view.level,
-        "document": {"name": doc.name, "sha256": doc.head.sha256, "size": doc.head.size, "pages": doc.pages,
-                     "revision": doc.head.number},
+        "documents": [_member_json(member) for member in members],
+    }
+    if not any(member.session.is_open for member in members):
+        return _no_store(jsonify(body))
+    org = state.deployment.organisation(view.organisation)
+    platform = state.deployment.platforms.get(doc.api_key_sha256 or "")
+    body.update({
         "requested_by": {
             "organisation": org.id,
             "name_fa": org.name_fa,
@@ -59,18 +65,21 @@ def session(session_id: str) -> Response:
         },
         "expected_signer": view.as_dict()["expected_signer"],
         "digest_algorithms": list(ACCEPTED_DIGESTS),
-        "preview_url": f"/agent/v1/sessions/{view.id}/preview.png",
-        "document_url": f"/agent/v1/sessions/{view.id}/document.pdf",
-        "documents": [_member_json(member) for member in members],
-    }
+    })
+    if view.is_open:
+        body.update(_document_facts(asked))
     return _no_store(jsonify(body))
 
 
 def _member_json(member: SessionDocument) -> dict[str, Any]:
+    body = {"session": member.session.id, "state": member.session.state}
+    return {**body, **_document_facts(member)} if member.session.is_open else body
+
+
+def _document_facts(member: SessionDocument) -> dict[str, Any]:
+    """The document of an open session, and where the agent fetches it."""
     session, doc = member.session, member.document
     return {
-        "session": session.id,
-        "state": session.state,
         "document": {"name": doc.name, "sha256": doc.head.sha256, "size": doc.head.size, "pages": doc.pages,
                      "revision": doc.head.number},
         "preview_url": f"/agent/v1/sessions/{session.id}/preview.png",
@@ -80,7 +89,7 @@ def _member_json(member: SessionDocument) -> dict[str, Any]:
 
 @bp.get("/sessions/<session_id>/preview.png")
 def preview(session_id: str) -> Response:
-    """The first page of the document being signed."""
+    """The first page of the document being signed; only while the session is open."""
     state = app_services()
     _, doc = state.sessions().for_agent(session_id, _secret())
     png = first_page_png(state.store.path(doc.head.sha256), doc.head.sha256, state.settings.home / "previews")
@@ -92,7 +101,7 @@ def document(session_id: str) -> Response:
     """The document's head revision as stored: the bytes the session answer's ``document.sha256`` and ``size`` say.
 
     The agent draws the pages from these bytes after checking them against
-    what it shows, rather than trusting a picture the server drew.
+    what it shows, rather than trusting a picture the server drew. Only while the session is open.
     """
     state = app_services()
     _, doc = state.sessions().for_agent(session_id, _secret())

@@ -23,10 +23,10 @@ from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
 from signer.placement import VisibleSignature
 from validation.reports.formats import ReportFormat, download_name, parse_format, render
-from validation.reports.json_report import parse_iso_time
 from validation.reports.labels import Lang
 from web.auth import caller_api_key_sha256, check_organisation, optional_caller, organisation_of_caller
 from web.errors import BAD_REQUEST
+from web.inputs import moment, parse_json
 from web.state import app_services
 from web.uploads import report_file_name, upload_name, upload_request, uploaded_path
 from web.validation_service import validate_file
@@ -123,10 +123,7 @@ def validate() -> Response:
     # Everything but the body first: a malformed request costs no upload spooling.
     kind = _report_kind()
     lang = _report_lang()
-    try:
-        at = parse_iso_time(request.args["at"]) if request.args.get("at", "").strip() else None
-    except ValueError as exc:
-        raise PakatError(BAD_REQUEST, f"at: {exc}") from None
+    at = moment(request.args["at"], "at", kind=BAD_REQUEST) if request.args.get("at", "").strip() else None
     upload = upload_request().files.get("file")
     if upload is None:
         raise InputError(errors.PDF_MISSING)
@@ -195,10 +192,7 @@ def parse_visible(raw: Any) -> VisibleSignature | None:
             return None
         if text.lower() in _YES:
             return VisibleSignature()
-        try:
-            raw = json.loads(text)
-        except ValueError:
-            raise InputError(errors.REQUEST_INVALID, "visible must be true, false or a JSON object") from None
+        raw = parse_json(text, "visible")
     if raw is None or raw is False:
         return None
     if raw is True:

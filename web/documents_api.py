@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import segno
-from flask import Blueprint, Response, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, send_file
 
 from envelopes import audit
 from envelopes.bids import check_download
 from envelopes.documents import DocumentView, document_links
-from envelopes.sessions import DEFAULT_EXPIRY, SessionView, pairing_link
+from envelopes.sessions import DEFAULT_EXPIRY, MAX_EXPIRY, MIN_EXPIRY, SessionView, pairing_link
 from pakat import errors
 from pakat.errors import InputError
 from signer.external import ExpectedSigner
@@ -28,12 +27,12 @@ from signer.levels import PadesLevel
 from signer.placement import VisibleSignature
 from web.api import DEFAULT_LEVEL, parse_visible
 from web.auth import caller_api_key_sha256, organisation_of_caller
+from web.inputs import json_body, seconds
+from web.security import public_base
 from web.state import app_services
 from web.uploads import report_file_name, upload_request, uploaded_path
 
 bp = Blueprint("documents", __name__, url_prefix="/api/v1/documents")
-
-MAX_JSON_BYTES = 64 * 1024
 
 
 @bp.post("")
@@ -95,6 +94,7 @@ def create_session(doc_id: str) -> tuple[Response, int]:
     """Open a signing session; the answer carries the one-time agent secret, the pairing QR code and
     the signing page's URL (its view token in the fragment: see :mod:`web.sign_page`)."""
     organisation = organisation_of_caller()
+    public_base()  # PUBLIC_URL_NOT_SET now, before a session is written that no link could name
     asked = session_request(json_body())
     created = app_services().sessions().create(organisation, doc_id, asked.level, asked.expected,
                                               asked.expires_in, appearance=asked.appearance,
@@ -113,29 +113,6 @@ def get_session(doc_id: str, session_id: str) -> Response:
 @bp.delete("/<doc_id>/signing-sessions/<session_id>")
 def cancel_session(doc_id: str, session_id: str) -> Response:
     return jsonify(app_services().sessions().cancel(organisation_of_caller(), doc_id, session_id).as_dict())
-
-
-def json_body(limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
-    """The request's JSON object, at most ``limit`` bytes; anything else is REQUEST_INVALID/TOO_LARGE."""
-    if request.content_length is not None and request.content_length > limit:
-        raise InputError(errors.REQUEST_TOO_LARGE, f"at most {limit} bytes")
-    data = request.stream.read(limit + 1)
-    if len(data) > limit:
-        raise InputError(errors.REQUEST_TOO_LARGE, f"at most {limit} bytes")
-    if not data.strip():
-        return {}
-    try:
-        body = json.loads(data)
-    except ValueError:
-        raise InputError(errors.REQUEST_INVALID, "the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise InputError(errors.REQUEST_INVALID, "the body must be a JSON object")
-    return body
-
-
-def public_base() -> str:
-    """Where people and agents reach Pakat: PAKAT_PUBLIC_URL, else the address this request came to."""
-    return app_services().settings.public_url or request.host_url.rstrip("/")
 
 
 def agent_url(session_id: str) -> str:
@@ -226,9 +203,7 @@ def _return_url(raw: Any) -> str | None:
 def _expires_in(raw: Any) -> timedelta:
     if raw is None:
         return DEFAULT_EXPIRY
-    if not isinstance(raw, int) or isinstance(raw, bool):
-        raise InputError(errors.REQUEST_INVALID, "expires_in must be a whole number of seconds")
-    return timedelta(seconds=raw)
+    return seconds(raw, "expires_in", least=MIN_EXPIRY, most=MAX_EXPIRY)
 
 
 def _text(value: Any, what: str, limit: int) -> str | None:

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from pakat import errors
 from pakat.errors import ErrorKind, PakatError
+from web.throttle import note_refusal
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ RETRY_AFTER = {
 def _pakat_error(error: PakatError) -> Response:
     # Codes and details are safe to log by contract (pakat.errors never carries secrets).
     log.info("refused: %s%s", error.code, f" ({error.detail})" if error.detail else "")
+    note_refusal(error)  # a wrong API key or agent secret counts towards the address's lockout
     response = error_response(error)
     if error.code in RETRY_AFTER:
         response.headers["Retry-After"] = str(RETRY_AFTER[error.code])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 
 import pakat
+from pakat.errors import PakatError
+from web.security import public_base
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -13,4 +15,8 @@ bp = Blueprint("pages", __name__, template_folder="templates", static_folder="st
 @bp.get("/")
 def index() -> str:
     """The placeholder home page: what Pakat is and how to call the sealing API."""
-    return render_template("index.html", version=pakat.__version__, base_url=request.host_url.rstrip("/"))
+    try:
+        base_url = public_base()
+    except PakatError:  # no public URL: the example shows the path alone, never a Host a client wrote
+        base_url = ""
+    return render_template("index.html", version=pakat.__version__, base_url=base_url)

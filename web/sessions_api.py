@@ -20,7 +20,9 @@ from envelopes.sessions import MAX_SESSION_DOCUMENTS, SessionView, summary_state
 from pakat import errors
 from pakat.errors import InputError
 from web.auth import organisation_of_caller
-from web.documents_api import json_body, pairing_json, session_request
+from web.documents_api import pairing_json, session_request
+from web.inputs import json_body
+from web.security import public_base
 from web.state import app_services
 
 bp = Blueprint("signing_sessions", __name__, url_prefix="/api/v1/signing-sessions")
@@ -30,6 +32,7 @@ bp = Blueprint("signing_sessions", __name__, url_prefix="/api/v1/signing-session
 def create() -> tuple[Response, int]:
     """Open one session on several documents; the answer carries the secret, link and page URL once."""
     organisation = organisation_of_caller()
+    public_base()  # PUBLIC_URL_NOT_SET now, before a session is written that no link could name
     body = json_body()
     doc_ids = _document_ids(body.get("documents"))
     asked = session_request(body)

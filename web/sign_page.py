@@ -142,9 +142,8 @@ def word(key: str, lang: Lang) -> str:
 @bp.after_request
 def _private(response: Response) -> Response:
     # Every answer here is about one bidder's session: no cache keeps it, no Referer leaves it.
+    # Referrer-Policy no-referrer and nosniff come with every answer (web.security); the policy is this page's.
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
 

@@ -28,7 +28,7 @@ from envelopes.tenders import Tenders
 from pakat import errors
 from pakat.errors import InputError
 from web.auth import caller_api_key_sha256, organisation_of_caller
-from web.documents_api import json_body
+from web.inputs import json_body, moment
 from web.state import app_services
 from web.uploads import report_file_name, upload_request, uploaded_path
 
@@ -189,16 +189,7 @@ def _requirements(raw: dict[str, Any]) -> Requirements:
 
 
 def _deadline(raw: Any) -> datetime:
-    text = _required(raw, "deadline", 64)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(errors.REQUEST_INVALID, "deadline must be an ISO 8601 time, e.g. 2026-12-01T10:30:00Z") \
-            from None
-    if moment.tzinfo is None:
-        # Tehran or UTC? A deadline must not depend on the server's guess.
-        raise InputError(errors.REQUEST_INVALID, "deadline needs a UTC offset or Z")
-    return moment
+    return moment(_required(raw, "deadline", 64), "deadline", offset_required=True)
 
 
 def _object(raw: Any, what: str) -> dict[str, Any]:

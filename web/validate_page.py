@@ -146,9 +146,7 @@ def _page(lang: Lang, *, report: DocumentReport | None = None, error: PakatError
         chosen_policy=chosen_policy or "",
     )
     response = Response(body, status=status, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY  # the rest: web.security
     # A report says who signed a confidential bid: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,9 +1,9 @@
 """``GET /agent/v1/sessions/{sid}/document.pdf``: the document itself, for the agent to draw its pages.
 
 In process against the real app: the download is the stored head revision,
-the very bytes the session answer's ``document.sha256`` and ``size`` describe
-(also after another signature moved the head on), never cached, and refused
-like the session's own GET (wrong secret, unknown session).
+the very bytes the session answer's ``document.sha256`` and ``size`` describe,
+never cached, only while the session is open, and refused like the session's
+own GET (a wrong secret and an unknown session alike).
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ def test_the_download_is_the_document_the_session_describes(
     assert client.get(shown["document_url"], headers=agent.headers).data == stored
     assert agent.fetch().json["state"] == "awaiting_signature"
 
-    # Once a signature is in, the head revision is served: what the session answer now describes.
+    # Once the signature is in, the session has ended: the secret reads its state, not the document.
     assert agent.signature(token.sign(answer.json), token.certificate_b64).status_code == 202
-    after = agent.fetch().json["document"]
-    signed = client.get(shown["document_url"], headers=agent.headers)
-    assert after["revision"] == 1 and after["sha256"] != shown["document"]["sha256"]
-    assert hashlib.sha256(signed.data).hexdigest() == after["sha256"] and len(signed.data) == after["size"]
-    assert signed.data.startswith(stored)
+    after = agent.fetch().json
+    assert after["state"] in ("signed", "completed") and "document" not in after
+    assert [set(member) for member in after["documents"]] == [{"session", "state"}]
+    ended = client.get(shown["document_url"], headers=agent.headers)
+    assert ended.status_code == 409 and error_code(ended) == "SESSION_FINISHED" and b"%PDF" not in ended.data
 
 
 def test_the_download_refuses_like_the_session_itself(client: FlaskClient, platform: Platform) -> None:
@@ -60,4 +60,4 @@ def test_the_download_refuses_like_the_session_itself(client: FlaskClient, platf
         assert error_code(refused) == error_code(same) == "AGENT_SECRET_INVALID"
         assert refused.mimetype == "application/json" and b"%PDF" not in refused.data
     unknown = client.get(f"/agent/v1/sessions/{'0' * 32}/document.pdf", headers=agent.headers)
-    assert unknown.status_code == 404 and error_code(unknown) == "SESSION_NOT_FOUND"
+    assert unknown.status_code == 401 and error_code(unknown) == "AGENT_SECRET_INVALID"
