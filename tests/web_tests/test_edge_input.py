@@ -28,8 +28,10 @@ from openapi_kit import SPEC_PATH
 from pakat_testkit import api_key, pakat_app, pdf_bytes
 from werkzeug.test import TestResponse
 
+from envelopes.api_keys import SCOPES
 from pakat import errors
 from web import errors as web_errors
+from web.state import EXTENSION_KEY
 
 PERSON = "user-independent"
 UPLOAD_LIMIT = 20 * 1024 * 1024
@@ -64,6 +66,7 @@ class World:
     """Real ids and credentials, so hostile input reaches the code behind the checks."""
 
     key: str
+    admin_key: str
     ids: dict[str, str]
     secret: str
     view_token: str
@@ -76,6 +79,8 @@ class World:
             return {"Authorization": f"Bearer {self.secret}"}
         if path.startswith("/sign/"):
             return {"X-Pakat-View-Token": self.view_token}
+        if path.startswith("/api/v1/admin/"):
+            return {"Authorization": f"Bearer {self.admin_key}"}
         return {"Authorization": f"Bearer {self.key}"}
 
     def url(self, path: str, **override: str) -> str:
@@ -101,10 +106,13 @@ def world(app: Flask, dev_env: Any) -> World:
         "kind": "B", "bidder": {"national_id": "10101010", "name_fa": "شرکت", "name_en": "Co"}}).json
     assert envelope is not None and "id" in envelope, envelope
     user = dev_env.users[PERSON]
+    # The admin routes need a database key with the admin scope; the YAML's keys never have it.
+    admin = app.extensions[EXTENSION_KEY].api_keys().create("demo-co", SCOPES, "edge admin", actor="test")
     return World(
         key=key,
+        admin_key=admin.api_key,
         ids={"doc_id": doc["id"], "session_id": session["id"], "tender_id": tender["id"],
-             "envelope_id": envelope["id"], "batch_id": "0" * 32, "number": "0"},
+             "envelope_id": envelope["id"], "batch_id": "0" * 32, "number": "0", "key_id": admin.key.id},
         secret=session["agent_secret"],
         view_token=session["signing_page_url"].split("#", 1)[1],
         certificate_b64=base64.b64encode(user.certificate().public_bytes(Encoding.DER)).decode(),
