@@ -41,6 +41,7 @@ In production a buffering proxy (nginx) stands in front as well: docs/serving.md
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import resource
@@ -74,6 +75,9 @@ GRACEFUL_SECONDS = 30
 RESTART_PAUSE_SECONDS = 1.0
 #: Exit status of a child whose application could not be built: the master stops rather than retry for ever.
 BOOT_FAILED = 4
+
+#: linux/prctl.h: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
@@ -216,7 +220,8 @@ def serve(settings: Settings, make_app: Callable[[], Flask], host: str, port: in
     _raise_open_files_limit(CONNECTIONS_PER_PROCESS + 200)
     # waitress spools bodies and overflowing responses to anonymous temp files: in PAKAT_TMP, owner-only.
     tempfile.tempdir = str(settings.ensure_tmp())
-    sock = socket.create_server((host, port), backlog=1024)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=1024)
     deadlines = ClientDeadlines.from_settings(settings)
     handled = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
     # Blocked, and taken with sigtimedwait: the master never runs code from inside a signal handler.
@@ -224,10 +229,12 @@ def serve(settings: Settings, make_app: Callable[[], Flask], host: str, port: in
     log.info("serving on http://%s:%d with %d process(es) of %d thread(s)", host, sock.getsockname()[1],
              workers, threads)
     children: dict[int, float] = {}
+    master = os.getpid()
 
     def start_child() -> None:
         pid = os.fork()
         if pid == 0:
+            _die_with(master)
             _child(sock, make_app, threads, deadlines)
         children[pid] = time.monotonic()
 
@@ -283,6 +290,14 @@ def _child(sock: socket.socket, make_app: Callable[[], Flask], threads: int,
                 log.exception("closing the seal service failed")
         logging.shutdown()
         os._exit(status)
+
+
+def _die_with(master: int) -> None:
+    """Have the kernel send this child SIGTERM when the master dies (even by SIGKILL), so none serves orphaned."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != master:  # it died before prctl took effect
+        os._exit(0)
 
 
 def _reaped(children: dict[int, float]) -> list[tuple[int, int]]:

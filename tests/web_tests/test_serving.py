@@ -261,34 +261,58 @@ def test_pipelined_requests_are_answered_in_order(server: tuple[str, int]) -> No
 # -- processes ----------------------------------------------------------------------------
 
 
-def test_a_dead_process_is_replaced_and_sigterm_stops_every_process(dev_env: Any, tmp_path: Path) -> None:
-    log_path = tmp_path / "serve.log"
+@contextlib.contextmanager
+def own_server(dev_env: Any, home: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """``pakat serve`` with two processes, started here so the test may signal it: (process, URL, log)."""
+    log_path = home / "serve.log"
     port = free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             pakat_command("serve", "--port", str(port), "--workers", "2", "--threads", "2"),
-            env=process_env({"PAKAT_HOME": str(tmp_path), "PAKAT_CONFIG": str(dev_env.deployment_path)}),
+            env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(dev_env.deployment_path)}),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: answers(url), 60, "pakat serve answering", proc)
+        wait_until(lambda: len(child_processes(proc.pid)) == 2, 30, "two serving processes", proc)
+        yield proc, url, log_path
+    finally:
+        stop_process(proc)
 
-    def answers() -> bool:
-        with contextlib.suppress(requests.RequestException):
-            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
+
+def answers(url: str) -> bool:
+    with contextlib.suppress(requests.RequestException):
+        return requests.get(f"{url}/healthz", timeout=1).status_code == 200
+    return False
+
+
+def alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
         return False
 
-    try:
-        wait_until(answers, 60, "pakat serve answering", proc)
-        wait_until(lambda: len(child_processes(proc.pid)) == 2, 30, "two serving processes", proc)
+
+def test_a_dead_process_is_replaced_and_sigterm_stops_every_process(dev_env: Any, tmp_path: Path) -> None:
+    with own_server(dev_env, tmp_path) as (proc, url, log_path):
         first, survivor = child_processes(proc.pid)
         os.kill(first, signal.SIGKILL)
         wait_until(lambda: len(set(child_processes(proc.pid)) - {first, survivor}) == 1, 30,
                    "a new serving process in place of the killed one", proc)
-        assert answers()
+        assert answers(url)
         children = child_processes(proc.pid)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(40) == 0
-        assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "a serving process outlived SIGTERM"
+        assert not [pid for pid in children if alive(pid)], "a serving process outlived SIGTERM"
         assert b"Traceback" not in log_path.read_bytes()
-    finally:
-        stop_process(proc)
+
+
+def test_serving_processes_end_with_a_killed_master(dev_env: Any, tmp_path: Path) -> None:
+    """SIGKILL on the master (the OOM killer): its children must not serve on, orphaned."""
+    with own_server(dev_env, tmp_path) as (proc, _url, _log):
+        children = child_processes(proc.pid)
+        proc.kill()
+        proc.wait(10)
+        wait_until(lambda: not any(alive(pid) for pid in children), 40, "the orphaned serving processes gone")
