@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import signal
 import socket
@@ -42,11 +43,11 @@ SLOW_CLIENTS = 50
 
 
 @pytest.fixture(scope="module")
-def server(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """``pakat serve`` with its default deadlines, as ``./dev.sh start`` runs it: (URL, port)."""
+def server(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, int]]:
+    """``pakat serve`` with its default deadlines, as ``./dev.sh start`` runs it: (URL, port, master's pid)."""
     home = tmp_path_factory.mktemp("serving-home")
-    with pakat_server(dev_env.deployment_path, home, workers=2) as (url, _log, _pid):
-        yield url, int(url.rsplit(":", 1)[1])
+    with pakat_server(dev_env.deployment_path, home, workers=2) as (url, _log, pid):
+        yield url, int(url.rsplit(":", 1)[1]), pid
 
 
 @pytest.fixture(scope="module")
@@ -146,29 +147,30 @@ def closed_after(sock: socket.socket, limit: float) -> float:
 # -- slow clients never starve the service ------------------------------------------
 
 
-def test_idle_connections_with_a_partial_request_line_do_not_starve_healthz(server: tuple[str, int]) -> None:
-    url, port = server
+def test_idle_connections_with_a_partial_request_line_do_not_starve_healthz(server: tuple[str, int, int]) -> None:
+    url, port, _pid = server
     with clients_of(port, SLOW_CLIENTS, b"GET /heal") as clients:
         assert_healthz_keeps_answering(url, clients)
 
 
-def test_slow_header_clients_do_not_starve_healthz(server: tuple[str, int]) -> None:
-    url, port = server
+def test_slow_header_clients_do_not_starve_healthz(server: tuple[str, int, int]) -> None:
+    url, port, _pid = server
     with clients_of(port, SLOW_CLIENTS, b"POST /api/v1/validate HTTP/1.1\r\nHost: pakat\r\n") as clients, \
             trickling(clients, 2.0, lambda n: f"X-Slow-{n}: {n}\r\n".encode()):
         assert_healthz_keeps_answering(url, clients, rounds=8)
 
 
-def test_slow_body_clients_do_not_starve_healthz(server: tuple[str, int]) -> None:
-    url, port = server
+def test_slow_body_clients_do_not_starve_healthz(server: tuple[str, int, int]) -> None:
+    url, port, _pid = server
     head = (b"POST /api/v1/validate HTTP/1.1\r\nHost: pakat\r\n"
             b"Content-Type: multipart/form-data; boundary=pakat\r\nContent-Length: 1000000\r\n\r\n--pakat\r\n")
     with clients_of(port, SLOW_CLIENTS, head) as clients, trickling(clients, 2.0, lambda _n: b"x" * 16):
         assert_healthz_keeps_answering(url, clients, rounds=8)
 
 
-def test_clients_not_reading_a_large_answer_do_not_starve_healthz(server: tuple[str, int], dev_env: Any) -> None:
-    url, port = server
+def test_clients_not_reading_a_large_answer_do_not_starve_healthz(server: tuple[str, int, int],
+                                                                  dev_env: Any) -> None:
+    url, port, _pid = server
     key = api_key(dev_env, "demo-co")
     big = pdf_bytes(pad_to=24 * 2**20)
     stored = requests.post(f"{url}/api/v1/documents", headers={"Authorization": f"Bearer {key}"},
@@ -185,6 +187,25 @@ def test_clients_not_reading_a_large_answer_do_not_starve_healthz(server: tuple[
             assert time.monotonic() - began < HEALTHZ_SECONDS
             time.sleep(0.5)
         assert readers[0].recv(16) == b"HTTP/1.1 200 OK\r"  # each got its answer's start, and reads no further
+
+
+def test_a_body_is_spooled_under_pakat_tmp_before_the_app_sees_it(server: tuple[str, int, int]) -> None:
+    """Half of a 4 MB body: waitress holds it in an anonymous file under PAKAT_TMP; the app has not begun on it."""
+    _url, port, master = server
+    head = (b"POST /api/v1/validate HTTP/1.1\r\nHost: pakat\r\n"
+            b"Content-Type: multipart/form-data; boundary=pakat\r\nContent-Length: 4000000\r\n\r\n")
+    with clients_of(port, 1, head + b"--pakat\r\n" + b"x" * 2_000_000) as _clients:
+        time.sleep(1)
+        open_files = []
+        for pid in child_processes(master):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    open_files.append(os.readlink(fd))
+    # The fixture's PAKAT_HOME is a "serving-home" folder; PAKAT_TMP is its tmp/.
+    pakat_tmp = [name for name in open_files if re.search(r"/serving-home\d*/tmp/", name)]
+    assert pakat_tmp, f"no spooled body under PAKAT_TMP among {open_files}"
+    assert not [name for name in pakat_tmp if "upload-" in name], "the app began reading an unfinished request"
+    print("FILES", pakat_tmp)
 
 
 # -- late clients are disconnected ---------------------------------------------------
@@ -219,8 +240,8 @@ def test_a_client_late_with_its_body_is_disconnected(strict_server: tuple[str, i
 # -- ordinary requests still work -----------------------------------------------------
 
 
-def test_a_multi_megabyte_upload_is_sealed(server: tuple[str, int], dev_env: Any) -> None:
-    url, _port = server
+def test_a_multi_megabyte_upload_is_sealed(server: tuple[str, int, int], dev_env: Any) -> None:
+    url, _port, _pid = server
     pdf = pdf_bytes(pad_to=12 * 2**20)
     key = api_key(dev_env, "demo-co")
     answer = requests.post(f"{url}/api/v1/seal", headers={"Authorization": f"Bearer {key}"},
@@ -229,9 +250,9 @@ def test_a_multi_megabyte_upload_is_sealed(server: tuple[str, int], dev_env: Any
     assert answer.content.startswith(pdf[:8]) and len(answer.content) > len(pdf)
 
 
-def test_a_chunked_upload_is_sealed(server: tuple[str, int], dev_env: Any) -> None:
+def test_a_chunked_upload_is_sealed(server: tuple[str, int, int], dev_env: Any) -> None:
     """A body sent with Transfer-Encoding: chunked reaches the app whole, like one with a Content-Length."""
-    url, _port = server
+    url, _port, _pid = server
     pdf = pdf_bytes(pad_to=3 * 2**20)
     boundary = uuid.uuid4().hex
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"level\"\r\n\r\nB-B\r\n"
@@ -246,8 +267,8 @@ def test_a_chunked_upload_is_sealed(server: tuple[str, int], dev_env: Any) -> No
     assert len(answer.content) > len(pdf)
 
 
-def test_pipelined_requests_are_answered_in_order(server: tuple[str, int]) -> None:
-    _url, port = server
+def test_pipelined_requests_are_answered_in_order(server: tuple[str, int, int]) -> None:
+    _url, port, _pid = server
     both = (b"GET /healthz HTTP/1.1\r\nHost: pakat\r\n\r\n"
             b"GET /no-such-page HTTP/1.1\r\nHost: pakat\r\nConnection: close\r\n\r\n")
     with clients_of(port, 1, both) as (c,):
