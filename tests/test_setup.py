@@ -78,7 +78,9 @@ def _checkout_home(tmp_path: Path, name: str) -> Path:
 
 
 def _dev_sh(command: str, home: Path, ports: dict[str, int]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAKAT_") and k != "REDIS_URL"}
+    # As from a fresh shell: nothing of the test session's own services (its Redis, its SoftHSM tokens).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PAKAT_") and k not in ("REDIS_URL", "SOFTHSM2_CONF")}
     env.update({"PAKAT_HOME": str(home), **{name: str(port) for name, port in ports.items()}})
     return subprocess.run([str(ROOT / "dev.sh"), command], env=env, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=600, check=False)
