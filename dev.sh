@@ -343,6 +343,8 @@ start() {
     wait_for_url pki "$pki_healthz" "devpki serve" "$pki_port" PAKAT_PKI_PORT
     start_redis
     running_pid web "pakat serve" >/dev/null || refuse_taken_port web "$WEB_PORT" PAKAT_PORT
+    # The dev PKI's demo-expired seal is expired on purpose: /readyz shows it without failing on it.
+    export PAKAT_READY_OPTIONAL="${PAKAT_READY_OPTIONAL-demo-expired}"
     start_service web "pakat serve" "$VENV/bin/pakat" serve --host "$HOST" --port "$WEB_PORT"
     start_service worker "pakat worker" env REDIS_URL="$REDIS_URL" "$VENV/bin/pakat" worker
     wait_for_url web "http://$HOST:$WEB_PORT/healthz" "pakat serve" "$WEB_PORT" PAKAT_PORT

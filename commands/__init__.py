@@ -8,6 +8,8 @@ validate        commands.validating      judge a signed PDF, print or write the 
 serve, worker   commands.serving         the web application, the RQ worker
 db, audit       commands.database        the schema, the audit log
 seal-batch      commands.batch           seal a folder or zip with a progress bar
+documents       commands.storage         delete stored documents, purge what retention says is due
+batches         commands.storage         delete a finished batch
 agent           agent.cli                the user-side signing agent
 devpki          devkit.cli               the development PKI and tokens (not in production)
 ==============  =======================  ======================================
@@ -39,6 +41,9 @@ COMMANDS: dict[str, LazyCommand] = {
                          " ($PAKAT_DATABASE_URL)."),
     "seal-batch": LazyCommand("commands.batch", "seal_batch",
                               "Seal every PDF in SOURCE (a folder, searched recursively, or a .zip) into OUT."),
+    "documents": LazyCommand("commands.storage", "documents",
+                             "Stored documents: delete one, or purge what the retention policy says is due."),
+    "batches": LazyCommand("commands.storage", "batches", "Batches of sealed documents: delete a finished one."),
     "agent": LazyCommand("agent.cli", "agent",
                          "عامل امضا با توکن کاربر / The signing agent, with the user's own token."),
     "devpki": LazyCommand("devkit.cli", "devpki",

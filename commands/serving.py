@@ -16,11 +16,14 @@ from pathlib import Path
 import click
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.scheduler import RQScheduler
 
-from commands.common import config_option, configure_logging
+from commands.common import config_option, configure_logging, configure_metrics
 from commands.database import upgrade_database
+from envelopes.audit import system_actor
+from envelopes.operations import ExpiryWatch
+from envelopes.queueing import RequestIdWorker
 from envelopes.services import Services, forget_process_services, install_process_services
 from hsm_config.deployment import load_deployment
 from pakat import errors
@@ -47,8 +50,12 @@ def serve(host: str, port: int, workers: int, threads: int, config: Path | None)
     settings = Settings.from_env()
     deployment = load_deployment(settings.config)  # a broken configuration stops here, not in every process
     settings.ensure_tmp()
-    configure_logging()
+    configure_logging(settings)
+    configure_metrics(settings)  # before the fork: the serving processes inherit where to count
     upgrade_database(settings, "serve", deployment)  # once, here: the processes fork after this
+    # The seal certificates only: the serving processes fork from this one while the watch runs, and a
+    # fork must not catch the watch inside the HTTP client or the metrics. The worker's watch asks the TSA.
+    ExpiryWatch(Services.from_settings(settings, deployment).readiness(), ask_tsa=False).start()
     # create_app runs in each process after the fork, so each opens the HSM itself on its first seal.
     server.serve(settings, lambda: create_app(settings), host, port, workers, threads)
 
@@ -64,7 +71,8 @@ def worker(burst: bool, config: Path | None) -> None:
     if not settings.redis_url:
         raise AccessError(errors.CONFIG_INVALID, "set REDIS_URL to run a worker")
     services = Services.from_settings(settings)  # a broken configuration stops now, not on the first job
-    configure_logging()
+    configure_logging(settings)
+    configure_metrics(settings)
     upgrade_database(settings, "worker", services.deployment)
     install_process_services(services)  # the jobs this worker runs use these
 
@@ -80,9 +88,9 @@ def worker(burst: bool, config: Path | None) -> None:
         ) from None
     # SimpleWorker runs jobs in this process: a forking worker would log in to the
     # HSM again for every job and throw the session away afterwards.
-    def new_worker() -> SimpleWorker:
-        return SimpleWorker([Queue(settings.queue, connection=connection)], connection=connection,
-                            maintenance_interval=MAINTENANCE_SECONDS)
+    def new_worker() -> RequestIdWorker:
+        return RequestIdWorker([Queue(settings.queue, connection=connection)], connection=connection,
+                               maintenance_interval=MAINTENANCE_SECONDS)
 
     rq_worker = new_worker()
     # Signatures whose level job was lost (Redis restarted, a queue outage) are picked up again.
@@ -93,14 +101,21 @@ def worker(burst: bool, config: Path | None) -> None:
     sweeper = BatchSweeper(services, settings.batch_sweep_seconds)
     sweeper.sweep()
     scheduler = SchedulerThread(settings.redis_url, settings.queue)
+    expiry = ExpiryWatch(services.readiness())
+    # What the retention policy says is due is deleted now and then every PAKAT_RETENTION_SECONDS.
+    retention = RetentionSweeper(services, settings.retention_seconds)
+    retention.sweep()
     if not burst:
         sweeper.start()
         scheduler.start()
+        expiry.start()
+        retention.start()
     try:
         while True:
             try:
-                # Never RQ's own scheduler: see SchedulerThread.
-                rq_worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
+                # Never RQ's own scheduler: see SchedulerThread. RQ's routine lines stay out of the log.
+                log.info("Listening on queue %s", settings.queue)
+                rq_worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
             except RedisError as exc:  # Redis went away while (re)starting: wait for it as RQ does when idle
                 log.error("worker: Redis unavailable (%s), retrying", type(exc).__name__)
             # RQ quits on an error it did not expect, such as Redis restarting under a running job; a
@@ -111,7 +126,9 @@ def worker(burst: bool, config: Path | None) -> None:
             rq_worker = new_worker()
     finally:
         sweeper.stop()
+        retention.stop()
         scheduler.stop()
+        expiry.stop()
         forget_process_services()  # logs out of the HSM
 
 
@@ -136,7 +153,8 @@ class SchedulerThread(threading.Thread):
     def __init__(self, redis_url: str, queue: str, interval: int = 1) -> None:
         super().__init__(name="rq-scheduler", daemon=True)
         # Whole seconds: RQ passes interval + 60 to Redis as the lock's TTL, which must be an integer.
-        self.scheduler = RQScheduler([queue], connection=Redis.from_url(redis_url), interval=interval)
+        self.scheduler = RQScheduler([queue], connection=Redis.from_url(redis_url), interval=interval,
+                                     logging_level=logging.WARNING)  # its routine lines are noise in the log
         self.interval = interval
         self._stop_event = threading.Event()
 
@@ -199,6 +217,35 @@ class BatchSweeper(threading.Thread):
         if woken:
             log.info("woke %d running batch(es)", woken)
         return woken
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.sweep()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+class RetentionSweeper(threading.Thread):
+    """Applies the deployment's retention policy (:meth:`envelopes.retention.Retention.purge`) on a timer.
+
+    Several workers may sweep at once: a deletion another one made first is
+    skipped, and each deletion is its own transaction.
+    """
+
+    def __init__(self, services: Services, interval: float) -> None:
+        super().__init__(name="retention", daemon=True)
+        self.services = services
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def sweep(self) -> int:
+        try:
+            report = self.services.retention().purge(actor=system_actor("worker"))
+        except Exception:  # the database is away, or a bug: the next sweep tries again
+            log.exception("retention sweep failed")
+            return 0
+        return len(report.deleted)
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):

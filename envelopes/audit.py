@@ -29,6 +29,12 @@ batch.created         a batch accepted (envelopes.batches)          the batch id
 batch.item_sealed     an item of a batch sealed, with its state     ``<batch id>/<item>``; the item, digests
 batch.finished        every item of a batch settled                 the batch id
 envelope.submitted    an envelope submitted (envelopes.envelopes)   the envelope id
+document.deleted      a document deleted, on request or by          document id; organisation, reason,
+                      retention (envelopes.retention)               name, revisions with digests, bytes
+batch.deleted         a finished batch deleted, with its items      the batch id; organisation, reason,
+                                                                    items, sealed, bytes
+batch.inputs_purged   a finished batch's input files deleted by     the batch id; organisation, items,
+                      retention (items and outputs stay)            bytes
 config.changed        ``pakat serve``/``worker``/``db upgrade``     ``deployment``; the YAML's sha256,
                       found a deployment unlike the last recorded   organisations, API keys, trust roots
 schema.upgraded       the database schema moved to a new revision   ``schema``; from, to
@@ -94,6 +100,9 @@ BATCH_CREATED = "batch.created"
 BATCH_ITEM_SEALED = "batch.item_sealed"
 BATCH_FINISHED = "batch.finished"
 ENVELOPE_SUBMITTED = "envelope.submitted"
+DOCUMENT_DELETED = "document.deleted"
+BATCH_DELETED = "batch.deleted"
+BATCH_INPUTS_PURGED = "batch.inputs_purged"
 CONFIG_CHANGED = "config.changed"
 SCHEMA_UPGRADED = "schema.upgraded"
 

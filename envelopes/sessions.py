@@ -520,6 +520,7 @@ class SigningSessions:
                     conn, doc.id, row.base_revision, written.sha256, written.size, kind="signature",
                     level=PadesLevel.B_B.value, signer=signer.subject, session_id=session_id,
                     busy_session=session_id if level.timestamped else None,
+                    policy=self.deployment.storage_policy(doc.organisation),
                 )
                 moved = conn.execute(
                     update(signing_sessions)
@@ -537,7 +538,8 @@ class SigningSessions:
                 self._back_to_certificate(session_id)
             raise
         view = self.get(row.organisation, row.document_id, session_id)
-        log.info("session %s: signed revision %d of %s by %s", session_id, number, doc.id, signer.subject)
+        # The signer's name and national ID are personal data: the audit log holds them, the process log does not.
+        log.info("session %s: signed revision %d of %s", session_id, number, doc.id)
         if level.timestamped:
             try:
                 self.queue.raise_level(session_id)
@@ -632,7 +634,7 @@ class SigningSessions:
                     number = add_revision(
                         conn, doc.id, row.signed_revision, written.sha256, written.size, kind="level",
                         level=level.value, signer=signer.subject, session_id=session_id,
-                        release_session=session_id,
+                        release_session=session_id, policy=self.deployment.storage_policy(doc.organisation),
                     )
                     conn.execute(
                         update(signing_sessions)

@@ -159,6 +159,13 @@ PIN_NOT_CONFIGURED = _kind(
     "رمز (PIN) کلید مهر سازمان تنظیم نشده است.",
     "The seal key's PIN is not configured.",
 )
+OPERATIONS_FORBIDDEN = _kind(
+    "OPERATIONS_FORBIDDEN", 403, 4,
+    "سنجه‌ها و وضعیت آمادگی فقط از نشانی‌های مجاز (PAKAT_OPS_ALLOW) یا با توکن عملیات (PAKAT_OPS_TOKEN)"
+    " دیده می‌شوند.",
+    "Metrics and readiness are only shown to allowed addresses (PAKAT_OPS_ALLOW) or with the operations token"
+    " (PAKAT_OPS_TOKEN).",
+)
 
 # -- key store (HSM / token) -------------------------------------------------
 HSM_UNREACHABLE = _kind(
@@ -569,6 +576,25 @@ SEAL_RETRIES_EXHAUSTED = _kind(
     "SEAL_RETRIES_EXHAUSTED", 503, 7,
     "مهر این فایل پس از چند تلاش به دلیل در دسترس نبودن سرویس‌ها انجام نشد.",
     "The file could not be sealed after several attempts: a service it needs stayed unavailable.",
+)
+
+# -- storage: quotas, retention and deletion ----------------------------------------------
+STORAGE_QUOTA_EXCEEDED = _kind(
+    "STORAGE_QUOTA_EXCEEDED", 507, 4,
+    "سهمیهٔ فضای ذخیره‌سازی این سازمان پر است (حجم یا شمار اسناد)؛ چیزی ذخیره نشد. اسناد یا دسته‌های کهنه را"
+    " حذف کنید یا افزایش سهمیه را بخواهید.",
+    "The organisation's storage quota (bytes or number of documents) would be exceeded; nothing was stored."
+    " Delete old documents or batches, or ask for a larger quota.",
+)
+DOCUMENT_HELD = _kind(
+    "DOCUMENT_HELD", 409, 3,
+    "این سند اکنون حذف‌شدنی نیست: در نشست امضای بازی است یا در پاکتی که هنوز گشوده نشده است.",
+    "The document cannot be deleted now: it is in an open signing session or in a bid envelope not yet opened.",
+)
+BATCH_RUNNING = _kind(
+    "BATCH_RUNNING", 409, 3,
+    "این دسته هنوز در حال مهر است و حذف‌شدنی نیست؛ پس از پایان دوباره بخواهید.",
+    "The batch is still being sealed and cannot be deleted; ask again when it has finished.",
 )
 
 OUTPUT_CHECK_FAILED = _kind(

@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
-from pkcs11 import Mechanism, ObjectClass
+from pkcs11 import Attribute, Mechanism, ObjectClass
 
 from pakat import errors
 from pakat.errors import CertificateRefused, KeyStoreError
@@ -197,6 +197,28 @@ class Pkcs11Key:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+    def probe(self) -> None:
+        """Ask the token something cheap over the kept session (logging in first if there is none).
+
+        A dropped session is logged in again once, as for a signature; a token
+        that is gone, a refused PIN or a missing key raise KeyStoreError. Unlike
+        a signature, a probe never initialises the module afresh: that would end
+        every other key's session, on every probe of a token that is really gone.
+        """
+        with self._lock:
+            for attempt in (0, 1):
+                if self._session is None:
+                    self._login_once(load_module(self.module, self._env))
+                try:
+                    self._key[Attribute.LABEL]
+                    return
+                except _SESSION_LOST as exc:
+                    self._drop()
+                    if attempt == 1:
+                        raise KeyStoreError(errors.HSM_UNREACHABLE, type(exc).__name__) from None
+                except p11e.PKCS11Error as exc:
+                    raise KeyStoreError(errors.HSM_UNREACHABLE, type(exc).__name__) from None
 
     def sign_digest(self, digest: bytes, algorithm: DigestAlgorithm) -> bytes:
         if len(digest) != algorithm.size:

@@ -17,6 +17,7 @@ from web import (
     documents_api,
     errors,
     health,
+    observability,
     pages,
     sessions_api,
     sign_page,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = services
 
+    observability.register(app)
     uploads.register(app)
     errors.register(app)
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,

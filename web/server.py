@@ -49,7 +49,7 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -66,10 +66,9 @@ from web import batches_api
 from web.state import EXTENSION_KEY
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger("pakat.server")
-access_log = logging.getLogger("pakat.access")
 
 #: Connections one process holds at most; past it the process stops accepting until some close.
 CONNECTIONS_PER_PROCESS = 1000
@@ -197,31 +196,6 @@ class PakatWSGIServer(TcpWSGIServer):
             raise SystemExit(0)  # waitress's run() catches it and stops its threads
 
 
-class AccessLog:
-    """A log line per request (``pakat.access``) like gunicorn's access log: client, method, path, status, time.
-
-    The query string is left out: whatever a client put there is not ours to keep.
-    """
-
-    def __init__(self, app: WSGIApplication) -> None:
-        self.app = app
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        began = time.monotonic()
-        status = ["-"]
-
-        def start(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            status[0] = code.split(" ", 1)[0]
-            return start_response(code, headers, exc_info)
-
-        try:
-            return self.app(environ, start)
-        finally:
-            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-            access_log.info('%s "%s %s" %s %.3f s', environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD"),
-                            path, status[0], time.monotonic() - began)
-
-
 def largest_upload(app: Flask) -> int:
     """The largest request body the app accepts: larger ones are refused before their body is read."""
     services = app.extensions[EXTENSION_KEY]
@@ -241,7 +215,7 @@ def build_server(app: Flask, sock: socket.socket, threads: int, deadlines: Clien
         ident="pakat",
         expose_tracebacks=False,
     )
-    return PakatWSGIServer(AccessLog(app), sock, adj, deadlines)
+    return PakatWSGIServer(app, sock, adj, deadlines)
 
 
 def serve(settings: Settings, make_app: Callable[[], Flask], host: str, port: int, workers: int,
