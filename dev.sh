@@ -20,6 +20,9 @@
 # `start` refuses a port another program holds, and reports ready only once the
 # process listening on each port is the one it started.
 set -Eeuo pipefail
+# Everything this script creates under PAKAT_HOME (logs, pid files, Redis's dump, the dev PKI) is the
+# owner's only, as the state Pakat itself writes; code (system packages, .venv) is installed under 022.
+umask 077
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
@@ -35,7 +38,8 @@ SYSTEM_PACKAGES=(softhsm2 redis-server poppler-utils libnss3-tools python3-venv 
 # Only the tests need a real browser (the /validate page is checked in headless Chromium) and
 # PostgreSQL's binaries (they start a throwaway cluster of their own; Debian's on 5432 goes unused).
 # Pakat Signer's window tests run under Xvfb, typed into with xdotool; ImageMagick's `import` takes screenshots.
-TEST_SYSTEM_PACKAGES=(chromium chromium-driver postgresql xvfb xdotool imagemagick)
+# systemd-analyze checks the production units under packaging/systemd.
+TEST_SYSTEM_PACKAGES=(chromium chromium-driver postgresql xvfb xdotool imagemagick systemd)
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }
@@ -63,8 +67,11 @@ missing_system_packages() {
 
 apt_install() {
     step "Installing system packages: $*"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+    (
+        umask 022  # packages' own scripts create files other users read
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+    )
 }
 
 # $@: extra packages beyond SYSTEM_PACKAGES.
@@ -127,8 +134,11 @@ ensure_python_packages() {
         return
     fi
     step "Installing Pakat and its test tools into .venv"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[test]'
+    (
+        umask 022  # code, not state
+        "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
+        "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[test]'
+    )
     printf '%s\n' "$want" >"$STAMP"
 }
 
@@ -159,9 +169,11 @@ PY
 # $@: extra system packages (the tests' browser).
 setup() {
     ensure_system_packages "$@"
-    ensure_venv
+    (umask 022; ensure_venv)  # code, not state
     ensure_python_packages
     mkdir -p "$RUN_DIR" "$LOG_DIR"
+    # Folders a dev.sh older than the umask above made 0755: closing them closes what they hold.
+    chmod go= "$PAKAT_HOME" "$RUN_DIR" "$LOG_DIR"
     ensure_dev_pki
     ensure_sample_pdf
 }

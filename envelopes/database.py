@@ -326,6 +326,29 @@ envelope_receipts = Table(
     Index("ix_envelope_receipts_envelope_id", "envelope_id"),
 )
 
+# -- API keys kept in the database (migration 0009; envelopes.api_keys) --
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),  # the public part of ``pk_<id>_<secret>``: lookup is by it
+    Column("organisation", String(64), nullable=False),
+    Column("label", String(255), nullable=False),  # the operator's name for it ("Setad production")
+    Column("scopes", String(255), nullable=False),  # space-separated, sorted: seal documents batches …
+    # What documents, batches, tenders and webhook deliveries record as the platform (their api_key_sha256):
+    # stable across rotations; the SHA-256 of a YAML key when the key took that key's place.
+    Column("reference", String(64), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),  # never the secret itself
+    # After a rotation the old secret still works until previous_valid_until (the grace period).
+    Column("previous_secret_sha256", String(64), nullable=True),
+    Column("previous_valid_until", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("rotated_at", UtcDateTime, nullable=True),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Index("ix_api_keys_organisation", "organisation"),
+)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while one process writes; the timeout queues writers instead of failing them.

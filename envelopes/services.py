@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from envelopes.api_keys import ApiKeys
 from envelopes.archives import BatchLimits
 from envelopes.audit import AuditLog
 from envelopes.batches import Batches
@@ -26,10 +28,11 @@ from envelopes.documents import DocumentService
 from envelopes.operations import Readiness
 from envelopes.queueing import RQJobQueue
 from envelopes.retention import Retention
+from envelopes.seal_keys import SealKeys
 from envelopes.sealing import SealService
 from envelopes.sessions import SigningSessions
 from envelopes.tenders import Tenders
-from hsm_config.deployment import Deployment, load_deployment, validation_config
+from hsm_config.deployment import Deployment, Organisation, load_deployment, validation_config
 from pakat.settings import Settings
 from validation.engine import Validator
 
@@ -121,6 +124,14 @@ class Services:
 
     def audit_log(self) -> AuditLog:
         return AuditLog(self.database)
+
+    def api_keys(self) -> ApiKeys:
+        """The API keys in the database, beside the deployment YAML's."""
+        return ApiKeys(self.database, self.deployment)
+
+    def seal_keys(self, prompt_pin: Callable[[Organisation], str] | None = None) -> SealKeys:
+        """The organisations' seal keys over their life (generate, request, install, list)."""
+        return SealKeys(self.deployment, self.database, prompt_pin)
 
     def documents(self) -> DocumentService:
         return DocumentService(self.database, self.store, self.deployment.max_pdf_bytes,

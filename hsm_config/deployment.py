@@ -51,7 +51,8 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
           certificate: certs/demo-co-seal.pem
           chain: [certs/general-ca.pem]
           pin_file: secrets/demo-co.pin
-    api_keys:
+    api_keys:                           # older deployments: new keys are made with `pakat api-key create`
+                                        # (in the database, with scopes); these keep every scope but admin
       - sha256: 5e88...                 # SHA-256 of the key, never the key itself
         organisation: demo-co
         platform:                       # optional: who asks, shown to the signer; default: the organisation

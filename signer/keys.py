@@ -72,6 +72,18 @@ def verify_digest_signature(
     return True
 
 
+def sign_digest_on_token(key: Any, kind: str, digest: bytes, algorithm: DigestAlgorithm) -> bytes:
+    """A PKCS#1 v1.5 (``kind`` "rsa") or DER ECDSA ("ecdsa") signature of ``digest`` by a PKCS#11 private key.
+
+    The digest is computed on the host (see the module's docstring); the caller holds the module's lock.
+    """
+    if kind == "rsa":
+        return bytes(key.sign(algorithm.digest_info_prefix + digest, mechanism=Mechanism.RSA_PKCS))
+    raw = key.sign(digest, mechanism=Mechanism.ECDSA)
+    half = len(raw) // 2
+    return utils.encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+
+
 # One library object per module path per process, and it remembers the
 # environment it was initialised with (SoftHSM reads SOFTHSM2_CONF only then).
 _LIBRARIES: dict[str, tuple[Any, dict[str, str]]] = {}
@@ -223,16 +235,7 @@ class Pkcs11Key:
     def sign_digest(self, digest: bytes, algorithm: DigestAlgorithm) -> bytes:
         if len(digest) != algorithm.size:
             raise ValueError("digest length does not match the algorithm")
-        if self._kind == "rsa":
-            signature = self._with_session(
-                lambda key: key.sign(algorithm.digest_info_prefix + digest, mechanism=Mechanism.RSA_PKCS)
-            )
-        else:
-            raw = self._with_session(lambda key: key.sign(digest, mechanism=Mechanism.ECDSA))
-            half = len(raw) // 2
-            signature = utils.encode_dss_signature(
-                int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
-            )
+        signature = self._with_session(lambda key: sign_digest_on_token(key, self._kind, digest, algorithm))
         if not verify_digest_signature(self.certificate, digest, signature, algorithm):
             raise CertificateRefused(errors.SEAL_KEY_MISMATCH, f"token {self.token_label}, key {self.key_label}")
         return bytes(signature)

@@ -11,6 +11,7 @@ from envelopes.services import Services
 from hsm_config.deployment import load_deployment
 from pakat.settings import Settings
 from web import (
+    admin_api,
     agent,
     api,
     batches_api,
@@ -62,6 +63,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     uploads.register(app)
     errors.register(app)
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,
-                      agent.bp, pages.bp, validate_page.bp, sign_page.bp):
+                      agent.bp, pages.bp, validate_page.bp, sign_page.bp, admin_api.bp):
         app.register_blueprint(blueprint)
     return app
