@@ -110,6 +110,8 @@ class TrustFile(click.ParamType):
                    " (default: the deployment's, normally general).")
 @click.option("--lang", type=click.Choice(["fa", "en"]), default="fa", show_default=True,
               help="Language of the PDF report.")
+@click.option("--time-limit", "time_limit", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop with VALIDATION_TIME_EXCEEDED (exit 3) after this many seconds. Default: no limit.")
 @config_option
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @click.pass_context
@@ -123,6 +125,7 @@ def validate(
     revocation: str | None,
     policy: str | None,
     lang: str,
+    time_limit: float | None,
     config: Path | None,
     force: bool,
 ) -> None:
@@ -150,7 +153,7 @@ def validate(
     rules = _policy(validator, policy) if policy else None
     report = validator.validate(
         source, file_name=source.name, at=at, revocation=RevocationMode(revocation) if revocation else None,
-        policy=rules,
+        policy=rules, time_limit=time_limit,
     )
     language: Lang = "en" if lang == "en" else "fa"
     data = render(report, parse_format(report_format), language, pdf=source, newline=True).body

@@ -30,6 +30,13 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
       url: http://127.0.0.1:8390/tsa
     limits:
       max_pdf_bytes: 157286400
+      max_signatures: 100              # optional, per validated document; the defaults are
+      max_signature_fields: 1000       #   validation.config.ValidationLimits'; a document over
+      max_revisions: 500               #   one is refused with PDF_TOO_COMPLEX
+      max_dss_entries: 2000
+      max_certificates_per_signature: 100
+      max_timestamps_per_signature: 10
+      max_compared_pages: 200
     storage:                         # optional: every organisation's default (absent: no limit, kept forever)
       max_bytes: 53687091200         # stored bytes: every revision of its documents, batch inputs and outputs
       max_documents: 100000          # documents, and batch items (each input file is one)
@@ -89,7 +96,14 @@ from cryptography.hazmat.primitives import hashes
 
 from pakat import errors
 from pakat.errors import AccessError
-from validation.config import ClassificationRule, RevocationMode, ValidationConfig, ValidationPolicy
+from pakat.urls import url_parts, url_under
+from validation.config import (
+    ClassificationRule,
+    RevocationMode,
+    ValidationConfig,
+    ValidationLimits,
+    ValidationPolicy,
+)
 from validation.model import Affiliation, SignerKind
 from validation.policy import BUILT_IN, DEFAULT_POLICY, PolicyError, PolicyRules, load_policy, policy_named
 
@@ -241,6 +255,7 @@ class Deployment:
     revocation_url_prefixes: tuple[str, ...] = ()
     tsa_url: str | None = None
     max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES
+    validation_limits: ValidationLimits = field(default_factory=ValidationLimits)
     api_key_hashes: Mapping[str, str] = field(default_factory=dict)
     validation_policy: ValidationPolicy = field(default_factory=ValidationPolicy)
     validation_policies: Mapping[str, PolicyRules] = field(default_factory=dict)  # named, beside the built-ins
@@ -330,6 +345,7 @@ def validation_config(deployment: Deployment) -> ValidationConfig:
         policies=deployment.validation_policies,
         classification=deployment.classification,
         max_pdf_bytes=deployment.max_pdf_bytes,
+        limits=deployment.validation_limits,
     )
 
 
@@ -505,9 +521,11 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
         organisations=orgs,
         trust_roots=roots,
         intermediates=tuple(rel(p, "trust.intermediates[]") for p in trust.get("intermediates") or []),
-        revocation_url_prefixes=tuple(str(p) for p in trust.get("revocation_url_prefixes") or []),
+        revocation_url_prefixes=_url_prefixes(trust.get("revocation_url_prefixes"), source,
+                                             "trust.revocation_url_prefixes"),
         tsa_url=(raw.get("timestamping") or {}).get("url"),
         max_pdf_bytes=int(limits.get("max_pdf_bytes", DEFAULT_MAX_PDF_BYTES)),
+        validation_limits=_validation_limits(limits, source),
         api_key_hashes={digest: p.organisation for digest, p in platforms.items()},
         validation_policy=policy,
         validation_policies=named_policies,
@@ -575,82 +593,37 @@ def _platforms(
             name_en=str(named.get("name_en") or org.name_en),
             webhook=_webhook(entry.get("webhook"), source, f"{where}.webhook", rel),
             seal=str(seal) if seal is not None else None,
-            return_urls=_return_urls(entry.get("return_urls"), source, f"{where}.return_urls"),
+            return_urls=_url_prefixes(entry.get("return_urls"), source, f"{where}.return_urls"),
         )
     return platforms
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-@dataclass(frozen=True)
-class _UrlParts:
-    scheme: str
-    host: str
-    port: int
-    segments: tuple[str, ...]
-    has_extra: bool  # a query or fragment
-
-
-def _url_parts(url: str) -> _UrlParts | None:
-    """``url`` split for comparison, or None when it is no plain absolute http(s) URL.
-
-    Refused outright: credentials, backslashes and control characters (browsers
-    and parsers disagree on them), and ``.``/``..`` segments or percent-encoded
-    slashes and dots (they would let a path climb out of its prefix once a
-    browser normalised it).
-    """
-    if "\\" in url or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    if parts.username is not None or parts.password is not None:
-        return None
-    lowered = parts.path.lower()
-    if "%2f" in lowered or "%5c" in lowered or "%2e" in lowered:
-        return None
-    segments = tuple(parts.path.split("/")[1:]) if parts.path else ()
-    if any(s in (".", "..") for s in segments):
-        return None
-    return _UrlParts(scheme, parts.hostname.lower().rstrip("."), port or _DEFAULT_PORTS[scheme], segments,
-                     bool(parts.query or parts.fragment))
-
-
 def return_url_allowed(url: str, prefix: str) -> bool:
-    """Whether ``url`` is under ``prefix``: same scheme, host and port, and the prefix's whole path segments.
-
-    Never a string ``startswith``: ``https://platform.example.evil.com`` or
-    ``https://platform.example@evil.com`` start with ``https://platform.example``,
-    and ``/tenders-old`` starts with ``/tenders``. A prefix ending in ``/`` admits
-    anything below it; one without admits itself and anything below it.
-    """
-    got, allowed = _url_parts(url), _url_parts(prefix)
-    if got is None or allowed is None or len(url) > 2000:
-        return False
-    if (got.scheme, got.host, got.port) != (allowed.scheme, allowed.host, allowed.port):
-        return False
-    if allowed.has_extra:
-        return False
-    below = bool(allowed.segments) and allowed.segments[-1] == ""  # "/tenders/": strictly below /tenders
-    want = allowed.segments[:-1] if below else allowed.segments
-    if below and len(got.segments) <= len(want):
-        return False
-    return got.segments[:len(want)] == want
+    """Whether ``url`` is under ``prefix`` (:func:`pakat.urls.url_under`): same scheme, host and port, and
+    the prefix's whole path segments; never a string ``startswith``."""
+    return url_under(url, prefix)
 
 
-def _return_urls(raw: Any, source: Path, where: str) -> tuple[str, ...]:
+def _validation_limits(raw: Mapping[str, Any], source: Path) -> ValidationLimits:
+    """The ``limits:`` a validated document must keep within; each a whole number from 1, or the default."""
+    chosen: dict[str, int] = {}
+    for name in ValidationLimits.__dataclass_fields__:
+        if name not in raw:
+            continue
+        value = raw[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise AccessError(errors.CONFIG_INVALID, f"{source}: limits.{name} must be a whole number from 1")
+        chosen[name] = value
+    return ValidationLimits(**chosen)
+
+
+def _url_prefixes(raw: Any, source: Path, where: str) -> tuple[str, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or not all(isinstance(u, str) for u in raw):
         raise AccessError(errors.CONFIG_INVALID, f"{source}: {where} must be a list of URL prefixes")
     for n, prefix in enumerate(raw):
-        parts = _url_parts(prefix)
+        parts = url_parts(prefix)
         if parts is None or parts.has_extra:
             raise AccessError(
                 errors.CONFIG_INVALID,

@@ -707,6 +707,21 @@ VALIDATION_POLICY_INVALID = _kind(
     "The validation policy asked for is unknown, or its file is not a valid policy.",
 )
 
+PDF_TOO_COMPLEX = _kind(
+    "PDF_TOO_COMPLEX", 422, 3,
+    "این فایل PDF بیش از حدی که برای اعتبارسنجی پذیرفته می‌شود امضا، فیلد امضا، نسخه یا داده اعتبارسنجی دارد؛"
+    " بررسی نشد.",
+    "The PDF holds more signatures, signature fields, revisions or validation data than a validation accepts;"
+    " it was not checked.",
+)
+VALIDATION_TIME_EXCEEDED = _kind(
+    "VALIDATION_TIME_EXCEEDED", 422, 3,
+    "اعتبارسنجی این فایل از زمان مجاز بیشتر طول کشید و متوقف شد؛ این نتیجه چیزی درباره امضاهای آن نمی‌گوید."
+    " سند بسیار پرهزینه است یا سرویس سرش شلوغ است.",
+    "Validating this file took longer than the time allowed and was stopped; this says nothing about its"
+    " signatures. The document is very costly to check, or the service is busy.",
+)
+
 VALIDATION_INCOMPLETE = _kind(
     "VALIDATION_INCOMPLETE", 500, 3,
     "اعتبارسنجی این فایل به دلیل خطایی در پاکت کامل نشد؛ این نتیجه چیزی درباره امضاهای آن نمی‌گوید."

@@ -40,6 +40,9 @@ NATIONAL_ID_MASK = "[national-id]"
 QUIET_LIBRARIES = ("urllib3", "rq", "rq.worker", "rq.queue", "rq.scheduler", "pyhanko", "pyhanko_certvalidator",
                    "alembic", "fontTools", "PIL")
 
+# Within those, what an operator wants to read at INFO: each schema migration as it runs ("Running upgrade").
+STORY_LINES = ("alembic.runtime.migration",)
+
 # The attributes every LogRecord has; anything else on a record was passed in ``extra=`` and is a field.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -144,6 +147,8 @@ def configure(log_format: str = "json", level: int = logging.INFO) -> logging.Ha
     root.setLevel(level)
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in STORY_LINES:
+        logging.getLogger(name).setLevel(logging.INFO)
     return handler
 
 

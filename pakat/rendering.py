@@ -7,6 +7,7 @@ processes have threads), with a wall-clock timeout, into a private folder.
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import tempfile
@@ -35,13 +36,15 @@ def pdftoppm() -> str:
 
 def run_pdftoppm(args: list[str], *, timeout: float = TIMEOUT_SECONDS) -> None:
     """``pdftoppm ARGS`` under the limits; RenderError when poppler fails or runs out of them."""
-    command = ["prlimit", f"--as={MEMORY_LIMIT}", f"--cpu={int(timeout)}", pdftoppm(), *args]
+    # Whole CPU seconds, at least one: --cpu=0 would kill poppler at once (a timeout under a second is
+    # what a validation's time budget leaves it), and the wall-clock timeout below ends it anyway.
+    command = ["prlimit", f"--as={MEMORY_LIMIT}", f"--cpu={max(1, math.ceil(timeout))}", pdftoppm(), *args]
     try:
         subprocess.run(command, check=True, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.CalledProcessError as exc:
         raise RenderError(f"pdftoppm exited with {exc.returncode}") from None
     except subprocess.TimeoutExpired:
-        raise RenderError(f"pdftoppm took more than {timeout:.0f} s") from None
+        raise RenderError(f"pdftoppm took more than {timeout:.1f} s") from None
 
 
 def render_pages(pdf: Path, pages: Iterable[int], *, dpi: int, hide_annotations: bool = False,

@@ -41,6 +41,8 @@ PAKAT_READY_OPTIONAL  organisations (comma-separated) whose    none
                     without failing on it
 PAKAT_RETENTION_SECONDS  how often a worker deletes what the     ``3600``
                     deployment's ``storage`` retention says is due
+PAKAT_VALIDATION_SECONDS  time budget of one validation asked   ``30``
+                    over the web (API and page); ``0``: none
 =============  ==========================================  ============================
 """
 
@@ -86,6 +88,9 @@ class Settings:
     ops_token: str | None = field(default=None, repr=False)
     ready_optional: tuple[str, ...] = ()
     retention_seconds: int = 3600
+    # Anyone may ask the web app to validate a document: each validation ends after this long
+    # (VALIDATION_TIME_EXCEEDED) instead of holding a worker thread; 0: no budget.
+    validation_seconds: int = 30
 
     def __post_init__(self) -> None:
         # Settings built in code (tests, tools) get the same defaults as from_env.
@@ -139,6 +144,7 @@ class Settings:
             ops_token=get("PAKAT_OPS_TOKEN"),
             ready_optional=tuple(o.strip() for o in (get("PAKAT_READY_OPTIONAL") or "").split(",") if o.strip()),
             retention_seconds=_whole("PAKAT_RETENTION_SECONDS", get("PAKAT_RETENTION_SECONDS"), 3600, 604800),
+            validation_seconds=_seconds_or_none("PAKAT_VALIDATION_SECONDS", get("PAKAT_VALIDATION_SECONDS"), 30),
         )
 
     def with_config(self, config: str | os.PathLike[str] | None) -> Settings:
@@ -182,3 +188,12 @@ def _networks(raw: str | None) -> tuple[str, ...]:
             raise AccessError(errors.CONFIG_INVALID,
                               f"PAKAT_OPS_ALLOW: {entry!r} is not an address or network") from None
     return found
+
+
+def _seconds_or_none(name: str, raw: str | None, default: int) -> int:
+    """Whole seconds from 0 (none) to a day; anything else stops the process with CONFIG_INVALID."""
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > 86400:
+        raise AccessError(errors.CONFIG_INVALID, f"{name} must be whole seconds from 0 (none) to 86400")
+    return int(raw)

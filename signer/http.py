@@ -3,7 +3,8 @@
 Keep-alive connections are kept per thread and per origin, so a batch talks
 to its responders over a handful of sockets instead of one per request. Every
 request has a timeout and a response-size cap; only ``http``/``https`` URLs
-under an allow-listed prefix are ever contacted, so a certificate cannot make
+under an allow-listed prefix (same scheme, host and port, whole path
+segments: :mod:`pakat.urls`) are ever contacted, so a certificate cannot make
 the service fetch an arbitrary address.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from pakat.metrics import timed_remote
+from pakat.urls import url_allowed
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_RESPONSE = 16 * 1024 * 1024
@@ -46,8 +48,8 @@ class HttpClient:
         self._local = threading.local()
 
     def allowed(self, url: str) -> bool:
-        scheme = urlsplit(url).scheme
-        return scheme in ("http", "https") and any(url.startswith(p) for p in self.allowed_prefixes)
+        """Whether ``url`` is under an allow-listed prefix, compared as URLs (:func:`pakat.urls.url_under`)."""
+        return url_allowed(url, self.allowed_prefixes)
 
     def post(self, url: str, body: bytes, content_type: str, accept: str) -> bytes:
         with timed_remote(_SERVICES.get(content_type, "other")):

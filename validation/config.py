@@ -37,6 +37,9 @@ class ValidationPolicy:
     clock_skew: timedelta = timedelta(minutes=5)
     fetch_timeout: float = 5.0  # seconds, per online revocation request
     fetch_max_bytes: int = 1024 * 1024
+    # A responder that failed is not asked the same again for this long: a slow or dead one is waited
+    # for once a minute, not by every validation.
+    fetch_failure_seconds: float = 60.0
 
     def with_revocation(self, mode: RevocationMode | None) -> ValidationPolicy:
         """This policy, with the revocation mode overridden when one is given."""
@@ -74,6 +77,30 @@ class ClassificationRule:
 
 
 @dataclass(frozen=True)
+class ValidationLimits:
+    """What one document may hold before the validator refuses it (PDF_TOO_COMPLEX) instead of judging it.
+
+    Each is a multiplier of the work a validation does, and anyone may upload a
+    document: a signature is checked, its chain built and what changed after it
+    analysed (pages drawn) once per signature; every DSS entry and every
+    certificate a CMS carries is offered to every chain built. The defaults are
+    far above what signing practice produces (a bid envelope carries a few
+    signatures; an LTA document renewed for decades some tens of revisions).
+    """
+
+    max_signatures: int = 100  # signatures and document timestamps, each value once
+    max_signature_fields: int = 1000  # filled signature fields (several may show one value)
+    max_revisions: int = 500  # incremental updates
+    max_dss_entries: int = 2000  # certificates, OCSP responses and CRLs in the DSS together
+    max_certificates_per_signature: int = 100  # in one signature's CMS
+    max_timestamps_per_signature: int = 10  # signature timestamp tokens on one signature
+    max_compared_pages: int = 200  # pages drawn per signature; more, and an unclear change is disallowed
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: int(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
 class ValidationConfig:
     """Trust anchors (already pinned), extra intermediates, online fetching and policy."""
 
@@ -85,6 +112,7 @@ class ValidationConfig:
     policies: Mapping[str, PolicyRules] = field(default_factory=dict)  # named policy files a caller may choose
     classification: Sequence[ClassificationRule] = ()
     max_pdf_bytes: int = 150 * 1024 * 1024
+    limits: ValidationLimits = field(default_factory=ValidationLimits)
 
     def with_extra_anchors(self, anchors: Sequence[x509.Certificate | asn1_x509.Certificate]) -> ValidationConfig:
         """This configuration, also trusting ``anchors`` (``--trust`` for one run)."""

@@ -6,12 +6,19 @@ with the subfilter ``ETSI.RFC3161``, or whose CMS encapsulates an RFC 3161
 ``TSTInfo``, is a document timestamp whatever its ``/Type`` (writers put
 ``/Sig``, ``/DocTimeStamp`` or nothing there). One signature dictionary
 referenced from several fields is one signature, reported under its first
-field with the others named.
+field with the others named; so is one signature value (the same
+``/ByteRange`` and ``/Contents``) copied into several dictionaries. Either is
+judged once: a thousand fields showing one value cost one check, not a
+thousand, and the report says the value is shared, which no signing software
+does on its own. Copies (:attr:`FoundSignature.copies`) are more: two
+dictionaries claiming the same signed bytes overlap, and the engine fails the
+signature for it, as it would fail each copy judged on its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 from asn1crypto import cms
@@ -20,6 +27,10 @@ from pyhanko.pdf_utils.reader import PdfFileReader, process_data_at_eof
 from pyhanko.sign.fields import FieldMDPSpec, enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+from pakat import errors
+from pakat.errors import InputError
+from validation.budget import check_time
 
 TIMESTAMP_SUBFILTER = "/ETSI.RFC3161"
 
@@ -34,32 +45,62 @@ class FoundSignature:
     value_ref: generic.Reference | None  # where it lives, when it is an object of its own
     field_ref: generic.Reference  # the field object
     timestamp: bool
-    also_in: list[str] = dataclasses.field(default_factory=list)  # other fields referencing the same dictionary
+    also_in: list[str] = dataclasses.field(default_factory=list)  # other fields showing the same value
+    copies: list[str] = dataclasses.field(default_factory=list)  # of those, fields with a copy of the dictionary
 
 
-def find_signatures(reader: PdfFileReader) -> list[FoundSignature]:
-    """Every filled signature field's value, in form order, each signature dictionary once.
+def find_signatures(reader: PdfFileReader, *, max_fields: int | None = None) -> list[FoundSignature]:
+    """Every filled signature field's value, in form order, each signature value once.
 
     Raises what pyHanko raises for a form tree it cannot walk (loops); the
-    engine turns that into a coded refusal.
+    engine turns that into a coded refusal. More than ``max_fields`` filled
+    signature fields: PDF_TOO_COMPLEX.
     """
     found: list[FoundSignature] = []
     by_value: dict[object, FoundSignature] = {}
+    fields_seen = 0
     for raw_name, _, field_ref in enumerate_sig_fields(reader, filled_status=True):
+        fields_seen += 1
+        if max_fields is not None and fields_seen > max_fields:
+            raise InputError(errors.PDF_TOO_COMPLEX, f"more than {max_fields} filled signature fields")
+        check_time()
         name = field_name(raw_name)
         sig_field = field_ref.get_object()
         raw = sig_field.raw_get("/V") if "/V" in sig_field else None
         value_ref = raw.reference if isinstance(raw, generic.IndirectObject) else None
         value = _dictionary(raw)
-        key: object = (value_ref.idnum, value_ref.generation) if value_ref is not None else id(value)
-        known = by_value.get(key)
+        keys: list[object] = [(value_ref.idnum, value_ref.generation) if value_ref is not None else id(value)]
+        content = _value_content(value)
+        if content is not None:
+            keys.append(content)
+        known = next((by_value[k] for k in keys if k in by_value), None)
         if known is not None:
             known.also_in.append(name)
+            if keys[0] not in by_value:
+                known.copies.append(name)  # the same value in a dictionary of its own
+            for k in keys:
+                by_value.setdefault(k, known)
             continue
         entry = FoundSignature(name, sig_field, value, value_ref, field_ref.reference, _is_timestamp(value))
-        by_value[key] = entry
+        for k in keys:
+            by_value[k] = entry
         found.append(entry)
     return found
+
+
+def _value_content(value: generic.DictionaryObject | None) -> tuple[str, bytes] | None:
+    """What makes a signature value the same one: its /ByteRange and its /Contents as written."""
+    contents = raw_contents(value)
+    if value is None or not contents:
+        return None
+    try:
+        byte_range = value.raw_get("/ByteRange")
+        ranges = tuple(int(v) for v in byte_range) if isinstance(byte_range, generic.ArrayObject) else None
+    except Exception:  # an unreadable range: this value is judged (and refused) on its own
+        return None
+    if ranges is None:
+        return None
+    return repr(ranges), hashlib.sha256(contents).digest()
 
 
 def field_name(name: object) -> str:

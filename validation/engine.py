@@ -55,6 +55,7 @@ from pakat.errors import InputError, PakatError
 from pakat.pdf_input import check_envelope
 from pakat.text import persian_digits
 from signer.purposes import signing_purpose_refusal
+from validation.budget import check_time, time_budget
 from validation.config import RevocationMode, ValidationConfig, ValidationPolicy
 from validation.discovery import FoundSignature, SignatureValue, find_signatures, raw_contents
 from validation.document import (
@@ -117,6 +118,8 @@ _MODIFICATION_FAILURES = ("MODIFIED_AFTER_SIGNING", "COVERAGE_INCOMPLETE", "DOCM
                           "FIELD_LOCK_VIOLATION")
 # How many changes a finding's detail names (the report lists them all).
 _NAMED_CHANGES = 3
+# How many of the other fields showing one signature value a finding names.
+_NAMED_FIELDS = 5
 
 
 @dataclass
@@ -131,6 +134,8 @@ class _Document:
     dss_changes: tuple[int, ...]  # revisions that wrote the DSS
     moment: datetime
     policy: ValidationPolicy
+    max_compared_pages: int
+    max_timestamps: int
     sha256: str = ""
     digests: dict[tuple[str, tuple[tuple[int, int], ...]], bytes] = field(default_factory=dict)
     doc_timestamps: list[_DocTimestamp] = field(default_factory=list)
@@ -224,17 +229,23 @@ class Validator:
         at: datetime | None = None,
         revocation: RevocationMode | None = None,
         policy: PolicyRules | None = None,
+        time_limit: float | None = None,
     ) -> DocumentReport:
         """Judge every signature in ``source`` (bytes or a path) at ``at`` (default: now).
 
         ``revocation`` and ``policy`` override the configuration's for this call.
         Raises :class:`pakat.errors.InputError` for unusable input (not a PDF,
         truncated, unreadable, locked with a password, too large, holding no
-        signature or timestamp), and VALIDATION_INCOMPLETE for an error of
-        Pakat's own: never a verdict made of one.
+        signature or timestamp, holding more than the configuration's
+        :class:`~validation.config.ValidationLimits`: PDF_TOO_COMPLEX),
+        VALIDATION_TIME_EXCEEDED when the validation takes more than
+        ``time_limit`` seconds (None: no limit; see :mod:`validation.budget`),
+        and VALIDATION_INCOMPLETE for an error of Pakat's own: never a verdict
+        made of one.
         """
         try:
-            return self._validate(source, file_name, at, revocation, policy)
+            with time_budget(time_limit):
+                return self._validate(source, file_name, at, revocation, policy)
         except PakatError:
             raise
         except Exception as exc:
@@ -255,11 +266,16 @@ class Validator:
     ) -> DocumentReport:
         moment = (at or datetime.now(UTC)).astimezone(UTC)
         policy = self.config.policy.with_revocation(revocation).with_rules(rules)
+        limits = self.config.limits
         with _open(source) as (stream, path):
             size = check_envelope(stream, self.config.max_pdf_bytes)
             opened = open_document(stream, size)
+            check_time()
+            revisions = opened.reader.xrefs.total_revisions
+            if revisions > limits.max_revisions:
+                raise _too_complex(f"{revisions} revisions; the limit is {limits.max_revisions}")
             try:
-                found = find_signatures(opened.reader)
+                found = find_signatures(opened.reader, max_fields=limits.max_signature_fields)
             except (misc.PdfError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
                 raise InputError(errors.PDF_UNPARSEABLE, f"signature fields: {type(exc).__name__}: {exc}"[:200]) \
                     from None
@@ -268,12 +284,20 @@ class Validator:
                 raise InputError(errors.PDF_UNPARSEABLE, opened.damage.problem)
             if not found:
                 raise InputError(errors.NO_SIGNATURES)
-            evidence, dss_changes = _dss_evidence(opened.reader)
+            if len(found) > limits.max_signatures:
+                raise _too_complex(f"{len(found)} signatures; the limit is {limits.max_signatures}")
+            evidence, dss_changes = _dss_evidence(opened.reader, limits.max_dss_entries)
+            check_time()
             files = RevisionFiles(stream, path)
             try:
-                doc = _Document(stream, size, opened, files, evidence, dss_changes, moment, policy)
-                candidates = [_candidate(doc, f) for f in found]
+                doc = _Document(stream, size, opened, files, evidence, dss_changes, moment, policy,
+                                limits.max_compared_pages, limits.max_timestamps_per_signature)
+                candidates = []
+                for f in found:
+                    check_time()
+                    candidates.append(_candidate(doc, f, limits.max_certificates_per_signature))
                 self._hash(doc, candidates)
+                check_time()
                 signed_ends = [c.covered_end for c in candidates if c.check.sane]
                 doc.loose_from = min(signed_ends, default=size)
                 stamps = [c for c in candidates if c.found.timestamp]
@@ -281,6 +305,7 @@ class Validator:
                 doc.doc_timestamps = [self._document_timestamp(doc, c) for c in stamps]
                 reports = [self._signature(doc, i + 1, c) for i, c in enumerate(regular)]
                 _flag_overlaps(reports, [c.check.gap if c.check.sane else None for c in regular])
+                _flag_copies(reports, regular)
                 findings = self._document_findings(doc, stamps, only_timestamps=not regular)
                 return self._document_report(doc, file_name, reports, findings)
             finally:
@@ -298,11 +323,12 @@ class Validator:
     # -- one signature ---------------------------------------------------------------------
 
     def _signature(self, doc: _Document, index: int, candidate: _Candidate) -> SignatureReport:
+        check_time()
         found = candidate.found
         subfilter = _name(found.value.get("/SubFilter")) if found.value is not None else None
         verdict = _Verdict(index=index, name=found.name, subfilter=subfilter, moment=doc.moment)
         if found.also_in:
-            verdict.findings.append(finding("SIGNATURE_IN_SEVERAL_FIELDS", detail=", ".join(found.also_in)))
+            verdict.findings.append(finding("SIGNATURE_IN_SEVERAL_FIELDS", detail=_shared_detail(found.also_in)))
         verdict.findings.extend(candidate.check.findings)
         verdict.byte_range = candidate.check.byte_range
         if not candidate.check.sane:
@@ -358,6 +384,7 @@ class Validator:
             self._constraint(doc, verdict, "claimed_time_after_timestamp", "CLAIMED_TIME_AFTER_TIMESTAMP")
 
         # 5. chain, revocation, identity
+        check_time()
         outcome = self._signer_chain(doc, signer_cert, evidence, poe)
         verdict.outcome = outcome
         issuer = outcome.path[1] if len(outcome.path) > 1 else None
@@ -432,6 +459,7 @@ class Validator:
         fieldmdp = _fieldmdp(emb)
         locked: Callable[[str], bool] = (lambda name: bool(fieldmdp.is_locked(name))) if fieldmdp else \
             (lambda name: False)
+        check_time()
         try:
             outcome = self._changes_after(doc, emb.signed_revision, candidate.covered_end, signature_type, locked)
         except AnalysisError as exc:
@@ -485,7 +513,7 @@ class Validator:
             geometry=lambda: page_geometry(reader, revision),
             page_count=page_count,
         )
-        return judge(changes, doc.rules, signature_type, locked, revisions)
+        return judge(changes, doc.rules, signature_type, locked, revisions, max_pages=doc.max_compared_pages)
 
     # -- 5. the signer's chain ---------------------------------------------------------------------
 
@@ -526,7 +554,11 @@ class Validator:
                     tokens.extend(value["content"] for value in attr["values"])
         except Exception:
             return [_broken_timestamp("signature", "unreadable timestamp token")]
+        if len(tokens) > doc.max_timestamps:
+            # Each token is a CMS to check and a TSA chain to build: a multiplier, so capped.
+            raise _too_complex(f"{len(tokens)} timestamps on one signature; the limit is {doc.max_timestamps}")
         for token in tokens:
+            check_time()
             reports.append(self._timestamp(doc, token, "signature", evidence, imprint_of=signature_value))
         return reports
 
@@ -586,6 +618,7 @@ class Validator:
         return then if then.trusted else now
 
     def _document_timestamp(self, doc: _Document, candidate: _Candidate) -> _DocTimestamp:
+        check_time()
         name = candidate.found.name
         emb = candidate.emb
         if not candidate.check.sane or emb is None:
@@ -623,6 +656,7 @@ class Validator:
             for stamp, candidate in zip(doc.doc_timestamps, stamps, strict=True):
                 if stamp.revision < 0 or stamp.covered_end is None:
                     continue
+                check_time()
                 try:
                     outcome = self._changes_after(doc, stamp.revision, stamp.covered_end, SignatureType.APPROVAL,
                                                   lambda name: False)
@@ -951,14 +985,39 @@ def _open(source: bytes | str | os.PathLike[str]) -> Iterator[tuple[BinaryIO, Pa
         yield fh, path
 
 
-def _candidate(doc: _Document, found: FoundSignature) -> _Candidate:
+def _candidate(doc: _Document, found: FoundSignature, max_certificates: int) -> _Candidate:
     check = check_byte_range(_raw(found.value, "/ByteRange"), raw_contents(found.value), doc.stream, doc.size)
     if not check.sane:
         return _Candidate(found, check, None, None)
     try:
-        return _Candidate(found, check, SignatureValue(doc.reader, found), None)
+        value = SignatureValue(doc.reader, found)
     except Exception as exc:  # attacker-controlled bytes: any parse failure is a format failure
         return _Candidate(found, check, None, f"{type(exc).__name__}: {exc}"[:200])
+    # Every certificate a CMS carries is offered to every chain built for it: a multiplier, so capped.
+    carried = _certificate_count(value.signed_data)
+    if carried > max_certificates:
+        raise _too_complex(f"{carried} certificates in the signature in {found.name!r}; the limit is"
+                           f" {max_certificates}")
+    return _Candidate(found, check, value, None)
+
+
+def _certificate_count(signed_data: cms.SignedData) -> int:
+    try:
+        certificates = signed_data["certificates"]
+        return len(certificates) if certificates is not None else 0
+    except Exception:  # unreadable certificates are left to the signature check, which reports them
+        return 0
+
+
+def _too_complex(detail: str) -> InputError:
+    return InputError(errors.PDF_TOO_COMPLEX, detail)
+
+
+def _shared_detail(fields: Sequence[str]) -> str:
+    """The other fields showing one signature value: a few by name, the rest counted."""
+    shown = ", ".join(fields[:_NAMED_FIELDS])
+    more = len(fields) - _NAMED_FIELDS
+    return f"{len(fields)} other field(s): {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 def _signer_info(emb: EmbeddedPdfSignature, check: CmsCheck) -> cms.SignerInfo:
@@ -988,8 +1047,14 @@ def _named(changes: Sequence[Change]) -> str:
     return names + (f"; and {len(changes) - _NAMED_CHANGES} more" if len(changes) > _NAMED_CHANGES else "")
 
 
-def _dss_evidence(reader: PdfFileReader) -> tuple[Evidence, tuple[int, ...]]:
-    """The DSS's certificates and revocation data, and the revisions that wrote it."""
+def _dss_evidence(reader: PdfFileReader, max_entries: int) -> tuple[Evidence, tuple[int, ...]]:
+    """The DSS's certificates and revocation data, and the revisions that wrote it.
+
+    PDF_TOO_COMPLEX when it holds more than ``max_entries`` (counted before any is read).
+    """
+    entries = _dss_entry_count(reader)
+    if entries > max_entries:
+        raise _too_complex(f"{entries} DSS entries; the limit is {max_entries}")
     try:
         dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
@@ -1003,6 +1068,26 @@ def _dss_evidence(reader: PdfFileReader) -> tuple[Evidence, tuple[int, ...]]:
     except Exception:
         return Evidence(), ()
     return Evidence(certs, ocsps, crls), _dss_changes(reader)
+
+
+def _dss_entry_count(reader: PdfFileReader) -> int:
+    """Certificates, OCSP responses, CRLs and VRI entries the DSS lists (0 when it cannot be read)."""
+    try:
+        dss = _followed(reader.root.get("/DSS"))  # get() hands over a reference as it is
+        if not isinstance(dss, generic.DictionaryObject):
+            return 0
+        count = 0
+        for key in ("/Certs", "/OCSPs", "/CRLs", "/VRI"):
+            value = _followed(dss.get(key))
+            if isinstance(value, generic.ArrayObject | generic.DictionaryObject):
+                count += len(value)
+        return count
+    except Exception:  # a broken DSS is no evidence (read_dss says so too)
+        return 0
+
+
+def _followed(value: object) -> object:
+    return value.get_object() if isinstance(value, generic.IndirectObject) else value
 
 
 def _dss_changes(reader: PdfFileReader) -> tuple[int, ...]:
@@ -1089,11 +1174,25 @@ def _earliest(times: Sequence[datetime]) -> datetime | None:
 def _flag_overlaps(reports: list[SignatureReport], gaps: list[tuple[int, int] | None]) -> None:
     """Live signatures (their byte ranges hold) that share unsigned bytes cannot both be what they claim."""
     for i in sorted(overlapping_gaps(gaps)):
-        r = reports[i]
-        r.findings.append(finding("SIGNATURES_OVERLAP"))
-        r.indication, r.sub_indication = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
-        r.reason = r.findings[-1].text
-        r.pades_level = None
+        _overlapping(reports[i])
+
+
+def _flag_copies(reports: list[SignatureReport], candidates: Sequence[_Candidate]) -> None:
+    """A value copied into other signature dictionaries claims the same bytes twice: they overlap.
+
+    Judged once (:func:`validation.discovery.find_signatures`), it fails as each copy judged
+    on its own would have: by :func:`_flag_overlaps`.
+    """
+    for report, candidate in zip(reports, candidates, strict=True):
+        if candidate.found.copies and not any(f.code == "SIGNATURES_OVERLAP" for f in report.findings):
+            _overlapping(report)
+
+
+def _overlapping(report: SignatureReport) -> None:
+    report.findings.append(finding("SIGNATURES_OVERLAP"))
+    report.indication, report.sub_indication = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
+    report.reason = report.findings[-1].text
+    report.pades_level = None
 
 
 __all__ = ["RevocationReport", "Validator"]

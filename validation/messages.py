@@ -103,9 +103,12 @@ FINDINGS: dict[str, tuple[Severity, str, str]] = {
         " but the document is not proven unchanged either.",
     ),
     "SIGNATURE_IN_SEVERAL_FIELDS": (
-        Severity.INFO,
-        "این امضا در چند فیلد امضا نشان داده می‌شود و یک امضا شمرده شد.",
-        "This signature is shown in several signature fields; it is counted once.",
+        # No signing software shows one value in several fields: a document made to multiply the work.
+        Severity.WARNING,
+        "یک مقدار امضا در چند فیلد امضا آمده است؛ نرم‌افزار امضا چنین نمی‌کند و این سند مشکوک است. امضا یک بار"
+        " بررسی و یک امضا شمرده شد.",
+        "One signature value appears in several signature fields; signing software does not do this, so the"
+        " document is suspicious. The signature was checked and counted once.",
     ),
     "DIGEST_NOT_ALLOWED": (
         Severity.ERROR,

@@ -25,7 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pakat.rendering import RenderError
+from pakat.rendering import TIMEOUT_SECONDS, RenderError
+from validation.budget import check_time, time_left
 from validation.model import Modification
 from validation.modifications import AnalysisError, Change, ChangeKind, Changes
 from validation.policy import PolicyRules, SignatureType
@@ -65,12 +66,14 @@ class Revisions:
 
 def judge(
     changes: Changes, rules: PolicyRules, signature: SignatureType, locked: Callable[[str], bool],
-    revisions: Revisions,
+    revisions: Revisions, *, max_pages: int = MAX_COMPARED_PAGES,
 ) -> ModificationVerdict:
     """The verdict on ``changes`` after a signature of type ``signature``.
 
     ``locked(name)`` says whether field ``name`` is locked by this signature or
-    an earlier one. Raises AnalysisError when the pages cannot be compared.
+    an earlier one; at most ``max_pages`` pages are drawn. Raises AnalysisError
+    when the pages cannot be compared, VALIDATION_TIME_EXCEEDED when drawing
+    them ran out of the validation's time (:mod:`validation.budget`).
     """
     allowed = rules.allowed(signature)
     verdict = ModificationVerdict(level=_level(changes.items), changes=list(changes.items))
@@ -92,14 +95,18 @@ def judge(
         needs_pages.update([change.page] if change.page is not None else range(revisions.page_count()))
     if not needs_pages:
         return verdict
-    if len(needs_pages) > MAX_COMPARED_PAGES:
+    if len(needs_pages) > max_pages:
         verdict.disallowed.extend(unclear)  # too many pages to show it shows nothing
         return verdict
     signed, final = revisions.files()
     geometry = {page: PageGeometry(box, rotate) for page, (box, rotate) in revisions.geometry().items()}
+    check_time()
     try:
-        outcome = compare_pages(signed, final, sorted(needs_pages), regions, geometry)
+        # poppler gets what is left of the validation's time: a page that takes longer ends it.
+        outcome = compare_pages(signed, final, sorted(needs_pages), regions, geometry,
+                                timeout=time_left(TIMEOUT_SECONDS))
     except RenderError as exc:
+        check_time()  # out of time: that error, not a failed analysis
         raise AnalysisError(f"the pages could not be drawn: {exc}") from None
     verdict.compared_visually = True
     verdict.changed_pages = outcome.changed_pages

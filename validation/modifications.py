@@ -35,12 +35,15 @@ from dataclasses import dataclass, field
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from pakat.errors import PakatError
 from pakat.pdf_reader import RevisionView
+from validation.budget import check_time
 
 Box = tuple[float, float, float, float]
 
 #: Bounds on the work one comparison may do; beyond them it gives up (AnalysisError).
 MAX_OBJECTS = 200_000
+_CLOCK_EVERY = 512  # objects compared between looks at the validation's clock
 MAX_DEPTH = 64
 MAX_PAGES = 10_000
 MAX_FIELDS = 20_000
@@ -126,7 +129,7 @@ def compare_revisions(reader: PdfFileReader, signed: int, final: int) -> Changes
     diff = _Diff(RevisionView(reader, signed, cache), RevisionView(reader, final, cache))
     try:
         diff.run()
-    except AnalysisError:
+    except (AnalysisError, PakatError):  # PakatError: the validation's time ran out (validation.budget)
         raise
     except RecursionError:
         raise AnalysisError("objects nest too deeply to compare") from None
@@ -249,6 +252,8 @@ class _Diff:
         self._visited += 1
         if self._visited > MAX_OBJECTS:
             raise AnalysisError(f"more than {MAX_OBJECTS} objects to compare")
+        if self._visited % _CLOCK_EVERY == 0:
+            check_time()
         if isinstance(a, generic.IndirectObject) and isinstance(b, generic.IndirectObject):
             ra, rb = a.reference, b.reference
             if ra == rb and (ra.idnum, ra.generation) in self.walked:

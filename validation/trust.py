@@ -10,8 +10,10 @@ required key usage, the revocation mode and the validation moment to the
 minute; so a reused answer is one the validator would have given anyway.
 
 Revocation data comes from the document first. Online fetching happens only
-when the policy allows it and only from allow-listed URL prefixes (a
-certificate's own AIA/CDP addresses are never trusted on their own).
+when the policy allows it, only from allow-listed URL prefixes (a
+certificate's own AIA/CDP addresses are never trusted on their own), and only
+for a path that reaches a pinned root, built and checked without fetching
+anything: a stranger's chain makes no request at all.
 
 Certificates come from attackers as often as from CAs, and asn1crypto parses
 them lazily, so a broken field surfaces wherever it is first read. Reading is
@@ -61,11 +63,13 @@ from pyhanko_certvalidator.policy_decl import AlgorithmUsagePolicy
 from pakat.errors import PakatError
 from signer.http import HttpClient
 from signer.revocation import RevocationSource
+from validation.budget import TimeExceeded, check_time
 from validation.config import RevocationMode, ValidationConfig
 from validation.identity import name_text, subject_text, to_cryptography
 from validation.model import RevocationReport, RevocationStatus
 
 _CACHE_SIZE = 4096
+_MAX_PATH = 10  # certificates from a leaf to its root: national chains have three
 log = logging.getLogger(__name__)
 
 
@@ -118,7 +122,8 @@ class ChainJudge:
             RevocationSource(
                 HttpClient(
                     prefixes, timeout=config.policy.fetch_timeout, max_response=config.policy.fetch_max_bytes
-                )
+                ),
+                failure_ttl=config.policy.fetch_failure_seconds,
             )
             if prefixes
             else None
@@ -199,6 +204,8 @@ class ChainJudge:
         try:
             harden_names(cert)
             return self._validate(cert, evidence, moment, mode, key_usage, extended_key_usage, retroactive)
+        except TimeExceeded:
+            raise  # no answer at all (and none cached): the validation ends with its error
         except Exception as exc:  # attacker-made certificates: any parse failure is an untrusted chain
             message = f"the certificate could not be read: {type(exc).__name__}: {exc}"
             return self._failed("general", message, cert, evidence, mode, False)
@@ -315,22 +322,51 @@ class ChainJudge:
             path.append(issuer)
         return tuple(path)
 
+    def _anchored_path(
+        self, cert: asn1_x509.Certificate, evidence: Evidence
+    ) -> tuple[asn1_x509.Certificate, ...] | None:
+        """``cert``'s path up to a pinned root, each link's signature checked, found without any fetch; or None.
+
+        Only such a path is worth asking responders about: a chain of a stranger's
+        certificates would otherwise make the service send whatever requests its
+        certificates ask for (under the allow-listed prefixes) and learn nothing.
+        """
+        candidates = [*self._intermediates, *evidence.certificates, *self._roots]
+        path = [cert]
+        while hashlib.sha256(path[-1].dump()).digest() not in self._root_keys:
+            if len(path) >= _MAX_PATH or same_name(path[-1].subject, path[-1].issuer):
+                return None
+            issuer = _find_issuer(path[-1], candidates)
+            if issuer is None or any(issuer.dump() == c.dump() for c in path):
+                return None
+            path.append(issuer)
+        for member, signer in itertools.pairwise(path):
+            # Raises when the named issuer did not sign it: a look-alike name proves nothing.
+            to_cryptography(member).verify_directly_issued_by(to_cryptography(signer))
+        return tuple(path)
+
     def _fetch_missing(self, cert: asn1_x509.Certificate, evidence: Evidence) -> Evidence:
-        """Online answers for chain members the document carries none for (allow-listed responders only)."""
+        """Online answers for chain members the document carries none for (allow-listed responders only).
+
+        Only for a path that reaches a pinned root (:meth:`_anchored_path`).
+        """
         if self._online is None:
             return Evidence()
         try:
-            path = self._best_effort_path(cert, evidence)
-        except Exception:
+            anchored = self._anchored_path(cert, evidence)
+        except Exception:  # a certificate too broken to follow, or a link whose signature does not verify
+            return Evidence()
+        if anchored is None:
             return Evidence()
         ocsps: list[asn1_ocsp.OCSPResponse] = []
         crls: list[asn1_crl.CertificateList] = []
-        for member, issuer in itertools.pairwise(path):
+        for member, issuer in itertools.pairwise(anchored):
             if (
                 _matching_ocsp(member, evidence.ocsps) is not None
                 or _matching_crl(member, evidence.crls) is not None
             ):
                 continue
+            check_time()  # a responder may be slow: each question starts only within the validation's time
             try:
                 status = self._online.status(to_cryptography(member), to_cryptography(issuer))
             except PakatError:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageChops
 
-from pakat.rendering import render_pages
+from pakat.rendering import TIMEOUT_SECONDS, RenderError, render_pages
 
 Box = tuple[float, float, float, float]
 DPI = 50
@@ -67,19 +67,22 @@ class VisualOutcome:
 
 def compare_pages(
     signed: Path, final: Path, pages: Sequence[int], regions: Sequence[Region],
-    geometry: dict[int, PageGeometry], *, dpi: int = DPI,
+    geometry: dict[int, PageGeometry], *, dpi: int = DPI, timeout: float = TIMEOUT_SECONDS,
 ) -> VisualOutcome:
     """Draw ``pages`` of both files and report where they differ outside ``regions``.
 
-    Raises :class:`pakat.rendering.RenderError` when poppler cannot draw them.
+    Raises :class:`pakat.rendering.RenderError` when poppler cannot draw them
+    within ``timeout`` seconds (each drawing: they run side by side).
     """
+    if timeout <= 0:
+        raise RenderError("no time left to draw the pages")
     overlays = {r.page for r in regions if r.overlay}
     # The drawings are separate poppler processes: run them side by side.
     with ThreadPoolExecutor(max_workers=3) as pool:
-        drawn_before = pool.submit(render_pages, signed, pages, dpi=dpi)
-        drawn_after = pool.submit(render_pages, final, pages, dpi=dpi)
+        drawn_before = pool.submit(render_pages, signed, pages, dpi=dpi, timeout=timeout)
+        drawn_after = pool.submit(render_pages, final, pages, dpi=dpi, timeout=timeout)
         drawn_bare = pool.submit(render_pages, signed, [p for p in pages if p in overlays], dpi=dpi,
-                                 hide_annotations=True)
+                                 hide_annotations=True, timeout=timeout)
         before, after, bare = drawn_before.result(), drawn_after.result(), drawn_bare.result()
     changed: list[int] = []
     covered: list[int] = []

@@ -32,13 +32,15 @@ def validate_file(
     (default: the deployment's); ``file_name`` is only what the report calls it.
 
     Raises :class:`pakat.errors.InputError` (not a PDF, truncated, encrypted, too
-    large, no signature, an unknown policy …) with a stable code.
+    large or too complex, no signature, an unknown policy, out of time …) with a stable code.
     """
     judge = validator()
     rules = judge.policy_named(policy) if policy else None
+    # Anyone may ask: the validation has the settings' time budget (VALIDATION_TIME_EXCEEDED after it).
+    budget = app_services().settings.validation_seconds or None
     started, outcome = time.perf_counter(), "INTERNAL"
     try:
-        report = judge.validate(path, file_name=file_name, at=at, policy=rules)
+        report = judge.validate(path, file_name=file_name, at=at, policy=rules, time_limit=budget)
         outcome = report.indication.value
         return report
     except PakatError as exc:
