@@ -11,8 +11,14 @@
 # created only when absent, pip runs only when pyproject.toml changed since the
 # last install, and the dev PKI is initialised only once.
 #
-# Environment: PAKAT_HOME (default ./var), PAKAT_PORT (web, default 8000),
-# PAKAT_REDIS_PORT (our own Redis, default 6390, used only when REDIS_URL is unset).
+# Environment: PAKAT_HOME (default ./var), and the ports `start` listens on, so that
+# two checkouts can run side by side (each with its own PAKAT_HOME, as ./var is):
+#   PAKAT_PORT        the web service (default 8000)
+#   PAKAT_REDIS_PORT  our own Redis (default 6390; used only when REDIS_URL is unset)
+#   PAKAT_PKI_PORT    the dev PKI's OCSP/CRL/TSA responders (default 8390, or the port
+#                     PAKAT_HOME's PKI was made for: the port is inside its certificates)
+# `start` refuses a port another program holds, and reports ready only once the
+# process listening on each port is the one it started.
 set -Eeuo pipefail
 # Everything this script creates under PAKAT_HOME (logs, pid files, Redis's dump, the dev PKI) is the
 # owner's only, as the state Pakat itself writes; code (system packages, .venv) is installed under 022.
@@ -138,7 +144,9 @@ ensure_python_packages() {
 
 ensure_dev_pki() {
     step "Dev PKI and SoftHSM tokens (pakat devpki init)"
-    "$VENV/bin/pakat" devpki init --dir "$PAKAT_HOME"
+    local port_option=()
+    [ -z "${PAKAT_PKI_PORT:-}" ] || port_option=(--port "$PAKAT_PKI_PORT")
+    "$VENV/bin/pakat" devpki init --dir "$PAKAT_HOME" "${port_option[@]}"
 }
 
 ensure_sample_pdf() {
@@ -220,22 +228,64 @@ port_busy() {
     (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
 }
 
-free_port() {
-    "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+# Whether process $1 holds the socket listening on TCP port $2 (read from /proc:
+# another program's answer on the port must not pass for our service's).
+owns_listener() {
+    "$VENV/bin/python" - "$1" "$2" <<'PY'
+import os
+import sys
+
+pid, port = sys.argv[1], int(sys.argv[2])
+inodes = set()
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        rows = open(table).read().splitlines()[1:]
+    except OSError:
+        continue
+    for row in rows:
+        fields = row.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+            inodes.add(f"socket:[{fields[9]}]")
+held = set()
+try:
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            held.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+except OSError:
+    sys.exit(1)
+sys.exit(0 if inodes & held else 1)
+PY
 }
 
+# $1 the service, $2 the port it is to listen on, $3 the variable that moves that port.
+refuse_taken_port() {
+    port_busy "$2" || return 0
+    die "port $2 ($1) is taken by another program; stop it, or give this checkout another port: $3=<free port> ./dev.sh start"
+}
+
+# Ready when $url answers and the process we started ($name's pid file) is the one
+# listening on $port: a 200 from another program on that port does not count.
 wait_for_url() {
-    local name=$1 url=$2 marker=$3
+    local name=$1 url=$2 marker=$3 port=$4 variable=$5 pid
     for _ in $(seq 1 120); do
-        curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
-        if ! running_pid "$name" "$marker" >/dev/null; then
+        if ! pid=$(running_pid "$name" "$marker"); then
             tail -n 30 "$LOG_DIR/$name.log" >&2 || true
-            die "$name exited while starting; see ${LOG_DIR#"$ROOT"/}/$name.log"
+            die "$name exited while starting (is port $port taken? $variable moves it); see ${LOG_DIR#"$ROOT"/}/$name.log"
+        fi
+        if curl -fsS -o /dev/null "$url" 2>/dev/null && owns_listener "$pid" "$port"; then
+            return 0
         fi
         sleep 0.5
     done
     tail -n 30 "$LOG_DIR/$name.log" >&2 || true
-    die "$name did not answer $url within 60 s"
+    die "$name (pid $pid) did not answer $url on its own port $port within 60 s; $variable moves it"
+}
+
+# The port in a URL (http://host:port/…).
+url_port() {
+    "$VENV/bin/python" -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).port)' "$1"
 }
 
 start_redis() {
@@ -243,12 +293,10 @@ start_redis() {
         say "redis: using REDIS_URL from the environment"
         return
     fi
-    local port
+    local port pid
     if ! running_pid redis redis-server >/dev/null; then
         port=${PAKAT_REDIS_PORT:-6390}
-        if port_busy "$port"; then
-            port=$(free_port)
-        fi
+        refuse_taken_port redis "$port" PAKAT_REDIS_PORT
         mkdir -p "$PAKAT_HOME/redis"
         printf '%s\n' "$port" >"$RUN_DIR/redis.port"
         start_service redis redis-server redis-server --bind "$HOST" --port "$port" \
@@ -258,11 +306,13 @@ start_redis() {
     fi
     port=$(cat "$RUN_DIR/redis.port")
     export REDIS_URL="redis://$HOST:$port/0"
-    for _ in $(seq 1 50); do
-        port_busy "$port" && return 0
+    for _ in $(seq 1 100); do
+        pid=$(running_pid redis redis-server) ||
+            die "redis exited while starting (is port $port taken? PAKAT_REDIS_PORT moves it); see ${LOG_DIR#"$ROOT"/}/redis.log"
+        owns_listener "$pid" "$port" && return 0
         sleep 0.1
     done
-    die "redis did not listen on port $port; see ${LOG_DIR#"$ROOT"/}/redis.log"
+    die "redis (pid $pid) did not listen on its port $port; see ${LOG_DIR#"$ROOT"/}/redis.log"
 }
 
 # One field of `pakat devpki info --json`, by its keys: dev_info services healthz
@@ -297,17 +347,19 @@ EOF
 start() {
     setup
     step "Starting services"
+    local pki_healthz pki_port
+    pki_healthz=$(dev_info services healthz)
+    pki_port=$(url_port "$pki_healthz")  # the port PAKAT_HOME's certificates name
+    running_pid pki "devpki serve" >/dev/null || refuse_taken_port "dev PKI responders" "$pki_port" PAKAT_PKI_PORT
     start_service pki "devpki serve" "$VENV/bin/pakat" devpki serve --dir "$PAKAT_HOME"
-    wait_for_url pki "$(dev_info services healthz)" "devpki serve"
+    wait_for_url pki "$pki_healthz" "devpki serve" "$pki_port" PAKAT_PKI_PORT
     start_redis
-    if ! running_pid web "pakat serve" >/dev/null && port_busy "$WEB_PORT"; then
-        die "port $WEB_PORT is taken by another program; try PAKAT_PORT=8001 ./dev.sh start"
-    fi
+    running_pid web "pakat serve" >/dev/null || refuse_taken_port web "$WEB_PORT" PAKAT_PORT
     # The dev PKI's demo-expired seal is expired on purpose: /readyz shows it without failing on it.
     export PAKAT_READY_OPTIONAL="${PAKAT_READY_OPTIONAL-demo-expired}"
     start_service web "pakat serve" "$VENV/bin/pakat" serve --host "$HOST" --port "$WEB_PORT"
     start_service worker "pakat worker" env REDIS_URL="$REDIS_URL" "$VENV/bin/pakat" worker
-    wait_for_url web "http://$HOST:$WEB_PORT/healthz" "pakat serve"
+    wait_for_url web "http://$HOST:$WEB_PORT/healthz" "pakat serve" "$WEB_PORT" PAKAT_PORT
     print_next_steps
 }
 
@@ -356,7 +408,7 @@ run_tests() {
 }
 
 usage() {
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 command=${1:-}

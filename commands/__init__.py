@@ -34,7 +34,7 @@ COMMANDS: dict[str, LazyCommand] = {
                         "Seal SOURCE with an organisation's seal key into OUT (nothing is written on failure)."),
     "validate": LazyCommand("commands.validating", "validate",
                             "Check every signature in SOURCE and print (or write) the report."),
-    "serve": LazyCommand("commands.serving", "serve", "Run the web application under gunicorn (gthread workers)."),
+    "serve": LazyCommand("commands.serving", "serve", "Run the web application (waitress processes)."),
     "worker": LazyCommand(
         "commands.serving", "worker",
         "Run an RQ worker for $PAKAT_QUEUE on $REDIS_URL, staying logged in to the HSM across jobs."),

@@ -1,4 +1,4 @@
-"""``pakat serve`` and ``pakat worker``: the web application under gunicorn, and the RQ worker.
+"""``pakat serve`` and ``pakat worker``: the web application (waitress, see :mod:`web.server`), and the RQ worker.
 
 Both parse the deployment and bring the database schema to head before they
 start, so a broken configuration stops the command rather than every worker.
@@ -12,12 +12,8 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import click
-from flask import Flask
-from gunicorn import glogging
-from gunicorn.app.base import BaseApplication
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
@@ -32,84 +28,37 @@ from envelopes.services import Services, forget_process_services, install_proces
 from hsm_config.deployment import load_deployment
 from pakat import errors
 from pakat.errors import AccessError, PakatError
-from pakat.logs import hand_to_root
 from pakat.settings import Settings
-from web import create_app
-from web.state import EXTENSION_KEY
+from web import create_app, server
 
 log = logging.getLogger("pakat")
-
-
-class GunicornLogs(glogging.Logger):
-    """gunicorn's own lines (start, workers booting and dying) in the process's log format."""
-
-    def setup(self, cfg: Any) -> None:
-        super().setup(cfg)
-        hand_to_root(self.error_log)
-
-
-class PakatServer(BaseApplication):
-    """gunicorn, configured in code, serving :func:`web.create_app`."""
-
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
-        self.settings = settings
-        self.options = options
-        self.application: Flask | None = None
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-        self.cfg.set("worker_exit", self._worker_exit)
-
-    def load(self) -> Flask:
-        # Called in each worker after the fork (preload_app is off), so every
-        # worker initialises PKCS#11 itself, on its first seal.
-        self.application = create_app(self.settings)
-        return self.application
-
-    def _worker_exit(self, _server: object, _worker: object) -> None:
-        if self.application is not None:
-            self.application.extensions[EXTENSION_KEY].seals.close()
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
-              help="Worker processes (each logs in to the HSM once).")
+              help="Serving processes (each logs in to the HSM once); one that dies is replaced.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1),
-              help="Threads per worker, sharing its HSM sessions.")
+              help="Threads per process running requests that have fully arrived; they share its HSM sessions.")
 @config_option
 def serve(host: str, port: int, workers: int, threads: int, config: Path | None) -> None:
-    """Run the web application under gunicorn (gthread workers)."""
+    """Run the web application: waitress in several processes, late clients closed (web.server)."""
     if config is not None:
-        # The environment is how the settings reach gunicorn's worker processes.
+        # The environment is how the settings reach the serving processes' create_app.
         os.environ["PAKAT_CONFIG"] = str(config.resolve())
     settings = Settings.from_env()
     settings.require_public_url(host)  # beyond loopback, links never come from a client's Host header
-    deployment = load_deployment(settings.config)  # a broken configuration stops here, not in every worker
+    deployment = load_deployment(settings.config)  # a broken configuration stops here, not in every process
     settings.ensure_tmp()
     configure_logging(settings)
-    configure_metrics(settings)  # before the fork: the workers inherit where to count
-    upgrade_database(settings, "serve", deployment)  # once, here: gunicorn's workers fork after this
-    # The seal certificates only: gunicorn forks its workers from this process while the watch runs, and a
+    configure_metrics(settings)  # before the fork: the serving processes inherit where to count
+    upgrade_database(settings, "serve", deployment)  # once, here: the processes fork after this
+    # The seal certificates only: the serving processes fork from this one while the watch runs, and a
     # fork must not catch the watch inside the HTTP client or the metrics. The worker's watch asks the TSA.
     ExpiryWatch(Services.from_settings(settings, deployment).readiness(), ask_tsa=False).start()
-    PakatServer(settings, {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
-        "preload_app": False,
-        "timeout": 300,
-        "graceful_timeout": 30,
-        # Each request's line comes from the app (web.observability), with its request id and route.
-        "accesslog": None,
-        "errorlog": "-",
-        "logger_class": GunicornLogs,
-        "proc_name": "pakat",
-    }).run()
+    # create_app runs in each process after the fork, so each opens the HSM itself on its first seal.
+    server.serve(settings, lambda: create_app(settings), host, port, workers, threads)
 
 
 @click.command()

@@ -385,7 +385,7 @@ class ExpiryWatch(threading.Thread):
     """Logs the certificates close to expiry now and then every ``interval`` seconds (a day).
 
     ``ask_tsa`` False reads only the seal certificates from their files: for a
-    process that forks (gunicorn's master), where a thread must not be holding
+    process that forks (pakat serve's master), where a thread must not be holding
     a lock of the HTTP client or the metrics at the moment of a fork.
     """
 

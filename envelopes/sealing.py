@@ -53,7 +53,7 @@ class SealResult:
 class SealService:
     """Seals PDFs for the organisations of one deployment; thread-safe.
 
-    Create it after any fork (gunicorn, RQ): PKCS#11 sessions do not survive one.
+    Create it after any fork (the serving processes, RQ): PKCS#11 sessions do not survive one.
     """
 
     def __init__(self, deployment: Deployment) -> None:

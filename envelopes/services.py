@@ -40,7 +40,7 @@ from validation.engine import Validator
 class LazySealService:
     """One :class:`SealService` per process, built on first use.
 
-    PKCS#11 modules must not be initialised before a fork (gunicorn workers, and
+    PKCS#11 modules must not be initialised before a fork (the serving processes, and
     anything else that forks), so the service is only created when a request or
     job first needs it, and is rebuilt if the holder finds itself in a child
     process. Threads share the one service, which keeps one HSM login per

@@ -23,6 +23,13 @@ PAKAT_BATCH_SWEEP_SECONDS  how often a worker looks for batches ``30``
 PAKAT_BATCH_THREADS  threads sealing batch items in one worker ``4``
 PAKAT_BATCH_RUN_SECONDS  how long one job works on a batch      ``60``
                     before a successor takes its place in the queue
+PAKAT_HTTP_HEADER_SECONDS  time a client has to send a request's    ``15``
+                    line and headers, in total (``pakat serve``)
+PAKAT_HTTP_BODY_SECONDS    grace for a request's body, plus one     ``30``
+                    second per PAKAT_HTTP_BODY_MIN_RATE bytes received
+PAKAT_HTTP_BODY_MIN_RATE   slowest body upload kept, bytes/second   ``10000``
+PAKAT_HTTP_IDLE_SECONDS    a kept-alive connection between requests, ``60``
+                    or a client not reading its answer, is closed after
 PAKAT_LOG_FORMAT    ``json`` (one object per line) or ``text``  ``json``
                     for ``pakat serve`` and ``pakat worker``
 PAKAT_CERT_WARN_DAYS  days before a seal or TSA certificate  ``30``
@@ -74,6 +81,10 @@ class Settings:
     batch_sweep_seconds: int = 30
     batch_threads: int = 4
     batch_run_seconds: int = 60
+    http_header_seconds: int = 15
+    http_body_seconds: int = 30
+    http_body_min_rate: int = 10_000
+    http_idle_seconds: int = 60
     log_format: str = "json"
     cert_warn_days: int = 30
     ops_allow: tuple[str, ...] = ("127.0.0.1", "::1")
@@ -126,6 +137,10 @@ class Settings:
             batch_sweep_seconds=_whole("PAKAT_BATCH_SWEEP_SECONDS", get("PAKAT_BATCH_SWEEP_SECONDS"), 30, 86400),
             batch_threads=_whole("PAKAT_BATCH_THREADS", get("PAKAT_BATCH_THREADS"), 4, 64),
             batch_run_seconds=_whole("PAKAT_BATCH_RUN_SECONDS", get("PAKAT_BATCH_RUN_SECONDS"), 60, 86400),
+            http_header_seconds=_whole("PAKAT_HTTP_HEADER_SECONDS", get("PAKAT_HTTP_HEADER_SECONDS"), 15, 3600),
+            http_body_seconds=_whole("PAKAT_HTTP_BODY_SECONDS", get("PAKAT_HTTP_BODY_SECONDS"), 30, 86400),
+            http_body_min_rate=_whole("PAKAT_HTTP_BODY_MIN_RATE", get("PAKAT_HTTP_BODY_MIN_RATE"), 10_000, 10**9),
+            http_idle_seconds=_whole("PAKAT_HTTP_IDLE_SECONDS", get("PAKAT_HTTP_IDLE_SECONDS"), 60, 86400),
             log_format=_log_format(get("PAKAT_LOG_FORMAT")),
             cert_warn_days=_whole("PAKAT_CERT_WARN_DAYS", get("PAKAT_CERT_WARN_DAYS"), 30, 3650),
             ops_allow=_networks(get("PAKAT_OPS_ALLOW")),

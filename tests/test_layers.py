@@ -51,7 +51,7 @@ FLOORS: dict[str, int] = {
 }
 PACKAGES = sorted({name.split(".")[0] for name in FLOORS} | {DEVKIT})
 # The engines and the ground know nothing of the web, SQL or the queue.
-SERVICE_LIBRARIES = ("flask", "werkzeug", "sqlalchemy", "alembic", "rq", "redis", "gunicorn")
+SERVICE_LIBRARIES = ("flask", "werkzeug", "sqlalchemy", "alembic", "rq", "redis", "waitress")
 WITHOUT_SERVICE_LIBRARIES = ("pakat", "signer", "validation", "hsm_config", "agent")
 DYNAMIC_IMPORTERS = {"import_module", "__import__"}
 

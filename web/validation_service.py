@@ -2,7 +2,7 @@
 
 The validator caches chain and revocation answers, so it is built once and
 shared by the requests (it is thread-safe). :class:`envelopes.services.Services`
-builds it on first use, not in ``create_app``: under gunicorn that is after the
+builds it on first use, not in ``create_app``: under ``pakat serve`` that is after the
 fork, so every worker gets its own caches and no lock crosses a fork.
 """
 
@@ -21,7 +21,7 @@ from web.state import app_services
 
 
 def validator() -> Validator:
-    """The current application's validator (built on first use: under gunicorn, after the fork)."""
+    """The current application's validator (built on first use: under ``pakat serve``, after the fork)."""
     return app_services().validator()
 
 

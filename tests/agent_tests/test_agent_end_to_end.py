@@ -1,7 +1,7 @@
 """A person signs with their own token through the reference agent, then the organisation seals.
 
-Everything is a real process on loopback: ``pakat serve`` (gunicorn, two
-workers, so steps land on different processes), ``pakat worker`` raising the
+Everything is a real process on loopback: ``pakat serve`` (two
+processes, so steps land on different processes), ``pakat worker`` raising the
 signature to B-LTA, a Redis of the tests' own, the dev PKI's responders, a
 platform's webhook receiver, and ``pakat agent sign`` against a SoftHSM token
 holding a dev-PKI person's key. The result must validate in Pakat's validator

@@ -1,8 +1,8 @@
 """The web app against the real dev PKI and SoftHSM: sealing over HTTP and every refusal.
 
 Most tests use Flask's test client on one application (one HSM login for the
-module); the last ones run a real ``pakat serve`` (gunicorn, gthread, forked
-workers) and seal over a socket, several requests at once.
+module); the last ones run a real ``pakat serve`` (waitress in forked
+processes) and seal over a socket, several requests at once.
 """
 
 from __future__ import annotations
@@ -291,7 +291,7 @@ def _children(pid: int) -> list[int]:
 
 
 def test_pkcs11_is_initialised_only_after_fork(server: tuple[str, Path, Path, int], dev_env: Any) -> None:
-    """The gunicorn master never loads the PKCS#11 module; the workers that sealed did."""
+    """The serving master never loads the PKCS#11 module; the processes that sealed did."""
     url, _, _, master = server
     headers = {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
     response = requests.post(f"{url}/api/v1/seal", headers=headers,
