@@ -151,10 +151,3 @@ def configure(log_format: str = "json", level: int = logging.INFO) -> logging.Ha
         logging.getLogger(name).setLevel(logging.INFO)
     return handler
 
-
-def hand_to_root(*loggers: logging.Logger) -> None:
-    """Make ``loggers`` write through the root's handler (a server's own loggers, e.g. waitress's)."""
-    for logger in loggers:
-        for old in list(logger.handlers):
-            logger.removeHandler(old)
-        logger.propagate = True

@@ -24,6 +24,7 @@ from flask.typing import ResponseReturnValue
 from envelopes.operations import StateCollector
 from pakat import errors, logs, metrics
 from pakat.errors import AccessError
+from web.security import client_address
 from web.state import app_services
 
 log = logging.getLogger("pakat.access")
@@ -71,7 +72,8 @@ def _allowed() -> bool:
     if token and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
         return True
     try:
-        address = ipaddress.ip_address(request.remote_addr or "")
+        # Behind a trusted proxy the peer is the proxy (often loopback): judge the client it forwards.
+        address = ipaddress.ip_address(client_address())
     except ValueError:
         return False
     return any(address in ipaddress.ip_network(entry, strict=False) for entry in settings.ops_allow)

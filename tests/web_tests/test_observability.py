@@ -266,3 +266,19 @@ def test_json_log_lines_carry_the_request_id_and_no_national_id(
     # Even a line someone logs with a national ID in it is masked.
     assert logs.mask_national_ids(f"expected {national_id}, got 0012345678") == (
         "expected [national-id], got [national-id]")
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_judged_not_the_proxy(dev_env: Any, tmp_path: Path) -> None:
+    """nginx on loopback forwards everyone from 127.0.0.1: the allow-list must see the client it names."""
+    raw = yaml.safe_load(dev_env.deployment_path.read_text(encoding="utf-8"))
+    raw["trusted_proxies"] = ["127.0.0.1"]
+    deployment = dev_env.deployment_path.with_name("ops-proxied.yaml")
+    deployment.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with _app(dev_env, tmp_path, deployment) as app:
+        proxy = app.test_client()
+        proxy.environ_base["REMOTE_ADDR"] = "127.0.0.1"
+        for path in ("/metrics", "/readyz"):
+            forwarded = proxy.get(path, headers={"X-Forwarded-For": "203.0.113.9"})
+            assert forwarded.status_code == 403, path
+            assert forwarded.json["error"]["code"] == "OPERATIONS_FORBIDDEN"
+            assert proxy.get(path).status_code in (200, 503)  # the proxy's own probe, unforwarded
