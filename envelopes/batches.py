@@ -488,7 +488,7 @@ class Batches:
         for sha256 in lost:
             # Our lease ran out and another worker sealed the item: its record stands, our copy goes.
             log.warning("batch %s: an item was taken over while sealing; dropping this worker's output", batch_id)
-            self.store.discard(sha256)
+            self.store.delete(sha256)
             report.lost += 1
 
     def _settle(self, batch_id: str, report: WorkReport) -> None:

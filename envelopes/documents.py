@@ -177,7 +177,7 @@ class DocumentService:
                     },
                 )
         except BaseException:
-            self.store.discard(sealed.output_sha256)  # a fresh seal: no other revision has these bytes
+            self.store.delete(sealed.output_sha256)  # a fresh seal: no other revision has these bytes
             raise
         return self.get(organisation, doc_id)
 

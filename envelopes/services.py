@@ -22,6 +22,7 @@ from envelopes.audit import AuditLog
 from envelopes.batches import Batches
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database
+from envelopes.database_store import DatabaseDocumentStore
 from envelopes.documents import DocumentService
 from envelopes.queueing import RQJobQueue
 from envelopes.sealing import SealService
@@ -94,10 +95,16 @@ class Services:
 
     @property
     def store(self) -> DocumentStore:
-        """The document store, its folders made on first use (``pakat seal`` never makes them)."""
+        """The document store, its folders made on first use (``pakat seal`` never makes them).
+
+        With ``PAKAT_DOCUMENT_STORE=database`` the documents live in PostgreSQL, shared by
+        every machine, and the folder is this machine's cache of them.
+        """
         with self._lock:
             if self._store is None:
-                self._store = DocumentStore(self.settings.document_root)
+                self._store = (DatabaseDocumentStore(self.database, self.settings.document_root)
+                               if self.settings.document_store == "database"
+                               else DocumentStore(self.settings.document_root))
             return self._store
 
     def validator(self) -> Validator:

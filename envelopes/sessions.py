@@ -532,7 +532,7 @@ class SigningSessions:
                     raise PakatError(errors.STEP_OUT_OF_ORDER, "the signature was already posted")
                 self._audit_signed(conn, session_id, doc.id, number, written.sha256, signer, level)
         except BaseException as exc:
-            self.store.discard(written.sha256)
+            self.store.delete(written.sha256)
             if isinstance(exc, PakatError) and exc.kind is errors.DOCUMENT_CHANGED:
                 self._back_to_certificate(session_id)
             raise
@@ -646,7 +646,7 @@ class SigningSessions:
                         },
                     )
             except BaseException:
-                self.store.discard(written.sha256)
+                self.store.delete(written.sha256)
                 raise
         except PakatError as exc:
             retryable = exc.kind.http_status in (502, 503)

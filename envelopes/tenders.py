@@ -360,7 +360,7 @@ class Tenders:
                     },
                 )
         except BaseException:
-            self.store.discard(stored.sha256)  # a fresh seal: no other document has these bytes
+            self.store.delete(stored.sha256)  # a fresh seal: no other document has these bytes
             raise
         log.info("envelope %s submitted at %s (TSA token %s)", row.id, iso_utc(proof.time), proof.serial)
         return self.envelope(caller, tender_id, envelope_id)
