@@ -144,6 +144,13 @@ def _postgres_bin() -> Path:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A throwaway PostgreSQL cluster on a free loopback port (never the machine's 5432), stopped at the end."""
+    with postgres_cluster() as server:
+        yield server
+
+
+@contextmanager
+def postgres_cluster(host: str = "127.0.0.1", trusted_network: str | None = None) -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster listening on ``host`` (a free port), also trusting ``trusted_network``."""
     bin_dir = _postgres_bin()
     # initdb refuses to run as root: then the cluster belongs to the postgres user, in a folder
     # of its own under /tmp (pytest's tmp folders are root's, mode 0700, closed to postgres).
@@ -164,12 +171,15 @@ def postgres_server() -> Iterator[PostgresServer]:
         assert done.returncode == 0, f"{args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
 
     port = free_port()
-    server = PostgresServer("127.0.0.1", port, "pakat")
+    server = PostgresServer(host, port, "pakat")
     started = False
     try:
         run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", server.user, "--no-sync")
+        if trusted_network:  # initdb's -A trust covers loopback only: the multi-host test's hosts too
+            with (data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {trusted_network} trust\n")
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o",
-            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+            f"-p {port} -k {sockets} -c listen_addresses={host} -c fsync=off", "start")
         started = True
 
         def ready() -> bool:
