@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PostgresServer
 from pakat_testkit import api_key, pakat_app, pdf_bytes, tidy_client
 from sqlalchemy import event, func, select, text, update
 
+from devkit.postgres import PostgresServer
 from envelopes import schema
 from envelopes.blobs import CHUNK, DocumentStore
 from envelopes.database import Database, document_blobs, document_chunks

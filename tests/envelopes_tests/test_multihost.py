@@ -33,7 +33,6 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import postgres_cluster
 from pakat_testkit import free_port, pakat_command, pdf_bytes, process_env, sha256, stop_process, wait_until
 from redis import Redis
 from redis.exceptions import RedisError
@@ -41,6 +40,7 @@ from sqlalchemy import func, select
 
 from devkit.devsetup import DevEnvironment, init_dev_environment, running_responders
 from devkit.hosts import Host, HostNetwork, host_network
+from devkit.postgres import postgres_cluster
 from envelopes import schema
 from envelopes.audit import BATCH_ITEM_SEALED, AuditLog
 from envelopes.database import Database, audit_log, batch_items, document_blobs
