@@ -29,7 +29,7 @@ SYSTEM_PACKAGES=(softhsm2 redis-server poppler-utils libnss3-tools python3-venv 
 # Only the tests need a real browser (the /validate page is checked in headless Chromium) and
 # PostgreSQL's binaries (they start a throwaway cluster of their own; Debian's on 5432 goes unused).
 # Pakat Signer's window tests run under Xvfb, typed into with xdotool; ImageMagick's `import` takes screenshots.
-TEST_SYSTEM_PACKAGES=(chromium chromium-driver postgresql xvfb xdotool imagemagick)
+TEST_SYSTEM_PACKAGES=(chromium chromium-driver postgresql xvfb xdotool imagemagick iproute2)
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }
