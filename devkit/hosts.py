@@ -50,6 +50,12 @@ class Host:
         done = subprocess.run(["ip", "netns", "pids", self.namespace], capture_output=True, text=True, check=False)
         return [int(pid) for pid in done.stdout.split()]
 
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to every process on this host (SIGSTOP freezes the host, SIGCONT thaws it)."""
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
     def kill(self, timeout: float = 10) -> None:
         """SIGKILL everything on this host at once, as a power cut would, and wait until it is gone."""
         deadline = time.monotonic() + timeout

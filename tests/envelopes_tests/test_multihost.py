@@ -23,7 +23,9 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import signal
 import subprocess
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -208,8 +210,17 @@ def test_a_batch_sealed_on_two_hosts_survives_one_of_them_dying(
                 return by_host == {"host-a", "host-b"} and bool(leased_on(database, batch_id, "host-a"))
 
             wait_for(both_sealing, 120, "both hosts sealing, host A holding items")
+            # Frozen first, so that it is killed holding items, not in the instant between a record and its
+            # next claim; what it held is read again after its death, when nothing of it can change any more.
+            for _ in range(100):
+                host_a.signal(signal.SIGSTOP)
+                if leased_on(database, batch_id, "host-a"):
+                    break
+                host_a.signal(signal.SIGCONT)
+                time.sleep(0.05)
             host_a.kill()
-            held = leased_on(database, batch_id, "host-a")  # what it died holding, read after its death
+            time.sleep(0.5)  # a commit already on its way to the server lands, or not, meanwhile
+            held = leased_on(database, batch_id, "host-a")
             before = sealed_by(database, batch_id)
             assert held and len(before) < ITEMS - 50, "host A died too late in the batch to show a takeover"
             with pytest.raises(requests.ConnectionError):
