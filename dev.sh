@@ -14,6 +14,9 @@
 # Environment: PAKAT_HOME (default ./var), PAKAT_PORT (web, default 8000),
 # PAKAT_REDIS_PORT (our own Redis, default 6390, used only when REDIS_URL is unset).
 set -Eeuo pipefail
+# Everything this script creates under PAKAT_HOME (logs, pid files, Redis's dump, the dev PKI) is the
+# owner's only, as the state Pakat itself writes; code (system packages, .venv) is installed under 022.
+umask 077
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
@@ -29,7 +32,9 @@ SYSTEM_PACKAGES=(softhsm2 redis-server poppler-utils libnss3-tools python3-venv 
 # Only the tests need a real browser (the /validate page is checked in headless Chromium) and
 # PostgreSQL's binaries (they start a throwaway cluster of their own; Debian's on 5432 goes unused).
 # Pakat Signer's window tests run under Xvfb, typed into with xdotool; ImageMagick's `import` takes screenshots.
-TEST_SYSTEM_PACKAGES=(chromium chromium-driver postgresql xvfb xdotool imagemagick iproute2)
+# systemd-analyze checks the production units under packaging/systemd.
+# iproute2: `ip netns` makes the hosts of the multi-host test.
+TEST_SYSTEM_PACKAGES=(chromium chromium-driver postgresql xvfb xdotool imagemagick systemd iproute2)
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }
@@ -57,8 +62,11 @@ missing_system_packages() {
 
 apt_install() {
     step "Installing system packages: $*"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+    (
+        umask 022  # packages' own scripts create files other users read
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+    )
 }
 
 # $@: extra packages beyond SYSTEM_PACKAGES.
@@ -121,8 +129,11 @@ ensure_python_packages() {
         return
     fi
     step "Installing Pakat and its test tools into .venv"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[test]'
+    (
+        umask 022  # code, not state
+        "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
+        "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[test]'
+    )
     printf '%s\n' "$want" >"$STAMP"
 }
 
@@ -151,9 +162,11 @@ PY
 # $@: extra system packages (the tests' browser).
 setup() {
     ensure_system_packages "$@"
-    ensure_venv
+    (umask 022; ensure_venv)  # code, not state
     ensure_python_packages
     mkdir -p "$RUN_DIR" "$LOG_DIR"
+    # Folders a dev.sh older than the umask above made 0755: closing them closes what they hold.
+    chmod go= "$PAKAT_HOME" "$RUN_DIR" "$LOG_DIR"
     ensure_dev_pki
     ensure_sample_pdf
 }
@@ -291,6 +304,8 @@ start() {
     if ! running_pid web "pakat serve" >/dev/null && port_busy "$WEB_PORT"; then
         die "port $WEB_PORT is taken by another program; try PAKAT_PORT=8001 ./dev.sh start"
     fi
+    # The dev PKI's demo-expired seal is expired on purpose: /readyz shows it without failing on it.
+    export PAKAT_READY_OPTIONAL="${PAKAT_READY_OPTIONAL-demo-expired}"
     start_service web "pakat serve" "$VENV/bin/pakat" serve --host "$HOST" --port "$WEB_PORT"
     start_service worker "pakat worker" env REDIS_URL="$REDIS_URL" "$VENV/bin/pakat" worker
     wait_for_url web "http://$HOST:$WEB_PORT/healthz" "pakat serve"

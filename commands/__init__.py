@@ -8,6 +8,11 @@ validate        commands.validating      judge a signed PDF, print or write the 
 serve, worker   commands.serving         the web application, the RQ worker
 db, audit       commands.database        the schema, the audit log
 seal-batch      commands.batch           seal a folder or zip with a progress bar
+documents       commands.storage         delete stored documents, purge what retention says is due
+batches         commands.storage         delete a finished batch
+backup          commands.backup          back up and restore the database, documents and configuration
+api-key         commands.keys            platforms' API keys: create, list, rotate, revoke
+seal-key        commands.keys            seal keys in the HSM: generate, csr, install, list
 agent           agent.cli                the user-side signing agent
 devpki          devkit.cli               the development PKI and tokens (not in production)
 ==============  =======================  ======================================
@@ -21,6 +26,7 @@ from __future__ import annotations
 import click
 
 import pakat
+from pakat.files import keep_new_files_private
 from pakat.terminal import LazyCommand, PakatGroup
 
 COMMANDS: dict[str, LazyCommand] = {
@@ -39,6 +45,15 @@ COMMANDS: dict[str, LazyCommand] = {
                          " ($PAKAT_DATABASE_URL)."),
     "seal-batch": LazyCommand("commands.batch", "seal_batch",
                               "Seal every PDF in SOURCE (a folder, searched recursively, or a .zip) into OUT."),
+    "documents": LazyCommand("commands.storage", "documents",
+                             "Stored documents: delete one, or purge what the retention policy says is due."),
+    "batches": LazyCommand("commands.storage", "batches", "Batches of sealed documents: delete a finished one."),
+    "backup": LazyCommand("commands.backup", "backup",
+                          "Back up and restore the database, the stored documents and the deployment's files."),
+    "api-key": LazyCommand("commands.keys", "api_key",
+                           "کلیدهای API سکوها / The platforms' API keys: create, list, rotate, revoke."),
+    "seal-key": LazyCommand("commands.keys", "seal_key",
+                            "کلیدهای مهر در HSM / Seal keys in the HSM: generate, csr, install, list."),
     "agent": LazyCommand("agent.cli", "agent",
                          "عامل امضا با توکن کاربر / The signing agent, with the user's own token."),
     "devpki": LazyCommand("devkit.cli", "devpki",
@@ -54,3 +69,13 @@ class PakatCommands(PakatGroup):
 @click.version_option(pakat.__version__, prog_name="pakat")
 def main() -> None:
     """پاکت: امضا و مهر PDF (PAdES) / Pakat: PAdES signing and sealing of PDFs."""
+
+
+def entry_point() -> None:
+    """The ``pakat`` console script and ``python -m pakat``: state files are owner-only, then the command runs.
+
+    The umask is set here, in the process's entry, not in :func:`main`'s callback,
+    so a test invoking ``main`` in its own process does not change that process's umask.
+    """
+    keep_new_files_private()
+    main(prog_name="pakat")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import click
+
+from pakat import logs, metrics
+from pakat.settings import Settings
 
 config_option = click.option(
     "--config",
@@ -15,10 +16,11 @@ config_option = click.option(
 )
 
 
-def configure_logging() -> None:
-    """Log lines with time and process id on stderr, for the long-running commands."""
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",
-    )
+def configure_logging(settings: Settings | None = None) -> None:
+    """The long-running commands' log on stderr: JSON lines or text ($PAKAT_LOG_FORMAT), with request ids."""
+    logs.configure((settings or Settings.from_env()).log_format)
+
+
+def configure_metrics(settings: Settings) -> None:
+    """Count in the multiprocess files under ``$PAKAT_HOME/metrics``, shared by this machine's web and workers."""
+    metrics.use_directory(settings.home / "metrics")

@@ -16,23 +16,36 @@ from typing import Any
 
 import click
 from flask import Flask
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.scheduler import RQScheduler
 
-from commands.common import config_option, configure_logging
+from commands.common import config_option, configure_logging, configure_metrics
 from commands.database import upgrade_database
+from envelopes.audit import system_actor
+from envelopes.operations import ExpiryWatch
+from envelopes.queueing import RequestIdWorker
 from envelopes.services import Services, forget_process_services, install_process_services
 from hsm_config.deployment import load_deployment
 from pakat import errors
 from pakat.errors import AccessError, PakatError
+from pakat.logs import hand_to_root
 from pakat.settings import Settings
 from web import create_app
 from web.state import EXTENSION_KEY
 
 log = logging.getLogger("pakat")
+
+
+class GunicornLogs(glogging.Logger):
+    """gunicorn's own lines (start, workers booting and dying) in the process's log format."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        hand_to_root(self.error_log)
 
 
 class PakatServer(BaseApplication):
@@ -76,8 +89,12 @@ def serve(host: str, port: int, workers: int, threads: int, config: Path | None)
     settings = Settings.from_env()
     deployment = load_deployment(settings.config)  # a broken configuration stops here, not in every worker
     settings.ensure_tmp()
-    configure_logging()
+    configure_logging(settings)
+    configure_metrics(settings)  # before the fork: the workers inherit where to count
     upgrade_database(settings, "serve", deployment)  # once, here: gunicorn's workers fork after this
+    # The seal certificates only: gunicorn forks its workers from this process while the watch runs, and a
+    # fork must not catch the watch inside the HTTP client or the metrics. The worker's watch asks the TSA.
+    ExpiryWatch(Services.from_settings(settings, deployment).readiness(), ask_tsa=False).start()
     PakatServer(settings, {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -86,8 +103,10 @@ def serve(host: str, port: int, workers: int, threads: int, config: Path | None)
         "preload_app": False,
         "timeout": 300,
         "graceful_timeout": 30,
-        "accesslog": "-",
+        # Each request's line comes from the app (web.observability), with its request id and route.
+        "accesslog": None,
         "errorlog": "-",
+        "logger_class": GunicornLogs,
         "proc_name": "pakat",
     }).run()
 
@@ -103,7 +122,8 @@ def worker(burst: bool, config: Path | None) -> None:
     if not settings.redis_url:
         raise AccessError(errors.CONFIG_INVALID, "set REDIS_URL to run a worker")
     services = Services.from_settings(settings)  # a broken configuration stops now, not on the first job
-    configure_logging()
+    configure_logging(settings)
+    configure_metrics(settings)
     upgrade_database(settings, "worker", services.deployment)
     install_process_services(services)  # the jobs this worker runs use these
 
@@ -119,9 +139,9 @@ def worker(burst: bool, config: Path | None) -> None:
         ) from None
     # SimpleWorker runs jobs in this process: a forking worker would log in to the
     # HSM again for every job and throw the session away afterwards.
-    def new_worker() -> SimpleWorker:
-        return SimpleWorker([Queue(settings.queue, connection=connection)], connection=connection,
-                            maintenance_interval=MAINTENANCE_SECONDS)
+    def new_worker() -> RequestIdWorker:
+        return RequestIdWorker([Queue(settings.queue, connection=connection)], connection=connection,
+                               maintenance_interval=MAINTENANCE_SECONDS)
 
     rq_worker = new_worker()
     # Signatures whose level job was lost (Redis restarted, a queue outage) are picked up again.
@@ -132,14 +152,21 @@ def worker(burst: bool, config: Path | None) -> None:
     sweeper = BatchSweeper(services, settings.batch_sweep_seconds)
     sweeper.sweep()
     scheduler = SchedulerThread(settings.redis_url, settings.queue)
+    expiry = ExpiryWatch(services.readiness())
+    # What the retention policy says is due is deleted now and then every PAKAT_RETENTION_SECONDS.
+    retention = RetentionSweeper(services, settings.retention_seconds)
+    retention.sweep()
     if not burst:
         sweeper.start()
         scheduler.start()
+        expiry.start()
+        retention.start()
     try:
         while True:
             try:
-                # Never RQ's own scheduler: see SchedulerThread.
-                rq_worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
+                # Never RQ's own scheduler: see SchedulerThread. RQ's routine lines stay out of the log.
+                log.info("Listening on queue %s", settings.queue)
+                rq_worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
             except RedisError as exc:  # Redis went away while (re)starting: wait for it as RQ does when idle
                 log.error("worker: Redis unavailable (%s), retrying", type(exc).__name__)
             # RQ quits on an error it did not expect, such as Redis restarting under a running job; a
@@ -150,7 +177,9 @@ def worker(burst: bool, config: Path | None) -> None:
             rq_worker = new_worker()
     finally:
         sweeper.stop()
+        retention.stop()
         scheduler.stop()
+        expiry.stop()
         forget_process_services()  # logs out of the HSM
 
 
@@ -175,7 +204,8 @@ class SchedulerThread(threading.Thread):
     def __init__(self, redis_url: str, queue: str, interval: int = 1) -> None:
         super().__init__(name="rq-scheduler", daemon=True)
         # Whole seconds: RQ passes interval + 60 to Redis as the lock's TTL, which must be an integer.
-        self.scheduler = RQScheduler([queue], connection=Redis.from_url(redis_url), interval=interval)
+        self.scheduler = RQScheduler([queue], connection=Redis.from_url(redis_url), interval=interval,
+                                     logging_level=logging.WARNING)  # its routine lines are noise in the log
         self.interval = interval
         self._stop_event = threading.Event()
 
@@ -238,6 +268,35 @@ class BatchSweeper(threading.Thread):
         if woken:
             log.info("woke %d running batch(es)", woken)
         return woken
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.sweep()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+class RetentionSweeper(threading.Thread):
+    """Applies the deployment's retention policy (:meth:`envelopes.retention.Retention.purge`) on a timer.
+
+    Several workers may sweep at once: a deletion another one made first is
+    skipped, and each deletion is its own transaction.
+    """
+
+    def __init__(self, services: Services, interval: float) -> None:
+        super().__init__(name="retention", daemon=True)
+        self.services = services
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def sweep(self) -> int:
+        try:
+            report = self.services.retention().purge(actor=system_actor("worker"))
+        except Exception:  # the database is away, or a bug: the next sweep tries again
+            log.exception("retention sweep failed")
+            return 0
+        return len(report.deleted)
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):

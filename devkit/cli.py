@@ -20,6 +20,7 @@ from devkit import devpki as pki
 from devkit.devsetup import DevEnvironment, init_dev_environment, load_dev_environment
 from devkit.responders import make_server
 from devkit.softhsm import SoftHSMError
+from pakat.files import keep_new_files_private
 
 DEFAULT_DIR = Path("var")
 
@@ -154,4 +155,5 @@ def _summary(env: DevEnvironment, data: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
+    keep_new_files_private()  # as `pakat devpki` does: its secrets, tokens and state are the owner's only
     devpki()

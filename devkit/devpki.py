@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from pakat.files import write_atomically
+from pakat.files import PRIVATE, write_atomically
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8390
@@ -362,8 +362,8 @@ class DevPKI(ServiceURLs):
         if state_path(directory).exists():
             raise DevPKIError(f"{directory} already holds a dev PKI")
         now = _now() if now is None else now
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "certs").mkdir(exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (directory / "certs").mkdir(mode=0o700, exist_ok=True)
         _private_dir(directory / "private")
         pki = cls(directory=directory, host=host, port=port, authorities={})
 
@@ -514,7 +514,7 @@ class DevPKI(ServiceURLs):
             .add_extension(_policies(POLICY_OIDS[profile]), critical=False)
             .sign(self.authorities[issuer].key, hashes.SHA256())
         )
-        write_file(self.cert_path(name), cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+        write_file(self.cert_path(name), cert.public_bytes(serialization.Encoding.PEM))
         self._record(cert, issuer, name, profile)
         self.save()
         return cert
@@ -541,7 +541,7 @@ class DevPKI(ServiceURLs):
             ),
             mode=0o600,
         )
-        write_file(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+        write_file(cert_path, cert.public_bytes(serialization.Encoding.PEM))
         self.authorities[slug] = Authority(slug, cert, key, cert_path, key_path)
 
     def _record(self, cert: x509.Certificate, issuer: str, name: str, profile: str) -> None:
@@ -620,9 +620,9 @@ def state_path(directory: Path) -> Path:
     return directory / "state.json"
 
 
-def write_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write ``data`` atomically with ``mode`` (0600 for secrets): readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_file(path: Path, data: bytes, *, mode: int = PRIVATE) -> None:
+    """Write ``data`` atomically, owner-only like all of Pakat's state: readers never see half a file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_atomically(path, data, mode=mode)
 
 

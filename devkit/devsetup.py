@@ -656,7 +656,7 @@ def _write_deployment(env: DevEnvironment) -> None:
     data = (header + body).encode("utf-8")
     if env.deployment_path.exists() and env.deployment_path.read_bytes() == data:
         return  # unchanged: reusing an environment touches no file
-    write_file(env.deployment_path, data, mode=0o644)
+    write_file(env.deployment_path, data)
 
 
 def _write_manifest(env: DevEnvironment) -> None:
@@ -678,7 +678,6 @@ def _write_manifest(env: DevEnvironment) -> None:
     write_file(
         _manifest_path(env.directory),
         json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8") + b"\n",
-        mode=0o644,
     )
 
 

@@ -4,16 +4,23 @@ An uploaded zip is hostile until proven otherwise. Before a single byte is
 inflated, every member's name and declared sizes are checked: no absolute
 path, no ``..``, no drive letter or backslash, no symlink, no encryption, no
 duplicate, nothing but ``.pdf`` files (folders and macOS ``__MACOSX``
-leftovers aside), and limits on count, size and compression ratio. While
-inflating, the bytes actually produced are counted too, because a zip's
-headers can lie. Only then is anything written, into the store's incoming
-folder, where the caller adopts the files or discards them all.
+leftovers aside), and limits on count, size and compression ratio; the
+entries are counted from the zip's end record before its central directory
+is even parsed. While inflating, the bytes actually produced are counted
+against one budget for the whole archive (:class:`InflateBudget`): at most
+``max_expansion`` times the archive's own size (with a floor for small
+archives) and never more than ``max_total_bytes``. The declared sizes are
+never trusted for this: hundreds of small, highly compressible members each
+pass a per-member check, but not the shared budget, and inflating stops at
+the first byte past it. Only then is anything written, into the store's
+incoming folder, where the caller adopts the files or discards them all.
 """
 
 from __future__ import annotations
 
 import hashlib
 import stat
+import struct
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +35,20 @@ from pakat.errors import InputError
 MAX_COMPRESSION_RATIO = 100
 DEFAULT_MAX_ITEMS = 5000
 DEFAULT_MAX_TOTAL_BYTES = 2 * 1024**3
+# What a whole archive may inflate to per byte of itself: real PDFs deflate by 1:1 to 1:5 (their streams are
+# compressed already); a text-only PDF by 1:20 at most. A 336 KB zip of zeros made 301 MB (1:900).
+DEFAULT_MAX_EXPANSION = 50
+# A small archive may inflate to this much whatever its ratio: a few tiny generated PDFs deflate far better
+# than real ones, and 32 MiB is harmless.
+DEFAULT_INFLATE_FLOOR = 32 * 1024 * 1024
+# Entries of any kind (folders and __MACOSX included), counted before the central directory is parsed:
+# zipfile holds one ZipInfo per entry in memory, so a directory of millions would cost gigabytes.
+DEFAULT_MAX_ENTRIES = 2 * DEFAULT_MAX_ITEMS
+# A central directory entry is 46 bytes plus its name (at most 500 here) and extra fields.
+MAX_DIRECTORY_BYTES_PER_ENTRY = 1024
+_EOCD = b"PK\x05\x06"
+_EOCD64_LOCATOR = b"PK\x06\x07"
+_EOCD64 = b"PK\x06\x06"
 PDF_MAGIC = b"%PDF-"
 # The PDF header may follow some junk; readers look this far (ISO 32000-2, 7.5.2 is stricter).
 MAGIC_WINDOW = 1024
@@ -40,6 +61,27 @@ class BatchLimits:
     max_items: int = DEFAULT_MAX_ITEMS
     max_item_bytes: int = 150 * 1024 * 1024
     max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES
+    max_expansion: int = DEFAULT_MAX_EXPANSION
+    inflate_floor: int = DEFAULT_INFLATE_FLOOR
+    max_entries: int = DEFAULT_MAX_ENTRIES
+
+    def inflate_allowance(self, archive_bytes: int) -> int:
+        """How many bytes, in all, an archive of ``archive_bytes`` may inflate to."""
+        return min(self.max_total_bytes, max(self.inflate_floor, self.max_expansion * archive_bytes))
+
+
+class InflateBudget:
+    """Bytes written so far for one request, against what it may write in all; the first byte past refuses."""
+
+    def __init__(self, allowance: int, what: str) -> None:
+        self.allowance = allowance
+        self.used = 0
+        self.what = what
+
+    def spend(self, count: int) -> None:
+        self.used += count
+        if self.used > self.allowance:
+            raise InputError(errors.ARCHIVE_TOO_LARGE, f"{self.what} past {self.allowance} bytes in all")
 
 
 @dataclass(frozen=True)
@@ -55,16 +97,19 @@ class BatchInput:
 def read_zip(archive: Path, store: DocumentStore, limits: BatchLimits) -> list[BatchInput]:
     """The PDFs inside ``archive``, each in a temp file of ``store``; all or nothing."""
     try:
+        archive_bytes = archive.stat().st_size
+        _check_entry_count(archive, archive_bytes, limits)
         zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, struct.error) as exc:
         raise InputError(errors.ARCHIVE_INVALID, str(exc)[:200]) from None
+    budget = InflateBudget(limits.inflate_allowance(archive_bytes), f"a zip of {archive_bytes} bytes inflates")
     with zf:
         members = _checked_members(zf.infolist(), limits)
         inputs: list[BatchInput] = []
         try:
             for info, name in members:
                 with zf.open(info) as source:
-                    inputs.append(_copy_in(source, name, store, limits, declared=info.file_size))
+                    inputs.append(_copy_in(source, name, store, limits, budget, declared=info.file_size))
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
             discard(inputs)
             raise InputError(errors.ARCHIVE_INVALID, str(exc)[:200]) from None
@@ -80,14 +125,10 @@ def read_files(files: Iterable[tuple[str, Path]], store: DocumentStore, limits: 
     try:
         named = [(safe_name(name), path) for name, path in files]
         _check_names([n for n, _ in named], limits)
-        total = 0
+        budget = InflateBudget(limits.max_total_bytes, "the files hold")
         for name, path in named:
             with path.open("rb") as source:
-                item = _copy_in(source, name, store, limits, declared=None)
-            inputs.append(item)
-            total += item.size
-            if total > limits.max_total_bytes:
-                raise InputError(errors.ARCHIVE_TOO_LARGE, f"more than {limits.max_total_bytes} bytes in all")
+                inputs.append(_copy_in(source, name, store, limits, budget, declared=None))
     except BaseException:
         discard(inputs)
         raise
@@ -111,9 +152,38 @@ def safe_name(raw: str) -> str:
     return PurePosixPath(raw).as_posix()
 
 
+def _check_entry_count(archive: Path, archive_bytes: int, limits: BatchLimits) -> None:
+    """Refuse a zip whose end record announces more entries (or a larger directory) than allowed.
+
+    Read from the end record (and its ZIP64 form) before :class:`zipfile.ZipFile`
+    parses the directory; an end record that cannot be found is left for
+    ``zipfile`` to refuse as ARCHIVE_INVALID.
+    """
+    with archive.open("rb") as f:
+        tail_size = min(archive_bytes, 22 + 65535)  # the end record, then a comment of at most 64 KiB
+        f.seek(archive_bytes - tail_size)
+        tail = f.read(tail_size)
+        at = tail.rfind(_EOCD)
+        if at < 0 or len(tail) < at + 22:
+            return
+        entries, directory_bytes = struct.unpack_from("<HI", tail, at + 10)
+        if entries == 0xFFFF or directory_bytes == 0xFFFFFFFF:
+            locator = tail.find(_EOCD64_LOCATOR, max(0, at - 20), at)
+            if locator >= 0:
+                (offset,) = struct.unpack_from("<Q", tail, locator + 8)
+                f.seek(offset)
+                record = f.read(56)
+                if len(record) == 56 and record.startswith(_EOCD64):
+                    entries, directory_bytes = struct.unpack_from("<QQ", record, 32)
+    if entries > limits.max_entries or directory_bytes > limits.max_entries * MAX_DIRECTORY_BYTES_PER_ENTRY:
+        raise InputError(errors.ARCHIVE_TOO_LARGE, f"{entries} entries, at most {limits.max_entries}")
+
+
 def _checked_members(infos: list[zipfile.ZipInfo], limits: BatchLimits) -> list[tuple[zipfile.ZipInfo, str]]:
     members: list[tuple[zipfile.ZipInfo, str]] = []
     declared_total = 0
+    if len(infos) > limits.max_entries:  # the end record may understate what the directory holds
+        raise InputError(errors.ARCHIVE_TOO_LARGE, f"{len(infos)} entries, at most {limits.max_entries}")
     for info in infos:
         if info.filename.startswith("__MACOSX/") or info.is_dir():
             continue
@@ -153,9 +223,14 @@ def _check_names(names: list[str], limits: BatchLimits) -> None:
 
 
 def _copy_in(
-    source: IO[bytes], name: str, store: DocumentStore, limits: BatchLimits, *, declared: int | None
+    source: IO[bytes], name: str, store: DocumentStore, limits: BatchLimits, budget: InflateBudget, *,
+    declared: int | None,
 ) -> BatchInput:
-    """Copy one member into a temp file of the store, counting and hashing; refuse a non-PDF."""
+    """Copy one member into a temp file of the store, counting and hashing; refuse a non-PDF.
+
+    Every chunk is charged to ``budget`` before it is written, so what a refused
+    archive wrote is bounded by the budget, whatever its headers said.
+    """
     cap = limits.max_item_bytes if declared is None else min(declared, limits.max_item_bytes)
     temp = store.incoming()
     digest, size = hashlib.sha256(), 0
@@ -170,6 +245,7 @@ def _copy_in(
                 if size > cap:
                     # More bytes than the header declared (or than any PDF may have): a lying archive.
                     raise InputError(errors.ARCHIVE_TOO_LARGE, f"{name} inflates past {cap} bytes")
+                budget.spend(len(chunk))
                 digest.update(chunk)
                 out.write(chunk)
                 chunk = source.read(CHUNK)

@@ -30,9 +30,23 @@ batch.item_sealed     an item of a batch sealed, with its state     ``<batch id>
                                                                     the worker (``host:pid:run``)
 batch.finished        every item of a batch settled                 the batch id
 envelope.submitted    an envelope submitted (envelopes.envelopes)   the envelope id
+document.deleted      a document deleted, on request or by          document id; organisation, reason,
+                      retention (envelopes.retention)               name, revisions with digests, bytes
+batch.deleted         a finished batch deleted, with its items      the batch id; organisation, reason,
+                                                                    items, sealed, bytes
+batch.inputs_purged   a finished batch's input files deleted by     the batch id; organisation, items,
+                      retention (items and outputs stay)            bytes
 config.changed        ``pakat serve``/``worker``/``db upgrade``     ``deployment``; the YAML's sha256,
                       found a deployment unlike the last recorded   organisations, API keys, trust roots
 schema.upgraded       the database schema moved to a new revision   ``schema``; from, to
+api_key.created       ``pakat api-key create``, the admin API       ``api-key:<id>``; organisation,
+                      (envelopes.api_keys)                          scopes, label (never the secret)
+api_key.rotated       ``pakat api-key rotate``, the admin API       ``api-key:<id>``; grace seconds
+api_key.revoked       ``pakat api-key revoke``, the admin API       ``api-key:<id>``; organisation
+seal_key.generated    ``pakat seal-key generate``, the admin API    ``seal:<org>/<key label>``;
+                      (envelopes.seal_keys)                         algorithm, token, key id
+seal_key.installed    ``pakat seal-key install``, the admin API     ``seal:<org>/<key label>``; subject,
+                                                                    serial, not_after, sha256
 ====================  ==========================================  =====================================
 
 ``pakat seal`` and ``pakat validate`` on the command line append nothing: they work
@@ -41,7 +55,8 @@ the file already, so an entry they chose to write would prove nothing.
 
 Actors name who acted, never with a secret: ``api-key:<first 12 hex of the
 key's SHA-256>`` (:func:`api_key_actor`), ``organisation:<id>``,
-``signer:<national id>``, ``system:<process>`` (serve, worker, db-upgrade) and
+``signer:<national id>``, ``system:<process>`` (serve, worker, db-upgrade),
+``operator:<user>@<host>`` (an operator's key commands) and
 ``anonymous`` (the public validation page and API).
 
 Concurrency: :meth:`AuditLog.append` first UPDATEs the one-row ``audit_head``
@@ -62,8 +77,10 @@ verify`` prints somewhere else (a ticket, a signed email) to anchor it.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
+import os
 import re
 import socket
 from collections.abc import Callable, Mapping
@@ -95,8 +112,16 @@ BATCH_CREATED = "batch.created"
 BATCH_ITEM_SEALED = "batch.item_sealed"
 BATCH_FINISHED = "batch.finished"
 ENVELOPE_SUBMITTED = "envelope.submitted"
+DOCUMENT_DELETED = "document.deleted"
+BATCH_DELETED = "batch.deleted"
+BATCH_INPUTS_PURGED = "batch.inputs_purged"
 CONFIG_CHANGED = "config.changed"
 SCHEMA_UPGRADED = "schema.upgraded"
+API_KEY_CREATED = "api_key.created"
+API_KEY_ROTATED = "api_key.rotated"
+API_KEY_REVOKED = "api_key.revoked"
+SEAL_KEY_GENERATED = "seal_key.generated"
+SEAL_KEY_INSTALLED = "seal_key.installed"
 
 ANONYMOUS = "anonymous"
 CONFIG_SUBJECT = "deployment"
@@ -224,6 +249,15 @@ def organisation_actor(organisation: str) -> str:
 def signer_actor(national_id: str | None, subject: str) -> str:
     """``signer:<national id>`` (else the certificate subject): a person signing with their own token."""
     return f"signer:{national_id or subject}"[:MAX_ACTOR]
+
+
+def operator_actor() -> str:
+    """``operator:<user>@<host>``: whoever ran a key command (``pakat api-key``, ``pakat seal-key``) here."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid{os.getuid()}"
+    return f"operator:{user}@{socket.gethostname()}"[:MAX_ACTOR]
 
 
 def system_actor(process: str) -> str:

@@ -20,6 +20,7 @@ is it failed, naming what was down.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -37,11 +38,12 @@ from typing import Any, BinaryIO
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from envelopes import audit
+from envelopes import audit, quotas
 from envelopes.archives import BatchInput, discard
 from envelopes.audit import AuditLog
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database, batch_items, batches, utcnow
+from envelopes.quotas import PolicyOf, no_limits
 from envelopes.sealing import SealService
 from pakat import errors
 from pakat.dates import iso_utc
@@ -202,8 +204,10 @@ class Batches:
         lease: timedelta = DEFAULT_LEASE,
         retry_intervals: Sequence[int] = RETRY_INTERVALS,
         threads: int = DEFAULT_THREADS,
+        policy_of: PolicyOf = no_limits,
     ) -> None:
         self.database = database
+        self.policy_of = policy_of
         self.store = store
         self.seals = seals
         self.lease = lease
@@ -227,14 +231,19 @@ class Batches:
         ``actor`` is who asks, as the audit log names it (see :mod:`envelopes.audit`).
         With an ``idempotency_key`` a repeated request gets the first batch back
         (``replayed``), and a different request under the same key is refused
-        before anything is stored.
+        before anything is stored. Every input counts against the organisation's
+        storage quota (STORAGE_QUOTA_EXCEEDED, checked before the inputs are
+        stored and charged with the batch's rows).
         """
+        policy = self.policy_of(organisation)
+        input_bytes = sum(item.size for item in inputs)
         try:
             fingerprint = _fingerprint(organisation, inputs, options)
             if idempotency_key is not None:
                 earlier = self._by_key(api_key_sha256, idempotency_key)
                 if earlier is not None:
                     return self._replay(earlier, fingerprint, organisation)
+            quotas.precheck(self.database, policy, organisation, input_bytes, len(inputs))
             for item in inputs:
                 self.store.adopt(item.temp_path, item.sha256)
         finally:
@@ -243,6 +252,7 @@ class Batches:
         now = utcnow()
         try:
             with self.database.write() as conn:
+                quotas.charge(conn, policy, organisation, input_bytes, len(inputs))
                 conn.execute(insert(batches).values(
                     id=batch_id, organisation=organisation, api_key_sha256=api_key_sha256,
                     idempotency_key=idempotency_key, request_sha256=fingerprint, level=options.level.value,
@@ -263,6 +273,11 @@ class Batches:
             if earlier is None:
                 raise
             return self._replay(earlier, fingerprint, organisation)
+        except PakatError as exc:
+            if exc.kind is errors.STORAGE_QUOTA_EXCEEDED:
+                # A concurrent request took the room after our check: the inputs we stored go, unless shared.
+                quotas.collect_blobs(self.database, self.store, [item.sha256 for item in inputs])
+            raise
         return NewBatch(self.progress(organisation, batch_id), replayed=False)
 
     def _by_key(self, api_key_sha256: str | None, key: str) -> Any:
@@ -451,6 +466,8 @@ class Batches:
         now = utcnow()
         lost: list[str] = []
         recorded: list[_Outcome] = []
+        policy = self.policy_of(organisation)
+        no_room: list[str] = []
         with self.database.write() as conn:
             for outcome in outcomes:
                 mine = and_(batch_items.c.batch_id == batch_id, batch_items.c.number == outcome.item.number,
@@ -472,6 +489,17 @@ class Batches:
                     if outcome.output_sha256:
                         lost.append(outcome.output_sha256)
                     continue
+                if outcome.state == SEALED and not quotas.try_charge(
+                        conn, policy, organisation, outcome.output_size or 0, 0):
+                    # No room for the sealed file in the organisation's quota: the item fails, its output goes.
+                    assert outcome.output_sha256 is not None
+                    no_room.append(outcome.output_sha256)
+                    refusal = PakatError(errors.STORAGE_QUOTA_EXCEEDED)
+                    conn.execute(update(batch_items).where(
+                        batch_items.c.batch_id == batch_id, batch_items.c.number == outcome.item.number,
+                    ).values(state=FAILED, output_sha256=None, output_size=None, error_code=refusal.code))
+                    outcome = dataclasses.replace(outcome, state=FAILED, output_sha256=None, output_size=None,
+                                                  error=refusal)
                 if outcome.state == SEALED:
                     report.sealed += 1
                     recorded.append(outcome)
@@ -489,8 +517,10 @@ class Batches:
         for sha256 in lost:
             # Our lease ran out and another worker sealed the item: its record stands, our copy goes.
             log.warning("batch %s: an item was taken over while sealing; dropping this worker's output", batch_id)
-            self.store.delete(sha256)
+            self.store.discard(sha256)
             report.lost += 1
+        for sha256 in no_room:
+            self.store.discard(sha256)  # a fresh seal: no other row has these bytes
 
     def _settle(self, batch_id: str, report: WorkReport) -> None:
         """Finish the batch when every item has settled; else say when waiting items can be claimed."""

@@ -73,7 +73,7 @@ class DocumentStore:
         fsync_dir(final.parent)
         return final
 
-    def delete(self, sha256: str) -> None:
+    def discard(self, sha256: str) -> None:
         """Remove a blob; nothing happens if it is absent. Content is shared: only for a blob nothing names.
 
         A signed revision holds a fresh signature, so no other revision can

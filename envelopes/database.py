@@ -99,6 +99,8 @@ revisions = Table(
     Column("level", String(8), nullable=True),
     Column("signer", Text, nullable=True),  # the signer's subject, as a person reads it
     Column("created_at", UtcDateTime, nullable=False),
+    # Whether anything still names a blob, before a deletion removes it (migration 0008).
+    Index("ix_revisions_sha256", "sha256"),
 )
 
 signing_sessions = Table(
@@ -164,6 +166,8 @@ batches = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("started_at", UtcDateTime, nullable=True),  # first item claimed
     Column("finished_at", UtcDateTime, nullable=True),
+    # When retention deleted the input files (the items keep their digests); NULL: still stored (0008).
+    Column("inputs_purged_at", UtcDateTime, nullable=True),
     UniqueConstraint("api_key_sha256", "idempotency_key"),
     Index("ix_batches_state", "state"),
 )
@@ -188,6 +192,20 @@ batch_items = Table(
     Column("error_detail", Text, nullable=True),
     Column("finished_at", UtcDateTime, nullable=True),
     Index("ix_batch_items_batch_state", "batch_id", "state"),
+    Index("ix_batch_items_input_sha256", "input_sha256"),
+    Index("ix_batch_items_output_sha256", "output_sha256"),
+)
+
+# -- what each organisation stores, against its quota (migration 0008; envelopes.storage) --
+# One row per organisation, moved in the same transaction as every row that stores or frees bytes, by a
+# conditional UPDATE that refuses to pass the quota: the row's lock orders concurrent uploads.
+storage_usage = Table(
+    "storage_usage",
+    metadata,
+    Column("organisation", String(64), primary_key=True),
+    Column("bytes", BigInteger, nullable=False),  # every revision, batch input and batch output, as recorded
+    Column("documents", BigInteger, nullable=False),  # documents and batch items
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 
@@ -306,6 +324,28 @@ envelope_receipts = Table(
     Column("superseded_reason", String(16), nullable=True),  # replaced | withdrawn
     UniqueConstraint("document_id"),
     Index("ix_envelope_receipts_envelope_id", "envelope_id"),
+)
+
+# -- API keys kept in the database (migration 0009; envelopes.api_keys) --
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),  # the public part of ``pk_<id>_<secret>``: lookup is by it
+    Column("organisation", String(64), nullable=False),
+    Column("label", String(255), nullable=False),  # the operator's name for it ("Setad production")
+    Column("scopes", String(255), nullable=False),  # space-separated, sorted: seal documents batches …
+    # What documents, batches, tenders and webhook deliveries record as the platform (their api_key_sha256):
+    # stable across rotations; the SHA-256 of a YAML key when the key took that key's place.
+    Column("reference", String(64), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),  # never the secret itself
+    # After a rotation the old secret still works until previous_valid_until (the grace period).
+    Column("previous_secret_sha256", String(64), nullable=True),
+    Column("previous_valid_until", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("rotated_at", UtcDateTime, nullable=True),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Index("ix_api_keys_organisation", "organisation"),
 )
 
 # -- documents shared by several machines (migration 0010; envelopes.database_store) --

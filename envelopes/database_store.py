@@ -82,12 +82,12 @@ class DatabaseDocumentStore(DocumentStore):
                         seq += 1
         return super().adopt(temp_path, sha256)
 
-    def delete(self, sha256: str) -> None:
+    def discard(self, sha256: str) -> None:
         """Remove a blob from the database (every machine) and from this machine's cache."""
         self._checked(sha256)
         with self.database.begin() as conn:
             conn.execute(document_blobs.delete().where(document_blobs.c.sha256 == sha256))
-        super().delete(sha256)
+        super().discard(sha256)
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -18,12 +18,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from envelopes import audit
+from envelopes import audit, quotas
 from envelopes.audit import AuditLog
 from envelopes.bids import check_document_writable
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database, documents, revisions, utcnow
+from envelopes.quotas import PolicyOf, no_limits
 from envelopes.sealing import SealService
+from hsm_config.deployment import StoragePolicy
 from pakat import errors
 from pakat.dates import iso_utc
 from pakat.errors import InputError, PakatError
@@ -112,16 +114,34 @@ class StoredUpload:
 class DocumentService:
     """Documents of one deployment: stored once, read by any process."""
 
-    def __init__(self, database: Database, store: DocumentStore, max_pdf_bytes: int) -> None:
+    def __init__(self, database: Database, store: DocumentStore, max_pdf_bytes: int,
+                 policy_of: PolicyOf = no_limits) -> None:
         self.database = database
         self.store = store
         self.max_pdf_bytes = max_pdf_bytes
+        self.policy_of = policy_of
 
     def add(self, organisation: str, api_key_sha256: str | None, upload: Path, name: str | None) -> DocumentView:
-        """Check ``upload`` as signing will read it, store it, and record revision 0."""
+        """Check ``upload`` as signing will read it, store it, and record revision 0, within the quota.
+
+        The quota is checked before a byte is stored, and charged with the
+        document's row: an upload that a concurrent one pushed over the quota
+        is refused then, and its blob removed unless something else names it.
+        """
+        policy = self.policy_of(organisation)
+        quotas.precheck(self.database, policy, organisation, upload.stat().st_size, 1)
         stored = self.store_upload(upload)
-        with self.database.write() as conn:
-            doc_id = insert_document(conn, organisation, api_key_sha256, name, stored)
+        try:
+            with self.database.write() as conn:
+                doc_id = insert_document(conn, organisation, api_key_sha256, name, stored, policy)
+        except PakatError as exc:
+            if exc.kind is errors.STORAGE_QUOTA_EXCEEDED:
+                quotas.collect_blobs(self.database, self.store, [stored.sha256])
+            raise
+        if not self.store.has(stored.sha256):
+            # A deletion of the last other document with these bytes removed the blob between our store and
+            # our record: store it again, now that our row names it.
+            self.store.put_file(upload)
         return self.get(organisation, doc_id)
 
     def store_upload(self, upload: Path) -> StoredUpload:
@@ -158,6 +178,9 @@ class DocumentService:
         doc, source = self.latest(organisation, doc_id)
         if doc.busy:
             raise PakatError(errors.DOCUMENT_BUSY)
+        policy = self.policy_of(organisation)
+        # The sealed revision is at least as large as the one it seals: no HSM work for a seal that cannot fit.
+        quotas.precheck(self.database, policy, organisation, doc.head.size, 0)
         temp = self.store.incoming()
         try:
             sealed = seals.seal(organisation, source, temp, level, appearance=appearance).document
@@ -167,7 +190,8 @@ class DocumentService:
         try:
             with self.database.write() as conn:
                 number = add_revision(conn, doc_id, doc.head.number, sealed.output_sha256, sealed.output_size,
-                                      kind="seal", level=level.value, signer=seal_signer(seals, organisation))
+                                      kind="seal", level=level.value, signer=seal_signer(seals, organisation),
+                                      policy=policy)
                 AuditLog(self.database).append(
                     conn, audit.DOCUMENT_SEALED, actor=actor or audit.organisation_actor(organisation),
                     subject=doc_id, details={
@@ -177,7 +201,7 @@ class DocumentService:
                     },
                 )
         except BaseException:
-            self.store.delete(sealed.output_sha256)  # a fresh seal: no other revision has these bytes
+            self.store.discard(sealed.output_sha256)  # a fresh seal: no other revision has these bytes
             raise
         return self.get(organisation, doc_id)
 
@@ -187,9 +211,14 @@ def seal_signer(seals: SealService, organisation: str) -> str:
 
 
 def insert_document(
-    conn: Connection, organisation: str, api_key_sha256: str | None, name: str | None, stored: StoredUpload
+    conn: Connection, organisation: str, api_key_sha256: str | None, name: str | None, stored: StoredUpload,
+    policy: StoragePolicy,
 ) -> str:
-    """Record a new document whose revision 0 is ``stored``, in the caller's transaction; its id."""
+    """Record a new document whose revision 0 is ``stored``, in the caller's transaction; its id.
+
+    Charged to the organisation's quota (``policy``) in the same transaction: STORAGE_QUOTA_EXCEEDED.
+    """
+    quotas.charge(conn, policy, organisation, stored.size, 1)
     now = utcnow()
     doc_id = secrets.token_hex(16)
     conn.execute(insert(documents).values(
@@ -227,6 +256,7 @@ def add_revision(
     session_id: str | None = None,
     busy_session: str | None = None,
     release_session: str | None = None,
+    policy: StoragePolicy,
 ) -> int:
     """Record revision ``base + 1`` and move the head to it, if the head is still ``base``.
 
@@ -235,7 +265,8 @@ def add_revision(
     this revision clears. Raises DOCUMENT_CHANGED when the head moved or the
     document is busy for another session, and DEADLINE_PASSED or ENVELOPE_STATE
     when the document is in a bid envelope that no longer accepts changes
-    (:func:`envelopes.bids.check_document_writable`): the caller's transaction then rolls back.
+    (:func:`envelopes.bids.check_document_writable`), and STORAGE_QUOTA_EXCEEDED when the
+    revision would pass the organisation's quota (``policy``): the caller's transaction then rolls back.
     """
     number = base + 1
     condition = (documents.c.id == doc_id) & (documents.c.head == base)
@@ -243,11 +274,13 @@ def add_revision(
         condition &= documents.c.busy_session.is_(None)
     else:
         condition &= documents.c.busy_session == release_session
-    moved = conn.execute(
+    owner = conn.execute(
         update(documents).where(condition).values(head=number, busy_session=busy_session, updated_at=utcnow())
-    )
-    if moved.rowcount != 1:
+        .returning(documents.c.organisation)
+    ).scalar()
+    if owner is None:
         raise PakatError(errors.DOCUMENT_CHANGED, f"revision {base} is no longer the latest")
+    quotas.charge(conn, policy, owner, size, 0)
     # After the write, so the lock it took keeps the envelope's answer true until commit.
     check_document_writable(conn, doc_id)
     conn.execute(insert(revisions).values(

@@ -7,8 +7,10 @@ importable name with plain arguments, so any worker with the code runs them.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +22,9 @@ from envelopes import webhooks
 from hsm_config.deployment import Deployment
 from pakat import errors
 from pakat.errors import ServiceUnavailable
+from pakat.logs import current_request_id, request_id_set
+
+log = logging.getLogger(__name__)
 
 # Seconds between attempts to raise a signature to its level when the TSA or a
 # responder is down; after the last, the session ends failed with the B-B signature kept.
@@ -31,6 +36,39 @@ ITEMS_PER_BATCH_JOB = 25
 BATCH_JOB = "envelopes.jobs.seal_batch_job"
 #: Seconds a batch job may take: its run, then the last items it claimed (sealed within their lease).
 DEFAULT_BATCH_JOB_TIMEOUT = 60 + 120 + 60
+
+
+#: Where a job carries the id of the request that queued it (see :class:`RequestIdQueue`).
+REQUEST_ID_META = "request_id"
+
+
+class RequestIdQueue(rq.Queue):
+    """An RQ queue whose every new job carries the current request id in its meta.
+
+    Every way of queueing (enqueue, enqueue_at, enqueue_many, retries of the
+    same job) makes its job here, so a worker's lines for a batch carry the id
+    of the request that started it, and so do the jobs that job queues in turn.
+    """
+
+    def create_job(self, *args: Any, **kwargs: Any) -> rq.job.Job:
+        request_id = current_request_id()
+        if request_id is not None:
+            kwargs["meta"] = {**(kwargs.get("meta") or {}), REQUEST_ID_META: request_id}
+        return super().create_job(*args, **kwargs)
+
+
+class RequestIdWorker(rq.SimpleWorker):
+    """A SimpleWorker that runs each job under the request id it carries, and logs its start and end."""
+
+    def perform_job(self, job: rq.job.Job, queue: rq.Queue) -> bool:
+        request_id = (job.meta or {}).get(REQUEST_ID_META)
+        with request_id_set(request_id if isinstance(request_id, str) else None):
+            started = time.perf_counter()
+            log.info("job %s started: %s", job.id, job.func_name, extra={"job_id": job.id})
+            done = super().perform_job(job, queue)
+            log.info("job %s %s in %.2f s", job.id, "finished" if done else "failed",
+                     time.perf_counter() - started, extra={"job_id": job.id})
+            return done
 
 
 class RQJobQueue:
@@ -53,7 +91,7 @@ class RQJobQueue:
             raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, "REDIS_URL is not set")
         with self._lock:
             if self._queue is None or self._pid != os.getpid():
-                self._queue = rq.Queue(self.name, connection=Redis.from_url(self.redis_url))
+                self._queue = RequestIdQueue(self.name, connection=Redis.from_url(self.redis_url))
                 self._pid = os.getpid()
             return self._queue
 

@@ -9,11 +9,15 @@ batch reuses connections and fresh OCSP answers across documents.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hsm_config.deployment import Deployment, Organisation, load_certificate
+from pakat import errors
+from pakat.errors import KeyStoreError, PakatError
+from pakat.metrics import metrics
 from signer.chain import TrustStore
 from signer.http import HttpClient
 from signer.keys import Pkcs11Key
@@ -134,11 +138,39 @@ class SealService:
             contact=contact,
             appearance=appearance,
         )
-        signed = signer.sign(
-            source, destination, level, details, max_bytes=self.deployment.max_pdf_bytes, durable=durable,
-            in_place=in_place,
-        )
+        started, outcome = time.perf_counter(), "sealed"
+        try:
+            signed = signer.sign(
+                source, destination, level, details, max_bytes=self.deployment.max_pdf_bytes, durable=durable,
+                in_place=in_place,
+            )
+        except PakatError as exc:
+            outcome = exc.code
+            if isinstance(exc, KeyStoreError) or exc.kind is errors.SEAL_KEY_MISMATCH:
+                metrics().hsm_errors.labels(exc.code).inc()
+            raise
+        except BaseException:
+            outcome = "INTERNAL"
+            raise
+        finally:
+            metrics().seal_seconds.labels(level.value, outcome).observe(time.perf_counter() - started)
         return SealResult(org_id, signed)
+
+    def check_key(self, org_id: str) -> None:
+        """Whether the organisation's seal key answers: the token is there and the login holds (readiness).
+
+        Uses the session the seals use (logging in only if there is none yet),
+        so a probe never costs a login of its own; KeyStoreError says what failed.
+        """
+        signer = self.signer_for(org_id)
+        key = signer.key
+        if not isinstance(key, Pkcs11Key):
+            return
+        try:
+            key.probe()
+        except KeyStoreError as exc:
+            metrics().hsm_errors.labels(exc.code).inc()
+            raise
 
     def close(self) -> None:
         with self._lock:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from envelopes.api_keys import ApiKeys
 from envelopes.archives import BatchLimits
 from envelopes.audit import AuditLog
 from envelopes.batches import Batches
@@ -24,11 +26,14 @@ from envelopes.blobs import DocumentStore
 from envelopes.database import Database
 from envelopes.database_store import DatabaseDocumentStore
 from envelopes.documents import DocumentService
+from envelopes.operations import Readiness
 from envelopes.queueing import RQJobQueue
+from envelopes.retention import Retention
+from envelopes.seal_keys import SealKeys
 from envelopes.sealing import SealService
 from envelopes.sessions import SigningSessions
 from envelopes.tenders import Tenders
-from hsm_config.deployment import Deployment, load_deployment, validation_config
+from hsm_config.deployment import Deployment, Organisation, load_deployment, validation_config
 from pakat.settings import Settings
 from validation.engine import Validator
 
@@ -78,6 +83,7 @@ class Services:
     queue: RQJobQueue
     _store: DocumentStore | None = field(default=None, repr=False)
     _validator: Validator | None = field(default=None, repr=False)
+    _readiness: Readiness | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -114,16 +120,38 @@ class Services:
                 self._validator = Validator(validation_config(self.deployment))
             return self._validator
 
+    def readiness(self) -> Readiness:
+        """This process's readiness checks; one per process, so its answer is cached for every request."""
+        with self._lock:
+            if self._readiness is None:
+                self._readiness = Readiness(self.deployment, self.database, self.queue, self.seals.get,
+                                            warn_days=self.settings.cert_warn_days,
+                                            optional=self.settings.ready_optional)
+            return self._readiness
+
     def audit_log(self) -> AuditLog:
         return AuditLog(self.database)
 
+    def api_keys(self) -> ApiKeys:
+        """The API keys in the database, beside the deployment YAML's."""
+        return ApiKeys(self.database, self.deployment)
+
+    def seal_keys(self, prompt_pin: Callable[[Organisation], str] | None = None) -> SealKeys:
+        """The organisations' seal keys over their life (generate, request, install, list)."""
+        return SealKeys(self.deployment, self.database, prompt_pin)
+
     def documents(self) -> DocumentService:
-        return DocumentService(self.database, self.store, self.deployment.max_pdf_bytes)
+        return DocumentService(self.database, self.store, self.deployment.max_pdf_bytes,
+                               self.deployment.storage_policy)
 
     def batches(self, *, threads: int | None = None) -> Batches:
         """The batch use cases; ``threads`` seal items in this process (default: the settings')."""
         return Batches(self.database, self.store, self.seals.get, lease=self.settings.batch_lease,
-                       threads=threads or self.settings.batch_threads)
+                       threads=threads or self.settings.batch_threads, policy_of=self.deployment.storage_policy)
+
+    def retention(self) -> Retention:
+        """Deleting documents and batches, on request and by each organisation's retention policy."""
+        return Retention(self.database, self.store, self.deployment.storage_policy)
 
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(max_item_bytes=self.deployment.max_pdf_bytes)

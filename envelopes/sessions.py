@@ -520,6 +520,7 @@ class SigningSessions:
                     conn, doc.id, row.base_revision, written.sha256, written.size, kind="signature",
                     level=PadesLevel.B_B.value, signer=signer.subject, session_id=session_id,
                     busy_session=session_id if level.timestamped else None,
+                    policy=self.deployment.storage_policy(doc.organisation),
                 )
                 moved = conn.execute(
                     update(signing_sessions)
@@ -532,12 +533,13 @@ class SigningSessions:
                     raise PakatError(errors.STEP_OUT_OF_ORDER, "the signature was already posted")
                 self._audit_signed(conn, session_id, doc.id, number, written.sha256, signer, level)
         except BaseException as exc:
-            self.store.delete(written.sha256)
+            self.store.discard(written.sha256)
             if isinstance(exc, PakatError) and exc.kind is errors.DOCUMENT_CHANGED:
                 self._back_to_certificate(session_id)
             raise
         view = self.get(row.organisation, row.document_id, session_id)
-        log.info("session %s: signed revision %d of %s by %s", session_id, number, doc.id, signer.subject)
+        # The signer's name and national ID are personal data: the audit log holds them, the process log does not.
+        log.info("session %s: signed revision %d of %s", session_id, number, doc.id)
         if level.timestamped:
             try:
                 self.queue.raise_level(session_id)
@@ -632,7 +634,7 @@ class SigningSessions:
                     number = add_revision(
                         conn, doc.id, row.signed_revision, written.sha256, written.size, kind="level",
                         level=level.value, signer=signer.subject, session_id=session_id,
-                        release_session=session_id,
+                        release_session=session_id, policy=self.deployment.storage_policy(doc.organisation),
                     )
                     conn.execute(
                         update(signing_sessions)
@@ -646,7 +648,7 @@ class SigningSessions:
                         },
                     )
             except BaseException:
-                self.store.delete(written.sha256)
+                self.store.discard(written.sha256)
                 raise
         except PakatError as exc:
             retryable = exc.kind.http_status in (502, 503)

@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from envelopes import audit, bids
+from envelopes import audit, bids, quotas
 from envelopes.audit import AuditLog, api_key_actor
 from envelopes.bids import change_refusal
 from envelopes.blobs import DocumentStore
@@ -129,7 +129,7 @@ class Tenders:
         self.seals = seals  # built on first use: only a submission seals
         self.tmp = tmp
         self.clock = clock
-        self.documents = DocumentService(database, store, deployment.max_pdf_bytes)
+        self.documents = DocumentService(database, store, deployment.max_pdf_bytes, deployment.storage_policy)
 
     # -- tenders ----------------------------------------------------------------------
 
@@ -341,6 +341,7 @@ class Tenders:
                 receipt_doc = insert_document(
                     conn, tender.organisation, caller.api_key_sha256,
                     f"receipt-{_safe(tender.reference)}-{row.kind}-{row.bidder_national_id}.pdf", stored,
+                    self.deployment.storage_policy(tender.organisation),
                 )
                 conn.execute(insert(envelope_receipts).values(
                     id=secrets.token_hex(16), envelope_id=row.id, document_id=receipt_doc, sha256=stored.sha256,
@@ -360,7 +361,7 @@ class Tenders:
                     },
                 )
         except BaseException:
-            self.store.delete(stored.sha256)  # a fresh seal: no other document has these bytes
+            self.store.discard(stored.sha256)  # a fresh seal: no other document has these bytes
             raise
         log.info("envelope %s submitted at %s (TSA token %s)", row.id, iso_utc(proof.time), proof.serial)
         return self.envelope(caller, tender_id, envelope_id)
@@ -442,6 +443,9 @@ class Tenders:
     def _stored(self, caller: Caller, source: DocumentSource) -> StoredUpload | None:
         """An upload checked and stored (outside any transaction), or None for an existing document."""
         if source.upload is not None:
+            # Refused before a byte is stored; the charge itself comes with the document's row (_take).
+            policy = self.deployment.storage_policy(caller.organisation)
+            quotas.precheck(self.database, policy, caller.organisation, source.upload.stat().st_size, 1)
             return self.documents.store_upload(source.upload)
         if source.document_id is None:
             raise InputError(errors.PDF_MISSING)
@@ -451,7 +455,8 @@ class Tenders:
     def _take(self, conn: Connection, caller: Caller, source: DocumentSource, stored: StoredUpload | None) -> str:
         """The document joining the envelope: recorded now, or an existing one that belongs to no envelope."""
         if stored is not None:
-            return insert_document(conn, caller.organisation, caller.api_key_sha256, source.name, stored)
+            return insert_document(conn, caller.organisation, caller.api_key_sha256, source.name, stored,
+                                   self.deployment.storage_policy(caller.organisation))
         assert source.document_id is not None
         if bids.enclosure(conn, source.document_id) is not None:
             raise PakatError(errors.DOCUMENT_IN_ENVELOPE, source.document_id)

@@ -30,10 +30,19 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
       url: http://127.0.0.1:8390/tsa
     limits:
       max_pdf_bytes: 157286400
+    storage:                         # optional: every organisation's default (absent: no limit, kept forever)
+      max_bytes: 53687091200         # stored bytes: every revision of its documents, batch inputs and outputs
+      max_documents: 100000          # documents, and batch items (each input file is one)
+      documents_days: 365            # a document not held by a session or an envelope: deleted N days
+                                     # after its last change
+      batch_inputs_days: 30          # a finished batch's input files: deleted N days after it finished
+      batches_days: 90               # a finished batch (its rows and sealed outputs): deleted N days after
     organisations:
       demo-co:
         name_en: Pakat Demo Co.
         name_fa: شرکت نمونه پاکت
+        storage: {max_bytes: 1073741824, batches_days: 30}   # optional: overrides the default, key by key;
+                                                              # null: no limit for this organisation
         seal:
           module: /usr/lib/softhsm/libsofthsm2.so
           module_env: {SOFTHSM2_CONF: /srv/pakat/var/softhsm/softhsm2.conf}
@@ -42,7 +51,8 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
           certificate: certs/demo-co-seal.pem
           chain: [certs/general-ca.pem]
           pin_file: secrets/demo-co.pin
-    api_keys:
+    api_keys:                           # older deployments: new keys are made with `pakat api-key create`
+                                        # (in the database, with scopes); these keep every scope but admin
       - sha256: 5e88...                 # SHA-256 of the key, never the key itself
         organisation: demo-co
         platform:                       # optional: who asks, shown to the signer; default: the organisation
@@ -62,6 +72,7 @@ variable) or ``pin_file`` (a secrets file, ideally mode 0600).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -138,6 +149,20 @@ class SealKeyConfig:
                 return pin
         where = f"${self.pin_env}" if self.pin_env else str(self.pin_file)
         raise AccessError(errors.PIN_NOT_CONFIGURED, f"set {where}")
+
+
+@dataclass(frozen=True)
+class StoragePolicy:
+    """How much an organisation may store, and how long it is kept (None: no limit, kept forever)."""
+
+    max_bytes: int | None = None
+    max_documents: int | None = None
+    documents_days: int | None = None
+    batch_inputs_days: int | None = None
+    batches_days: int | None = None
+
+
+STORAGE_KEYS = ("max_bytes", "max_documents", "documents_days", "batch_inputs_days", "batches_days")
 
 
 @dataclass(frozen=True)
@@ -224,6 +249,13 @@ class Deployment:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     # Certificate assurance levels (the classification rules' ``assurance_level``), lowest first.
     assurance_levels: tuple[str, ...] = ()
+    # ``storage``, and each organisation's own ``storage`` merged over it key by key.
+    storage_default: StoragePolicy = field(default_factory=StoragePolicy)
+    storage_policies: Mapping[str, StoragePolicy] = field(default_factory=dict)
+
+    def storage_policy(self, org_id: str) -> StoragePolicy:
+        """The organisation's quotas and retention: its own, else the deployment's default."""
+        return self.storage_policies.get(org_id, self.storage_default)
 
     def organisation(self, org_id: str) -> Organisation:
         """The configured organisation, or UNKNOWN_ORGANISATION."""
@@ -458,6 +490,12 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
         )
 
     platforms = _platforms(raw.get("api_keys"), orgs, source, rel)
+    storage_default = _storage_policy(raw.get("storage"), StoragePolicy(), source, "storage")
+    storage_policies = {
+        org_id: _storage_policy(entry.get("storage"), storage_default, source, f"organisations.{org_id}.storage")
+        for org_id, entry in (raw.get("organisations") or {}).items()
+        if isinstance(entry, dict) and entry.get("storage") is not None
+    }
 
     limits = raw.get("limits") or {}
     policy, named_policies, rules = _validation_policy(raw.get("validation"), source)
@@ -477,7 +515,28 @@ def load_deployment(path: str | os.PathLike[str]) -> Deployment:
         platforms=platforms,
         webhooks=_webhook_settings(raw.get("webhooks"), source),
         assurance_levels=assurance_levels,
+        storage_default=storage_default,
+        storage_policies={str(k): v for k, v in storage_policies.items()},
     )
+
+
+def _storage_policy(raw: Any, base: StoragePolicy, source: Path, where: str) -> StoragePolicy:
+    """A ``storage`` mapping over ``base``: each key a whole number > 0, or null for no limit."""
+    if raw is None:
+        return base
+    if not isinstance(raw, dict):
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: {where} must be a mapping")
+    unknown = sorted(str(k) for k in raw if k not in STORAGE_KEYS)
+    if unknown:
+        raise AccessError(errors.CONFIG_INVALID, f"{source}: {where}: unknown keys {unknown}; "
+                                                 f"known: {list(STORAGE_KEYS)}")
+    values: dict[str, int | None] = {}
+    for key, value in raw.items():
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise AccessError(errors.CONFIG_INVALID,
+                              f"{source}: {where}.{key} must be a whole number above 0, or null for no limit")
+        values[str(key)] = value
+    return dataclasses.replace(base, **values)
 
 
 def _platforms(

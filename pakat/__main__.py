@@ -4,6 +4,6 @@ An entry point, run and never imported: the one module of the ground floor
 that names the command line above it (the layer test allows exactly this).
 """
 
-from commands import main
+from commands import entry_point
 
-main(prog_name="pakat")
+entry_point()

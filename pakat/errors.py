@@ -159,6 +159,33 @@ PIN_NOT_CONFIGURED = _kind(
     "رمز (PIN) کلید مهر سازمان تنظیم نشده است.",
     "The seal key's PIN is not configured.",
 )
+OPERATIONS_FORBIDDEN = _kind(
+    "OPERATIONS_FORBIDDEN", 403, 4,
+    "سنجه‌ها و وضعیت آمادگی فقط از نشانی‌های مجاز (PAKAT_OPS_ALLOW) یا با توکن عملیات (PAKAT_OPS_TOKEN)"
+    " دیده می‌شوند.",
+    "Metrics and readiness are only shown to allowed addresses (PAKAT_OPS_ALLOW) or with the operations token"
+    " (PAKAT_OPS_TOKEN).",
+)
+API_KEY_SCOPE_MISSING = _kind(
+    "API_KEY_SCOPE_MISSING", 403, 4,
+    "این کلید API دامنهٔ دسترسی لازم برای این درخواست را ندارد.",
+    "This API key lacks the scope this request needs.",
+)
+API_KEY_SCOPE_UNKNOWN = _kind(
+    "API_KEY_SCOPE_UNKNOWN", 400, 3,
+    "دامنهٔ دسترسی نامعتبر است؛ از seal، documents، batches، tenders، validate و admin انتخاب کنید.",
+    "Unknown scope; choose from seal, documents, batches, tenders, validate and admin.",
+)
+API_KEY_NOT_FOUND = _kind(
+    "API_KEY_NOT_FOUND", 404, 4,
+    "کلید API با این شناسه پیدا نشد.",
+    "No API key has this id.",
+)
+API_KEY_REVOKED = _kind(
+    "API_KEY_REVOKED", 409, 4,
+    "این کلید API پیش‌تر باطل شده است؛ کلید تازه‌ای بسازید.",
+    "This API key is already revoked; create a new one.",
+)
 
 # -- key store (HSM / token) -------------------------------------------------
 HSM_UNREACHABLE = _kind(
@@ -217,6 +244,49 @@ SEAL_KEY_MISMATCH = _kind(
     "SEAL_KEY_MISMATCH", 500, 6,
     "کلید روی توکن با گواهی مهر سازمان جور نیست.",
     "The key on the token does not match the seal certificate.",
+)
+
+# -- seal keys over their life (generate in the HSM, request, install) ---------
+SEAL_KEY_EXISTS = _kind(
+    "SEAL_KEY_EXISTS", 409, 5,
+    "کلیدی با این برچسب روی توکن هست؛ برچسب دیگری برگزینید. چیزی ساخته نشد.",
+    "A key with this label is already on the token; choose another label. Nothing was generated.",
+)
+SEAL_KEY_ALGORITHM_UNKNOWN = _kind(
+    "SEAL_KEY_ALGORITHM_UNKNOWN", 400, 3,
+    "الگوریتم کلید نامعتبر است؛ rsa-3072 یا ec-p256 را انتخاب کنید.",
+    "Unknown key algorithm; choose rsa-3072 or ec-p256.",
+)
+SEAL_SUBJECT_INVALID = _kind(
+    "SEAL_SUBJECT_INVALID", 400, 3,
+    "مشخصات درخواست گواهی نادرست است (نام سازمان، شناسهٔ ملی ۱۱ رقمی، نام گواهی).",
+    "The certificate request's subject is invalid (organisation name, 11-digit national ID, common name).",
+)
+SEAL_CERT_UNREADABLE = _kind(
+    "SEAL_CERT_UNREADABLE", 422, 6,
+    "فایل گواهی خوانده نمی‌شود (PEM یا DER)؛ چیزی نصب نشد.",
+    "The certificate cannot be read (PEM or DER); nothing was installed.",
+)
+SEAL_CERT_NOT_FOR_KEY = _kind(
+    "SEAL_CERT_NOT_FOR_KEY", 422, 6,
+    "کلید عمومی این گواهی با کلید مهر روی توکن یکی نیست؛ چیزی نصب نشد.",
+    "The certificate's public key is not the seal key's on the token; nothing was installed.",
+)
+SEAL_CERT_CHAIN_REFUSED = _kind(
+    "SEAL_CERT_CHAIN_REFUSED", 422, 6,
+    "گواهی به ریشهٔ مورد اعتماد این استقرار نمی‌رسد؛ چیزی نصب نشد.",
+    "The certificate does not chain to this deployment's trusted roots; nothing was installed.",
+)
+SEAL_CERT_USAGE_REFUSED = _kind(
+    "SEAL_CERT_USAGE_REFUSED", 422, 6,
+    "کاربرد کلید این گواهی برای مهر سازمانی نیست (امضای دیجیتال و عدم انکار لازم است)؛ چیزی نصب نشد.",
+    "The certificate's key usage is not a seal's (digitalSignature and nonRepudiation needed); nothing was"
+    " installed.",
+)
+SEAL_CERT_VALIDITY_REFUSED = _kind(
+    "SEAL_CERT_VALIDITY_REFUSED", 422, 6,
+    "گواهی منقضی شده یا هنوز معتبر نشده است؛ چیزی نصب نشد.",
+    "The certificate is expired or not yet valid; nothing was installed.",
 )
 
 # -- remote services -----------------------------------------------------------
@@ -353,6 +423,40 @@ AUDIT_CHAIN_BROKEN = _kind(
     "AUDIT_CHAIN_BROKEN", 500, 9,
     "زنجیره گزارش ممیزی گسسته است: ردیفی تغییر کرده، حذف یا افزوده شده است.",
     "The audit log's hash chain is broken: an entry was altered, removed or inserted.",
+)
+
+# -- backups (pakat backup) ------------------------------------------------------------
+BACKUP_INVALID = _kind(
+    "BACKUP_INVALID", 422, 3,
+    "این پوشه پشتیبانِ پاکت نیست، نسخهٔ آن خوانده نمی‌شود یا پایگاه دادهٔ آن از نوع دیگری است.",
+    "This folder is not a Pakat backup, its version is unknown, or it holds another kind of database.",
+)
+BACKUP_TARGET_NOT_EMPTY = _kind(
+    "BACKUP_TARGET_NOT_EMPTY", 409, 3,
+    "پایگاه داده یا مخزن اسنادِ مقصد خالی نیست؛ چیزی بازگردانده نشد (با --force جایگزین می‌شود).",
+    "The target database or document store is not empty; nothing was restored (--force replaces it).",
+)
+BACKUP_CORRUPT = _kind(
+    "BACKUP_CORRUPT", 422, 9,
+    "پشتیبان با فهرست خود نمی‌خواند: فایل، سند یا سرِ گزارش ممیزی تغییر کرده یا گم شده است؛ چیزی بازگردانده نشد.",
+    "The backup does not match its manifest: a file, a document or the audit head was altered or is missing;"
+    " nothing was restored.",
+)
+BACKUP_IO_FAILED = _kind(
+    "BACKUP_IO_FAILED", 500, 4,
+    "پوشهٔ پشتیبان یا مقصد خوانده یا نوشته نشد (مسیر، دسترسی یا جای خالی دیسک را بررسی کنید)؛ چیزی نیمه‌کاره نماند.",
+    "The backup folder or the target could not be read or written (check the path, permissions and free space);"
+    " nothing was left half-done.",
+)
+BACKUP_TOOL_MISSING = _kind(
+    "BACKUP_TOOL_MISSING", 500, 4,
+    "ابزار پشتیبان‌گیری PostgreSQL (pg_dump یا pg_restore) نصب نیست.",
+    "PostgreSQL's backup tool (pg_dump or pg_restore) is not installed.",
+)
+BACKUP_TOOL_FAILED = _kind(
+    "BACKUP_TOOL_FAILED", 500, 4,
+    "pg_dump یا pg_restore با خطا تمام شد؛ جزئیات را ببینید.",
+    "pg_dump or pg_restore failed; see the detail.",
 )
 
 # -- tenders and bid envelopes ----------------------------------------------------------
@@ -569,6 +673,25 @@ SEAL_RETRIES_EXHAUSTED = _kind(
     "SEAL_RETRIES_EXHAUSTED", 503, 7,
     "مهر این فایل پس از چند تلاش به دلیل در دسترس نبودن سرویس‌ها انجام نشد.",
     "The file could not be sealed after several attempts: a service it needs stayed unavailable.",
+)
+
+# -- storage: quotas, retention and deletion ----------------------------------------------
+STORAGE_QUOTA_EXCEEDED = _kind(
+    "STORAGE_QUOTA_EXCEEDED", 507, 4,
+    "سهمیهٔ فضای ذخیره‌سازی این سازمان پر است (حجم یا شمار اسناد)؛ چیزی ذخیره نشد. اسناد یا دسته‌های کهنه را"
+    " حذف کنید یا افزایش سهمیه را بخواهید.",
+    "The organisation's storage quota (bytes or number of documents) would be exceeded; nothing was stored."
+    " Delete old documents or batches, or ask for a larger quota.",
+)
+DOCUMENT_HELD = _kind(
+    "DOCUMENT_HELD", 409, 3,
+    "این سند اکنون حذف‌شدنی نیست: در نشست امضای بازی است یا در پاکتی که هنوز گشوده نشده است.",
+    "The document cannot be deleted now: it is in an open signing session or in a bid envelope not yet opened.",
+)
+BATCH_RUNNING = _kind(
+    "BATCH_RUNNING", 409, 3,
+    "این دسته هنوز در حال مهر است و حذف‌شدنی نیست؛ پس از پایان دوباره بخواهید.",
+    "The batch is still being sealed and cannot be deleted; ask again when it has finished.",
 )
 
 OUTPUT_CHECK_FAILED = _kind(

@@ -24,6 +24,8 @@ from typing import BinaryIO
 PRIVATE = 0o600
 #: What ``open()`` gives a new file: everyone may read it unless the user's umask says otherwise.
 SHARED = 0o666
+#: The umask every Pakat entry point sets (:func:`keep_new_files_private`): group and others get nothing.
+PRIVATE_UMASK = 0o077
 TEMP_PREFIX = ".pakat-"
 TEMP_SUFFIX = ".part"
 
@@ -67,6 +69,18 @@ def write_atomically(destination: Path, data: bytes, *, mode: int = PRIVATE) -> 
     """Write ``data`` to ``destination`` durably: readers see the old file or the whole new one."""
     with open_atomic(destination, mode=mode) as target:
         target.file.write(data)
+
+
+def keep_new_files_private() -> int:
+    """Make every file and folder this process (and its children) creates from now on owner-only.
+
+    Called first by each entry point (``pakat``, ``pakat-signer``): the database,
+    SQLite's -wal and -shm (SQLite gives them the database's mode), temp files,
+    exports and whatever a library creates are then 0600 and folders 0700, with
+    no chmod after the fact, which would leave a window and miss files nobody
+    thought of. Returns the umask it replaced.
+    """
+    return os.umask(PRIVATE_UMASK)
 
 
 def fsync_dir(folder: Path) -> None:

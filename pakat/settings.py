@@ -27,15 +27,29 @@ PAKAT_BATCH_SWEEP_SECONDS  how often a worker looks for batches ``30``
 PAKAT_BATCH_THREADS  threads sealing batch items in one worker ``4``
 PAKAT_BATCH_RUN_SECONDS  how long one job works on a batch      ``60``
                     before a successor takes its place in the queue
+PAKAT_LOG_FORMAT    ``json`` (one object per line) or ``text``  ``json``
+                    for ``pakat serve`` and ``pakat worker``
+PAKAT_CERT_WARN_DAYS  days before a seal or TSA certificate  ``30``
+                    expires that metrics, /readyz and the log warn
+PAKAT_OPS_ALLOW     addresses or networks (comma-separated)   ``127.0.0.1,::1``
+                    that may read /metrics and /readyz
+PAKAT_OPS_TOKEN     a bearer token that also opens them        none
+                    (from anywhere; never logged)
+PAKAT_READY_OPTIONAL  organisations (comma-separated) whose    none
+                    seal key or certificate /readyz reports
+                    without failing on it
+PAKAT_RETENTION_SECONDS  how often a worker deletes what the     ``3600``
+                    deployment's ``storage`` retention says is due
 =============  ==========================================  ============================
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -62,6 +76,12 @@ class Settings:
     batch_sweep_seconds: int = 30
     batch_threads: int = 4
     batch_run_seconds: int = 60
+    log_format: str = "json"
+    cert_warn_days: int = 30
+    ops_allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    ops_token: str | None = field(default=None, repr=False)
+    ready_optional: tuple[str, ...] = ()
+    retention_seconds: int = 3600
 
     def __post_init__(self) -> None:
         # Settings built in code (tests, tools) get the same defaults as from_env.
@@ -106,6 +126,12 @@ class Settings:
             batch_sweep_seconds=_whole("PAKAT_BATCH_SWEEP_SECONDS", get("PAKAT_BATCH_SWEEP_SECONDS"), 30, 86400),
             batch_threads=_whole("PAKAT_BATCH_THREADS", get("PAKAT_BATCH_THREADS"), 4, 64),
             batch_run_seconds=_whole("PAKAT_BATCH_RUN_SECONDS", get("PAKAT_BATCH_RUN_SECONDS"), 60, 86400),
+            log_format=_log_format(get("PAKAT_LOG_FORMAT")),
+            cert_warn_days=_whole("PAKAT_CERT_WARN_DAYS", get("PAKAT_CERT_WARN_DAYS"), 30, 3650),
+            ops_allow=_networks(get("PAKAT_OPS_ALLOW")),
+            ops_token=get("PAKAT_OPS_TOKEN"),
+            ready_optional=tuple(o.strip() for o in (get("PAKAT_READY_OPTIONAL") or "").split(",") if o.strip()),
+            retention_seconds=_whole("PAKAT_RETENTION_SECONDS", get("PAKAT_RETENTION_SECONDS"), 3600, 604800),
         )
 
     def with_config(self, config: str | os.PathLike[str] | None) -> Settings:
@@ -142,3 +168,25 @@ def _whole(name: str, raw: str | None, default: int, highest: int) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= highest:
         raise AccessError(errors.CONFIG_INVALID, f"{name} must be a whole number from 1 to {highest}")
     return int(raw)
+
+
+def _log_format(raw: str | None) -> str:
+    if raw is None:
+        return "json"
+    if raw not in ("json", "text"):
+        raise AccessError(errors.CONFIG_INVALID, "PAKAT_LOG_FORMAT must be json or text")
+    return raw
+
+
+def _networks(raw: str | None) -> tuple[str, ...]:
+    """PAKAT_OPS_ALLOW: addresses or CIDR networks, checked now so a typo stops the process at start."""
+    if raw is None:
+        return ("127.0.0.1", "::1")
+    found = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for entry in found:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise AccessError(errors.CONFIG_INVALID,
+                              f"PAKAT_OPS_ALLOW: {entry!r} is not an address or network") from None
+    return found

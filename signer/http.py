@@ -14,8 +14,16 @@ import threading
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from pakat.metrics import timed_remote
+
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_RESPONSE = 16 * 1024 * 1024
+# Which remote service a request is for, by what it sends or asks for: the metrics' ``service`` label.
+_SERVICES = {
+    "application/timestamp-query": "tsa",
+    "application/ocsp-request": "ocsp",
+    "application/pkix-crl": "crl",
+}
 
 
 class FetchError(Exception):
@@ -42,10 +50,12 @@ class HttpClient:
         return scheme in ("http", "https") and any(url.startswith(p) for p in self.allowed_prefixes)
 
     def post(self, url: str, body: bytes, content_type: str, accept: str) -> bytes:
-        return self._request("POST", url, body, {"Content-Type": content_type, "Accept": accept})
+        with timed_remote(_SERVICES.get(content_type, "other")):
+            return self._request("POST", url, body, {"Content-Type": content_type, "Accept": accept})
 
     def get(self, url: str, accept: str = "*/*") -> bytes:
-        return self._request("GET", url, None, {"Accept": accept})
+        with timed_remote(_SERVICES.get(accept, "other")):
+            return self._request("GET", url, None, {"Accept": accept})
 
     def _request(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> bytes:
         if not self.allowed(url):

@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
-from pkcs11 import Mechanism, ObjectClass
+from pkcs11 import Attribute, Mechanism, ObjectClass
 
 from pakat import errors
 from pakat.errors import CertificateRefused, KeyStoreError
@@ -70,6 +70,18 @@ def verify_digest_signature(
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def sign_digest_on_token(key: Any, kind: str, digest: bytes, algorithm: DigestAlgorithm) -> bytes:
+    """A PKCS#1 v1.5 (``kind`` "rsa") or DER ECDSA ("ecdsa") signature of ``digest`` by a PKCS#11 private key.
+
+    The digest is computed on the host (see the module's docstring); the caller holds the module's lock.
+    """
+    if kind == "rsa":
+        return bytes(key.sign(algorithm.digest_info_prefix + digest, mechanism=Mechanism.RSA_PKCS))
+    raw = key.sign(digest, mechanism=Mechanism.ECDSA)
+    half = len(raw) // 2
+    return utils.encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
 
 
 # One library object per module path per process, and it remembers the
@@ -198,19 +210,32 @@ class Pkcs11Key:
         with self._lock:
             self._drop()
 
+    def probe(self) -> None:
+        """Ask the token something cheap over the kept session (logging in first if there is none).
+
+        A dropped session is logged in again once, as for a signature; a token
+        that is gone, a refused PIN or a missing key raise KeyStoreError. Unlike
+        a signature, a probe never initialises the module afresh: that would end
+        every other key's session, on every probe of a token that is really gone.
+        """
+        with self._lock:
+            for attempt in (0, 1):
+                if self._session is None:
+                    self._login_once(load_module(self.module, self._env))
+                try:
+                    self._key[Attribute.LABEL]
+                    return
+                except _SESSION_LOST as exc:
+                    self._drop()
+                    if attempt == 1:
+                        raise KeyStoreError(errors.HSM_UNREACHABLE, type(exc).__name__) from None
+                except p11e.PKCS11Error as exc:
+                    raise KeyStoreError(errors.HSM_UNREACHABLE, type(exc).__name__) from None
+
     def sign_digest(self, digest: bytes, algorithm: DigestAlgorithm) -> bytes:
         if len(digest) != algorithm.size:
             raise ValueError("digest length does not match the algorithm")
-        if self._kind == "rsa":
-            signature = self._with_session(
-                lambda key: key.sign(algorithm.digest_info_prefix + digest, mechanism=Mechanism.RSA_PKCS)
-            )
-        else:
-            raw = self._with_session(lambda key: key.sign(digest, mechanism=Mechanism.ECDSA))
-            half = len(raw) // 2
-            signature = utils.encode_dss_signature(
-                int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
-            )
+        signature = self._with_session(lambda key: sign_digest_on_token(key, self._kind, digest, algorithm))
         if not verify_digest_signature(self.certificate, digest, signature, algorithm):
             raise CertificateRefused(errors.SEAL_KEY_MISMATCH, f"token {self.token_label}, key {self.key_label}")
         return bytes(signature)

@@ -11,12 +11,14 @@ from envelopes.services import Services
 from hsm_config.deployment import load_deployment
 from pakat.settings import Settings
 from web import (
+    admin_api,
     agent,
     api,
     batches_api,
     documents_api,
     errors,
     health,
+    observability,
     pages,
     sessions_api,
     sign_page,
@@ -57,9 +59,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = services
 
+    observability.register(app)
     uploads.register(app)
     errors.register(app)
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,
-                      agent.bp, pages.bp, validate_page.bp, sign_page.bp):
+                      agent.bp, pages.bp, validate_page.bp, sign_page.bp, admin_api.bp):
         app.register_blueprint(blueprint)
     return app

@@ -25,7 +25,7 @@ from signer.placement import VisibleSignature
 from validation.reports.formats import ReportFormat, download_name, parse_format, render
 from validation.reports.json_report import parse_iso_time
 from validation.reports.labels import Lang
-from web.auth import caller_api_key_sha256, check_organisation, organisation_of_caller
+from web.auth import caller_api_key_sha256, check_organisation, optional_caller, organisation_of_caller
 from web.errors import BAD_REQUEST
 from web.state import app_services
 from web.uploads import report_file_name, upload_name, upload_request, uploaded_path
@@ -153,10 +153,8 @@ def validate() -> Response:
 
 def _validation_actor() -> str:
     """Validation needs no API key; a platform that sends a valid one is named in the audit log."""
-    if not request.headers.get("Authorization", "").strip():
-        return audit.ANONYMOUS
-    digest = caller_api_key_sha256()
-    return audit.api_key_actor(digest) if digest in app_services().deployment.api_key_hashes else audit.ANONYMOUS
+    caller = optional_caller()  # a key without the validate scope validates anonymously
+    return audit.api_key_actor(caller.reference) if caller is not None else audit.ANONYMOUS
 
 
 def _report_lang() -> Lang:

@@ -86,6 +86,14 @@ def get_batch(batch_id: str) -> Response:
     return _progress_json(app_services().batches().progress(organisation_of_caller(), batch_id))
 
 
+@bp.delete("/<batch_id>")
+def delete_batch(batch_id: str) -> Response:
+    """Delete a finished batch, its items and the files nothing else names (BATCH_RUNNING before)."""
+    organisation = organisation_of_caller()
+    actor = audit.api_key_actor(caller_api_key_sha256())
+    return jsonify(app_services().retention().delete_batch(organisation, batch_id, actor=actor).as_dict())
+
+
 @bp.get("/<batch_id>/manifest")
 def get_manifest(batch_id: str) -> Response:
     """Every item so far: name, input and output SHA-256, status and error."""

@@ -69,6 +69,14 @@ def get_pdf(doc_id: str) -> Response:
     return response
 
 
+@bp.delete("/<doc_id>")
+def delete_document(doc_id: str) -> Response:
+    """Delete the document, its revisions and the files nothing else names (DOCUMENT_HELD while needed)."""
+    organisation = organisation_of_caller()
+    actor = audit.api_key_actor(caller_api_key_sha256())
+    return jsonify(app_services().retention().delete_document(organisation, doc_id, actor=actor).as_dict())
+
+
 @bp.post("/<doc_id>/seal")
 def seal_document(doc_id: str) -> Response:
     """The organisation's seal on the latest revision; JSON ``{"level": "B-LTA", "visible": true}``."""

@@ -8,9 +8,12 @@ fork, so every worker gets its own caches and no lock crosses a fork.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 
+from pakat.errors import PakatError
+from pakat.metrics import metrics
 from validation.engine import Validator
 from validation.model import DocumentReport
 from validation.policy import BUILT_IN
@@ -33,7 +36,16 @@ def validate_file(
     """
     judge = validator()
     rules = judge.policy_named(policy) if policy else None
-    return judge.validate(path, file_name=file_name, at=at, policy=rules)
+    started, outcome = time.perf_counter(), "INTERNAL"
+    try:
+        report = judge.validate(path, file_name=file_name, at=at, policy=rules)
+        outcome = report.indication.value
+        return report
+    except PakatError as exc:
+        outcome = exc.code
+        raise
+    finally:
+        metrics().validation_seconds.labels(outcome).observe(time.perf_counter() - started)
 
 
 def policy_choices() -> list[tuple[str, str, str]]:

@@ -15,6 +15,7 @@ from agent.app import controller
 from agent.app.known_servers import KnownServers
 from pakat import errors
 from pakat.errors import PakatError
+from pakat.files import keep_new_files_private
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry_point() -> None:
-    """The console/gui script."""
+    """The console/gui script: the confirmed-servers list it writes is the user's alone."""
+    keep_new_files_private()
     sys.exit(main())
 
 

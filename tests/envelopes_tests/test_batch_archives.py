@@ -158,3 +158,83 @@ def test_uploaded_files_are_checked_the_same_way(store: DocumentStore, tmp_path:
 def test_safe_names_keep_their_folders() -> None:
     assert safe_name("tender-12/envelope A/bid.pdf") == "tender-12/envelope A/bid.pdf"
     assert safe_name("پاکت الف.pdf") == "پاکت الف.pdf"
+
+
+def written_bytes() -> int:
+    """Bytes this process has written through write(2) so far (``wchar`` of /proc/self/io)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    raise AssertionError("/proc/self/io has no wchar line")
+
+
+def many_small_members(count: int, member_bytes: int) -> bytes:
+    """A zip of ``count`` PDFs of ``member_bytes`` each, every one just under the per-member ratio check."""
+    body = b"%PDF-1.7\n" + bytes(member_bytes - 9)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for n in range(count):
+            zf.writestr(f"{n:04d}.pdf", body)
+    return out.getvalue()
+
+
+def test_hundreds_of_small_compressible_members_are_refused_with_writes_bounded(
+    store: DocumentStore, tmp_path: Path
+) -> None:
+    """The finding: each member ≤ 1 MiB slipped past the per-member ratio; the archive as a whole may not."""
+    archive = many_small_members(300, 1 << 20)  # 300 MiB from about 300 KB
+    limits = BatchLimits()
+    assert len(archive) < 1 << 20
+    allowance = limits.inflate_allowance(len(archive))
+    before = written_bytes()
+    assert refused(store, archive, tmp_path, limits) == "ARCHIVE_TOO_LARGE"
+    # What was written while inflating (then removed) stays within the archive's allowance, not 300 MiB.
+    assert written_bytes() - before <= allowance + (1 << 20) + len(archive)
+    assert allowance <= 40 * 1024 * 1024
+
+
+def test_the_inflated_total_is_counted_not_declared(store: DocumentStore, tmp_path: Path) -> None:
+    """Members that declare tiny sizes in both headers still count the bytes they really inflate to."""
+    body = b"%PDF-1.7\n" + bytes(600 * 1024)
+    archive = bytearray(many_small_members(80, len(body)))
+    for signature, size_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = archive.find(signature)
+        while at >= 0:
+            archive[at + size_at: at + size_at + 4] = struct.pack("<I", 100)
+            at = archive.find(signature, at + 4)
+    code = refused(store, bytes(archive), tmp_path, BatchLimits(inflate_floor=1 << 20))
+    assert code in ("ARCHIVE_INVALID", "ARCHIVE_TOO_LARGE")
+
+
+def test_a_large_declared_size_does_not_buy_a_larger_budget(store: DocumentStore, tmp_path: Path) -> None:
+    limits = BatchLimits(inflate_floor=4 << 20, max_expansion=10)
+    archive = many_small_members(8, 1 << 20)  # 8 MiB from a few KB: past 4 MiB, each member alone is fine
+    assert refused(store, archive, tmp_path, limits) == "ARCHIVE_TOO_LARGE"
+    # The same members, fewer of them, fit.
+    path = tmp_path / "fits.zip"
+    path.write_bytes(many_small_members(3, 1 << 20))
+    assert len(read_zip(path, store, limits)) == 3
+
+
+def test_entries_are_counted_before_the_directory_is_read(store: DocumentStore, tmp_path: Path) -> None:
+    """Folders are skipped as members, but every entry costs memory: the end record's count is checked first."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for n in range(60):
+            zf.writestr(zipfile.ZipInfo(f"folder-{n}/"), b"")
+        zf.writestr("a.pdf", pdf_bytes())
+    assert refused(store, out.getvalue(), tmp_path, BatchLimits(max_items=10, max_entries=50)) == \
+        "ARCHIVE_TOO_LARGE"
+
+
+def test_uploaded_files_share_one_total(store: DocumentStore, tmp_path: Path) -> None:
+    files = []
+    for n in range(3):
+        path = tmp_path / f"{n}.pdf"
+        path.write_bytes(pdf_bytes(str(n)))
+        files.append((f"{n}.pdf", path))
+    total = sum(p.stat().st_size for _, p in files)
+    with pytest.raises(InputError) as caught:
+        read_files(files, store, BatchLimits(max_total_bytes=total - 1))
+    assert caught.value.code == "ARCHIVE_TOO_LARGE"
+    assert list(store.incoming_dir.iterdir()) == []

@@ -131,12 +131,12 @@ def test_an_absent_or_malformed_name_is_document_not_found(store: DocumentStore,
     assert not store.has(name)
 
 
-def test_delete_removes_a_blob_and_its_size(store: DocumentStore) -> None:
+def test_discard_removes_a_blob_and_its_size(store: DocumentStore) -> None:
     kept, _ = store.put_stream(io.BytesIO(b"kept"))
     gone, _ = store.put_stream(io.BytesIO(b"x" * (2 * CHUNK + 1)))
     store.path(gone)  # a cached copy too, on the database backend
-    store.delete(gone)
-    store.delete(gone)  # absent already: nothing happens
+    store.discard(gone)
+    store.discard(gone)  # absent already: nothing happens
     assert not store.has(gone)
     with pytest.raises(InputError):
         store.size(gone)
@@ -178,7 +178,7 @@ def test_a_50_mb_document_streams_in_and_out(store: DocumentStore, tmp_path: Pat
     read_sha, read_peak = peak(read_all)
     assert read_sha == expected
     if isinstance(store, DatabaseDocumentStore):
-        DocumentStore.delete(store, sha)  # only this machine's cached copy: path() fetches it afresh
+        DocumentStore.discard(store, sha)  # only this machine's cached copy: path() fetches it afresh
     local, path_peak = peak(lambda: store.path(sha))
     assert local.stat().st_size == BIG
     assert max(put_peak, read_peak, path_peak) < STREAMING_PEAK, (put_peak, read_peak, path_peak)
@@ -198,7 +198,7 @@ def test_what_one_machine_stores_another_reads_and_a_deletion_reaches_both(
         assert stream.read() == data
     cached = b.path(sha)
     assert cached.is_relative_to(tmp_path / "b") and cached.read_bytes() == data
-    a.delete(sha)
+    a.discard(sha)
     assert not b.has(sha)
     with pytest.raises(InputError) as caught:
         b.path(sha)  # b's cached copy is never served for a blob the database no longer holds

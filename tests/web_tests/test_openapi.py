@@ -71,7 +71,7 @@ def test_every_error_code_named_exists(spec: dict[str, Any]) -> None:
 def test_routes_and_paths_are_the_same(app: Flask, spec: dict[str, Any]) -> None:
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith(DOCUMENTED_PREFIXES) or rule.rule == "/healthz":
+        if rule.rule.startswith(DOCUMENTED_PREFIXES) or rule.rule in ("/healthz", "/readyz", "/metrics"):
             path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule.rule)
             routes.setdefault(path, set()).update(m.lower() for m in rule.methods or ())
     app_side = {path: methods & HTTP_METHODS for path, methods in routes.items()}

@@ -1,7 +1,7 @@
 """Documents shared by several machines: blobs by SHA-256, in chunks of a mebibyte (envelopes.database_store).
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-03
 
 Written by hand from envelopes/database.py (document_blobs, document_chunks); migrations never import the
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
