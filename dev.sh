@@ -39,7 +39,8 @@ SYSTEM_PACKAGES=(softhsm2 redis-server poppler-utils libnss3-tools python3-venv 
 # PostgreSQL's binaries (they start a throwaway cluster of their own; Debian's on 5432 goes unused).
 # Pakat Signer's window tests run under Xvfb, typed into with xdotool; ImageMagick's `import` takes screenshots.
 # systemd-analyze checks the production units under packaging/systemd.
-TEST_SYSTEM_PACKAGES=(chromium chromium-driver postgresql xvfb xdotool imagemagick systemd)
+# iproute2: `ip netns` makes the hosts of the multi-host test.
+TEST_SYSTEM_PACKAGES=(chromium chromium-driver postgresql xvfb xdotool imagemagick systemd iproute2)
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }

@@ -18,13 +18,15 @@ from commands.database import deployment_if_readable
 from envelopes import schema
 from envelopes.backups import DEFAULT_SAMPLE, BackupSummary, create_backup, restore_backup, verify_backup
 from envelopes.blobs import DocumentStore
+from envelopes.database import Database
+from envelopes.database_store import document_store
 from pakat.settings import Settings
 from pakat.terminal import answer_in_json
 
 
 def _store(settings: Settings) -> DocumentStore:
-    # The local document store of these settings; made (empty, 0700) if absent, as every process does.
-    return DocumentStore(settings.document_root)
+    # The document store of these settings (its folder made, empty and 0700, if absent, as every process does).
+    return document_store(settings, Database(settings.database_url))
 
 
 @click.group()

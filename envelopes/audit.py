@@ -26,7 +26,8 @@ signature.failed      the level could not be reached (B-B kept)     document id;
 document.validated    validation through the API or the page       ``sha256:<input>``; indication,
                                                                     sub-indication, signatures
 batch.created         a batch accepted (envelopes.batches)          the batch id; organisation, level, items
-batch.item_sealed     an item of a batch sealed, with its state     ``<batch id>/<item>``; the item, digests
+batch.item_sealed     an item of a batch sealed, with its state     ``<batch id>/<item>``; the item, digests,
+                                                                    the worker (``host:pid:run``)
 batch.finished        every item of a batch settled                 the batch id
 envelope.submitted    an envelope submitted (envelopes.envelopes)   the envelope id
 document.deleted      a document deleted, on request or by          document id; organisation, reason,

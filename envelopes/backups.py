@@ -149,7 +149,7 @@ def _write_backup(work: Path, database_url: str, store: DocumentStore, deploymen
     else:
         snapshot = work / PG_DUMP_FILE
         facts = _pg_dump(database_url, snapshot)
-    in_database = bool(getattr(store, "in_database", False))
+    in_database = store.in_database
     missing: list[str] = []
     copied: list[str] = []
     if not in_database:
@@ -459,8 +459,9 @@ def _refuse_non_empty(database_url: str, store: DocumentStore, force: bool) -> N
             raise InputError(errors.BACKUP_TARGET_NOT_EMPTY,
                              f"the database holds tables ({schema.describe(database_url)})")
         _empty_database(database_url)
+    # A database store's folder is only this machine's cache, checked against the database on every read.
     stored = [p for p in store.root.iterdir() if p.name != store.incoming_dir.name]
-    if stored:
+    if stored and not store.in_database:
         if not force:
             raise InputError(errors.BACKUP_TARGET_NOT_EMPTY, f"the document store {store.root} is not empty")
         for path in stored:
@@ -518,8 +519,7 @@ def _verify_audit(database_url: str) -> AuditVerdict:
 
 def _check_documents(database_url: str, store: DocumentStore, manifest: dict[str, Any], sample: int | None) -> int:
     """Every document a restored row names is stored (or was already missing at backup); re-hash a sample."""
-    if manifest["documents"]["in_database"]:
-        return 0  # the store is the database: nothing was copied, the dump carried them
+    # With the documents in the database the dump carried them: the same checks then read the restored database.
     named = _named_documents(database_url)
     _check_named(sorted(sha for sha in named - set(manifest["documents"]["missing"]) if not store.has(sha)))
     present = sorted(named - set(manifest["documents"]["missing"]))

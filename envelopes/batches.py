@@ -512,7 +512,8 @@ class Batches:
             for outcome in recorded:
                 self.audit.append(conn, audit.BATCH_ITEM_SEALED, actor=audit.organisation_actor(organisation),
                                   subject=f"{batch_id}/{outcome.item.number}",
-                                  details=outcome.audit_details(options))
+                                  # Which worker (host:pid:run) sealed it: on several machines, which one did.
+                                  details={**outcome.audit_details(options), "worker": owner})
         for sha256 in lost:
             # Our lease ran out and another worker sealed the item: its record stands, our copy goes.
             log.warning("batch %s: an item was taken over while sealing; dropping this worker's output", batch_id)

@@ -33,6 +33,9 @@ CHUNK = 1 << 20
 class DocumentStore:
     """PDFs on disk by SHA-256 under one owner-only root folder; safe for several processes at once."""
 
+    #: Whether the documents live in the database itself (its dump holds them: backups copy no files).
+    in_database: bool = False
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.incoming_dir = root / INCOMING
@@ -74,10 +77,11 @@ class DocumentStore:
         return final
 
     def discard(self, sha256: str) -> None:
-        """Remove a blob that nothing will name (its recording failed); only for unique content.
+        """Remove a blob; nothing happens if it is absent. Content is shared: only for a blob nothing names.
 
         A signed revision holds a fresh signature, so no other revision can
-        share its digest: removing it cannot take anyone else's file.
+        share its digest: removing one whose recording failed cannot take
+        anyone else's file.
         """
         self._checked(sha256).unlink(missing_ok=True)
 
@@ -105,6 +109,13 @@ class DocumentStore:
     def has(self, sha256: str) -> bool:
         """Whether this content is stored (False for anything that is not a SHA-256)."""
         return SHA256_HEX.fullmatch(sha256) is not None and self._final(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        """The stored blob's size in bytes; :data:`errors.DOCUMENT_NOT_FOUND` if absent or not a SHA-256."""
+        try:
+            return self._checked(sha256).stat().st_size
+        except FileNotFoundError:
+            raise InputError(errors.DOCUMENT_NOT_FOUND, f"no stored file with SHA-256 {sha256}") from None
 
     def path(self, sha256: str) -> Path:
         """The stored file's path; :data:`errors.DOCUMENT_NOT_FOUND` if absent or not a SHA-256."""

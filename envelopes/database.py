@@ -348,6 +348,25 @@ api_keys = Table(
     Index("ix_api_keys_organisation", "organisation"),
 )
 
+# -- documents shared by several machines (migration 0010; envelopes.database_store) --
+# A blob's row and its chunks commit in one transaction: a reader sees the whole blob or none of it.
+document_blobs = Table(
+    "document_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("chunks", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+document_chunks = Table(
+    "document_chunks",
+    metadata,
+    Column("sha256", String(64), ForeignKey("document_blobs.sha256", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # 0, 1, 2 … in file order
+    Column("data", LargeBinary, nullable=False),  # at most envelopes.blobs.CHUNK bytes
+)
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()

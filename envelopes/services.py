@@ -24,6 +24,7 @@ from envelopes.audit import AuditLog
 from envelopes.batches import Batches
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database
+from envelopes.database_store import document_store
 from envelopes.documents import DocumentService
 from envelopes.operations import Readiness
 from envelopes.queueing import RQJobQueue
@@ -100,10 +101,14 @@ class Services:
 
     @property
     def store(self) -> DocumentStore:
-        """The document store, its folders made on first use (``pakat seal`` never makes them)."""
+        """The document store, its folders made on first use (``pakat seal`` never makes them).
+
+        With ``PAKAT_DOCUMENT_STORE=database`` the documents live in PostgreSQL, shared by
+        every machine, and the folder is this machine's cache of them.
+        """
         with self._lock:
             if self._store is None:
-                self._store = DocumentStore(self.settings.document_root)
+                self._store = document_store(self.settings, self.database)
             return self._store
 
     def validator(self) -> Validator:

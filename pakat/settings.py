@@ -13,6 +13,12 @@ PAKAT_QUEUE    RQ queue name                               ``pakat``
 PAKAT_TMP      uploads and outputs in flight               ``$PAKAT_HOME/tmp``
 PAKAT_DATABASE_URL  SQLAlchemy URL of the database          ``sqlite:///$PAKAT_HOME/pakat.db``
 PAKAT_DOCUMENTS     stored documents, by SHA-256            ``$PAKAT_HOME/documents``
+PAKAT_DOCUMENT_STORE  where stored documents live: ``folder``  ``folder``
+                    (PAKAT_DOCUMENTS, one machine) or
+                    ``database`` (PostgreSQL at
+                    PAKAT_DATABASE_URL, shared by every
+                    machine; PAKAT_DOCUMENTS is then this
+                    machine's cache of it)
 PAKAT_PUBLIC_URL    base of the URLs given to agents and    none: ``pakat serve`` then listens
                     bidders (http or https, no query);      on loopback only, and links take
                     required to listen beyond loopback      the loopback host asked for
@@ -77,6 +83,7 @@ class Settings:
     database_url: str = ""  # empty: SQLite in ``home``
     documents: Path | None = None  # None: ``home/documents``
     public_url: str | None = None
+    document_store: str = "folder"  # folder | database (DOCUMENT_STORES)
     batch_lease_seconds: int = 120
     batch_sweep_seconds: int = 30
     batch_threads: int = 4
@@ -133,6 +140,7 @@ class Settings:
             database_url=get("PAKAT_DATABASE_URL") or "",
             documents=Path(documents).resolve() if (documents := get("PAKAT_DOCUMENTS")) else None,
             public_url=_public_url(get("PAKAT_PUBLIC_URL")),
+            document_store=_document_store(get("PAKAT_DOCUMENT_STORE"), get("PAKAT_DATABASE_URL") or ""),
             batch_lease_seconds=_whole("PAKAT_BATCH_LEASE_SECONDS", get("PAKAT_BATCH_LEASE_SECONDS"), 120, 86400),
             batch_sweep_seconds=_whole("PAKAT_BATCH_SWEEP_SECONDS", get("PAKAT_BATCH_SWEEP_SECONDS"), 30, 86400),
             batch_threads=_whole("PAKAT_BATCH_THREADS", get("PAKAT_BATCH_THREADS"), 4, 64),
@@ -171,6 +179,21 @@ class Settings:
         """Create the temp folder if needed; owner-only, since it holds documents in flight."""
         self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self.tmp
+
+
+#: The document stores PAKAT_DOCUMENT_STORE names: one machine's folder, or PostgreSQL shared by several.
+DOCUMENT_STORES = ("folder", "database")
+
+
+def _document_store(raw: str | None, database_url: str) -> str:
+    """PAKAT_DOCUMENT_STORE, checked: ``database`` only where the database is PostgreSQL."""
+    store = raw or "folder"
+    if store not in DOCUMENT_STORES:
+        raise AccessError(errors.CONFIG_INVALID, "PAKAT_DOCUMENT_STORE must be folder or database")
+    if store == "database" and not database_url.startswith("postgresql"):
+        raise AccessError(errors.CONFIG_INVALID,
+                          "PAKAT_DOCUMENT_STORE=database needs PAKAT_DATABASE_URL on PostgreSQL")
+    return store
 
 
 def _whole(name: str, raw: str | None, default: int, highest: int) -> int:

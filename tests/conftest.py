@@ -28,18 +28,14 @@ scope) is a person's SoftHSM token (see session_kit).
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from app_kit import xvfb_display
 from browser_kit import open_browser
@@ -52,6 +48,7 @@ from session_kit import PERSON, Platform, Token
 
 from devkit.devpki import DevPKIError
 from devkit.devsetup import DevEnvironment, init_dev_environment, running_responders
+from devkit.postgres import PostgresServer, postgres_cluster
 from devkit.softhsm import SoftHSMError, find_module, find_util
 
 
@@ -112,79 +109,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 # -- databases ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PostgresServer:
-    """A PostgreSQL cluster of the tests' own, trusting the user ``pakat`` on loopback."""
-
-    host: str
-    port: int
-    user: str
-
-    def url(self, database: str, password: str | None = None) -> str:
-        """The SQLAlchemy URL of one database here (any password works: authentication is trust)."""
-        auth = f"{self.user}:{password}" if password else self.user
-        return f"postgresql+psycopg://{auth}@{self.host}:{self.port}/{database}"
-
-    def admin(self) -> psycopg.Connection[Any]:
-        """An autocommit connection to the ``postgres`` database, for CREATE and DROP DATABASE."""
-        return psycopg.connect(host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True)
-
-
-def _postgres_bin() -> Path:
-    # The newest major version, if several are installed.
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                   key=lambda p: (len(p.parent.parent.name), p.parent.parent.name))
-    assert found, (
-        "PostgreSQL's initdb and pg_ctl are not under /usr/lib/postgresql/*/bin: "
-        "run ./dev.sh test, which installs postgresql"
-    )
-    return found[-1].parent
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A throwaway PostgreSQL cluster on a free loopback port (never the machine's 5432), stopped at the end."""
-    bin_dir = _postgres_bin()
-    # initdb refuses to run as root: then the cluster belongs to the postgres user, in a folder
-    # of its own under /tmp (pytest's tmp folders are root's, mode 0700, closed to postgres).
-    as_root = os.geteuid() == 0
-    base = Path(tempfile.mkdtemp(prefix="pakat-pg-"))
-    data, sockets, log = base / "data", base / "sockets", base / "server.log"
-    sockets.mkdir()
-    prefix: list[str] = []
-    if as_root:
-        postgres = pwd.getpwnam("postgres")
-        for path in (base, sockets):
-            os.chown(path, postgres.pw_uid, postgres.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-
-    def run(*args: str) -> None:
-        done = subprocess.run([*prefix, *args], cwd=base, capture_output=True, text=True, timeout=120,
-                              stdin=subprocess.DEVNULL, check=False)
-        assert done.returncode == 0, f"{args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-
-    port = free_port()
-    server = PostgresServer("127.0.0.1", port, "pakat")
-    started = False
-    try:
-        run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", server.user, "--no-sync")
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o",
-            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-        started = True
-
-        def ready() -> bool:
-            try:
-                server.admin().close()
-                return True
-            except psycopg.OperationalError:
-                return False
-
-        wait_until(ready, 30, "PostgreSQL accepting connections")
+    with postgres_cluster() as server:
         yield server
-    finally:
-        if started:
-            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @contextmanager

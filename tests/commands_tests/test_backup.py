@@ -387,3 +387,44 @@ def test_a_document_damaged_in_the_store_stops_the_backup(tmp_path: Path) -> Non
     assert damaged.value.code == "BACKUP_CORRUPT" and sha256(upload.read_bytes()) in (damaged.value.detail or "")
     assert document.id and not (tmp_path / "backup").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bid.pdf", "source"]
+
+
+def test_documents_kept_in_postgresql_travel_in_the_dump_and_are_checked_after_restore(
+    request: pytest.FixtureRequest, dev_env: Any, tmp_path: Path
+) -> None:
+    """PAKAT_DOCUMENT_STORE=database: no document files in the backup; restore re-reads them from the database."""
+    config = dev_env.deployment_path
+    store_env = {"PAKAT_DOCUMENT_STORE": "database"}
+
+    def run(home: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = process_env({"PAKAT_HOME": str(home), "PAKAT_DATABASE_URL": url, "PAKAT_CONFIG": str(config),
+                           **store_env})
+        return subprocess.run(pakat_command(*args), env=env, capture_output=True, text=True, timeout=300,
+                              check=False, stdin=subprocess.DEVNULL)
+
+    headers = {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
+    with fresh_target(request, "postgresql", tmp_path, "source") as source_url:
+        home = tmp_path / "source-home"
+        with pakat_app(config, home, LIMIT, database_url=source_url, document_store="database") as app, \
+                tidy_client(app) as client:
+            stored = client.post("/api/v1/documents", headers=headers, content_type="multipart/form-data",
+                                 data={"pdf": (io.BytesIO(pdf_bytes("in the database")), "bid.pdf")})
+            assert stored.status_code == 201, stored.get_json()
+            doc_id = stored.get_json()["id"]
+            original = client.get(f"/api/v1/documents/{doc_id}/pdf", headers=headers).data
+        backup = tmp_path / "backup"
+        made = run(home, source_url, "backup", "create", str(backup), "--json")
+        assert made.returncode == 0, made.stdout + made.stderr
+        manifest = json.loads((backup / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["documents"]["in_database"] is True and manifest["documents"]["sha256"] == []
+        assert not (backup / "documents").exists() or not any((backup / "documents").rglob("*.pdf"))
+
+        with fresh_target(request, "postgresql", tmp_path, "restored") as target:
+            restored_home = tmp_path / "restored-home"
+            done = run(restored_home, target, "backup", "restore", str(backup), "--check-all-documents", "--json")
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert json_out(done)["documents_checked"] >= 1  # read back from the restored database and hashed
+            with pakat_app(config, restored_home, LIMIT, database_url=target, document_store="database") as app, \
+                    tidy_client(app) as client:
+                answer = client.get(f"/api/v1/documents/{doc_id}/pdf", headers=headers)
+                assert answer.status_code == 200 and sha256(answer.data) == sha256(original)
