@@ -78,7 +78,8 @@ def test_the_download_refuses_like_the_other_steps(
     wrong = client.get(path, headers={"Authorization": f"Bearer {other['agent_secret']}"})
     assert wrong.status_code == 401 and error_code(wrong) == "AGENT_SECRET_INVALID"
     unknown = client.get(f"/agent/v1/sessions/{'0' * 32}/prepared.pdf", headers=agent.headers)
-    assert unknown.status_code == 404 and error_code(unknown) == "SESSION_NOT_FOUND"
+    # An unknown session answers as a wrong secret does: a guesser learns nothing of which sessions exist.
+    assert unknown.status_code == 401 and error_code(unknown) == "AGENT_SECRET_INVALID"
 
     assert agent.signature(token.sign(answer.json), token.certificate_b64).status_code == 202
     late = client.get(path, headers=agent.headers)  # signed: nothing is awaited any more
