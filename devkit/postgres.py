@@ -14,9 +14,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ class PostgresServer:
     host: str
     port: int
     user: str
+    #: Stops the cluster now (a test seeing what happens without its database); the block's end does it otherwise.
+    stop: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
 
     def url(self, database: str, password: str | None = None) -> str:
         """The SQLAlchemy URL of one database here (any password works: authentication is trust)."""
@@ -85,8 +87,14 @@ def postgres_cluster(host: str = "127.0.0.1", trusted_network: str | None = None
             raise PostgresError(f"{args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
     port = _free_port()
-    server = PostgresServer(host, port, "pakat")
-    started = False
+    running = [False]
+
+    def stop() -> None:
+        if running[0]:
+            running[0] = False
+            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+
+    server = PostgresServer(host, port, "pakat", stop)
     try:
         run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", server.user, "--no-sync")
         if trusted_network:  # initdb's -A trust covers loopback only: the multi-host test's hosts too
@@ -94,11 +102,9 @@ def postgres_cluster(host: str = "127.0.0.1", trusted_network: str | None = None
                 hba.write(f"host all all {trusted_network} trust\n")
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o",
             f"-p {port} -k {sockets} -c listen_addresses={host} -c fsync=off", "start")
-        started = True
-
+        running[0] = True
         server.admin().close()  # pg_ctl -w waited until it accepts connections: this one must work
         yield server
     finally:
-        if started:
-            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        stop()
         shutil.rmtree(base, ignore_errors=True)

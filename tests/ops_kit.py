@@ -9,22 +9,20 @@ Each yields a handle whose ``stop()`` takes the service away mid-test.
 from __future__ import annotations
 
 import contextlib
-import os
-import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import requests
 import yaml
 from pakat_testkit import free_port, stop_process, wait_until
 from redis import Redis
 from redis.exceptions import RedisError
+
+from devkit.postgres import postgres_cluster
 
 
 class Running:
@@ -69,45 +67,11 @@ def own_redis(directory: Path) -> Iterator[Running]:
 
 @contextlib.contextmanager
 def own_postgres() -> Iterator[Running]:
-    """A throwaway PostgreSQL cluster with one database ``pakat``; ``url`` is its SQLAlchemy URL."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    assert found, "PostgreSQL's initdb is not installed: run ./dev.sh test, which installs postgresql"
-    bin_dir = found[-1].parent
-    base = Path(tempfile.mkdtemp(prefix="pakat-ops-pg-"))
-    data, sockets, log = base / "data", base / "sockets", base / "server.log"
-    sockets.mkdir()
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: the cluster is the postgres user's
-        postgres = pwd.getpwnam("postgres")
-        for path in (base, sockets):
-            os.chown(path, postgres.pw_uid, postgres.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-
-    def run(*args: str) -> None:
-        done = subprocess.run([*prefix, *args], cwd=base, capture_output=True, text=True, timeout=120,
-                              stdin=subprocess.DEVNULL, check=False)
-        assert done.returncode == 0, f"{args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-
-    port = free_port()
-    started = False
-
-    def stop() -> None:
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-
-    try:
-        run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "pakat", "--no-sync")
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o",
-            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-        started = True
-        with psycopg.connect(host="127.0.0.1", port=port, user="pakat", dbname="postgres",
-                             autocommit=True) as admin:
+    """A throwaway PostgreSQL cluster with database ``pakat`` (devkit's, as the suite's), stoppable mid-test."""
+    with postgres_cluster() as server:
+        with server.admin() as admin:
             admin.execute('CREATE DATABASE "pakat"')
-        running = Running(f"postgresql+psycopg://pakat@127.0.0.1:{port}/pakat", stop)
-        yield running
-    finally:
-        if started and not (locals().get("running") and running.stopped):
-            stop()
-        shutil.rmtree(base, ignore_errors=True)
+        yield Running(server.url("pakat"), server.stop)
 
 
 @contextlib.contextmanager
