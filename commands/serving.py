@@ -54,11 +54,11 @@ def serve(host: str, port: int, workers: int, threads: int, config: Path | None)
     configure_logging(settings)
     configure_metrics(settings)  # before the fork: the serving processes inherit where to count
     upgrade_database(settings, "serve", deployment)  # once, here: the processes fork after this
-    # The seal certificates only: the serving processes fork from this one while the watch runs, and a
-    # fork must not catch the watch inside the HTTP client or the metrics. The worker's watch asks the TSA.
-    ExpiryWatch(Services.from_settings(settings, deployment).readiness(), ask_tsa=False).start()
+    # The master forks the serving processes, so it runs no thread: it checks the seal certificates
+    # itself between forks (ExpiryWatch.tick), never the TSA. The worker's watch asks the TSA.
+    expiry = ExpiryWatch(Services.from_settings(settings, deployment).readiness(), ask_tsa=False)
     # create_app runs in each process after the fork, so each opens the HSM itself on its first seal.
-    server.serve(settings, lambda: create_app(settings), host, port, workers, threads)
+    server.serve(settings, lambda: create_app(settings), host, port, workers, threads, between_forks=expiry.tick)
 
 
 @click.command()

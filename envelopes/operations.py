@@ -384,9 +384,14 @@ def warn_expiring(readiness: Readiness) -> int:
 class ExpiryWatch(threading.Thread):
     """Logs the certificates close to expiry now and then every ``interval`` seconds (a day).
 
-    ``ask_tsa`` False reads only the seal certificates from their files: for a
-    process that forks (pakat serve's master), where a thread must not be holding
-    a lock of the HTTP client or the metrics at the moment of a fork.
+    Started as a thread in a process that never forks (the worker). A process
+    that forks (``pakat serve``'s master) must not run it as a thread: a fork
+    taking the thread mid-check hands the child a lock, or a library's
+    once-only initialisation (cryptography's certificate dates), held by a
+    thread the child does not have, and the child's first use of it waits for
+    ever. There the master's own loop calls :meth:`tick`, between its forks.
+    ``ask_tsa`` False reads only the seal certificates from their files: the
+    master has no business with the HTTP client or the metrics.
     """
 
     def __init__(self, readiness: Readiness, interval: float = _DAY, *, ask_tsa: bool = True) -> None:
@@ -395,6 +400,7 @@ class ExpiryWatch(threading.Thread):
         self.interval = interval
         self.ask_tsa = ask_tsa
         self._stop_event = threading.Event()
+        self._next_check = 0.0  # monotonic time of the next check by tick(): the first call checks
 
     def check(self) -> int:
         try:
@@ -404,6 +410,13 @@ class ExpiryWatch(threading.Thread):
         except Exception:
             log.exception("certificate expiry check failed")
             return 0
+
+    def tick(self) -> None:
+        """Check if one is due: for a caller's own loop, in place of :meth:`start`."""
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + self.interval
+            self.check()
 
     def run(self) -> None:
         self.check()

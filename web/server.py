@@ -219,8 +219,12 @@ def build_server(app: Flask, sock: socket.socket, threads: int, deadlines: Clien
 
 
 def serve(settings: Settings, make_app: Callable[[], Flask], host: str, port: int, workers: int,
-          threads: int) -> None:
-    """Listen on ``host:port`` and serve ``make_app()`` from ``workers`` processes until SIGTERM or SIGINT."""
+          threads: int, between_forks: Callable[[], None] | None = None) -> None:
+    """Listen on ``host:port`` and serve ``make_app()`` from ``workers`` processes until SIGTERM or SIGINT.
+
+    The master runs no thread of its own, so a fork never copies a lock held mid-way; ``between_forks``
+    (the master's periodic chores) is called from its loop about once a second, never during a fork.
+    """
     _raise_open_files_limit(CONNECTIONS_PER_PROCESS + 200)
     # waitress spools bodies and overflowing responses to anonymous temp files: in PAKAT_TMP, owner-only.
     tempfile.tempdir = str(settings.ensure_tmp())
@@ -246,6 +250,8 @@ def serve(settings: Settings, make_app: Callable[[], Flask], host: str, port: in
         for _ in range(workers):
             start_child()
         while True:
+            if between_forks is not None:
+                between_forks()
             received = signal.sigtimedwait(handled, 1.0)
             if received is not None and received.si_signo in (signal.SIGTERM, signal.SIGINT):
                 break

@@ -316,6 +316,16 @@ def alive(pid: int) -> bool:
         return False
 
 
+def test_the_master_runs_no_thread_a_fork_could_catch(server: tuple[str, int, int]) -> None:
+    """A fork copies only the forking thread: a lock, or a library's once-only start, that another thread
+    of the master held at that moment stays held for ever in the child. (The master's certificate watch
+    once ran as a thread, and a child forked mid-check hung on its first certificate date in /readyz.)"""
+    url, _port, pid = server
+    assert os.listdir(f"/proc/{pid}/task") == [str(pid)]
+    for _ in range(6):  # both processes read certificate dates
+        assert requests.get(f"{url}/readyz", timeout=10).status_code in (200, 503)
+
+
 def test_a_dead_process_is_replaced_and_sigterm_stops_every_process(dev_env: Any, tmp_path: Path) -> None:
     with own_server(dev_env, tmp_path) as (proc, url, log_path):
         first, survivor = child_processes(proc.pid)
