@@ -395,7 +395,9 @@ run_tests() {
     "$VENV/bin/mypy" || failed+=(mypy)
     step "pytest"
     rc=0
-    "$VENV/bin/pytest" "$@" || rc=$?
+    # Two processes (PAKAT_TEST_PROCESSES), each taking whole test files: most tests wait on servers,
+    # subprocesses and browsers, so two cores hold two of them; a file's module fixtures stay in one process.
+    "$VENV/bin/pytest" -n "${PAKAT_TEST_PROCESSES:-2}" --dist loadfile "$@" || rc=$?
     case $rc in
         0) ;;
         5) say "pytest collected no test: that is a failure here"; failed+=("pytest (no tests)") ;;

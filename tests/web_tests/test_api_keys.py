@@ -46,6 +46,11 @@ ROUTE_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
+
+def secret_part(key: str) -> str:
+    """The secret of ``pk_<id>_<secret>``; base64url may put ``_`` inside the secret itself."""
+    return key.split("_", 2)[2]
+
 def code_of(response: Any) -> str:
     """The error code of a refusal."""
     return str(response.get_json()["error"]["code"])
@@ -141,12 +146,12 @@ def test_cli_keys_work_at_once_rotate_with_grace_and_revoke_at_once(
     actions = [entry["action"] for entry in json.loads(audit)]
     assert actions.count("api_key.created") == 2 and "api_key.rotated" in actions and "api_key.revoked" in actions
 
-    secrets_ = [key, new_key, second, key.rsplit("_", 1)[1], new_key.rsplit("_", 1)[1]]
+    secrets_ = [secret_part(key) for key in (key, new_key, second)]
     listing_texts = [json.dumps(cli.json("list")), audit, cli.run("list").stdout]
     for secret in secrets_:
         assert secret not in logs.text
         for text in listing_texts:
-            assert secret.rsplit("_", 1)[-1] not in text
+            assert secret not in text
 
 
 def test_admin_api_manages_its_organisations_keys(
@@ -165,7 +170,7 @@ def test_admin_api_manages_its_organisations_keys(
 
     listed = client.get("/api/v1/admin/api-keys", headers=bearer(admin)).get_json()["keys"]
     assert {k["id"] for k in listed} >= {robot_id} and all("api_key" not in k for k in listed)
-    assert robot.rsplit("_", 1)[1] not in json.dumps(listed)
+    assert secret_part(robot) not in json.dumps(listed)
 
     rotated = client.post(f"/api/v1/admin/api-keys/{robot_id}/rotate", headers=bearer(admin),
                           json={"grace_seconds": 0})
@@ -193,7 +198,7 @@ def test_admin_api_manages_its_organisations_keys(
     seals = client.get("/api/v1/admin/seal-keys", headers=bearer(admin)).get_json()["seals"]
     assert [s["organisation"] for s in seals] == ["demo-co"] and seals[0]["days_to_expiry"] > 0
     for secret in (admin, robot, fresh, other):
-        assert secret.rsplit("_", 1)[1] not in logs.text
+        assert secret_part(secret) not in logs.text
 
 
 def test_each_route_group_needs_its_scope(app: Flask, client: FlaskClient) -> None:
@@ -300,4 +305,4 @@ def test_admin_api_rolls_a_seal_key_over(app: Flask, client: FlaskClient, dev_en
                   client.post(f"/api/v1/admin/api-keys/{key_id}/revoke", headers=bearer(admin)))
     checker.check("/api/v1/tenders", "get", client.get("/api/v1/tenders", headers=bearer(new_key(app, "demo-co",
                                                                                                  "seal"))))
-    assert admin.rsplit("_", 1)[1] not in logs.text
+    assert secret_part(admin) not in logs.text
