@@ -50,6 +50,8 @@ seal_key.installed    ``pakat seal-key install``, the admin API     ``seal:<org>
 access.locked_out     wrong API keys, agent secrets or view tokens  ``client:<address>``; the credential
                       locked a client address out (web.throttle);   kind, failures, window and lock
                       one entry per burst, never the secret         seconds
+webhook.retried       an administrator sent a failed webhook        ``webhook-event:<event id>``;
+                      event again (envelopes.webhook_admin)         organisation, delivery, event, attempt
 ====================  ==========================================  =====================================
 
 ``pakat seal`` and ``pakat validate`` on the command line append nothing: they work
@@ -127,6 +129,7 @@ API_KEY_REVOKED = "api_key.revoked"
 SEAL_KEY_GENERATED = "seal_key.generated"
 SEAL_KEY_INSTALLED = "seal_key.installed"
 ACCESS_LOCKED_OUT = "access.locked_out"
+WEBHOOK_RETRIED = "webhook.retried"
 
 ANONYMOUS = "anonymous"
 CONFIG_SUBJECT = "deployment"
