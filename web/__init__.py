@@ -19,6 +19,7 @@ from web import (
     errors,
     health,
     inputs,
+    look,
     observability,
     pages,
     security,
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register(app)
     inputs.register(app)
     security.register(app)
+    look.register(app)
     throttle.register(app, services)
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,
                       agent.bp, pages.bp, validate_page.bp, sign_page.bp, admin_api.bp):
