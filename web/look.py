@@ -37,8 +37,6 @@ from web.security import PAGE_CONTENT_SECURITY_POLICY
 LANG_COOKIE = "pakat_lang"
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
 LANGS: tuple[Lang, ...] = ("fa", "en")
-# Where the answers are JSON for programs: no language cookie is set for them.
-_API_PREFIXES = ("/api/", "/agent/")
 
 _WORDS: dict[str, tuple[str, str]] = {}
 
@@ -167,7 +165,8 @@ def render_page(template: str, status: int = 200, **context: Any) -> Response:
 
 def _remember_lang(response: Response) -> Response:
     chosen = _parse(request.args.get("lang"))
-    if chosen and not request.path.startswith(_API_PREFIXES) and request.cookies.get(LANG_COOKIE) != chosen:
+    # Only pages remember the language: a program's JSON answer sets no cookie.
+    if chosen and response.mimetype == "text/html" and request.cookies.get(LANG_COOKIE) != chosen:
         response.set_cookie(LANG_COOKIE, chosen, max_age=LANG_COOKIE_SECONDS, path="/", secure=request.is_secure,
                             httponly=True, samesite="Lax")
     return response
