@@ -225,7 +225,8 @@ class WidgetPlacement:
     """Where one widget of a signature field sits: its page and its /Rect."""
 
     page: int | None  # 1-based; None when no page lists the widget among its annotations
-    rect: list[float] | None  # [x1, y1, x2, y2] in PDF points (page user space), x1 <= x2, y1 <= y2; None: unreadable
+    # [x1, y1, x2, y2] in PDF points (the page's user space), x1 <= x2 and y1 <= y2; None when unreadable
+    rect: list[float] | None
     invisible: bool  # zero width or height, or flagged Hidden / NoView: nothing shows on the page
 
 

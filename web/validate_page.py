@@ -35,7 +35,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Blueprint, Response, render_template, request, send_from_directory, url_for
+from flask import Blueprint, Response, current_app, render_template, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException, NotFound
 
 from envelopes import audit
@@ -128,13 +128,12 @@ def validate() -> Response:
         app_services().audit_log().record_validation(report, actor=audit.ANONYMOUS, channel="page")
         results.append(_result(number, name, report, lang))
     # Some verdict reached: 200; every file refused: the first refusal's status.
-    status = 200 if any(r.report for r in results) else results[0].error.kind.http_status  # type: ignore[union-attr]
+    refusals = [r.error for r in results if r.error is not None]
+    status = 200 if len(refusals) < len(results) else refusals[0].kind.http_status
     return _page(lang, results=results, chosen_policy=policy, at=at, at_text=at_text, status=status)
 
 
 def _max_pdf_bytes() -> int:
-    from flask import current_app
-
     return int(current_app.config["PAKAT_MAX_PDF_BYTES"])
 
 

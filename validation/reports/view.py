@@ -386,7 +386,9 @@ def placement_words(place: WidgetPlacement, lang: Lang) -> str:
              else ui("no_page", lang))
     if place.invisible:
         return f"{ui('invisible', lang)} — {where}"
-    rect = " ".join(localize_digits(f"{v:g}", lang) for v in place.rect) if place.rect else "—"
+    # Persian writes the decimal point as «٫».
+    rect = " ".join(localize_digits(f"{v:g}", lang).replace(".", "٫" if lang == "fa" else ".")
+                    for v in place.rect) if place.rect else "—"
     return f"{where} — {ui('rect', lang)}: [{rect}]"
 
 

@@ -86,8 +86,13 @@
       .then(function (html) {
         var page = new DOMParser().parseFromString(html, "text/html");
         kept = chosen;
-        // The whole document is replaced (its language and direction too); listeners on document stay.
-        document.documentElement.replaceWith(document.adoptNode(page.documentElement));
+        // The body is replaced, and the root's language and direction; the head stays (the same
+        // stylesheets, no flash; a fresh icon link would send Chromium for /favicon.ico).
+        ["lang", "dir"].forEach(function (name) {
+          document.documentElement.setAttribute(name, page.documentElement.getAttribute(name) || "");
+        });
+        document.title = page.title;
+        document.body.replaceWith(document.adoptNode(page.body));
         reveal();
         var main = document.querySelector("main");
         if (main) { main.setAttribute("tabindex", "-1"); main.focus(); }
