@@ -1,6 +1,7 @@
 """The /validate page: upload a signed PDF, read the verdict, download the report as PDF or JSON.
 
-Persian by default (``dir="rtl"``, Jalali dates), English with ``?lang=en``.
+Persian by default (``dir="rtl"``, Jalali dates), English with ``?lang=en``
+(:func:`web.look.current_lang`); the page is on the layout (web.look).
 The report on the page is the same fragment as the downloadable HTML report
 (:func:`validation.reports.html.render_fragment`).
 
@@ -35,22 +36,23 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Blueprint, Response, current_app, render_template, request, send_from_directory, url_for
+from flask import Blueprint, Response, current_app, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException, NotFound
 
 from envelopes import audit
 from pakat import errors
-from pakat.dates import TEHRAN, format_datetime, format_int
+from pakat.dates import TEHRAN
 from pakat.errors import ErrorKind, InputError, PakatError
 from validation.model import DocumentReport
 from validation.reports import labels
 from validation.reports.formats import RenderedReport, download_name, render
 from validation.reports.html import render_fragment, report_css
-from validation.reports.labels import Lang, parse_lang
+from validation.reports.labels import Lang
 from validation.reports.pdf import FONT_DIR, FONT_FILES
 from validation.reports.view import placement_words
 from web import errors as web_errors
 from web.inputs import moment
+from web.look import current_lang, render_page
 from web.state import app_services
 from web.uploads import report_file_name, upload_request, uploaded_path
 from web.validation_service import policy_choices, validate_file
@@ -60,11 +62,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("validate_pages", __name__, template_folder="templates")
 
 _FONTS = frozenset(FONT_FILES.values())
-# Only this server: styles, fonts and the one script from here (no inline script), fetches and forms back here.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "font-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
 #: Files one request may validate: each costs a validation (seconds of CPU) and its size on disk.
 MAX_FILES = 10
 #: Room for the multipart framing and the form's other fields around the files.
@@ -166,6 +163,14 @@ def font(name: str) -> Response:
     return send_from_directory(FONT_DIR, name, mimetype="font/ttf", max_age=7 * 24 * 3600)
 
 
+@bp.get("/validate/report.css")
+def report_style() -> Response:
+    """The report's own styles, as a file: the pages' CSP allows no inline style."""
+    response = Response(report_css(), mimetype="text/css")
+    response.cache_control.max_age = 3600
+    return response
+
+
 @bp.errorhandler(PakatError)
 def _refused(error: PakatError) -> Response:
     log.info("validation refused: %s%s", error.code, f" ({error.detail})" if error.detail else "")
@@ -190,12 +195,12 @@ def _broken(error: Exception) -> Response:
 
 
 def _lang() -> Lang:
-    return parse_lang(request.args.get("lang"))
+    return current_lang()
 
 
 def _lang_url(endpoint: str, lang: Lang) -> str:
-    # Persian is the default and keeps the clean URL.
-    return url_for(endpoint, lang="en") if lang == "en" else url_for(endpoint)
+    # Explicit either way: the pakat_lang cookie may name the other language.
+    return url_for(endpoint, lang=lang)
 
 
 def _data_url(rendered: RenderedReport) -> str:
@@ -206,29 +211,19 @@ def _page(lang: Lang, *, results: list[FileResult] | None = None, error: PakatEr
           status: int = 200, chosen_policy: str | None = None, at: datetime | None = None,
           at_text: str = "") -> Response:
     other = labels.other(lang)
-    body = render_template(
+    # web.look.render_page: the pages' CSP and no-store (a report says who signed a confidential bid).
+    return render_page(
         "validate.html",
-        lang=lang,
-        dir="rtl" if lang == "fa" else "ltr",
-        other=other,
+        status=status,
         words={key: labels.pick(text, lang) for key, text in labels.PAGE.items()},
         other_words={key: labels.pick(text, other) for key, text in labels.PAGE.items()},
         action=_lang_url("validate_pages.validate", lang),
-        switch_url=_lang_url("validate_pages.form", other),
-        switch_label=labels.page("switch", other),
         error=error,
         results=results or [],
-        report_css=report_css(),
         policies=policy_choices(),
         chosen_policy=chosen_policy or "",
-        at=format_datetime(at, lang) if at is not None else None,
+        at=at,
         at_text=at_text,
         max_files=MAX_FILES,
         placement_words=lambda place: placement_words(place, lang),
-        format_int=lambda n: format_int(n, lang),
     )
-    response = Response(body, status=status, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY  # the rest: web.security
-    # A report says who signed a confidential bid: no cache may keep it.
-    response.headers["Cache-Control"] = "no-store"
-    return response
