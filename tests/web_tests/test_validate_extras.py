@@ -231,7 +231,7 @@ def test_browser_two_files_past_time_and_signed_version(browser: Any, server: st
             status = picker.find_element(By.XPATH, "following-sibling::span[@class='signed-status']")
             browser.execute_script("arguments[0].hidden = false;", picker)
             picker.send_keys(str(sealed))
-            WebDriverWait(browser, 10).until(lambda d: "همان فایل گزارش نیست" in status.text)
+            WebDriverWait(browser, 10).until(lambda _, s=status: "همان فایل گزارش نیست" in s.text)
             assert not target.exists()
             browser.execute_script("arguments[0].value = '';", picker)
             picker.send_keys(str(TWICE_SIGNED))
