@@ -741,6 +741,11 @@ VALIDATION_TIME_EXCEEDED = _kind(
     "Validating this file took longer than the time allowed and was stopped; this says nothing about its"
     " signatures. The document is very costly to check, or the service is busy.",
 )
+VALIDATION_TOO_MANY_FILES = _kind(
+    "VALIDATION_TOO_MANY_FILES", 400, 3,
+    "در هر بار بیش از حد مجاز فایل فرستاده شده است؛ فایل‌ها را در چند نوبت بفرستید.",
+    "More files were sent at once than a validation accepts; send them in several rounds.",
+)
 
 VALIDATION_INCOMPLETE = _kind(
     "VALIDATION_INCOMPLETE", 500, 3,

@@ -83,13 +83,16 @@ from validation.model import (
     Severity,
     SignatureKind,
     SignatureReport,
+    SignedRevision,
     SignerIdentity,
     SubIndication,
     Text,
     TimestampReport,
+    WidgetPlacement,
 )
 from validation.modification_verdict import ModificationVerdict, Revisions, judge
 from validation.modifications import AnalysisError, Change, ChangeKind, Changes, compare_revisions, page_geometry
+from validation.placement import annotation_pages, placements
 from validation.policy import Level, PolicyError, PolicyRules, SignatureType, policy_named
 from validation.signatures import CmsCheck, check_cms, embedded_certificates, new_digest
 from validation.structure import ByteRangeCheck, check_byte_range, overlapping_gaps
@@ -141,10 +144,18 @@ class _Document:
     doc_timestamps: list[_DocTimestamp] = field(default_factory=list)
     loose_from: int = 0  # where the first signed range ends: the bytes after it are searched for loose objects
     _loose: list[LooseObject] | None = None
+    _annotation_pages: dict[tuple[int, int], int] | None = None
 
     @property
     def reader(self) -> PdfFileReader:
         return self.opened.reader
+
+    @property
+    def annotation_pages(self) -> dict[tuple[int, int], int]:
+        """Annotation reference → 1-based page number, read once for all signatures."""
+        if self._annotation_pages is None:
+            self._annotation_pages = annotation_pages(self.reader)
+        return self._annotation_pages
 
     @property
     def rules(self) -> PolicyRules:
@@ -204,6 +215,11 @@ class _Candidate:
         br = self.check.byte_range
         assert br is not None
         return br[2] + br[3]
+
+    @property
+    def signed_prefix(self) -> tuple[tuple[int, int], ...]:
+        """The signed revision as one range: the file from its start to the end of the /ByteRange."""
+        return ((0, self.covered_end),)
 
 
 class Validator:
@@ -318,6 +334,8 @@ class Validator:
             if c.emb is not None and c.check.sane:
                 requests.append((c.emb.external_md_algorithm, c.ranges))
                 requests.append(("sha256", c.ranges))  # for a CMS that encapsulates the signed bytes
+            if c.check.sane:
+                requests.append(("sha256", c.signed_prefix))  # the signed revision, for "view signed version"
         doc.sha256, doc.digests = digest_in_one_pass(doc.stream, doc.size, requests, new_digest)
 
     # -- one signature ---------------------------------------------------------------------
@@ -331,8 +349,11 @@ class Validator:
             verdict.findings.append(finding("SIGNATURE_IN_SEVERAL_FIELDS", detail=_shared_detail(found.also_in)))
         verdict.findings.extend(candidate.check.findings)
         verdict.byte_range = candidate.check.byte_range
+        verdict.placements = placements(found, doc.annotation_pages)
         if not candidate.check.sane:
             return verdict.fail(SubIndication.FORMAT_FAILURE)
+        verdict.signed_revision = SignedRevision(
+            candidate.covered_end, doc.digest("sha256", candidate.signed_prefix).hex())
         emb = candidate.emb
         if emb is None:
             verdict.findings.append(finding("CMS_UNREADABLE", detail=candidate.problem))
@@ -750,6 +771,8 @@ class _Verdict:
     pades_level: str | None = None
     timestamps: list[TimestampReport] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    signed_revision: SignedRevision | None = None
+    placements: list[WidgetPlacement] = field(default_factory=list)
 
     def has_error(self, codes: Sequence[str]) -> bool:
         return any(f.code in codes and f.severity is Severity.ERROR for f in self.findings)
@@ -809,6 +832,8 @@ class _Verdict:
             digest_algorithm=self.digest_algorithm,
             signature_algorithm=self.signature_algorithm,
             findings=self.findings,
+            signed_revision=self.signed_revision,
+            placements=self.placements,
         )
 
     def _modification_report(self) -> ModificationReport:

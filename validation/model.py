@@ -208,6 +208,28 @@ class ModificationReport:
     compared_visually: bool = False  # the pages of both revisions were drawn and compared
 
 
+@dataclass(frozen=True)
+class SignedRevision:
+    """The bytes a signature covers as one file, Acrobat's "view signed version": the document from its
+    first byte to the end of the signature's /ByteRange (the /Contents hole included, as written).
+
+    A reader can cut it from their own copy of the file and check it against ``sha256``.
+    """
+
+    length: int  # bytes from the start of the file
+    sha256: str  # hex SHA-256 of those bytes
+
+
+@dataclass(frozen=True)
+class WidgetPlacement:
+    """Where one widget of a signature field sits: its page and its /Rect."""
+
+    page: int | None  # 1-based; None when no page lists the widget among its annotations
+    # [x1, y1, x2, y2] in PDF points (the page's user space), x1 <= x2 and y1 <= y2; None when unreadable
+    rect: list[float] | None
+    invisible: bool  # zero width or height, or flagged Hidden / NoView: nothing shows on the page
+
+
 @dataclass
 class SignatureReport:
     """Everything we know about one signature field, and the verdict on it."""
@@ -232,6 +254,8 @@ class SignatureReport:
     digest_algorithm: str | None
     signature_algorithm: str | None
     findings: list[Finding] = field(default_factory=list)
+    signed_revision: SignedRevision | None = None  # None when the /ByteRange is not sane
+    placements: list[WidgetPlacement] = field(default_factory=list)  # the field's widgets, in /Kids order
 
 
 @dataclass

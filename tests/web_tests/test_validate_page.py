@@ -154,7 +154,9 @@ def upload(driver: Any, path: Path) -> None:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old = driver.find_element(By.TAG_NAME, "html")
+    # The page's script sends the form with fetch and replaces the body (it keeps the files for "view
+    # signed version"), so the body, not the document, goes stale.
+    old = driver.find_element(By.TAG_NAME, "body")
     driver.find_element(By.ID, "file").send_keys(str(path))
     driver.find_element(By.ID, "submit").click()
     WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))

@@ -48,7 +48,10 @@ def render_html(report: DocumentReport, lang: Lang = "fa") -> str:
     return _environment().get_template("report.html").render(v=view, css=report_css())
 
 
-def render_fragment(report: DocumentReport | ReportView, lang: Lang = "fa") -> Markup:
-    """The report body alone (an ``<article>``), to place inside another page with :func:`report_css`."""
+def render_fragment(report: DocumentReport | ReportView, lang: Lang = "fa", *, id_prefix: str = "") -> Markup:
+    """The report body alone (an ``<article>``), to place inside another page with :func:`report_css`.
+
+    ``id_prefix`` starts its element ids, so several reports can share one page.
+    """
     view = report if isinstance(report, ReportView) else build_view(report, lang)
-    return Markup(_environment().get_template("report_body.html").render(v=view))
+    return Markup(_environment().get_template("report_body.html").render(v=view, id_prefix=id_prefix))

@@ -371,6 +371,14 @@ UI: dict[str, Text] = {
     "coverage": T("پوشش امضا", "Coverage"),
     "digest": T("چکیده محتوا", "Content digest"),
     "crypto_signature": T("امضای رمزنگاری", "Cryptographic signature"),
+    "signed_revision_length": T("اندازه نسخه امضاشده", "Signed version size"),
+    "signed_revision_sha256": T("چکیده نسخه امضاشده (SHA-256)", "Signed version SHA-256"),
+    "placement": T("جای امضا روی صفحه", "Where the signature shows"),
+    "placement_widget": T("جای نمایش", "Shown at"),
+    "invisible": T("نامرئی (روی هیچ صفحه‌ای دیده نمی‌شود)", "invisible (shows on no page)"),
+    "no_page": T("روی هیچ صفحه‌ای", "on no page"),
+    "no_widget": T("این امضا جای نمایشی ندارد.", "This signature has no widget."),
+    "rect": T("مستطیل (نقطه PDF)", "rectangle (PDF points)"),
     "modifications": T("تغییرات پس از امضا", "Modifications after signing"),
     "modification_level": T("تغییرات", "Changes"),
     "revision": T("نسخه امضاشده", "Signed revision"),
@@ -443,6 +451,30 @@ PAGE: dict[str, Text] = {
     "download_pdf": T("گزارش PDF", "PDF report"),
     "download_json": T("گزارش JSON (برای سامانه‌ها)", "JSON report (for systems)"),
     "again": T("بررسی فایل دیگر", "Check another file"),
+    "files_hint": T("می‌توانید چند فایل را با هم بفرستید؛ بیشینه:", "You may send several files at once; at most"),
+    "at": T("زمان اعتبارسنجی (اختیاری)", "Validation time (optional)"),
+    "at_hint": T(
+        "خالی بگذارید تا امضاها در همین لحظه سنجیده شوند؛ یا زمانی در گذشته به وقت تهران بدهید.",
+        "Leave empty to judge the signatures now, or give a past moment in Tehran time.",
+    ),
+    "validated_at": T("سنجیده در زمان", "Validated at"),
+    "signed_versions": T("نسخه‌های امضاشده", "Signed versions"),
+    "signature": T("امضای", "Signature"),
+    "bytes": T("بایت", "bytes"),
+    "view_signed": T("دریافت نسخه امضاشده", "Download the signed version"),
+    "pick_again": T("همان فایل را دوباره انتخاب کنید", "Choose the same file again"),
+    "signed_hint": T(
+        "نسخه‌ای که هر امضا پوشش می‌دهد از روی فایل خود شما در مرورگرتان بریده و با چکیده گزارش مقایسه می‌شود.",
+        "The version each signature covers is cut from your own file in your browser and checked against the"
+        " report's SHA-256.",
+    ),
+    "signed_noscript": T(
+        "برای دریافت نسخه امضاشده، جاوااسکریپت لازم است؛ اندازه و چکیده هر نسخه در گزارش آمده است:"
+        " نخستین همان تعداد بایت فایل شماست.",
+        "Downloading a signed version needs JavaScript; each version's size and SHA-256 are in the report:"
+        " it is that many first bytes of your file.",
+    ),
+    "sha_mismatch": T("این فایل همان فایل گزارش نیست.", "This is not the file of the report."),
 }
 
 

@@ -42,6 +42,7 @@ from validation.model import (
     SubIndication,
     Text,
     TimestampReport,
+    WidgetPlacement,
 )
 from validation.reports import labels as L
 from validation.reports.labels import Lang, pick, ui
@@ -252,7 +253,8 @@ def _signature(sig: SignatureReport, lang: Lang) -> SignatureView:
         _times(sig, lang),
         _chain(sig.chain, lang),
         _revocation(sig.revocation, lang),
-        _integrity(sig.integrity, lang),
+        _placement(sig, lang),
+        _integrity(sig, lang),
         _modifications(sig.modifications, sig.revision, lang),
         _algorithms(sig, lang),
         *[_timestamp_section(ts, n, lang) for n, ts in enumerate(sig.timestamps, 1)],
@@ -371,7 +373,27 @@ def _revocation(rev: RevocationReport | None, lang: Lang) -> Section:
     return Section(title, rows)
 
 
-def _integrity(integrity: IntegrityReport, lang: Lang) -> Section:
+def _placement(sig: SignatureReport, lang: Lang) -> Section:
+    if not sig.placements:
+        return Section(ui("placement", lang), [Row(ui("placement_widget", lang), ui("no_widget", lang))])
+    return Section(ui("placement", lang), [Row(ui("placement_widget", lang), placement_words(p, lang))
+                                           for p in sig.placements])
+
+
+def placement_words(place: WidgetPlacement, lang: Lang) -> str:
+    """«صفحه ۲ — مستطیل (نقطه PDF): ۳۷۴ ۶۸۱٫۵ …» / "page 2 — rectangle …", or invisible."""
+    where = (f"{ui('page', lang)} {localize_digits(str(place.page), lang)}" if place.page is not None
+             else ui("no_page", lang))
+    if place.invisible:
+        return f"{ui('invisible', lang)} — {where}"
+    # Persian writes the decimal point as «٫».
+    rect = " ".join(localize_digits(f"{v:g}", lang).replace(".", "٫" if lang == "fa" else ".")
+                    for v in place.rect) if place.rect else "—"
+    return f"{where} — {ui('rect', lang)}: [{rect}]"
+
+
+def _integrity(sig: SignatureReport, lang: Lang) -> Section:
+    integrity: IntegrityReport = sig.integrity
     byte_range = (
         "[" + " ".join(str(n) for n in integrity.byte_range) + "]" if integrity.byte_range else "—"
     )
@@ -386,6 +408,10 @@ def _integrity(integrity: IntegrityReport, lang: Lang) -> Section:
             tone=coverage_tones.get(integrity.coverage, "warn")),
         Row(ui("digest", lang), digest, tone=digest_tone),
         Row(ui("crypto_signature", lang), crypto, tone=crypto_tone),
+        *([Row(ui("signed_revision_length", lang),
+               f"{format_int(sig.signed_revision.length, lang)} {ui('bytes', lang)}"),
+           Row(ui("signed_revision_sha256", lang), sig.signed_revision.sha256, mono=True, ltr=True)]
+          if sig.signed_revision is not None else []),
     ])
 
 
