@@ -1,4 +1,4 @@
-"""Flask application factory and blueprints (api, agent, pages, the /validate and /sign pages, the console)."""
+"""Flask application factory and blueprints (api, agent, pages, /validate, /sign, /api/docs, the console)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from web import (
     admin_api,
     agent,
     api,
+    api_docs,
     batches_api,
     documents_api,
     errors,
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     throttle.register(app, services)
     console_access.register(app)  # after the throttle: a locked-out address is refused before any CSRF check
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,
-                      agent.bp, pages.bp, validate_page.bp, sign_page.bp, admin_api.bp, console_auth.bp,
-                      console_home.bp, console_users.bp):
+                      agent.bp, pages.bp, validate_page.bp, sign_page.bp, admin_api.bp, api_docs.bp,
+                      console_auth.bp, console_home.bp, console_users.bp):
         app.register_blueprint(blueprint)
     return app

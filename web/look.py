@@ -8,7 +8,7 @@
 * :func:`render_page` — a template on ``layout.html`` as an HTML response with
   the pages' Content-Security-Policy (no inline script) and ``no-store``.
 * A context processor gives every template ``lang``, ``dir``, ``other``,
-  ``other_dir``, ``w(key)``, ``switch_url``, ``switch_label``, ``nav_links``,
+  ``other_dir``, ``w(key)``, ``word(key, lang)``, ``switch_url``, ``switch_label``, ``nav_links``,
   ``person`` and ``csrf_token()``; filters ``|when`` (Jalali/Tehran with Persian
   digits in fa, UTC in en) and ``|num`` (Persian digits in fa).
 
@@ -32,12 +32,11 @@ from werkzeug.datastructures import MultiDict
 import pakat
 from pakat.dates import format_datetime
 from pakat.text import Lang, localize_digits
+from web.security import PAGE_CONTENT_SECURITY_POLICY
 
 LANG_COOKIE = "pakat_lang"
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
 LANGS: tuple[Lang, ...] = ("fa", "en")
-# Where the answers are JSON for programs: no language cookie is set for them.
-_API_PREFIXES = ("/api/", "/agent/")
 
 _WORDS: dict[str, tuple[str, str]] = {}
 
@@ -145,6 +144,7 @@ def _context() -> dict[str, Any]:
         "other": other,
         "other_dir": direction(other),
         "w": w,
+        "word": word,
         "switch_url": lang_url(other),
         "switch_label": word("look.switch", lang),
         "nav_links": nav_links(),
@@ -156,8 +156,6 @@ def _context() -> dict[str, Any]:
 
 def render_page(template: str, status: int = 200, **context: Any) -> Response:
     """A page on the layout: HTML with the pages' Content-Security-Policy, never cached."""
-    from web.security import PAGE_CONTENT_SECURITY_POLICY
-
     response = Response(render_template(template, **context), status=status, mimetype="text/html")
     response.headers["Content-Security-Policy"] = PAGE_CONTENT_SECURITY_POLICY
     # Pages can show who signed a confidential bid or a person's console: no cache keeps them.
@@ -167,7 +165,8 @@ def render_page(template: str, status: int = 200, **context: Any) -> Response:
 
 def _remember_lang(response: Response) -> Response:
     chosen = _parse(request.args.get("lang"))
-    if chosen and not request.path.startswith(_API_PREFIXES) and request.cookies.get(LANG_COOKIE) != chosen:
+    # Only pages remember the language: a program's JSON answer sets no cookie.
+    if chosen and response.mimetype == "text/html" and request.cookies.get(LANG_COOKIE) != chosen:
         response.set_cookie(LANG_COOKIE, chosen, max_age=LANG_COOKIE_SECONDS, path="/", secure=request.is_secure,
                             httponly=True, samesite="Lax")
     return response
