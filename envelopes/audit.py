@@ -61,7 +61,8 @@ the file already, so an entry they chose to write would prove nothing.
 Actors name who acted, never with a secret: ``api-key:<first 12 hex of the
 key's SHA-256>`` (:func:`api_key_actor`), ``organisation:<id>``,
 ``signer:<national id>``, ``system:<process>`` (serve, worker, db-upgrade),
-``operator:<user>@<host>`` (an operator's key commands),
+``operator:<user>@<host>`` (an operator's key commands), ``person:<id>`` (a person
+signed in to the console, :func:`person_actor`),
 ``client:<address>`` (a client known by its address alone) and
 ``anonymous`` (the public validation page and API).
 
@@ -130,6 +131,16 @@ SEAL_KEY_GENERATED = "seal_key.generated"
 SEAL_KEY_INSTALLED = "seal_key.installed"
 ACCESS_LOCKED_OUT = "access.locked_out"
 WEBHOOK_RETRIED = "webhook.retried"
+PERSON_CREATED = "person.created"
+PERSON_DISABLED = "person.disabled"
+PERSON_ENABLED = "person.enabled"
+PERSON_ROLE_CHANGED = "person.role_changed"
+PERSON_PASSWORD_RESET = "person.password_reset"
+PERSON_PASSWORD_CHANGED = "person.password_changed"
+PERSON_SIGNED_IN = "person.signed_in"
+PERSON_SIGN_IN_FAILED = "person.sign_in_failed"
+PERSON_LOCKED_OUT = "person.locked_out"
+PERSON_SIGNED_OUT = "person.signed_out"
 
 ANONYMOUS = "anonymous"
 CONFIG_SUBJECT = "deployment"
@@ -266,6 +277,13 @@ def operator_actor() -> str:
     except (KeyError, OSError):
         user = f"uid{os.getuid()}"
     return f"operator:{user}@{socket.gethostname()}"[:MAX_ACTOR]
+
+
+def person_actor(person_id: str) -> str:
+    """``person:<id>``: a person of the console acting (their id, never their username or a password)."""
+    return f"person:{person_id}"[:MAX_ACTOR]
+
+
 def client_actor(address: str) -> str:
     """``client:<address>``: a caller known by its network address alone (a lockout's subject and actor)."""
     return f"client:{address or 'unknown'}"[:MAX_ACTOR]
