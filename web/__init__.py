@@ -1,4 +1,4 @@
-"""Flask application factory and blueprints: api, agent, pages (/validate, /sign, /api/docs) and the console."""
+"""Flask application factory and blueprints (api, agent, pages, /validate, /sign, /api/docs, the console)."""
 
 from __future__ import annotations
 

@@ -44,10 +44,10 @@ AUDIT_ACTION_HINTS: tuple[str, ...] = (
 )
 
 words({
-    "surface.seals": ("مهر سازمان", "The organisation's seal"),
-    "surface.api_keys": ("کلیدهای API", "API keys"),
-    "surface.webhooks": ("وب‌هوک‌ها", "Webhooks"),
-    "surface.audit": ("گزارش رویدادها", "Audit log"),
+    "admin.surface_seals": ("مهر سازمان", "The organisation's seal"),
+    "admin.surface_api_keys": ("کلیدهای API", "API keys"),
+    "admin.surface_webhooks": ("وب‌هوک‌ها", "Webhooks"),
+    "admin.surface_audit": ("گزارش رویدادها", "Audit log"),
     "admin.nav": ("مدیریت", "Administration"),
     # seals
     "admin.seals_title": ("مهر سازمان", "The organisation's seal"),
@@ -170,10 +170,10 @@ words({
     "admin.first_bad": ("نخستین ردیف نادرست", "First bad seq"),
 })
 
-surface("/console/admin/seals", "surface.seals", Role.ADMIN, "surface-seals")
-surface("/console/admin/api-keys", "surface.api_keys", Role.ADMIN, "surface-api-keys")
-surface("/console/admin/webhooks", "surface.webhooks", Role.ADMIN, "surface-webhooks")
-surface("/console/admin/audit", "surface.audit", Role.ADMIN, "surface-audit")
+surface("/console/admin/seals", "admin.surface_seals", Role.ADMIN, "surface-seals")
+surface("/console/admin/api-keys", "admin.surface_api_keys", Role.ADMIN, "surface-api-keys")
+surface("/console/admin/webhooks", "admin.surface_webhooks", Role.ADMIN, "surface-webhooks")
+surface("/console/admin/audit", "admin.surface_audit", Role.ADMIN, "surface-audit")
 
 
 def _actor(person: Person) -> str:
