@@ -8,6 +8,7 @@ Shared by the reports, the agent and the visible signature block.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -68,3 +69,31 @@ def format_int(value: int, lang: Lang) -> str:
 def iso_utc(moment: datetime) -> str:
     """A UTC moment as the API writes times: ISO 8601 with a ``Z``."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+_DAY = re.compile(r"\s*(\d{4})[/-](\d{1,2})[/-](\d{1,2})\s*")
+_ANY_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+
+
+def parse_day(text: str) -> tuple[datetime, datetime]:
+    """A day people typed, as the UTC moments it starts and ends at (end exclusive); ValueError otherwise.
+
+    The reverse of :func:`format_date`: a Jalali date (a year before 1700, Persian,
+    Arabic or ASCII digits, ``/`` or ``-``) is a day in Tehran, as a Persian reader
+    sees dates; a Gregorian one (``2026-11-22``) a day in UTC, as an English reader does.
+    """
+    found = _DAY.fullmatch(text.translate(_ANY_DIGITS))
+    if found is None:
+        raise ValueError("a day reads YYYY/MM/DD")
+    year, month, day = (int(part) for part in found.groups())
+    if year < 1700:
+        try:
+            gregorian = jdatetime.date(year, month, day).togregorian()
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"not a Jalali date: {exc}") from None
+        start = datetime(gregorian.year, gregorian.month, gregorian.day, tzinfo=TEHRAN)
+    else:
+        start = datetime(year, month, day, tzinfo=UTC)
+    # Tehran keeps no daylight saving since 2022, but a day in 1400 may have had it: add a day in local time.
+    end = (start.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=start.tzinfo)
+    return start.astimezone(UTC), end.astimezone(UTC)
