@@ -59,7 +59,7 @@ def code(excinfo: pytest.ExceptionInfo[PakatError]) -> str:
 def test_hashes_carry_their_parameters_compare_in_constant_time_and_are_raised_at_sign_in(
         people_of: People, database: Database) -> None:
     encoded = hash_password(PASSWORD)
-    scheme, n, r, p, salt, digest = encoded.split("$")
+    scheme, n, r, p, _salt, _digest = encoded.split("$")
     assert (scheme, int(n), int(r), int(p)) == ("scrypt", 2**15, 8, 1) and SCRYPT_N >= 2**15
     assert verify_password(PASSWORD, encoded) and not verify_password(PASSWORD + "x", encoded)
     assert hash_password(PASSWORD) != encoded  # a fresh salt each time
