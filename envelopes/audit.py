@@ -14,8 +14,10 @@ escaping makes the encoding unambiguous: no field can bleed into the next.
 
 Actions, who appends them, and their subject:
 
-====================  ==========================================  ==============================action                appended by                                 subject; details
-====================  ==========================================  ==============================document.sealed       seal of a stored document (same transaction   document id; revision, organisation,
+====================  ==========================================  =====================================
+action                appended by                                 subject; details
+====================  ==========================================  =====================================
+document.sealed       seal of a stored document (same transaction   document id; revision, organisation,
                       as its revision); the stateless API seal      level, input/output sha256
 document.signed       a user's signature embedded (same             document id; revision, session,
                       transaction as its revision)                  signer subject / national id / role
@@ -50,7 +52,8 @@ access.locked_out     wrong API keys, agent secrets or view tokens  ``client:<ad
                       one entry per burst, never the secret         seconds
 webhook.retried       an administrator sent a failed webhook        ``webhook-event:<event id>``;
                       event again (envelopes.webhook_admin)         organisation, delivery, event, attempt
-====================  ==========================================  ==============================
+====================  ==========================================  =====================================
+
 ``pakat seal`` and ``pakat validate`` on the command line append nothing: they work
 without the service's database, and whoever runs them holds the seal's PIN or
 the file already, so an entry they chose to write would prove nothing.
