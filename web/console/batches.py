@@ -102,7 +102,9 @@ words({
     "batches.per_minute": ("{rate} فایل در دقیقه", "{rate} files a minute"),
     "batches.seconds": ("{s} ثانیه", "{s} s"),
     "batches.minutes": ("{m} دقیقه و {s} ثانیه", "{m} min {s} s"),
+    "batches.kilobytes": ("{n} کیلوبایت", "{n} KB"),
     "batches.megabytes": ("{n} مگابایت", "{n} MB"),
+    "batches.gigabytes": ("{n} گیگابایت", "{n} GB"),
     "batches.hours": ("{h} ساعت و {m} دقیقه", "{h} h {m} min"),
     "batches.poll_failed": ("وضعیت تازه خوانده نشد؛ دوباره تلاش می‌شود.",
                             "Could not read the latest state; trying again."),
@@ -314,6 +316,9 @@ def _limits_text(items: int, item_bytes: int, total_bytes: int) -> str:
     lang = current_lang()
 
     def size(count: int) -> str:
-        return word("batches.megabytes", lang).format(n=num(round(count / (1024 * 1024))))
+        megabytes = count / (1024 * 1024)
+        if megabytes >= 1024:
+            return word("batches.gigabytes", lang).format(n=num(f"{megabytes / 1024:.1f}".removesuffix(".0")))
+        return word("batches.megabytes", lang).format(n=num(round(megabytes)))
 
     return word("batches.limits", lang).format(items=num(items), item=size(item_bytes), total=size(total_bytes))

@@ -56,7 +56,10 @@
       return all.concat(Array.prototype.slice.call(archiveInput.files || []));
     }
 
-    function megabytes(bytes) {
+    function size(bytes) {
+      if (bytes < 1048576) {
+        return fill(form.getAttribute("data-kilobytes"), { n: digits(Math.max(1, Math.round(bytes / 1024))) });
+      }
       return fill(form.getAttribute("data-megabytes"), { n: digits((bytes / 1048576).toFixed(1)) });
     }
 
@@ -67,9 +70,10 @@
       files.forEach(function (file) {
         var item = document.createElement("li");
         var name = document.createElement("bdi");
+        name.setAttribute("dir", "ltr");  // a file name reads left to right, whatever its script
         name.textContent = file.name;
         item.appendChild(name);
-        item.appendChild(document.createTextNode(" — " + megabytes(file.size)));
+        item.appendChild(document.createTextNode(" — " + size(file.size)));
         list.appendChild(item);
       });
       $("chosen-box").hidden = files.length === 0;
@@ -144,7 +148,7 @@
       xhr.upload.addEventListener("progress", function (progress) {
         if (!progress.lengthComputable) { return; }
         var said = fill(form.getAttribute("data-progress"),
-                        { sent: megabytes(progress.loaded), total: megabytes(progress.total) });
+                        { sent: size(progress.loaded), total: size(progress.total) });
         setBar(track, fillElement, 100 * progress.loaded / progress.total, said);
         text.textContent = said;
       });
@@ -190,6 +194,7 @@
 
     setBar(track, fillElement, parseInt(track.getAttribute("data-percent"), 10) || 0, "");
     if (root.getAttribute("data-finished") === "true") { return; }
+    window.requestAnimationFrame(function () { track.classList.add("live"); });
 
     function ask(url) {
       return fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin", cache: "no-store" })
@@ -215,6 +220,7 @@
           var row = document.createElement("tr");
           cell(row, digits(item.number + 1));
           var name = document.createElement("bdi");
+          name.setAttribute("dir", "ltr");
           name.textContent = item.name;
           cell(row, "").appendChild(name);
           cell(row, item.message_fa, { lang: "fa", dir: "rtl" });
