@@ -28,6 +28,7 @@ from werkzeug.test import TestResponse
 from envelopes import audit
 from envelopes.audit import AuditLog, person_actor
 from envelopes.people import Role
+from pakat import errors
 from signer.levels import PadesLevel
 
 #: The module app's PDF limit: a batch's per-file limit too (Services.batch_limits).
@@ -220,6 +221,21 @@ def test_a_batch_of_the_console_from_upload_to_deletion(app: Flask, dev_env: Any
     assert gone.status_code == 404 and code_on_page(gone) == "BATCH_NOT_FOUND"
 
 
+def test_a_running_batch_is_not_deleted(app: Flask) -> None:
+    operator = Person(app, "demo-co", Role.OPERATOR)
+    pdfs = [(pdf_bytes(f"running {n}"), f"r{n}.pdf") for n in range(6)]
+    batch = batch_of(operator.send(files=pdfs, level="B-T"))
+    refused = operator.client.post(f"/console/batches/{batch}/delete", data={"csrf_token": operator.token()})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and code_on_page(refused) == "BATCH_RUNNING"
+    assert escape(errors.BATCH_RUNNING.fa) in text and escape(errors.BATCH_RUNNING.en) in text
+    assert 'role="progressbar"' in text  # the batch's page again, with the refusal
+    assert audit_entries(app, audit.BATCH_DELETED, batch) == []
+    wait_finished(operator, batch)
+    progress = operator.client.get(f"/console/batches/{batch}/progress", headers=JSON)
+    assert progress.headers["Cache-Control"] == "no-store"
+
+
 def test_the_form_works_without_the_script(app: Flask) -> None:
     operator = Person(app, "demo-co", Role.OPERATOR)
     sent = operator.send(archive=(zip_of({"a.pdf": pdf_bytes("a"), "b.pdf": pdf_bytes("b")}), "bids.zip"),
@@ -248,8 +264,6 @@ def test_the_form_works_without_the_script(app: Flask) -> None:
 def test_limits_and_refusals_come_back_in_both_languages_with_their_code(
     app: Flask, form: dict[str, Any], code: str, status: int
 ) -> None:
-    from pakat import errors
-
     operator = Person(app, "demo-co", Role.OPERATOR)
     kind = errors.KINDS[code]
     before = len(app.extensions["pakat"].batches().page("demo-co", limit=100).batches)

@@ -112,8 +112,8 @@ words({
     "batches.no_failures": ("هیچ فایلی ناموفق نبوده است.", "No file has failed."),
     "batches.item": ("ردیف", "No."),
     "batches.name": ("نام فایل", "File name"),
-    "batches.reason_fa": ("دلیل", "Reason (Persian)"),
-    "batches.reason_en": ("دلیل به انگلیسی", "Reason"),
+    "batches.reason_fa": ("دلیل (فارسی)", "Reason (Persian)"),
+    "batches.reason_en": ("دلیل (انگلیسی)", "Reason (English)"),
     "batches.code": ("کد", "Code"),
     "batches.results": ("دریافت نتیجه (zip)", "Download the results (zip)"),
     "batches.results_note": ("فایل‌های مهرشده و manifest.json.", "The sealed files and manifest.json."),
@@ -186,7 +186,7 @@ def create() -> Response:
         return _new_page(error.kind.http_status, error)
     url = f"/console/batches/{created.progress.id}"
     if wants_json():
-        answer = jsonify({"id": created.progress.id, "url": url})
+        answer = _private(jsonify({"id": created.progress.id, "url": url}))
         answer.status_code = 201
         answer.headers["Location"] = url
         return answer
@@ -215,7 +215,7 @@ def progress(batch_id: str) -> Response:
     """The batch's progress for its page's script: counts, percent, and its texts in the page's language."""
     me = current_person()
     try:
-        return jsonify(progress_view(app_services().batches().progress(me.organisation, batch_id)))
+        return _private(jsonify(progress_view(app_services().batches().progress(me.organisation, batch_id))))
     except PakatError as error:
         return error_response(error)
 
@@ -229,7 +229,13 @@ def failed(batch_id: str) -> Response:
         items = app_services().batches().failed_items(me.organisation, batch_id)
     except PakatError as error:
         return error_response(error)
-    return jsonify({"items": [{"number": e.number, "name": e.name, **(e.error or {})} for e in items]})
+    return _private(jsonify({"items": [{"number": e.number, "name": e.name, **(e.error or {})} for e in items]}))
+
+
+def _private(answer: Response) -> Response:
+    # An organisation's batch, for the signed-in person only: no cache keeps it (as render_page does for pages).
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
 
 
 @bp.get("/<batch_id>/results.zip")
