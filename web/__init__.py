@@ -1,5 +1,4 @@
-"""Flask application factory and blueprints (api, agent, pages, the /validate, /sign and /api/docs pages, the
-console)."""
+"""Flask application factory and blueprints (api, agent, pages, /validate, /sign, /api/docs, the console)."""
 
 from __future__ import annotations
 
