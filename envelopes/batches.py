@@ -313,6 +313,12 @@ class Batches:
             tallies = _tallies(conn, [batch_id])
         return _progress(batch, *tallies.get(batch_id, ({}, None)))
 
+    def options(self, organisation: str | None, batch_id: str) -> BatchOptions:
+        """How the batch's items are sealed (level, visible seal, reason); another organisation's is not found."""
+        with self.database.begin() as conn:
+            batch = self._batch(conn, organisation, batch_id)
+        return BatchOptions.from_row(batch.level, batch.options)
+
     def page(self, organisation: str, *, limit: int = DEFAULT_PAGE, before: str | None = None) -> BatchPage:
         """The organisation's batches, newest first, each with its progress as :meth:`progress` gives it.
 

@@ -6,31 +6,23 @@ seal. A batch of another organisation answers BATCH_NOT_FOUND, as if absent.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from envelopes import audit
-from envelopes.archives import BatchInput, read_files, read_zip
-from envelopes.batches import DEFAULT_PAGE, FAILED, MAX_PAGE, QUEUED, SEALED, SEALING, BatchOptions, BatchProgress
+from envelopes.batches import DEFAULT_PAGE, FAILED, MAX_PAGE, QUEUED, SEALED, SEALING, BatchProgress
 from pakat import errors
-from pakat.errors import InputError, PakatError
-from signer.levels import PadesLevel
-from web.api import DEFAULT_LEVEL
+from pakat.errors import InputError
 from web.auth import caller_api_key_sha256, check_organisation, organisation_of_caller
+from web.batch_intake import accept_batch, allow_batch_upload, results_response
 from web.inputs import whole_arg
 from web.state import app_services
-from web.uploads import upload_request, uploaded_path
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("batches", __name__, url_prefix="/api/v1/batches")
 
 MAX_IDEMPOTENCY_KEY = 255
 ITEM_STATES = (QUEUED, SEALING, SEALED, FAILED)
-# Room for the multipart packaging around the files.
-UPLOAD_MARGIN_BYTES = 1024 * 1024
 
 
 @bp.post("")
@@ -38,43 +30,12 @@ def create_batch() -> tuple[Response, int]:
     """Queue a batch: multipart ``archive`` (a zip of PDFs) or ``files`` (several PDFs), ``level``,
     ``organisation``, ``visible``, ``reason``; header ``Idempotency-Key``. 202, or 200 for a replay."""
     own = organisation_of_caller()
-    state = app_services()
-    limits = state.batch_limits()
-    # A batch may be larger than one PDF; the limit is raised for this request only, before the body is read.
-    upload_request().max_content_length = limits.max_total_bytes + UPLOAD_MARGIN_BYTES
+    allow_batch_upload()  # before the body is read
     key = _idempotency_key()
-    req = upload_request()
-    form = req.form
-    organisation = check_organisation(form.get("organisation"), own)
-    options = BatchOptions(
-        level=PadesLevel.parse(form.get("level") or DEFAULT_LEVEL),
-        reason=(form.get("reason") or "").strip()[:255] or None,
-        visible=_flag(form.get("visible")),
-    )
-    state.queue.ping()  # a batch nobody would hear of is refused now, not left waiting for the sweeper
-    archive = req.files.get("archive")
-    files = req.files.getlist("files")
-    if archive is not None and files:
-        raise InputError(errors.REQUEST_INVALID, "send either an archive or files, not both")
-    inputs: list[BatchInput]
-    if archive is not None:
-        inputs = read_zip(uploaded_path(archive.stream), state.store, limits)
-    elif files:
-        inputs = read_files([(f.filename or "", uploaded_path(f.stream)) for f in files], state.store, limits)
-    else:
-        raise InputError(errors.BATCH_EMPTY)
     key_sha256 = caller_api_key_sha256()
-    created = state.batches().create(
-        organisation, inputs, options, api_key_sha256=key_sha256, idempotency_key=key,
-        actor=audit.api_key_actor(key_sha256),
-    )
+    created = accept_batch(lambda form: check_organisation(form.get("organisation"), own),
+                           actor=audit.api_key_actor(key_sha256), api_key_sha256=key_sha256, idempotency_key=key)
     progress = created.progress
-    if not created.replayed:
-        try:
-            state.queue.start_batch(progress.id, progress.total)
-        except PakatError as exc:
-            # The batch is recorded; a worker's sweep starts it once the queue is back.
-            log.warning("batch %s recorded but not queued: %s", progress.id, exc.code)
     response = _progress_json(progress)
     response.headers["Location"] = url_for("batches.get_batch", batch_id=progress.id)
     if created.replayed:
@@ -123,14 +84,7 @@ def get_manifest(batch_id: str) -> Response:
 @bp.get("/<batch_id>/results.zip")
 def get_results(batch_id: str) -> Response:
     """The sealed files and ``manifest.json``, once the batch has finished (else BATCH_NOT_FINISHED)."""
-    organisation = organisation_of_caller()
-    path = upload_request().new_temp_path("results-", ".zip")
-    with path.open("xb") as out:
-        app_services().batches().write_results(organisation, batch_id, out)
-    response = send_file(path, mimetype="application/zip", as_attachment=True,
-                         download_name=f"batch-{batch_id}.zip", conditional=False, etag=False, max_age=0)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return results_response(organisation_of_caller(), batch_id)
 
 
 def _progress_body(progress: BatchProgress) -> dict[str, Any]:
@@ -157,11 +111,3 @@ def _idempotency_key() -> str | None:
                                                  "printable ASCII characters")
     return key
 
-
-def _flag(raw: str | None) -> bool:
-    value = (raw or "").strip().lower()
-    if value in ("", "0", "false", "no"):
-        return False
-    if value in ("1", "true", "yes"):
-        return True
-    raise InputError(errors.REQUEST_INVALID, "visible must be true or false")

@@ -62,7 +62,7 @@ from waitress.task import ThreadedTaskDispatcher
 from pakat import errors
 from pakat.errors import AccessError
 from pakat.settings import Settings
-from web import batches_api
+from web import batch_intake
 from web.state import EXTENSION_KEY
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ class PakatWSGIServer(TcpWSGIServer):
 def largest_upload(app: Flask) -> int:
     """The largest request body the app accepts: larger ones are refused before their body is read."""
     services = app.extensions[EXTENSION_KEY]
-    batch = services.batch_limits().max_total_bytes + batches_api.UPLOAD_MARGIN_BYTES
+    batch = services.batch_limits().max_total_bytes + batch_intake.UPLOAD_MARGIN_BYTES
     return max(int(app.config["MAX_CONTENT_LENGTH"]), batch)
 
 

@@ -216,7 +216,9 @@ def safe_next(raw: str | None) -> str:
     return target
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """Whether a console answer goes to a script as JSON: under /console/api/, or a request that accepts JSON
+    and not HTML (a console page's own XMLHttpRequest or fetch)."""
     if request.path.startswith(PREFIX + "/api/"):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
@@ -230,7 +232,7 @@ def _json_refusal(error: PakatError) -> Response:
 
 
 def _sign_in_required(error: SignInRequired) -> Response:
-    if _wants_json():
+    if wants_json():
         return _json_refusal(error)
     target = SIGN_IN_PATH
     if request.method == "GET":
@@ -240,14 +242,14 @@ def _sign_in_required(error: SignInRequired) -> Response:
 
 
 def _password_change_required(error: PasswordChangeRequired) -> Response:
-    if _wants_json():
+    if wants_json():
         return _json_refusal(error)
     return cast(Response, redirect(PASSWORD_PATH, 303))
 
 
 def _refused(error: ConsoleRefused) -> Response:
     log.info("console refused: %s %s", error.code, request.path)
-    if _wants_json():
+    if wants_json():
         return _json_refusal(error)
     return render_page("console/refused.html", status=error.kind.http_status, error=error)
 

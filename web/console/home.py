@@ -32,7 +32,8 @@ words({
 # The surfaces known today; the modules that build the others add theirs with web.console.access.surface().
 surface("/validate", "console.surface_validate", Role.VIEWER, "surface-validate")
 surface("/console/tenders", "console.surface_tenders", Role.VIEWER, "surface-tenders")
-surface("/console/batches", "console.surface_batches", Role.OPERATOR, "surface-batches")
+# Viewers read the batches (the list, a batch, its results); operators also send and delete them.
+surface("/console/batches", "console.surface_batches", Role.VIEWER, "surface-batches")
 surface("/console/admin/users", "console.surface_users", Role.ADMIN, "surface-users")
 
 
