@@ -33,7 +33,7 @@ from web.auth import (
     organisation_of_caller,
 )
 from web.errors import BAD_REQUEST
-from web.inputs import moment, parse_json, whole_arg
+from web.inputs import MAX_ROW_ID, moment, parse_json, whole_arg
 from web.state import app_services
 from web.uploads import report_file_name, upload_name, upload_request, uploaded_path
 from web.validation_service import validate_file
@@ -220,7 +220,7 @@ def webhook_deliveries() -> Response:
     return jsonify({"deliveries": [d.as_dict() for d in found], "next_after": found[-1].id if found else after})
 
 
-@bp.post("/webhooks/deliveries/<int:delivery_id>/retry")
+@bp.post(f"/webhooks/deliveries/<int(max={MAX_ROW_ID}):delivery_id>/retry")
 def retry_webhook_delivery(delivery_id: int) -> tuple[Response, int]:
     """Send a failed event once more (same id and body): this key's own, or with ``admin`` the organisation's."""
     caller = current_caller()

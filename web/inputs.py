@@ -161,6 +161,9 @@ def moment(raw: Any, what: str, *, offset_required: bool = False,
 
 
 #: Longest id a path may carry: ours are 32 hex characters; anything far longer is not an id.
+#: The largest id an integer column holds (PostgreSQL's 32-bit integer): a route's <int(max=…)> makes a
+#: larger one a 404 (no such row) rather than an overflow inside the database driver.
+MAX_ROW_ID = 2**31 - 1
 MAX_PATH_VALUE_CHARS = 128
 
 

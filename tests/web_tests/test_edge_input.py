@@ -112,7 +112,8 @@ def world(app: Flask, dev_env: Any) -> World:
         key=key,
         admin_key=admin.api_key,
         ids={"doc_id": doc["id"], "session_id": session["id"], "tender_id": tender["id"],
-             "envelope_id": envelope["id"], "batch_id": "0" * 32, "number": "0", "key_id": admin.key.id},
+             "envelope_id": envelope["id"], "batch_id": "0" * 32, "number": "0", "key_id": admin.key.id,
+             "delivery_id": "999999"},  # no such delivery: hostile input must still get a 4xx
         secret=session["agent_secret"],
         view_token=session["signing_page_url"].split("#", 1)[1],
         certificate_b64=base64.b64encode(user.certificate().public_bytes(Encoding.DER)).decode(),

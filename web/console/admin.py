@@ -30,6 +30,7 @@ from pakat import errors
 from pakat.dates import parse_day
 from pakat.errors import InputError, PakatError
 from web.console.access import current_person, requires, surface
+from web.inputs import MAX_ROW_ID
 from web.look import render_page, words
 from web.state import app_services
 
@@ -281,7 +282,7 @@ def webhooks() -> Response:
     return _webhooks_page()
 
 
-@bp.post("/webhooks/deliveries/<int:delivery_id>/retry")
+@bp.post(f"/webhooks/deliveries/<int(max={MAX_ROW_ID}):delivery_id>/retry")
 @requires(Role.ADMIN)
 def retry_delivery(delivery_id: int) -> Response:
     me = current_person()
