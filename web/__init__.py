@@ -1,4 +1,4 @@
-"""Flask application factory and blueprints (api, agent, pages, the /validate and /sign pages)."""
+"""Flask application factory and blueprints (api, agent, pages, the /validate, /sign and /api/docs pages)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from web import (
     admin_api,
     agent,
     api,
+    api_docs,
     batches_api,
     documents_api,
     errors,
     health,
     inputs,
+    look,
     observability,
     pages,
     security,
@@ -67,8 +69,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register(app)
     inputs.register(app)
     security.register(app)
+    look.register(app)
     throttle.register(app, services)
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,
-                      agent.bp, pages.bp, validate_page.bp, sign_page.bp, admin_api.bp):
+                      agent.bp, pages.bp, validate_page.bp, sign_page.bp, admin_api.bp, api_docs.bp):
         app.register_blueprint(blueprint)
     return app

@@ -3,8 +3,10 @@
 * Security headers on every response, pages, JSON, files and errors alike:
   a Content-Security-Policy (a page sets its own; anything else gets
   :data:`DEFAULT_CONTENT_SECURITY_POLICY`, which allows no script and no
-  framing), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
-  no-referrer`` (the signing page's URL names a session), ``X-Frame-Options``
+  framing; pages get :data:`PAGE_CONTENT_SECURITY_POLICY` from
+  ``web.look.render_page``, which allows script only from this server),
+  ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` (the signing
+  page's URL names a session), ``X-Frame-Options``
   for old browsers, and HSTS when served over TLS (the request is secure, or
   PAKAT_PUBLIC_URL is https and a proxy ends TLS in front of us).
 * Links given to agents and bidders (``agent_url``, the pairing link,
@@ -32,6 +34,19 @@ from web.state import app_services
 DEFAULT_CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self' data:; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
+)
+# Every page for people (web.look.render_page): scripts, styles, fonts and fetches from this server only;
+# images also as data: (a QR code) and blob: (a preview a script fetched). No inline script, no inline style.
+PAGE_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; font-src 'self'; "
+    "img-src 'self' data: blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# The API documentation page: the vendored Redoc bundle styles its elements inline (styled-components)
+# and runs its search in a blob: worker. Still no inline script and nothing from another origin.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "font-src 'self'; img-src 'self' data: blob:; worker-src blob:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
 )
 HSTS = "max-age=31536000"
 

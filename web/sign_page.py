@@ -35,7 +35,7 @@ from typing import Any
 import segno
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from flask import Blueprint, Response, jsonify, render_template, request, send_file, url_for
+from flask import Blueprint, Response, jsonify, request, send_file, url_for
 
 from envelopes.bids import check_download
 from envelopes.database import utcnow
@@ -58,20 +58,18 @@ from pakat import errors
 from pakat.dates import format_datetime, format_int, iso_utc
 from pakat.errors import InputError, PakatError
 from pakat.text import Lang, localize_digits
-from validation.reports.labels import parse_lang
 from web.documents_api import agent_url
+from web.look import current_lang, render_page
+from web.security import PAGE_CONTENT_SECURITY_POLICY
 from web.state import app_services
 
 bp = Blueprint("sign_page", __name__, template_folder="templates")
 
 TOKEN_HEADER = "X-Pakat-View-Token"
 POLL_SECONDS = 3
-# Scripts, styles, fonts and fetches from this server only; images also as data: (the QR code)
-# and blob: (the preview the script fetched with the token). No inline script, no inline style.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; font-src 'self'; "
-    "img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
+# The pages' policy (web.security): scripts, styles, fonts and fetches from this server only; images
+# also as data: (the QR code) and blob: (the preview the script fetched with the token).
+CONTENT_SECURITY_POLICY = PAGE_CONTENT_SECURITY_POLICY
 
 # What the bidder reads, by the session's state: the page's six phases.
 PHASES: dict[str, str] = {
@@ -153,18 +151,14 @@ def page(session_id: str) -> Response:
     """The page's shell: the same for every id; its script fetches the session with the fragment's token."""
     lang = _lang()
     other: Lang = "en" if lang == "fa" else "fa"
-    body = render_template(
+    return render_page(
         "sign.html",
-        lang=lang,
-        dir="rtl" if lang == "fa" else "ltr",
-        other=other,
         words={key: word(key, lang) for key in WORDS},
         other_title=word("title", other),
         switch_url=_page_url(session_id, other),
         base=url_for("sign_page.page", session_id=session_id),
         poll_ms=POLL_SECONDS * 1000,
     )
-    return Response(body, mimetype="text/html")
 
 
 @bp.get("/sign/<session_id>/state")
@@ -228,14 +222,12 @@ def _signed_pdf(member: SessionDocument) -> Response:
 
 
 def _page_url(session_id: str, lang: Lang) -> str:
-    # Persian is the default and keeps the clean URL.
-    if lang == "en":
-        return url_for("sign_page.page", session_id=session_id, lang="en")
-    return url_for("sign_page.page", session_id=session_id)
+    # Explicit either way: the pakat_lang cookie may name the other language.
+    return url_for("sign_page.page", session_id=session_id, lang=lang)
 
 
 def _lang() -> Lang:
-    return parse_lang(request.args.get("lang"))
+    return current_lang()
 
 
 def _token() -> str:

@@ -1,6 +1,7 @@
 """The /validate page: upload a signed PDF, read the verdict, download the report as PDF or JSON.
 
-Persian by default (``dir="rtl"``, Jalali dates), English with ``?lang=en``.
+Persian by default (``dir="rtl"``, Jalali dates), English with ``?lang=en``
+(:func:`web.look.current_lang`); the page is on the layout (web.look).
 The report on the page is the same fragment as the downloadable HTML report
 (:func:`validation.reports.html.render_fragment`).
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import base64
 import logging
 
-from flask import Blueprint, Response, render_template, request, send_from_directory, url_for
+from flask import Blueprint, Response, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException, NotFound
 
 from envelopes import audit
@@ -29,9 +30,10 @@ from validation.model import DocumentReport
 from validation.reports import labels
 from validation.reports.formats import RenderedReport, download_name, render
 from validation.reports.html import render_fragment, report_css
-from validation.reports.labels import Lang, parse_lang
+from validation.reports.labels import Lang
 from validation.reports.pdf import FONT_DIR, FONT_FILES
 from web import errors as web_errors
+from web.look import current_lang, render_page
 from web.state import app_services
 from web.uploads import report_file_name, upload_request, uploaded_path
 from web.validation_service import policy_choices, validate_file
@@ -41,11 +43,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("validate_pages", __name__, template_folder="templates")
 
 _FONTS = frozenset(FONT_FILES.values())
-# Only this server: styles and fonts from here, no script at all, forms post back here.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self' 'unsafe-inline'; font-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
 _BY_STATUS: dict[int, ErrorKind] = {
     400: web_errors.BAD_REQUEST, 404: web_errors.NOT_FOUND, 405: web_errors.METHOD_NOT_ALLOWED,
 }
@@ -81,6 +78,14 @@ def font(name: str) -> Response:
     return send_from_directory(FONT_DIR, name, mimetype="font/ttf", max_age=7 * 24 * 3600)
 
 
+@bp.get("/validate/report.css")
+def report_style() -> Response:
+    """The report's own styles, as a file: the pages' CSP allows no inline style."""
+    response = Response(report_css(), mimetype="text/css")
+    response.cache_control.max_age = 3600
+    return response
+
+
 @bp.errorhandler(PakatError)
 def _refused(error: PakatError) -> Response:
     log.info("validation refused: %s%s", error.code, f" ({error.detail})" if error.detail else "")
@@ -105,12 +110,12 @@ def _broken(error: Exception) -> Response:
 
 
 def _lang() -> Lang:
-    return parse_lang(request.args.get("lang"))
+    return current_lang()
 
 
 def _lang_url(endpoint: str, lang: Lang) -> str:
-    # Persian is the default and keeps the clean URL.
-    return url_for(endpoint, lang="en") if lang == "en" else url_for(endpoint)
+    # Explicit either way: the pakat_lang cookie may name the other language.
+    return url_for(endpoint, lang=lang)
 
 
 def _data_url(rendered: RenderedReport) -> str:
@@ -128,25 +133,16 @@ def _page(lang: Lang, *, report: DocumentReport | None = None, error: PakatError
             "json_name": download_name(report, "json", lang),
         }
     other = labels.other(lang)
-    body = render_template(
+    # web.look.render_page: the pages' CSP and no-store (a report says who signed a confidential bid).
+    return render_page(
         "validate.html",
-        lang=lang,
-        dir="rtl" if lang == "fa" else "ltr",
-        other=other,
+        status=status,
         words={key: labels.pick(text, lang) for key, text in labels.PAGE.items()},
         other_words={key: labels.pick(text, other) for key, text in labels.PAGE.items()},
         action=_lang_url("validate_pages.validate", lang),
-        switch_url=_lang_url("validate_pages.form", other),
-        switch_label=labels.page("switch", other),
         error=error,
         report_html=render_fragment(report, lang) if report is not None else None,
-        report_css=report_css(),
         downloads=downloads,
         policies=policy_choices(),
         chosen_policy=chosen_policy or "",
     )
-    response = Response(body, status=status, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY  # the rest: web.security
-    # A report says who signed a confidential bid: no cache may keep it.
-    response.headers["Cache-Control"] = "no-store"
-    return response
