@@ -13,6 +13,7 @@ batches         commands.storage         delete a finished batch
 backup          commands.backup          back up and restore the database, documents and configuration
 api-key         commands.keys            platforms' API keys: create, list, rotate, revoke
 seal-key        commands.keys            seal keys in the HSM: generate, csr, install, list
+user            commands.people          the console's people: add, list, disable, enable, reset
 agent           agent.cli                the user-side signing agent
 devpki          devkit.cli               the development PKI and tokens (not in production)
 ==============  =======================  ======================================
@@ -54,6 +55,8 @@ COMMANDS: dict[str, LazyCommand] = {
                            "کلیدهای API سکوها / The platforms' API keys: create, list, rotate, revoke."),
     "seal-key": LazyCommand("commands.keys", "seal_key",
                             "کلیدهای مهر در HSM / Seal keys in the HSM: generate, csr, install, list."),
+    "user": LazyCommand("commands.people", "user",
+                        "کاربران میز کار / The console's people: add, list, disable, enable, reset."),
     "agent": LazyCommand("agent.cli", "agent",
                          "عامل امضا با توکن کاربر / The signing agent, with the user's own token."),
     "devpki": LazyCommand("devkit.cli", "devpki",

@@ -59,7 +59,8 @@ the file already, so an entry they chose to write would prove nothing.
 Actors name who acted, never with a secret: ``api-key:<first 12 hex of the
 key's SHA-256>`` (:func:`api_key_actor`), ``organisation:<id>``,
 ``signer:<national id>``, ``system:<process>`` (serve, worker, db-upgrade),
-``operator:<user>@<host>`` (an operator's key commands),
+``operator:<user>@<host>`` (an operator's key commands), ``person:<id>`` (a person
+signed in to the console, :func:`person_actor`),
 ``client:<address>`` (a client known by its address alone) and
 ``anonymous`` (the public validation page and API).
 
@@ -127,6 +128,16 @@ API_KEY_REVOKED = "api_key.revoked"
 SEAL_KEY_GENERATED = "seal_key.generated"
 SEAL_KEY_INSTALLED = "seal_key.installed"
 ACCESS_LOCKED_OUT = "access.locked_out"
+PERSON_CREATED = "person.created"
+PERSON_DISABLED = "person.disabled"
+PERSON_ENABLED = "person.enabled"
+PERSON_ROLE_CHANGED = "person.role_changed"
+PERSON_PASSWORD_RESET = "person.password_reset"
+PERSON_PASSWORD_CHANGED = "person.password_changed"
+PERSON_SIGNED_IN = "person.signed_in"
+PERSON_SIGN_IN_FAILED = "person.sign_in_failed"
+PERSON_LOCKED_OUT = "person.locked_out"
+PERSON_SIGNED_OUT = "person.signed_out"
 
 ANONYMOUS = "anonymous"
 CONFIG_SUBJECT = "deployment"
@@ -263,6 +274,13 @@ def operator_actor() -> str:
     except (KeyError, OSError):
         user = f"uid{os.getuid()}"
     return f"operator:{user}@{socket.gethostname()}"[:MAX_ACTOR]
+
+
+def person_actor(person_id: str) -> str:
+    """``person:<id>``: a person of the console acting (their id, never their username or a password)."""
+    return f"person:{person_id}"[:MAX_ACTOR]
+
+
 def client_actor(address: str) -> str:
     """``client:<address>``: a caller known by its network address alone (a lockout's subject and actor)."""
     return f"client:{address or 'unknown'}"[:MAX_ACTOR]

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     DateTime,
@@ -365,6 +366,46 @@ document_chunks = Table(
     Column("sha256", String(64), ForeignKey("document_blobs.sha256", ondelete="CASCADE"), primary_key=True),
     Column("seq", Integer, primary_key=True),  # 0, 1, 2 … in file order
     Column("data", LargeBinary, nullable=False),  # at most envelopes.blobs.CHUNK bytes
+)
+
+# -- the console's people and their sessions (migration 0011; envelopes.people) --
+people = Table(
+    "people",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("organisation", String(64), nullable=False),
+    Column("username", String(64), nullable=False),  # as the person wrote it
+    Column("username_key", String(64), nullable=False),  # lower-cased: usernames are unique whatever the case
+    Column("display_name", String(255), nullable=False),
+    Column("role", String(16), nullable=False),  # admin | operator | viewer
+    # Where the person proves who they are: "password" today; an OIDC issuer later, with its subject in
+    # external_id (then password_hash stays NULL).
+    Column("auth_source", String(64), nullable=False),
+    Column("external_id", String(255), nullable=True),
+    Column("password_hash", Text, nullable=True),  # scrypt$N$r$p$salt$hash: never the password
+    Column("must_change_password", Boolean, nullable=False),  # a one-time password was given out
+    Column("failed_attempts", Integer, nullable=False),  # wrong passwords in a row
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("disabled_at", UtcDateTime, nullable=True),
+    Column("last_sign_in_at", UtcDateTime, nullable=True),
+    Column("password_changed_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    UniqueConstraint("username_key"),
+    UniqueConstraint("auth_source", "external_id"),
+    Index("ix_people_organisation", "organisation"),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    # SHA-256 of the 256-bit token in the browser's cookie: the row alone cannot act as the person.
+    Column("token_sha256", String(64), primary_key=True),
+    Column("person_id", String(32), ForeignKey("people.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),  # moved at most once a minute: the idle timeout
+    Column("expires_at", UtcDateTime, nullable=False),  # the absolute end, whatever the activity
+    Index("ix_console_sessions_person_id", "person_id"),
 )
 
 

@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from envelopes.api_keys import ApiKeys
 from envelopes.archives import BatchLimits
@@ -27,6 +28,7 @@ from envelopes.database import Database
 from envelopes.database_store import document_store
 from envelopes.documents import DocumentService
 from envelopes.operations import Readiness
+from envelopes.people import People
 from envelopes.queueing import RQJobQueue
 from envelopes.retention import Retention
 from envelopes.seal_keys import SealKeys
@@ -133,6 +135,12 @@ class Services:
     def api_keys(self) -> ApiKeys:
         """The API keys in the database, beside the deployment YAML's."""
         return ApiKeys(self.database, self.deployment)
+
+    def people(self) -> People:
+        """The console's people, their sign-in and sessions (timeouts from the settings)."""
+        return People(self.database, self.deployment,
+                      idle=timedelta(seconds=self.settings.console_idle_seconds),
+                      lifetime=timedelta(seconds=self.settings.console_session_seconds))
 
     def seal_keys(self, prompt_pin: Callable[[Organisation], str] | None = None) -> SealKeys:
         """The organisations' seal keys over their life (generate, request, install, list)."""

@@ -207,6 +207,72 @@ API_KEY_REVOKED = _kind(
     "This API key is already revoked; create a new one.",
 )
 
+# -- the console's people (envelopes.people, web.console) ----------------------
+SIGN_IN_FAILED = _kind(
+    "SIGN_IN_FAILED", 401, 4,
+    "نام کاربری یا گذرواژه نادرست است. پس از ۵ گذرواژهٔ نادرست پیاپی، حساب ۱۵ دقیقه قفل می‌شود؛ حساب غیرفعال"
+    " هم وارد نمی‌شود.",
+    "The username or password is wrong. After 5 wrong passwords in a row the account is locked for 15 minutes;"
+    " a disabled account cannot sign in either.",
+)
+SIGN_IN_REQUIRED = _kind(
+    "SIGN_IN_REQUIRED", 401, 4,
+    "برای این صفحه باید وارد میز کار شوید.",
+    "Sign in to the console to reach this page.",
+)
+ROLE_FORBIDDEN = _kind(
+    "ROLE_FORBIDDEN", 403, 4,
+    "نقش شما اجازهٔ این کار را نمی‌دهد؛ از مدیر سازمان خود بخواهید.",
+    "Your role does not allow this; ask your organisation's administrator.",
+)
+CSRF_INVALID = _kind(
+    "CSRF_INVALID", 403, 4,
+    "فرم کهنه یا نامعتبر است (توکن CSRF ندارد یا نمی‌خواند)؛ صفحه را دوباره باز کنید و از نو بفرستید.",
+    "The form is stale or invalid (its CSRF token is missing or wrong); reload the page and send it again.",
+)
+PASSWORD_TOO_WEAK = _kind(
+    "PASSWORD_TOO_WEAK", 422, 3,
+    "گذرواژه پذیرفته نیست: دست‌کم ۱۲ نویسه، حداکثر ۲۵۶ نویسه، و نه همان نام کاربری یا نام نمایشی.",
+    "The password is refused: at least 12 characters, at most 256, and not the username or display name.",
+)
+PASSWORD_WRONG = _kind(
+    "PASSWORD_WRONG", 403, 4,
+    "گذرواژهٔ کنونی نادرست است.",
+    "The current password is wrong.",
+)
+USERNAME_INVALID = _kind(
+    "USERNAME_INVALID", 422, 3,
+    "نام کاربری ۳ تا ۶۴ نویسه از حروف لاتین، رقم و . _ - @ است و با حرف یا رقم آغاز می‌شود.",
+    "A username is 3 to 64 characters of Latin letters, digits and . _ - @, starting with a letter or digit.",
+)
+USERNAME_TAKEN = _kind(
+    "USERNAME_TAKEN", 409, 3,
+    "این نام کاربری پیش‌تر گرفته شده است (بزرگی و کوچکی حروف فرقی نمی‌کند).",
+    "This username is taken already (whatever the letter case).",
+)
+PERSON_NOT_FOUND = _kind(
+    "PERSON_NOT_FOUND", 404, 4,
+    "چنین کاربری در سازمان شما نیست.",
+    "No such person in your organisation.",
+)
+ROLE_UNKNOWN = _kind(
+    "ROLE_UNKNOWN", 422, 3,
+    "نقش نامعتبر است؛ از admin، operator و viewer انتخاب کنید.",
+    "Unknown role; choose admin, operator or viewer.",
+)
+LAST_ADMIN = _kind(
+    "LAST_ADMIN", 409, 4,
+    "این آخرین مدیر فعال سازمان است؛ نخست مدیر دیگری بسازید.",
+    "This is the organisation's last active administrator; make another one first.",
+)
+SELF_CHANGE_REFUSED = _kind(
+    "SELF_CHANGE_REFUSED", 409, 4,
+    "مدیر نمی‌تواند حساب خود را غیرفعال کند یا نقش یا گذرواژهٔ خود را از اینجا تغییر دهد؛ گذرواژه از صفحهٔ حساب"
+    " عوض می‌شود.",
+    "An administrator cannot disable their own account or change their own role or password here; change your"
+    " password on your account page.",
+)
+
 # -- key store (HSM / token) -------------------------------------------------
 HSM_UNREACHABLE = _kind(
     "HSM_UNREACHABLE", 503, 5,

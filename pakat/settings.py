@@ -51,6 +51,10 @@ PAKAT_RETENTION_SECONDS  how often a worker deletes what the     ``3600``
                     deployment's ``storage`` retention says is due
 PAKAT_VALIDATION_SECONDS  time budget of one validation asked   ``30``
                     over the web (API and page); ``0``: none
+PAKAT_CONSOLE_IDLE_SECONDS  a console session unused this long    ``1800``
+                    ends (the person signs in again)
+PAKAT_CONSOLE_SESSION_SECONDS  a console session ends this long   ``43200``
+                    after sign-in, however active
 =============  ==========================================  ============================
 """
 
@@ -101,6 +105,9 @@ class Settings:
     # Anyone may ask the web app to validate a document: each validation ends after this long
     # (VALIDATION_TIME_EXCEEDED) instead of holding a worker thread; 0: no budget.
     validation_seconds: int = 30
+    # The console's sessions (envelopes.people): idle timeout, and absolute lifetime from sign-in.
+    console_idle_seconds: int = 1800
+    console_session_seconds: int = 43200
 
     def __post_init__(self) -> None:
         # Settings built in code (tests, tools) get the same defaults as from_env.
@@ -156,6 +163,10 @@ class Settings:
             ready_optional=tuple(o.strip() for o in (get("PAKAT_READY_OPTIONAL") or "").split(",") if o.strip()),
             retention_seconds=_whole("PAKAT_RETENTION_SECONDS", get("PAKAT_RETENTION_SECONDS"), 3600, 604800),
             validation_seconds=_seconds_or_none("PAKAT_VALIDATION_SECONDS", get("PAKAT_VALIDATION_SECONDS"), 30),
+            console_idle_seconds=_whole("PAKAT_CONSOLE_IDLE_SECONDS", get("PAKAT_CONSOLE_IDLE_SECONDS"), 1800,
+                                        86400),
+            console_session_seconds=_whole("PAKAT_CONSOLE_SESSION_SECONDS", get("PAKAT_CONSOLE_SESSION_SECONDS"),
+                                           43200, 7 * 86400),
         )
 
     def with_config(self, config: str | os.PathLike[str] | None) -> Settings:

@@ -12,7 +12,7 @@ Before any view, each request counts in the windows that apply to it
 Windows are fixed, each opened by its subject's first request (not aligned to
 the clock, so not everyone's window turns at once). Over a limit the answer is
 RATE_LIMITED (429) with ``Retry-After``: the seconds left in the window.
-Wrong credentials (an API key, an agent secret, a signing page's view token)
+Wrong credentials (an API key, an agent secret, a signing page's view token, a console password)
 are counted per client address where their check fails (:func:`note_refusal`,
 called by :mod:`web.errors` for those codes). The ``lockout.failures``-th
 within ``lockout.seconds`` locks the address out of everything but
@@ -59,7 +59,10 @@ REDIS_PREFIX = "pakat:throttle:"
 REDIS_RETRY_SECONDS = 5
 MAX_MEMORY_WINDOWS = 100_000
 #: The error codes that mean "a wrong credential", and the credential's name in the audit entry.
-CREDENTIAL_REFUSALS = {errors.API_KEY_INVALID.code: "api_key", errors.AGENT_SECRET_INVALID.code: "agent_secret"}
+CREDENTIAL_REFUSALS = {errors.API_KEY_INVALID.code: "api_key", errors.AGENT_SECRET_INVALID.code: "agent_secret",
+                       # the console's sign-in and password change (web.console.auth calls note_refusal)
+                       errors.SIGN_IN_FAILED.code: "console_password",
+                       errors.PASSWORD_WRONG.code: "console_password"}
 
 
 class Throttled(PakatError):
