@@ -238,6 +238,21 @@ class ApiKeys:
         with self.database.begin() as conn:
             return [_view(row) for row in conn.execute(query)]
 
+    def references_of(self, organisation: str) -> frozenset[str]:
+        """Every platform reference ``organisation``'s records may carry as their ``api_key_sha256``.
+
+        Its database keys' references (revoked ones too: their records stay the
+        organisation's) and its YAML keys' SHA-256s. What a delivery, a tender or
+        an audit entry's ``api-key:`` actor belongs to is found through these.
+        """
+        with self.database.begin() as conn:
+            found = set(conn.execute(
+                select(api_keys.c.reference).where(api_keys.c.organisation == organisation)).scalars())
+        found.update(digest for digest, org in self.deployment.api_key_hashes.items() if org == organisation)
+        found.update(digest for digest, platform in self.deployment.platforms.items()
+                     if platform.organisation == organisation)
+        return frozenset(found)
+
     def get(self, key_id: str) -> ApiKeyView:
         with self.database.begin() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()

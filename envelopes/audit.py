@@ -50,6 +50,8 @@ seal_key.installed    ``pakat seal-key install``, the admin API     ``seal:<org>
 access.locked_out     wrong API keys, agent secrets or view tokens  ``client:<address>``; the credential
                       locked a client address out (web.throttle);   kind, failures, window and lock
                       one entry per burst, never the secret         seconds
+webhook.retried       an administrator sent a failed webhook        ``webhook-event:<event id>``;
+                      event again (envelopes.webhook_admin)         organisation, delivery, event, attempt
 ====================  ==========================================  =====================================
 
 ``pakat seal`` and ``pakat validate`` on the command line append nothing: they work
@@ -138,6 +140,7 @@ PERSON_SIGNED_IN = "person.signed_in"
 PERSON_SIGN_IN_FAILED = "person.sign_in_failed"
 PERSON_LOCKED_OUT = "person.locked_out"
 PERSON_SIGNED_OUT = "person.signed_out"
+WEBHOOK_RETRIED = "webhook.retried"
 
 ANONYMOUS = "anonymous"
 CONFIG_SUBJECT = "deployment"

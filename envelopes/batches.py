@@ -63,6 +63,9 @@ DEFAULT_THREADS = 4
 #: Items one claim takes per thread: enough to amortise the claim and the record, few enough to share.
 CLAIM_PER_THREAD = 2
 DEFAULT_LEASE = timedelta(seconds=120)
+#: Batches per page of an organisation's list, by default and at most.
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
 #: Seconds to wait before each retry of an item whose service (TSA, OCSP, HSM) was unavailable.
 RETRY_INTERVALS = (2, 10, 30, 120)
 #: HSM failures that a moment later may be gone (a dropped session, a busy device, a token missing from the
@@ -119,6 +122,17 @@ class BatchProgress:
             value = data[key]
             data[key] = iso_utc(value) if value else None
         return data
+
+
+@dataclass(frozen=True)
+class BatchPage:
+    """One page of an organisation's batches, newest first; ``next_before`` continues it (None: the last)."""
+
+    batches: list[BatchProgress]
+    next_before: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"batches": [b.as_dict() for b in self.batches], "next_before": self.next_before}
 
 
 @dataclass(frozen=True)
@@ -296,33 +310,45 @@ class Batches:
         """Counts, pace and estimated time left; another organisation's batch is BATCH_NOT_FOUND."""
         with self.database.begin() as conn:
             batch = self._batch(conn, organisation, batch_id)
-            counts: dict[str, int] = dict(conn.execute(
-                select(batch_items.c.state, func.count()).where(batch_items.c.batch_id == batch_id)
-                .group_by(batch_items.c.state)
-            ).all())
-            last = conn.execute(select(func.max(batch_items.c.finished_at)).where(
-                batch_items.c.batch_id == batch_id)).scalar()
-        done = counts.get(SEALED, 0) + counts.get(FAILED, 0)
-        rate = eta = None
-        if batch.started_at is not None and done and last is not None:
-            elapsed = (last - batch.started_at).total_seconds()
-            if elapsed > 0:
-                rate = round(done / elapsed, 2)
-                eta = round((batch.total - done) / rate, 1) if batch.state == RUNNING else 0.0
-        return BatchProgress(
-            id=batch.id, organisation=batch.organisation, level=batch.level, state=batch.state, total=batch.total,
-            sealed=counts.get(SEALED, 0), failed=counts.get(FAILED, 0), queued=counts.get(QUEUED, 0),
-            sealing=counts.get(SEALING, 0), rate_per_second=rate, eta_seconds=eta, created_at=batch.created_at,
-            started_at=batch.started_at, finished_at=batch.finished_at,
-        )
+            tallies = _tallies(conn, [batch_id])
+        return _progress(batch, *tallies.get(batch_id, ({}, None)))
 
-    def manifest(self, organisation: str | None, batch_id: str) -> list[ManifestEntry]:
-        """Every item in input order, with its digests, status and error."""
+    def page(self, organisation: str, *, limit: int = DEFAULT_PAGE, before: str | None = None) -> BatchPage:
+        """The organisation's batches, newest first, each with its progress as :meth:`progress` gives it.
+
+        A batch belongs to the organisation it seals for (``batches.organisation``),
+        whichever of its platforms (API keys) or people created it: the console shows
+        an organisation all of them, never another organisation's. ``before`` is a
+        batch id of an earlier page (its ``next_before``): the page goes on with
+        the batches created before it. An unknown ``before`` is BATCH_NOT_FOUND.
+        """
+        limit = max(1, min(limit, MAX_PAGE))
+        query = select(batches).where(batches.c.organisation == organisation)
+        with self.database.begin() as conn:
+            if before is not None:
+                mark = self._batch(conn, organisation, before)
+                query = query.where(or_(batches.c.created_at < mark.created_at,
+                                        and_(batches.c.created_at == mark.created_at, batches.c.id < mark.id)))
+            rows = conn.execute(query.order_by(batches.c.created_at.desc(), batches.c.id.desc())
+                                .limit(limit + 1)).all()
+            shown = rows[:limit]
+            tallies = _tallies(conn, [row.id for row in shown])
+        items = [_progress(row, *tallies.get(row.id, ({}, None))) for row in shown]
+        return BatchPage(items, next_before=items[-1].id if len(rows) > limit else None)
+
+    def failed_items(self, organisation: str | None, batch_id: str) -> list[ManifestEntry]:
+        """The batch's failed items in input order, each with its reason (code, Persian and English)."""
+        return self.manifest(organisation, batch_id, status=FAILED)
+
+    def manifest(self, organisation: str | None, batch_id: str, *,
+                 status: str | None = None) -> list[ManifestEntry]:
+        """Every item in input order, with its digests, status and error; only those in ``status`` if given."""
+        query = select(batch_items).where(batch_items.c.batch_id == batch_id)
+        if status is not None:
+            query = query.where(batch_items.c.state == status)
         with self.database.begin() as conn:
             self._batch(conn, organisation, batch_id)
-            rows = conn.execute(
-                select(batch_items).where(batch_items.c.batch_id == batch_id).order_by(batch_items.c.number)
-            ).all()
+            rows = conn.execute(query.order_by(batch_items.c.number)).all()
         return [_manifest_entry(row) for row in rows]
 
     def write_results(self, organisation: str | None, batch_id: str, out: BinaryIO) -> None:
@@ -547,6 +573,41 @@ class Batches:
             return list(conn.execute(
                 select(batches.c.id).where(batches.c.state == RUNNING).order_by(batches.c.created_at)
             ).scalars())
+
+
+def _tallies(conn: Connection, batch_ids: list[str]) -> dict[str, tuple[dict[str, int], datetime | None]]:
+    """Per batch: its items counted by state, and when its last item settled (one query for a whole page)."""
+    found: dict[str, tuple[dict[str, int], datetime | None]] = {}
+    if not batch_ids:
+        return found
+    rows = conn.execute(
+        select(batch_items.c.batch_id, batch_items.c.state, func.count(), func.max(batch_items.c.finished_at))
+        .where(batch_items.c.batch_id.in_(batch_ids)).group_by(batch_items.c.batch_id, batch_items.c.state)
+    ).all()
+    for batch_id, state, count, last in rows:
+        counts, latest = found.get(batch_id, ({}, None))
+        counts[state] = int(count)
+        if last is not None and (latest is None or last > latest):
+            latest = last
+        found[batch_id] = (counts, latest)
+    return found
+
+
+def _progress(batch: Any, counts: dict[str, int], last: datetime | None) -> BatchProgress:
+    """A batch's progress from its row, its items' counts by state and when the last one settled."""
+    done = counts.get(SEALED, 0) + counts.get(FAILED, 0)
+    rate = eta = None
+    if batch.started_at is not None and done and last is not None:
+        elapsed = (last - batch.started_at).total_seconds()
+        if elapsed > 0:
+            rate = round(done / elapsed, 2)
+            eta = round((batch.total - done) / rate, 1) if batch.state == RUNNING else 0.0
+    return BatchProgress(
+        id=batch.id, organisation=batch.organisation, level=batch.level, state=batch.state, total=batch.total,
+        sealed=counts.get(SEALED, 0), failed=counts.get(FAILED, 0), queued=counts.get(QUEUED, 0),
+        sealing=counts.get(SEALING, 0), rate_per_second=rate, eta_seconds=eta, created_at=batch.created_at,
+        started_at=batch.started_at, finished_at=batch.finished_at,
+    )
 
 
 def _transient(exc: PakatError) -> bool:

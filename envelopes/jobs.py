@@ -145,4 +145,6 @@ def _attempt() -> tuple[int, bool]:
         return 1, True
     left = job.retries_left or 0
     planned = int(job.meta.get("retries", len(job.retry_intervals or ())))
-    return max(1, planned - left + 1), left <= 0
+    # A retry asked for by hand (webhooks.requeue_event) goes on numbering after the attempts recorded.
+    first = int(job.meta.get("first_attempt", 1))
+    return max(first, first + planned - left), left <= 0

@@ -22,6 +22,7 @@ from datetime import timedelta
 from envelopes.api_keys import ApiKeys
 from envelopes.archives import BatchLimits
 from envelopes.audit import AuditLog
+from envelopes.audit_queries import OrganisationAudit
 from envelopes.batches import Batches
 from envelopes.blobs import DocumentStore
 from envelopes.database import Database
@@ -32,9 +33,11 @@ from envelopes.people import People
 from envelopes.queueing import RQJobQueue
 from envelopes.retention import Retention
 from envelopes.seal_keys import SealKeys
+from envelopes.seal_status import SealStatuses
 from envelopes.sealing import SealService
 from envelopes.sessions import SigningSessions
 from envelopes.tenders import Tenders
+from envelopes.webhook_admin import OrganisationWebhooks
 from hsm_config.deployment import Deployment, Organisation, load_deployment, validation_config
 from pakat.settings import Settings
 from validation.engine import Validator
@@ -131,6 +134,18 @@ class Services:
 
     def audit_log(self) -> AuditLog:
         return AuditLog(self.database)
+
+    def organisation_audit(self) -> OrganisationAudit:
+        """The audit log as an organisation's administrators read it: their entries, and the chain's check."""
+        return OrganisationAudit(self.database, self.deployment)
+
+    def webhooks(self) -> OrganisationWebhooks:
+        """An organisation's webhook settings and delivery log, and retrying an event the queue gave up on."""
+        return OrganisationWebhooks(self.database, self.deployment, self.queue)
+
+    def seal_statuses(self) -> SealStatuses:
+        """Each organisation's seal: the HSM key's answer (this process's readiness probe) and its certificate."""
+        return SealStatuses(self.deployment, self.readiness())
 
     def api_keys(self) -> ApiKeys:
         """The API keys in the database, beside the deployment YAML's."""

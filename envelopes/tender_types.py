@@ -14,6 +14,7 @@ is given ``now``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +38,8 @@ OPENED = "opened"
 LOCKED = "locked"  # shown only: submitted, and the deadline has passed
 NOT_SUBMITTED = "not_submitted"  # shown only: the deadline passed while it was being prepared
 PREPARING = (DRAFT, SIGNING, COMPLETE)
+#: Every state an envelope is shown in, in the order of its life.
+SHOWN_STATES = (DRAFT, SIGNING, COMPLETE, SUBMITTED, LOCKED, NOT_SUBMITTED, WITHDRAWN, OPENED)
 
 STATE_TEXT = {
     DRAFT: Text("پیش‌نویس: اسناد در حال افزوده شدن‌اند", "Draft: documents are being added"),
@@ -181,6 +184,13 @@ class TenderView:
     opened_through: str | None
     created_at: datetime
     now: datetime
+    # Its envelopes by state as people see it now (shown_state), every state present; withdrawn ones too.
+    envelope_counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def seconds_to_deadline(self) -> int:
+        """Whole seconds until the deadline (0 once it has passed): a countdown's start."""
+        return max(0, int((self.deadline - self.now).total_seconds()))
 
     @property
     def state(self) -> str:
@@ -208,6 +218,8 @@ class TenderView:
             "state": self.state,
             "opened_kinds": self.opened_kinds,
             "created_at": iso_utc(self.created_at),
+            "seconds_to_deadline": self.seconds_to_deadline,
+            "envelope_counts": {state: self.envelope_counts.get(state, 0) for state in SHOWN_STATES},
             "links": {"self": base, "envelopes": f"{base}/envelopes", "open": f"{base}/open"},
         }
 

@@ -154,19 +154,31 @@ class Tenders:
         return self.tender(caller, tender_id)
 
     def tenders(self, caller: Caller) -> list[TenderView]:
-        """The platform's tenders, the latest deadline first."""
+        """The platform's tenders, the latest deadline first, with their envelopes counted by state."""
+        return self._listed(tenders.c.api_key_sha256 == caller.api_key_sha256)
+
+    def organisation_tenders(self, organisation: str) -> list[TenderView]:
+        """Every tender of the organisation (whichever of its platforms made it), the latest deadline first.
+
+        What the console shows an organisation's people: a tender is the
+        organisation's its ``organisation`` column names (the API key's that made it).
+        """
+        return self._listed(tenders.c.organisation == organisation)
+
+    def _listed(self, condition: Any) -> list[TenderView]:
         now = self.clock()
         with self.database.begin() as conn:
-            rows = conn.execute(
-                select(tenders).where(tenders.c.api_key_sha256 == caller.api_key_sha256)
-                .order_by(tenders.c.deadline.desc(), tenders.c.id)
-            ).all()
-        return [_tender_view(row, now) for row in rows]
+            rows = conn.execute(select(tenders).where(condition)
+                                .order_by(tenders.c.deadline.desc(), tenders.c.id)).all()
+            counts = _envelope_counts(conn, [row.id for row in rows], now)
+        return [_tender_view(row, now, counts.get(row.id, {})) for row in rows]
 
     def tender(self, caller: Caller, tender_id: str) -> TenderView:
         """One of the platform's tenders; another platform's is TENDER_NOT_FOUND, as if absent."""
         with self.database.begin() as conn:
-            return _tender_view(_tender_row(conn, caller, tender_id), self.clock())
+            row = _tender_row(conn, caller, tender_id)
+            now = self.clock()
+            return _tender_view(row, now, _envelope_counts(conn, [row.id], now).get(row.id, {}))
 
     # -- envelopes --------------------------------------------------------------------
 
@@ -543,9 +555,27 @@ def _envelope_row(conn: Connection, tender_id: str, envelope_id: str) -> Row[Any
     return row
 
 
-def _tender_view(row: Row[Any], now: datetime) -> TenderView:
+def _tender_view(row: Row[Any], now: datetime, counts: dict[str, int] | None = None) -> TenderView:
     return TenderView(row.id, row.reference, row.title_fa, row.title_en, row.deadline, row.opened_through,
-                      row.created_at, now)
+                      row.created_at, now, counts or {})
+
+
+def _envelope_counts(conn: Connection, tender_ids: list[str], now: datetime) -> dict[str, dict[str, int]]:
+    """Per tender: its envelopes counted by state as people see it now (the deadline turns some)."""
+    found: dict[str, dict[str, int]] = {}
+    if not tender_ids:
+        return found
+    rows = conn.execute(
+        select(envelopes.c.tender_id, tenders.c.deadline, envelopes.c.state, func.count())
+        .join(tenders, tenders.c.id == envelopes.c.tender_id)
+        .where(envelopes.c.tender_id.in_(tender_ids))
+        .group_by(envelopes.c.tender_id, tenders.c.deadline, envelopes.c.state)
+    ).all()
+    for tender_id, deadline, state, count in rows:
+        shown = shown_state(state, deadline, now)
+        per = found.setdefault(tender_id, {})
+        per[shown] = per.get(shown, 0) + int(count)
+    return found
 
 
 def _documents(conn: Connection, envelope_id: str, *, current: bool | None) -> list[EnvelopeDocument]:

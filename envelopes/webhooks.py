@@ -324,6 +324,39 @@ def enqueue_event(
     return event_id
 
 
+def requeue_event(queue: rq.Queue, deployment: Deployment, api_key_sha256: str, event_id: str,
+                  attempt: int) -> bool:
+    """Queue one more attempt (number ``attempt``) at an event the queue gave up on: the same id and body.
+
+    The body is the one the first job carried (RQ keeps a failed job for a
+    year unless Redis loses it): WEBHOOK_EVENT_GONE when it is no longer there.
+    The attempt is the last (no automatic retries follow): an administrator
+    asks again if it fails too. False when that attempt is already waiting.
+    """
+    platform = deployment.platforms.get(api_key_sha256)
+    if platform is None or platform.webhook is None:
+        raise PakatError(errors.WEBHOOK_NOT_CONFIGURED, api_key_sha256[:12])
+    job_id = f"webhook-{event_id}-retry{attempt}"
+    try:
+        waiting = queue.fetch_job(job_id)
+        if waiting is not None and waiting.get_status(refresh=False) in ("queued", "started", "scheduled",
+                                                                           "deferred"):
+            return False
+        first = queue.fetch_job(f"webhook-{event_id}")
+        args = first.args if first is not None else None
+        if not args or len(args) < 3 or args[1] != event_id or not isinstance(args[2], str):
+            raise PakatError(errors.WEBHOOK_EVENT_GONE, event_id)
+        queue.enqueue(
+            DELIVERY_JOB, api_key_sha256, event_id, args[2], job_id=job_id,
+            description=f"webhook {_event_name(args[2].encode('utf-8'))} {event_id} (retried by hand)",
+            meta={"retries": 0, "first_attempt": attempt},
+            job_timeout=math.ceil(deployment.webhooks.timeout_seconds) * 2 + 30,
+        )
+    except RedisError as exc:
+        raise ServiceUnavailable(errors.QUEUE_UNAVAILABLE, f"webhook retry: {type(exc).__name__}") from None
+    return True
+
+
 def _event_name(body: bytes) -> str:
     try:
         payload = json.loads(body)

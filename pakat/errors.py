@@ -816,6 +816,34 @@ VALIDATION_INCOMPLETE = _kind(
     " about its signatures. Please report this document.",
 )
 
+# -- the console's queries: audit, webhook deliveries ----------------------------------
+AUDIT_FILTER_INVALID = _kind(
+    "AUDIT_FILTER_INVALID", 400, 3,
+    "پالایهٔ گزارش رویدادها نادرست است (کنش، کنشگر، موضوع، بازهٔ زمانی یا صفحه).",
+    "The audit log filter is invalid (action, actor, subject, time range or page).",
+)
+WEBHOOK_DELIVERY_NOT_FOUND = _kind(
+    "WEBHOOK_DELIVERY_NOT_FOUND", 404, 3,
+    "چنین تحویل وب‌هوکی برای این سازمان یا این کلید وجود ندارد.",
+    "No such webhook delivery for this organisation or this key.",
+)
+WEBHOOK_NOT_RETRYABLE = _kind(
+    "WEBHOOK_NOT_RETRYABLE", 409, 3,
+    "این رویداد وب‌هوک دوباره فرستادنی نیست: یا تحویل شده یا صف هنوز خودش دوباره می‌کوشد.",
+    "This webhook event cannot be retried: it was delivered, or the queue is still retrying it itself.",
+)
+WEBHOOK_EVENT_GONE = _kind(
+    "WEBHOOK_EVENT_GONE", 410, 3,
+    "متن این رویداد وب‌هوک دیگر در صف نگه داشته نمی‌شود (صف پاک شده یا زمانش گذشته)؛ دوباره فرستادنی نیست.",
+    "The queue no longer holds this webhook event's body (it was emptied or the event expired); it cannot be"
+    " sent again.",
+)
+WEBHOOK_NOT_CONFIGURED = _kind(
+    "WEBHOOK_NOT_CONFIGURED", 409, 4,
+    "برای این سکو دیگر وب‌هوکی پیکربندی نشده است؛ رویداد فرستاده نمی‌شود.",
+    "This platform has no webhook configured any more; the event is not sent.",
+)
+
 INTERNAL = _kind(
     "INTERNAL", 500, 1,
     "خطای داخلی سرویس.",

@@ -1,28 +1,36 @@
 """The admin API: ``/api/v1/admin``, for API keys with the ``admin`` scope, on their own organisation only.
 
-API keys (create, list, rotate, revoke; a secret is in the answer once) and the
+API keys (create, list, rotate, revoke; a secret is in the answer once), the
 organisation's seal key (generate in the HSM, certificate request, install the
-issued certificate, list). Views parse and render; :mod:`envelopes.api_keys`
-and :mod:`envelopes.seal_keys` decide. The seal's PIN comes from the
+issued certificate, list) and its seal's status, the audit log's entries that
+concern the organisation and the chain's check (:mod:`envelopes.audit_queries`),
+and its webhooks' settings and delivery log (:mod:`envelopes.webhook_admin`).
+Views parse and render; :mod:`envelopes.api_keys` and the other use cases decide. The seal's PIN comes from the
 deployment's PIN source, never from a request.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from envelopes.api_keys import DEFAULT_GRACE, MAX_GRACE, parse_scopes
 from envelopes.audit import api_key_actor
+from envelopes.audit_queries import DEFAULT_PAGE as AUDIT_PAGE
+from envelopes.audit_queries import MAX_PAGE as AUDIT_MAX_PAGE
+from envelopes.audit_queries import AuditFilter
 from envelopes.seal_keys import MAX_CERTIFICATE_BYTES
+from envelopes.webhook_admin import DEFAULT_PAGE as DELIVERY_PAGE
+from envelopes.webhook_admin import MAX_PAGE as DELIVERY_MAX_PAGE
 from pakat import errors
 from pakat.errors import InputError
 from signer.seal_keys import RSA_3072
 from web.auth import current_caller
 from web.documents_api import json_body
+from web.inputs import moment, whole_arg
 from web.state import app_services
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
@@ -150,3 +158,58 @@ def _text_blob(raw: Any, what: str, *, optional: bool = False) -> bytes:
     if not isinstance(raw, str) or not raw.strip():
         raise InputError(errors.REQUEST_INVALID, f"{what} must be PEM text")
     return raw.encode("utf-8")
+
+
+# -- the organisation's seal status, audit log and webhooks --
+
+
+@bp.get("/seal-status")
+def seal_status() -> Response:
+    """The organisation's seal: the HSM key reachable or not, the certificate and its days to expiry."""
+    return jsonify(app_services().seal_statuses().of(current_caller().organisation).as_dict())
+
+
+@bp.get("/audit")
+def audit_entries() -> Response:
+    """The audit entries that concern the organisation, newest first: ``?action=&actor=&subject=&from=&to=
+    &before=&limit=``."""
+    organisation = current_caller().organisation
+    wanted = AuditFilter(
+        action=_arg("action"), actor=_arg("actor"), subject=_arg("subject"),
+        since=_time_arg("from"), until=_time_arg("to"),
+        before=whole_arg("before", default=0, most=2**62, kind=errors.AUDIT_FILTER_INVALID) or None,
+        limit=whole_arg("limit", default=AUDIT_PAGE, least=1, most=AUDIT_MAX_PAGE,
+                        kind=errors.AUDIT_FILTER_INVALID),
+    )
+    return jsonify(app_services().organisation_audit().entries(organisation, wanted).as_dict())
+
+
+@bp.post("/audit/verify")
+def audit_verify() -> Response:
+    """Check the whole chain: the verdict, and the head's seq and hash to keep somewhere else."""
+    current_caller()
+    return jsonify(app_services().organisation_audit().verify().as_dict())
+
+
+@bp.get("/webhooks")
+def webhook_settings() -> Response:
+    """The organisation's platforms and where their events go (never the secret), and the retry schedule."""
+    return jsonify(app_services().webhooks().settings(current_caller().organisation).as_dict())
+
+
+@bp.get("/webhooks/deliveries")
+def webhook_deliveries() -> Response:
+    """Every platform of the organisation's delivery attempts, newest first: ``?before=<id>&limit=``."""
+    organisation = current_caller().organisation
+    before = whole_arg("before", default=0, most=2**62) or None
+    limit = whole_arg("limit", default=DELIVERY_PAGE, least=1, most=DELIVERY_MAX_PAGE)
+    return jsonify(app_services().webhooks().deliveries(organisation, before=before, limit=limit).as_dict())
+
+
+def _arg(name: str) -> str | None:
+    return request.args.get(name, "").strip() or None
+
+
+def _time_arg(name: str) -> datetime | None:
+    raw = _arg(name)
+    return None if raw is None else moment(raw, name, offset_required=True, kind=errors.AUDIT_FILTER_INVALID)

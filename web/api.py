@@ -17,6 +17,7 @@ import yaml
 from flask import Blueprint, Response, jsonify, request, send_file
 
 from envelopes import audit
+from envelopes.api_keys import ADMIN
 from envelopes.webhooks import MAX_DELIVERIES_PAGE, deliveries
 from pakat import errors
 from pakat.errors import InputError, PakatError
@@ -24,9 +25,15 @@ from signer.levels import PadesLevel
 from signer.placement import VisibleSignature
 from validation.reports.formats import ReportFormat, download_name, parse_format, render
 from validation.reports.labels import Lang
-from web.auth import caller_api_key_sha256, check_organisation, optional_caller, organisation_of_caller
+from web.auth import (
+    caller_api_key_sha256,
+    check_organisation,
+    current_caller,
+    optional_caller,
+    organisation_of_caller,
+)
 from web.errors import BAD_REQUEST
-from web.inputs import moment, parse_json
+from web.inputs import moment, parse_json, whole_arg
 from web.state import app_services
 from web.uploads import report_file_name, upload_name, upload_request, uploaded_path
 from web.validation_service import validate_file
@@ -207,19 +214,20 @@ def parse_visible(raw: Any) -> VisibleSignature | None:
 def webhook_deliveries() -> Response:
     """The attempts to deliver this API key's webhook events, oldest first; ``?after=<id>&limit=<n>`` pages on."""
     organisation_of_caller()
-    after = _whole_arg("after", default=0, most=2**62)
-    limit = _whole_arg("limit", default=100, most=MAX_DELIVERIES_PAGE, least=1)
+    after = whole_arg("after", default=0, most=2**62)
+    limit = whole_arg("limit", default=100, most=MAX_DELIVERIES_PAGE, least=1)
     found = deliveries(app_services().database, caller_api_key_sha256(), after=after, limit=limit)
     return jsonify({"deliveries": [d.as_dict() for d in found], "next_after": found[-1].id if found else after})
 
 
-def _whole_arg(name: str, *, default: int, most: int, least: int = 0) -> int:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not least <= int(raw) <= most:
-        raise InputError(errors.REQUEST_INVALID, f"{name} must be a whole number from {least} to {most}")
-    return int(raw)
+@bp.post("/webhooks/deliveries/<int:delivery_id>/retry")
+def retry_webhook_delivery(delivery_id: int) -> tuple[Response, int]:
+    """Send a failed event once more (same id and body): this key's own, or with ``admin`` the organisation's."""
+    caller = current_caller()
+    own = None if ADMIN in caller.scopes else {caller.reference}
+    queued = app_services().webhooks().retry(caller.organisation, delivery_id, references=own,
+                                              actor=audit.api_key_actor(caller.reference))
+    return jsonify(queued.as_dict()), 202 if queued.queued else 200
 
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")

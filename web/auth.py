@@ -21,6 +21,7 @@ ROUTE_SCOPES: dict[str, tuple[str, ...]] = {
     "api.seal": (SEAL,),
     "api.validate": (VALIDATE,),
     "api.webhook_deliveries": (),  # a platform's own delivery record, whatever else it may do
+    "api.retry_webhook_delivery": (),  # its own events; with admin, any of the organisation's (the view decides)
     "documents": (DOCUMENTS,),
     "documents.seal_document": (DOCUMENTS, SEAL),  # a stored document, under the organisation's seal
     "signing_sessions": (DOCUMENTS,),

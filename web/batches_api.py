@@ -7,17 +7,19 @@ seal. A batch of another organisation answers BATCH_NOT_FOUND, as if absent.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file, url_for
 
 from envelopes import audit
 from envelopes.archives import BatchInput, read_files, read_zip
-from envelopes.batches import BatchOptions, BatchProgress
+from envelopes.batches import DEFAULT_PAGE, FAILED, MAX_PAGE, QUEUED, SEALED, SEALING, BatchOptions, BatchProgress
 from pakat import errors
 from pakat.errors import InputError, PakatError
 from signer.levels import PadesLevel
 from web.api import DEFAULT_LEVEL
 from web.auth import caller_api_key_sha256, check_organisation, organisation_of_caller
+from web.inputs import whole_arg
 from web.state import app_services
 from web.uploads import upload_request, uploaded_path
 
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("batches", __name__, url_prefix="/api/v1/batches")
 
 MAX_IDEMPOTENCY_KEY = 255
+ITEM_STATES = (QUEUED, SEALING, SEALED, FAILED)
 # Room for the multipart packaging around the files.
 UPLOAD_MARGIN_BYTES = 1024 * 1024
 
@@ -80,6 +83,16 @@ def create_batch() -> tuple[Response, int]:
     return response, 202
 
 
+@bp.get("")
+def list_batches() -> Response:
+    """The organisation's batches, newest first, with their progress; ``?limit=&before=<batch id>`` pages on."""
+    organisation = organisation_of_caller()
+    limit = whole_arg("limit", default=DEFAULT_PAGE, most=MAX_PAGE, least=1)
+    before = request.args.get("before", "").strip() or None
+    page = app_services().batches().page(organisation, limit=limit, before=before)
+    return jsonify({"batches": [_progress_body(b) for b in page.batches], "next_before": page.next_before})
+
+
 @bp.get("/<batch_id>")
 def get_batch(batch_id: str) -> Response:
     """Progress: total, sealed, failed, rate and estimated time left."""
@@ -96,11 +109,14 @@ def delete_batch(batch_id: str) -> Response:
 
 @bp.get("/<batch_id>/manifest")
 def get_manifest(batch_id: str) -> Response:
-    """Every item so far: name, input and output SHA-256, status and error."""
+    """Every item so far: name, input and output SHA-256, status and error; ``?status=failed``: only those."""
     batches = app_services().batches()
     organisation = organisation_of_caller()
+    status = request.args.get("status", "").strip() or None
+    if status is not None and status not in ITEM_STATES:
+        raise InputError(errors.REQUEST_INVALID, f"status must be one of {', '.join(ITEM_STATES)}")
     progress = batches.progress(organisation, batch_id)
-    items = [e.as_dict() for e in batches.manifest(organisation, batch_id)]
+    items = [e.as_dict() for e in batches.manifest(organisation, batch_id, status=status)]
     return jsonify({"batch": progress.as_dict(), "items": items})
 
 
@@ -117,14 +133,18 @@ def get_results(batch_id: str) -> Response:
     return response
 
 
-def _progress_json(progress: BatchProgress) -> Response:
+def _progress_body(progress: BatchProgress) -> dict[str, Any]:
     body = progress.as_dict()
     body["links"] = {
         "self": url_for("batches.get_batch", batch_id=progress.id),
         "manifest": url_for("batches.get_manifest", batch_id=progress.id),
         "results": url_for("batches.get_results", batch_id=progress.id),
     }
-    return jsonify(body)
+    return body
+
+
+def _progress_json(progress: BatchProgress) -> Response:
+    return jsonify(_progress_body(progress))
 
 
 def _idempotency_key() -> str | None:

@@ -121,6 +121,17 @@ def whole_number(raw: Any, what: str, *, least: int, most: int) -> int:
     return raw
 
 
+def whole_arg(name: str, *, default: int, most: int, least: int = 0,
+              kind: ErrorKind = errors.REQUEST_INVALID) -> int:
+    """The query parameter ``name`` as a whole number from ``least`` to ``most``; ``default`` when absent."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not least <= int(raw) <= most:
+        raise InputError(kind, f"{name} must be a whole number from {least} to {most}")
+    return int(raw)
+
+
 def seconds(raw: Any, what: str, *, least: timedelta, most: timedelta) -> timedelta:
     """A duration given as whole seconds, checked against its bounds before any arithmetic."""
     low, high = int(least.total_seconds()), int(most.total_seconds())
