@@ -364,6 +364,17 @@ class SigningSessions:
             raise InputError(errors.SESSION_NOT_FOUND, session_id[:64])
         return _view(row)
 
+    def of_document(self, organisation: str, doc_id: str) -> list[SessionView]:
+        """The sessions opened on this organisation's document, oldest first (none for anyone else's)."""
+        with self.database.begin() as conn:
+            rows = conn.execute(
+                select(signing_sessions)
+                .where((signing_sessions.c.document_id == doc_id)
+                       & (signing_sessions.c.organisation == organisation))
+                .order_by(signing_sessions.c.created_at, signing_sessions.c.id)
+            ).all()
+        return [_view(row) for row in rows]
+
     def cancel(self, organisation: str, doc_id: str, session_id: str) -> SessionView:
         """Cancel a session whose signature has not been posted yet."""
         self.get(organisation, doc_id, session_id)

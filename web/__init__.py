@@ -1,4 +1,4 @@
-"""Flask application factory and blueprints (api, agent, pages, the /validate, /sign and /api/docs pages, the console)."""
+"""Flask application factory and blueprints (api, agent, pages; /validate, /sign, /api/docs; the console)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from web import (
 from web.console import access as console_access
 from web.console import auth as console_auth
 from web.console import home as console_home
+from web.console import tenders as console_tenders
 from web.console import users as console_users
 from web.state import EXTENSION_KEY
 
@@ -78,6 +79,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     console_access.register(app)  # after the throttle: a locked-out address is refused before any CSRF check
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,
                       agent.bp, pages.bp, validate_page.bp, sign_page.bp, admin_api.bp, api_docs.bp,
-                      console_auth.bp, console_home.bp, console_users.bp):
+                      console_auth.bp, console_home.bp, console_users.bp, console_tenders.bp):
         app.register_blueprint(blueprint)
     return app
