@@ -12,7 +12,7 @@ from web.state import app_services
 bp = Blueprint("console_home", __name__, url_prefix="/console")
 
 words({
-    "home.title": ("میز کار", "Console"),
+    "console.home_title": ("میز کار", "Console"),
     "home.you": ("شما", "You"),
     "home.username": ("نام کاربری", "Username"),
     "home.organisation": ("سازمان", "Organisation"),
