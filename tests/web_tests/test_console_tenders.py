@@ -21,6 +21,7 @@ from pakat_testkit import pdf_bytes
 
 from envelopes.audit import AuditLog, person_actor
 from envelopes.people import Role
+from pakat.dates import TEHRAN
 
 PASSWORD = "a long enough test passphrase 42"
 BIDDER = "14000123453"  # demo-co's national ID: its seal meets the envelope's seal requirement
@@ -41,7 +42,7 @@ class Person:
         reply = self.client.post("/console/sign-in", data={"username": username, "password": PASSWORD,
                                                            "csrf_token": self.token(page.text)})
         assert reply.status_code == 303, reply.text
-        self.csrf = self.token(self.client.get("/console/tenders").text)
+        self.csrf = self.token(self.client.get("/console").text)  # the sign-out form carries it
 
     @staticmethod
     def token(html: str) -> str:
@@ -80,7 +81,8 @@ def tender_form(seconds: float, reference: str, platform: str) -> dict[str, str]
 
 
 ENVELOPE_FORM = {"kind": "A", "bidder_national_id": BIDDER, "bidder_name_fa": "شرکت نمونه پاکت",
-                 "bidder_name_en": "Pakat Demo Co.", "signatories": "", "min_assurance": "", "seal_required": "yes"}
+                 "bidder_name_en": "Pakat Demo Co.", "signatories": "", "min_assurance": "",
+                 "seal_required": "yes"}
 
 
 def platform_of(app: Flask, organisation: str) -> str:
@@ -127,11 +129,22 @@ def test_a_tender_from_creation_to_the_opening(app: Flask, people: dict[str, Per
     # Submitting needs the confirmation, and a complete envelope.
     assert code_of(op.post(f"{envelope}/submit", 400, {})) == "REQUEST_INVALID"
     assert code_of(op.post(f"{envelope}/submit", 409, {"confirm": "yes"})) == "ENVELOPE_INCOMPLETE"
-    # A signing session: its signing-page link and QR code, once.
-    page = op.post(f"{envelope}/documents/{docs[0]}/sessions", 201, {"expected": ""})
+    # A seal-only envelope has no signing session; one with a signatory has: its link and QR code, once.
+    assert 'class="secondary new-session"' not in reply.text
+    page = op.post(f"{tender}/envelopes", 201,
+                   {**ENVELOPE_FORM, "kind": "B", "signatories": "۰۰۱۲۳۴۵۶۷۸, مدیرعامل"})
+    (signed,) = set(re.findall(r'data-envelope="([0-9a-f]{32})"', page))
+    assert 'data-national-id="0012345678"' in page
+    page = op.client.post(f"{tender}/envelopes/{signed}/documents", data={
+        "csrf_token": op.csrf, "pdf": (io.BytesIO(pdf_bytes("technical")), "technical.pdf")}).text
+    (technical,) = ids_in(page, "doc")
+    assert code_of(op.post(f"{tender}/envelopes/{signed}/documents/{technical}/sessions", 400,
+                           {"expected": "99"})) == "REQUEST_INVALID"
+    page = op.post(f"{tender}/envelopes/{signed}/documents/{technical}/sessions", 201, {"expected": "0012345678"})
     assert 'id="signing-page-url"' in page and 'src="data:image/svg+xml;base64,' in page
     assert re.search(r'href="http://[^"]+/sign/[0-9a-f]+#[^"]+"', page)
-    assert 'data-state="awaiting_certificate"' in op.get(envelope)
+    page = op.get(f"{tender}/envelopes/{signed}")
+    assert 'data-state="awaiting_certificate"' in page and 'id="signing-page-url"' not in page
     for doc in docs:
         op.post(f"{envelope}/documents/{doc}/seal", 200)
     page = op.get(envelope)
@@ -220,15 +233,13 @@ def test_tender_form_is_validated_as_the_api_is(app: Flask, people: dict[str, Pe
     assert code_of(past) == "REQUEST_INVALID" and 'value="PAST-1"' in past  # the form keeps what was typed
     assert code_of(op.post("/console/tenders", 400, {**tender_form(60, "", platform)})) == "REQUEST_INVALID"
     # A datetime-local value is Tehran's wall clock.
-    local = (datetime.now(UTC) + timedelta(days=2)).astimezone(_tehran()).strftime("%Y-%m-%dT%H:%M")
-    page = op.post("/console/tenders", 201, {**tender_form(0, f"L-{uuid.uuid4().hex[:6]}", platform),
-                                            "deadline": local})
-    assert "(تهران)" in page
+    moment = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
+    reference = f"L-{uuid.uuid4().hex[:6]}"
+    op.post("/console/tenders", 201, {**tender_form(0, reference, platform),
+                                      "deadline": moment.astimezone(TEHRAN).strftime("%Y-%m-%dT%H:%M")})
+    (made,) = [t for t in app.extensions["pakat"].tenders().organisation_tenders("demo-co")
+               if t.reference == reference]
+    assert made.deadline == moment
+    assert "(تهران)" in op.get("/console/tenders?lang=fa")
     bad = op.post("/console/tenders", 422, {**tender_form(60, "P-2", platform), "platform": "0" * 64})
     assert code_of(bad) == "TENDER_PLATFORM_UNKNOWN"
-
-
-def _tehran() -> Any:
-    from pakat.dates import TEHRAN
-
-    return TEHRAN

@@ -135,7 +135,7 @@ words({
     "envelope.no_sessions": ("نشستی نیست.", "No sessions."),
     "envelope.new_session": ("نشست امضای تازه", "New signing session"),
     "envelope.expected": ("امضاکنندهٔ مورد انتظار", "Expected signer"),
-    "envelope.anyone": ("هر امضاکننده‌ای", "Anyone"),
+    "envelope.anyone": ("هر یک از امضاکنندگان", "Any of the signatories"),
     "envelope.session_link": ("پیوند صفحهٔ امضا — فقط همین یک بار نشان داده می‌شود؛ به امضاکننده بدهید:",
                               "The signing page's link — shown this once only; give it to the signer:"),
     "envelope.qr": ("یا امضاکننده این کد را با گوشی بخواند", "Or the signer scans this code"),
