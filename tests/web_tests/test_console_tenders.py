@@ -202,7 +202,7 @@ def test_a_tender_from_creation_to_the_opening(app: Flask, people: dict[str, Per
     actions = {e.action for e in AuditLog(app.extensions["pakat"].database).entries(limit=1000)
                if e.actor == person_actor(op.id)}
     assert {"tender.created", "envelope.created", "envelope.document_added", "document.sealed",
-            "envelope.submitted", "envelope.withdrawn", "tender.opened"} <= actions
+            "envelope.submitted", "envelope.withdrawn", "tender.opened", "signing_session.opened"} <= actions
 
 
 def test_every_form_needs_its_csrf_token(app: Flask, people: dict[str, Person]) -> None:

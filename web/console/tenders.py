@@ -422,7 +422,8 @@ def new_session(tender_id: str, envelope_id: str, doc_id: str) -> Response:
             raise InputError(errors.REQUEST_INVALID, "expected signer: not a signatory of this envelope")
         public_base()  # PUBLIC_URL_NOT_SET before a session is written that no link could name
         expected = signatory.expected if signatory is not None else ExpectedSigner()
-        created = app_services().sessions().create(caller.organisation, doc_id, LEVEL, expected)
+        created = app_services().sessions().create(caller.organisation, doc_id, LEVEL, expected,
+                                                   actor=caller.actor)
         url = signing_page_url(created.session.id, created.view_token)
         return NewLink(doc_id, url, qr_data_url(url))
 
