@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, has_request_context, render_template, request
 from werkzeug.datastructures import MultiDict
 
 import pakat
@@ -136,6 +136,8 @@ def num(value: object) -> str:
 
 
 def _context() -> dict[str, Any]:
+    if not has_request_context():  # a template rendered outside a request (a report, a mail) gets none of this
+        return {}
     lang = current_lang()
     other = other_lang(lang)
     return {
