@@ -9,7 +9,10 @@ admin cannot be disabled. No password reaches the output but the one-time one.
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,4 +108,43 @@ def test_the_first_admin_is_made_listed_reset_and_disabled_from_the_shell(dev_en
     everything = cli.printed + [e.details_json for e in entries]
     assert not any(PASSWORD in text for text in everything)
     assert sum(one_time in text for text in everything) == 1  # printed once, by reset
+    database.dispose()
+
+
+def test_the_password_is_typed_twice_at_a_hidden_prompt(dev_env: Any, tmp_path: Path) -> None:
+    cli = UserCli(dev_env, tmp_path / "home")
+    main, terminal = os.openpty()
+    proc = subprocess.Popen(pakat_command("user", "add", "--org", "demo-gov", "--username", "tara", "--role",
+                                          "admin"), env=process_env(cli.env), stdin=terminal, stdout=terminal,
+                            stderr=terminal, close_fds=True)
+    os.close(terminal)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while marker not in seen:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            ready, _, _ = select.select([main], [], [], 1)
+            if ready:
+                try:
+                    seen += os.read(main, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+
+    try:
+        read_until(b"Password")
+        os.write(main, PASSWORD.encode() + b"\n")
+        read_until(b"Repeat")
+        os.write(main, PASSWORD.encode() + b"\n")
+        read_until(b"added")
+        assert proc.wait(60) == 0, seen.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(main)
+    assert PASSWORD.encode() not in seen  # not echoed
+    database = Database(cli.database_url)
+    people = People(database, load_deployment(dev_env.deployment_path))
+    assert people.sign_in("tara", PASSWORD, address="127.0.0.1").person.organisation == "demo-gov"
     database.dispose()

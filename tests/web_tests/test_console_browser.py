@@ -48,6 +48,18 @@ def _page_checks(browser: Any, lang: str) -> None:
     assert PASSWORD not in browser.page_source and PASSWORD not in browser.current_url
 
 
+def click_and_load(browser: Any, element_id: str) -> None:
+    """Click and wait for the next page: a form's answer does not arrive with the click."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.ID, element_id).click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 @pytest.mark.parametrize("lang", ["fa", "en"])
 @pytest.mark.parametrize("width", [1280, 390])
 def test_sign_in_see_the_home_and_sign_out(browser: Any, server: str, tmp_path: Path, lang: str,
@@ -66,7 +78,7 @@ def test_sign_in_see_the_home_and_sign_out(browser: Any, server: str, tmp_path: 
 
     browser.find_element(By.ID, "username").send_keys(USERNAME)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
+    click_and_load(browser, "sign-in")
     assert browser.current_url == f"{server}/console?lang={lang}"  # back where sign-in was asked for
     assert browser.find_element(By.ID, "who-username").text == USERNAME
     assert browser.find_element(By.ID, "who-role").get_attribute("data-role") == "admin"
@@ -79,13 +91,13 @@ def test_sign_in_see_the_home_and_sign_out(browser: Any, server: str, tmp_path: 
     _page_checks(browser, lang)
     browser.save_screenshot(str(shots / f"home-{lang}-{width}.png"))
 
-    browser.find_element(By.ID, "surface-users").click()
+    click_and_load(browser, "surface-users")
     assert browser.find_element(By.ID, f"person-{USERNAME}") is not None
     _page_checks(browser, lang)
     browser.save_screenshot(str(shots / f"users-{lang}-{width}.png"))
 
     browser.get(f"{server}/console")
-    browser.find_element(By.ID, "sign-out").click()
+    click_and_load(browser, "sign-out")
     assert browser.current_url == f"{server}/console/sign-in?signed_out=1"
     assert browser.find_element(By.ID, "signed-out").is_displayed()
     assert browser.get_cookie("pakat_console") is None

@@ -210,6 +210,11 @@ def test_viewers_and_operators_are_refused_admin_actions_by_page_and_by_post(app
         person = people_of(app).by_username(target)
         assert not person.disabled and person.role is Role.VIEWER and not person.must_change_password
     assert not [p for p in people_of(app).list() if p.username.startswith("sneaky")]
+    # Nobody signed in: a page redirects to the sign-in page, a fetch gets JSON 401.
+    anonymous = Console(app)
+    fetched = anonymous.get("/console/admin/users", headers={"Accept": "application/json"})
+    assert fetched.status_code == 401 and fetched.get_json()["error"]["code"] == "SIGN_IN_REQUIRED"
+    assert anonymous.get("/console/admin/users").status_code == 303
 
 
 def test_another_organisations_people_are_never_listed_or_reached(app: Flask) -> None:

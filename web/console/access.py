@@ -88,20 +88,21 @@ SURFACES: list[Surface] = []
 
 
 def surface(href: str, word: str, role: Role, id: str = "") -> None:
-    """Add a link to the console's home page for people whose role allows ``role``."""
-    if any(s.href == href for s in SURFACES):
-        raise ValueError(f"console surface {href} registered twice")
-    SURFACES.append(Surface(href, word, role, id))
+    """Add a link to the console's home page for people whose role allows ``role``.
+
+    The surface's own module may register its href again (with its own word and role): the later one
+    takes the earlier one's place, so the home page's placeholders give way to the real pages.
+    """
+    entry = Surface(href, word, role, id)
+    for index, known in enumerate(SURFACES):
+        if known.href == href:
+            SURFACES[index] = entry
+            return
+    SURFACES.append(entry)
 
 
 def surfaces_for(person: Person) -> list[Surface]:
     return [s for s in SURFACES if person.may(s.role)]
-
-
-def _client_address() -> str:
-    from web.security import client_address
-
-    return client_address()
 
 
 def cookie_secure() -> bool:

@@ -13,27 +13,27 @@ bp = Blueprint("console_home", __name__, url_prefix="/console")
 
 words({
     "console.home_title": ("میز کار", "Console"),
-    "home.you": ("شما", "You"),
-    "home.username": ("نام کاربری", "Username"),
-    "home.organisation": ("سازمان", "Organisation"),
-    "home.role": ("نقش", "Role"),
-    "home.surfaces": ("کارهایی که نقش شما اجازه می‌دهد", "What your role lets you do"),
-    "home.change_password": ("تغییر گذرواژه", "Change your password"),
-    "home.password_changed": ("گذرواژهٔ شما عوض شد.", "Your password was changed."),
-    "role.admin": ("مدیر", "Administrator"),
-    "role.operator": ("کارور", "Operator"),
-    "role.viewer": ("بیننده", "Viewer"),
-    "surface.validate": ("اعتبارسنجی امضا", "Validate signatures"),
-    "surface.tenders": ("مناقصه‌ها و پاکت‌ها", "Tenders and envelopes"),
-    "surface.batches": ("مهر گروهی", "Bulk sealing"),
-    "surface.users": ("کاربران", "Users"),
+    "console.home_you": ("شما", "You"),
+    "console.home_username": ("نام کاربری", "Username"),
+    "console.home_organisation": ("سازمان", "Organisation"),
+    "console.home_role": ("نقش", "Role"),
+    "console.home_surfaces": ("کارهایی که نقش شما اجازه می‌دهد", "What your role lets you do"),
+    "console.home_change_password": ("تغییر گذرواژه", "Change your password"),
+    "console.home_password_changed": ("گذرواژهٔ شما عوض شد.", "Your password was changed."),
+    "console.role_admin": ("مدیر", "Administrator"),
+    "console.role_operator": ("کارور", "Operator"),
+    "console.role_viewer": ("بیننده", "Viewer"),
+    "console.surface_validate": ("اعتبارسنجی امضا", "Validate signatures"),
+    "console.surface_tenders": ("مناقصه‌ها و پاکت‌ها", "Tenders and envelopes"),
+    "console.surface_batches": ("مهر گروهی", "Bulk sealing"),
+    "console.surface_users": ("کاربران", "Users"),
 })
 
 # The surfaces known today; the modules that build the others add theirs with web.console.access.surface().
-surface("/validate", "surface.validate", Role.VIEWER, "surface-validate")
-surface("/console/tenders", "surface.tenders", Role.VIEWER, "surface-tenders")
-surface("/console/batches", "surface.batches", Role.OPERATOR, "surface-batches")
-surface("/console/admin/users", "surface.users", Role.ADMIN, "surface-users")
+surface("/validate", "console.surface_validate", Role.VIEWER, "surface-validate")
+surface("/console/tenders", "console.surface_tenders", Role.VIEWER, "surface-tenders")
+surface("/console/batches", "console.surface_batches", Role.OPERATOR, "surface-batches")
+surface("/console/admin/users", "console.surface_users", Role.ADMIN, "surface-users")
 
 
 @bp.get("")

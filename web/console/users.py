@@ -21,28 +21,28 @@ from web.state import app_services
 bp = Blueprint("console_users", __name__, url_prefix="/console/admin/users")
 
 words({
-    "users.title": ("کاربران سازمان", "The organisation's people"),
-    "users.display_name": ("نام نمایشی", "Display name"),
-    "users.state": ("وضعیت", "State"),
-    "users.active": ("فعال", "Active"),
-    "users.disabled": ("غیرفعال", "Disabled"),
-    "users.must_change": ("باید گذرواژه را عوض کند", "Must change password"),
-    "users.last_sign_in": ("آخرین ورود", "Last sign-in"),
-    "users.never": ("هرگز", "Never"),
-    "users.actions": ("کارها", "Actions"),
-    "users.add": ("افزودن کاربر", "Add a person"),
-    "users.add_submit": ("افزودن", "Add"),
-    "users.disable": ("غیرفعال کردن", "Disable"),
-    "users.enable": ("فعال کردن", "Enable"),
-    "users.reset": ("گذرواژهٔ یک‌بارمصرف", "Reset password"),
-    "users.change_role": ("تغییر نقش", "Change role"),
-    "users.new_role": ("نقش تازه", "New role"),
-    "users.you": ("(شما)", "(you)"),
-    "users.one_time": ("گذرواژهٔ یک‌بارمصرف — فقط همین یک بار نشان داده می‌شود؛ به خود کاربر بدهید. در نخستین"
+    "console.users_title": ("کاربران سازمان", "The organisation's people"),
+    "console.users_display_name": ("نام نمایشی", "Display name"),
+    "console.users_state": ("وضعیت", "State"),
+    "console.users_active": ("فعال", "Active"),
+    "console.users_disabled": ("غیرفعال", "Disabled"),
+    "console.users_must_change": ("باید گذرواژه را عوض کند", "Must change password"),
+    "console.users_last_sign_in": ("آخرین ورود", "Last sign-in"),
+    "console.users_never": ("هرگز", "Never"),
+    "console.users_actions": ("کارها", "Actions"),
+    "console.users_add": ("افزودن کاربر", "Add a person"),
+    "console.users_add_submit": ("افزودن", "Add"),
+    "console.users_disable": ("غیرفعال کردن", "Disable"),
+    "console.users_enable": ("فعال کردن", "Enable"),
+    "console.users_reset": ("گذرواژهٔ یک‌بارمصرف", "Reset password"),
+    "console.users_change_role": ("تغییر نقش", "Change role"),
+    "console.users_new_role": ("نقش تازه", "New role"),
+    "console.users_you": ("(شما)", "(you)"),
+    "console.users_one_time": ("گذرواژهٔ یک‌بارمصرف — فقط همین یک بار نشان داده می‌شود؛ به خود کاربر بدهید. در نخستین"
                        " ورود باید عوض شود:",
                        "One-time password — shown this once only; give it to the person. It must be changed at"
                        " the first sign-in:"),
-    "users.done": ("انجام شد.", "Done."),
+    "console.users_done": ("انجام شد.", "Done."),
 })
 
 
