@@ -48,7 +48,7 @@ from pakat.errors import InputError, PakatError
 from pakat.text import Lang
 from signer.external import ExpectedSigner
 from signer.levels import PadesLevel
-from web.console.access import current_person, requires
+from web.console.access import current_person, requires, surface
 from web.documents_api import signing_page_url
 from web.inputs import moment
 from web.look import num, render_page, word, words
@@ -86,83 +86,83 @@ words({
     "tenders.passed": ("مهلت گذشته است", "The deadline has passed"),
     "tenders.day": ("روز", "d"),
     "tenders.back": ("همهٔ مناقصه‌ها", "All tenders"),
-    "tender_state.open": ("باز", "Open"),
-    "tender_state.closed": ("بسته (در انتظار گشایش)", "Closed (awaiting the opening)"),
-    "tender_state.opening": ("در حال گشایش", "Being opened"),
-    "tender_state.opened": ("گشوده‌شده", "Opened"),
-    "tender.envelopes_title": ("پاکت‌های این مناقصه", "This tender's envelopes"),
-    "tender.no_envelopes": ("هنوز پاکتی نیست.", "No envelopes yet."),
-    "tender.kind": ("نوع", "Kind"),
-    "tender.bidder": ("پیشنهاددهنده", "Bidder"),
-    "tender.documents": ("اسناد", "Documents"),
-    "tender.open_title": ("گشایش پاکت‌ها: الف ← ب ← ج", "The opening: A → B → C"),
-    "tender.open_kind": ("گشودن پاکت‌های", "Open the envelopes of kind"),
-    "tender.opened_kind": ("گشوده شد", "opened"),
-    "tender.opened_now": ("پاکت‌های این نوع گشوده شدند:", "Envelopes of this kind opened:"),
-    "tender.new_envelope": ("پاکت تازه", "New envelope"),
-    "tender.bidder_id": ("شناسهٔ ملی پیشنهاددهنده", "Bidder's national ID"),
-    "tender.bidder_fa": ("نام فارسی پیشنهاددهنده", "Bidder's Persian name"),
-    "tender.bidder_en": ("نام انگلیسی پیشنهاددهنده", "Bidder's English name"),
-    "tender.signatories": ("امضاکنندگان مجاز (هر سطر: کد ملی، و اگر خواستید پس از ویرگول سِمَت)",
+    "tenders.tender_state_open": ("باز", "Open"),
+    "tenders.tender_state_closed": ("بسته (در انتظار گشایش)", "Closed (awaiting the opening)"),
+    "tenders.tender_state_opening": ("در حال گشایش", "Being opened"),
+    "tenders.tender_state_opened": ("گشوده‌شده", "Opened"),
+    "tenders.tender_envelopes_title": ("پاکت‌های این مناقصه", "This tender's envelopes"),
+    "tenders.tender_no_envelopes": ("هنوز پاکتی نیست.", "No envelopes yet."),
+    "tenders.tender_kind": ("نوع", "Kind"),
+    "tenders.tender_bidder": ("پیشنهاددهنده", "Bidder"),
+    "tenders.tender_documents": ("اسناد", "Documents"),
+    "tenders.tender_open_title": ("گشایش پاکت‌ها: الف ← ب ← ج", "The opening: A → B → C"),
+    "tenders.tender_open_kind": ("گشودن پاکت‌های", "Open the envelopes of kind"),
+    "tenders.tender_opened_kind": ("گشوده شد", "opened"),
+    "tenders.tender_opened_now": ("پاکت‌های این نوع گشوده شدند:", "Envelopes of this kind opened:"),
+    "tenders.tender_new_envelope": ("پاکت تازه", "New envelope"),
+    "tenders.tender_bidder_id": ("شناسهٔ ملی پیشنهاددهنده", "Bidder's national ID"),
+    "tenders.tender_bidder_fa": ("نام فارسی پیشنهاددهنده", "Bidder's Persian name"),
+    "tenders.tender_bidder_en": ("نام انگلیسی پیشنهاددهنده", "Bidder's English name"),
+    "tenders.tender_signatories": ("امضاکنندگان مجاز (هر سطر: کد ملی، و اگر خواستید پس از ویرگول سِمَت)",
                            "Authorised signatories (one a line: national ID, optionally a comma and a role)"),
-    "tender.min_assurance": ("کمترین سطح اطمینان گواهی", "Minimum certificate assurance"),
-    "tender.any_assurance": ("هر سطحی", "Any"),
-    "tender.seal_required": ("مهر سازمانی پیشنهاددهنده لازم است", "The bidder's company seal is required"),
-    "tender.create_envelope": ("ساختن پاکت", "Create the envelope"),
-    "kind.A": ("الف (تضمین)", "A (guarantee)"),
-    "kind.B": ("ب (فنی)", "B (technical)"),
-    "kind.C": ("ج (مالی)", "C (price)"),
-    "envelope.title": ("پاکت", "Envelope"),
-    "envelope.state": ("وضعیت", "State"),
-    "envelope.who": ("چه کسانی باید امضا کنند", "Who must sign"),
-    "envelope.seal_of": ("مهر سازمانی با شناسهٔ ملی", "Company seal with national ID"),
-    "envelope.any_role": ("هر سمتی", "any role"),
-    "envelope.documents": ("اسناد و وضعیت هر الزام", "Documents and each requirement's state"),
-    "envelope.no_documents": ("هنوز سندی نیست.", "No documents yet."),
-    "envelope.requirement": ("الزام", "Requirement"),
-    "envelope.met": ("برآورده", "Met"),
-    "envelope.unmet": ("برآورده نشده", "Not met"),
-    "envelope.why": ("چرا", "Why"),
-    "envelope.not_judged": ("هنوز سنجیده نشده است.", "Not judged yet."),
-    "envelope.busy": ("امضایی روی این سند در حال تکمیل است.", "A signature on this document is being completed."),
-    "envelope.revision": ("نسخه", "Revision"),
-    "envelope.signatory": ("امضا", "Signature"),
-    "envelope.seal": ("مهر", "Seal"),
-    "envelope.upload": ("افزودن سند (PDF)", "Add documents (PDF)"),
-    "envelope.upload_submit": ("بارگذاری", "Upload"),
-    "envelope.seal_submit": ("مهر سازمان بر این سند", "Seal this document"),
-    "envelope.sessions": ("نشست‌های امضا", "Signing sessions"),
-    "envelope.no_sessions": ("نشستی نیست.", "No sessions."),
-    "envelope.new_session": ("نشست امضای تازه", "New signing session"),
-    "envelope.expected": ("امضاکنندهٔ مورد انتظار", "Expected signer"),
-    "envelope.anyone": ("هر یک از امضاکنندگان", "Any of the signatories"),
-    "envelope.session_link": ("پیوند صفحهٔ امضا — فقط همین یک بار نشان داده می‌شود؛ به امضاکننده بدهید:",
+    "tenders.tender_min_assurance": ("کمترین سطح اطمینان گواهی", "Minimum certificate assurance"),
+    "tenders.tender_any_assurance": ("هر سطحی", "Any"),
+    "tenders.tender_seal_required": ("مهر سازمانی پیشنهاددهنده لازم است", "The bidder's company seal is required"),
+    "tenders.tender_create_envelope": ("ساختن پاکت", "Create the envelope"),
+    "tenders.kind_A": ("الف (تضمین)", "A (guarantee)"),
+    "tenders.kind_B": ("ب (فنی)", "B (technical)"),
+    "tenders.kind_C": ("ج (مالی)", "C (price)"),
+    "tenders.envelope_title": ("پاکت", "Envelope"),
+    "tenders.envelope_state": ("وضعیت", "State"),
+    "tenders.envelope_who": ("چه کسانی باید امضا کنند", "Who must sign"),
+    "tenders.envelope_seal_of": ("مهر سازمانی با شناسهٔ ملی", "Company seal with national ID"),
+    "tenders.envelope_any_role": ("هر سمتی", "any role"),
+    "tenders.envelope_documents": ("اسناد و وضعیت هر الزام", "Documents and each requirement's state"),
+    "tenders.envelope_no_documents": ("هنوز سندی نیست.", "No documents yet."),
+    "tenders.envelope_requirement": ("الزام", "Requirement"),
+    "tenders.envelope_met": ("برآورده", "Met"),
+    "tenders.envelope_unmet": ("برآورده نشده", "Not met"),
+    "tenders.envelope_why": ("چرا", "Why"),
+    "tenders.envelope_not_judged": ("هنوز سنجیده نشده است.", "Not judged yet."),
+    "tenders.envelope_busy": ("امضایی روی این سند در حال تکمیل است.",
+                              "A signature on this document is being completed."),
+    "tenders.envelope_revision": ("نسخه", "Revision"),
+    "tenders.envelope_signatory": ("امضا", "Signature"),
+    "tenders.envelope_seal": ("مهر", "Seal"),
+    "tenders.envelope_upload": ("افزودن سند (PDF)", "Add documents (PDF)"),
+    "tenders.envelope_upload_submit": ("بارگذاری", "Upload"),
+    "tenders.envelope_seal_submit": ("مهر سازمان بر این سند", "Seal this document"),
+    "tenders.envelope_sessions": ("نشست‌های امضا", "Signing sessions"),
+    "tenders.envelope_no_sessions": ("نشستی نیست.", "No sessions."),
+    "tenders.envelope_new_session": ("نشست امضای تازه", "New signing session"),
+    "tenders.envelope_expected": ("امضاکنندهٔ مورد انتظار", "Expected signer"),
+    "tenders.envelope_anyone": ("هر یک از امضاکنندگان", "Any of the signatories"),
+    "tenders.envelope_session_link": ("پیوند صفحهٔ امضا — فقط همین یک بار نشان داده می‌شود؛ به امضاکننده بدهید:",
                               "The signing page's link — shown this once only; give it to the signer:"),
-    "envelope.qr": ("یا امضاکننده این کد را با گوشی بخواند", "Or the signer scans this code"),
-    "envelope.session_state": ("وضعیت نشست", "Session state"),
-    "envelope.expires": ("انقضا", "Expires"),
-    "envelope.submit": ("ارسال پاکت", "Submit the envelope"),
-    "envelope.submit_confirm": ("تأیید می‌کنم که این پاکت با همین اسناد ارسال شود.",
+    "tenders.envelope_qr": ("یا امضاکننده این کد را با گوشی بخواند", "Or the signer scans this code"),
+    "tenders.envelope_session_state": ("وضعیت نشست", "Session state"),
+    "tenders.envelope_expires": ("انقضا", "Expires"),
+    "tenders.envelope_submit": ("ارسال پاکت", "Submit the envelope"),
+    "tenders.envelope_submit_confirm": ("تأیید می‌کنم که این پاکت با همین اسناد ارسال شود.",
                                 "I confirm this envelope is submitted with these documents."),
-    "envelope.withdraw": ("استرداد پاکت", "Withdraw the envelope"),
-    "envelope.withdraw_confirm": ("تأیید می‌کنم که این پاکت مسترد شود؛ استرداد برگشت‌ناپذیر است.",
+    "tenders.envelope_withdraw": ("استرداد پاکت", "Withdraw the envelope"),
+    "tenders.envelope_withdraw_confirm": ("تأیید می‌کنم که این پاکت مسترد شود؛ استرداد برگشت‌ناپذیر است.",
                                   "I confirm this envelope is withdrawn; a withdrawal cannot be undone."),
-    "envelope.confirm_needed": ("برای این کار، کادر تأیید را علامت بزنید.", "Tick the confirmation box first."),
-    "envelope.receipt": ("رسید مهرشدهٔ ارسال", "The sealed submission receipt"),
-    "envelope.receipt_download": ("دریافت رسید (PDF)", "Download the receipt (PDF)"),
-    "envelope.submitted_at": ("زمان رسمی ارسال (مهر زمانی)", "Official submission time (timestamp)"),
-    "envelope.done": ("انجام شد.", "Done."),
-    "envelope.back": ("بازگشت به مناقصه", "Back to the tender"),
-    "envelope.actions": ("کارها", "Actions"),
-    **{f"envelope_state.{state}": (STATE_TEXT[state].fa, STATE_TEXT[state].en) for state in SHOWN_STATES},
-    "state_short.draft": ("پیش‌نویس", "Draft"),
-    "state_short.signing": ("در حال امضا", "Signing"),
-    "state_short.complete": ("کامل", "Complete"),
-    "state_short.submitted": ("ارسال‌شده", "Submitted"),
-    "state_short.locked": ("قفل‌شده", "Locked"),
-    "state_short.not_submitted": ("ارسال‌نشده", "Not submitted"),
-    "state_short.withdrawn": ("مستردشده", "Withdrawn"),
-    "state_short.opened": ("گشوده‌شده", "Opened"),
+    "tenders.envelope_receipt": ("رسید مهرشدهٔ ارسال", "The sealed submission receipt"),
+    "tenders.envelope_receipt_download": ("دریافت رسید (PDF)", "Download the receipt (PDF)"),
+    "tenders.envelope_submitted_at": ("زمان رسمی ارسال (مهر زمانی)", "Official submission time (timestamp)"),
+    "tenders.envelope_done": ("انجام شد.", "Done."),
+    "tenders.envelope_back": ("بازگشت به مناقصه", "Back to the tender"),
+    "tenders.envelope_actions": ("کارها", "Actions"),
+    **{f"tenders.envelope_state_{state}": (STATE_TEXT[state].fa, STATE_TEXT[state].en) for state in SHOWN_STATES},
+    "tenders.state_short_draft": ("پیش‌نویس", "Draft"),
+    "tenders.state_short_signing": ("در حال امضا", "Signing"),
+    "tenders.state_short_complete": ("کامل", "Complete"),
+    "tenders.state_short_submitted": ("ارسال‌شده", "Submitted"),
+    "tenders.state_short_locked": ("قفل‌شده", "Locked"),
+    "tenders.state_short_not_submitted": ("ارسال‌نشده", "Not submitted"),
+    "tenders.state_short_withdrawn": ("مستردشده", "Withdrawn"),
+    "tenders.state_short_opened": ("گشوده‌شده", "Opened"),
 })
 
 SESSION_STATE_WORDS = {"awaiting_certificate": ("در انتظار امضاکننده", "Waiting for the signer"),
@@ -170,7 +170,10 @@ SESSION_STATE_WORDS = {"awaiting_certificate": ("در انتظار امضاکن�
                        "signed": ("امضا شد؛ سطح در حال تکمیل", "Signed; the level is being completed"),
                        "completed": ("کامل", "Completed"), "failed": ("ناموفق", "Failed"),
                        "expired": ("منقضی", "Expired"), "cancelled": ("لغو شد", "Cancelled")}
-words({f"session_state.{k}": v for k, v in SESSION_STATE_WORDS.items()})
+words({f"tenders.session_state_{k}": v for k, v in SESSION_STATE_WORDS.items()})
+
+
+surface("/console/tenders", "tenders.title", Role.VIEWER, "surface-tenders")
 
 
 def tenders() -> Tenders:
@@ -302,7 +305,7 @@ def create_envelope(tender_id: str) -> Response:
         created = tenders().create_envelope(caller, tender_id, new)
     except PakatError as error:
         return _tender_page(tender_id, error.kind.http_status, error=error, form=dict(form.items()))
-    return _envelope_page(tender_id, created.id, status=201, notice="envelope.done")
+    return _envelope_page(tender_id, created.id, status=201, notice="tenders.envelope_done")
 
 
 def signatories(raw: str) -> tuple[Signatory, ...]:
@@ -328,7 +331,7 @@ def open_kind(tender_id: str) -> Response:
         opening = tenders().open(caller, tender_id, _required(request.form.get("kind"), "kind", 1).upper())
     except PakatError as error:
         return _tender_page(tender_id, error.kind.http_status, error=error)
-    return _tender_page(tender_id, notice="envelope.done", opened=list(opening.opened))
+    return _tender_page(tender_id, notice="tenders.envelope_done", opened=list(opening.opened))
 
 
 # -- an envelope --------------------------------------------------------------------------------------
@@ -365,7 +368,7 @@ def envelope_page(tender_id: str, envelope_id: str) -> Response:
     return _envelope_page(tender_id, envelope_id)
 
 
-def _act(tender_id: str, envelope_id: str, action: Any, notice: str = "envelope.done",
+def _act(tender_id: str, envelope_id: str, action: Any, notice: str = "tenders.envelope_done",
          status: int = 200) -> Response:
     """Run a change on the envelope; its refusal comes back on the envelope's page with its code."""
     caller = _caller(tender_id)
