@@ -271,6 +271,7 @@ class SigningSessions:
         expires_in: timedelta = DEFAULT_EXPIRY,
         appearance: VisibleSignature | None = None,
         return_url: str | None = None,
+        actor: str | None = None,
     ) -> NewSession:
         """Open a session on a document of ``organisation``; the secrets are returned once, stored hashed.
 
@@ -279,7 +280,8 @@ class SigningSessions:
         ``return_url`` must already be allowed for the caller (the web layer checks
         it against the API key's ``return_urls``).
         """
-        group = self.create_group(organisation, [doc_id], level, expected, expires_in, appearance, return_url)
+        group = self.create_group(organisation, [doc_id], level, expected, expires_in, appearance, return_url,
+                                  actor=actor)
         return NewSession(group.sessions[0], group.secret, group.view_token)
 
     def create_group(
@@ -291,6 +293,7 @@ class SigningSessions:
         expires_in: timedelta = DEFAULT_EXPIRY,
         appearance: VisibleSignature | None = None,
         return_url: str | None = None,
+        actor: str | None = None,
     ) -> NewSessionGroup:
         """Open one session on several documents (an envelope's A, B, C): one link, one PIN for them all.
 
@@ -298,7 +301,8 @@ class SigningSessions:
         completed on its own, so a failure in one leaves the others as they
         are; the rows share the secret, the expiry, the level and the expected
         signer. Every document is checked before a row is written: a refusal
-        opens nothing.
+        opens nothing. ``actor`` (a console person) is named in a
+        ``signing_session.opened`` audit entry, never with the secrets.
         """
         if not 1 <= len(doc_ids) <= MAX_SESSION_DOCUMENTS:
             raise InputError(errors.REQUEST_INVALID, f"documents: 1 to {MAX_SESSION_DOCUMENTS} document ids")
@@ -336,6 +340,11 @@ class SigningSessions:
                  "group_position": position if group_id else None}
                 for position, (session_id, doc_id) in enumerate(zip(session_ids, doc_ids, strict=True))
             ])
+            if actor is not None:
+                AuditLog(self.database).append(
+                    conn, audit.SIGNING_SESSION_OPENED, actor=actor, subject=session_ids[0],
+                    details={"documents": list(doc_ids), "level": level.value,
+                             "expected_national_id": signer.national_id})
         views = tuple(self.get(organisation, doc_id, session_id)
                       for session_id, doc_id in zip(session_ids, doc_ids, strict=True))
         return NewSessionGroup(views, secret, view_token)
@@ -363,6 +372,17 @@ class SigningSessions:
         if row.organisation != organisation or row.document_id != doc_id:
             raise InputError(errors.SESSION_NOT_FOUND, session_id[:64])
         return _view(row)
+
+    def of_document(self, organisation: str, doc_id: str) -> list[SessionView]:
+        """The sessions opened on this organisation's document, oldest first (none for anyone else's)."""
+        with self.database.begin() as conn:
+            rows = conn.execute(
+                select(signing_sessions)
+                .where((signing_sessions.c.document_id == doc_id)
+                       & (signing_sessions.c.organisation == organisation))
+                .order_by(signing_sessions.c.created_at, signing_sessions.c.id)
+            ).all()
+        return [_view(row) for row in rows]
 
     def cancel(self, organisation: str, doc_id: str, session_id: str) -> SessionView:
         """Cancel a session whose signature has not been posted yet."""

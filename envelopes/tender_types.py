@@ -20,7 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pakat import errors
 from pakat.dates import iso_utc
+from pakat.errors import PakatError
 from signer.external import ExpectedSigner
 from validation.model import Text
 
@@ -131,10 +133,15 @@ def shown_state(stored: str, deadline: datetime, now: datetime) -> str:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who calls: the API key's organisation (which owns the documents) and the key's SHA-256 (the platform)."""
+    """Who calls: the API key's organisation (which owns the documents) and the key's SHA-256 (the platform).
+
+    ``actor`` names who acts in the audit log when it is not the API key itself:
+    a person of the console acting on one of the organisation's platforms' tenders.
+    """
 
     organisation: str
     api_key_sha256: str
+    actor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,22 @@ class TenderView:
         if self.opened_through is None:
             return []
         return list(KINDS[: KINDS.index(self.opened_through) + 1])
+
+    @property
+    def next_kind(self) -> str | None:
+        """The kind the next opening opens (A, then B, then C); None once C is opened."""
+        done = len(self.opened_kinds)
+        return KINDS[done] if done < len(KINDS) else None
+
+    def opening_refusal(self, kind: str) -> PakatError | None:
+        """Why opening ``kind`` now would be refused (as :meth:`Tenders.open` refuses it), or None if it may be."""
+        if self.now < self.deadline:
+            return PakatError(errors.DEADLINE_NOT_REACHED, f"the deadline is {iso_utc(self.deadline)}")
+        if kind != self.next_kind:
+            done = ", ".join(self.opened_kinds) or "none"
+            due = self.next_kind or "none"
+            return PakatError(errors.OPENING_OUT_OF_ORDER, f"opened so far: {done}; next: {due}")
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         base = f"/api/v1/tenders/{self.id}"

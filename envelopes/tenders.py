@@ -90,7 +90,7 @@ from envelopes.tender_types import (
     TenderView,
     shown_state,
 )
-from hsm_config.deployment import Deployment, assurance_rank
+from hsm_config.deployment import Deployment, Platform, assurance_rank
 from pakat import errors
 from pakat.dates import iso_utc
 from pakat.errors import InputError, PakatError
@@ -149,6 +149,10 @@ class Tenders:
                     reference=new.reference, title_fa=new.title_fa, title_en=new.title_en, deadline=new.deadline,
                     opened_through=None, created_at=now, updated_at=now,
                 ))
+                AuditLog(self.database).append(conn, audit.TENDER_CREATED, actor=_actor(caller), subject=tender_id,
+                                               details={"organisation": caller.organisation,
+                                                        "reference": new.reference,
+                                                        "deadline": iso_utc(new.deadline)})
         except IntegrityError:
             raise PakatError(errors.TENDER_EXISTS, new.reference) from None
         return self.tender(caller, tender_id)
@@ -172,6 +176,31 @@ class Tenders:
                                 .order_by(tenders.c.deadline.desc(), tenders.c.id)).all()
             counts = _envelope_counts(conn, [row.id for row in rows], now)
         return [_tender_view(row, now, counts.get(row.id, {})) for row in rows]
+
+    def platforms(self, organisation: str) -> list[Platform]:
+        """The organisation's platforms (deployment API keys with a platform): whom a console tender is for."""
+        found = [p for p in self.deployment.platforms.values() if p.organisation == organisation]
+        return sorted(found, key=lambda p: (p.name_en, p.api_key_sha256))
+
+    def platform_caller(self, organisation: str, api_key_sha256: str, actor: str) -> Caller:
+        """A person of ``organisation`` acting for one of its platforms; another's is TENDER_PLATFORM_UNKNOWN."""
+        if not any(p.api_key_sha256 == api_key_sha256 for p in self.platforms(organisation)):
+            raise InputError(errors.TENDER_PLATFORM_UNKNOWN, api_key_sha256[:12])
+        return Caller(organisation, api_key_sha256, actor)
+
+    def console_caller(self, organisation: str, tender_id: str, actor: str) -> Caller:
+        """A person of ``organisation`` acting on its tender ``tender_id`` as the platform that made it.
+
+        The console's way in: a tender is the organisation's when its ``organisation``
+        column names it (whichever of its platforms made it); any other is
+        TENDER_NOT_FOUND, as if absent.
+        """
+        with self.database.begin() as conn:
+            row = conn.execute(select(tenders.c.organisation, tenders.c.api_key_sha256)
+                               .where(tenders.c.id == tender_id)).first()
+        if row is None or row.organisation != organisation:
+            raise InputError(errors.TENDER_NOT_FOUND, tender_id[:64])
+        return Caller(organisation, row.api_key_sha256, actor)
 
     def tender(self, caller: Caller, tender_id: str) -> TenderView:
         """One of the platform's tenders; another platform's is TENDER_NOT_FOUND, as if absent."""
@@ -216,6 +245,9 @@ class Tenders:
                 bidder_name_fa=new.bidder.name_fa, bidder_name_en=new.bidder.name_en,
                 requirements=req.to_json(), state=DRAFT, created_at=now, updated_at=now,
             ))
+            AuditLog(self.database).append(conn, audit.ENVELOPE_CREATED, actor=_actor(caller), subject=envelope_id,
+                                           details={"tender": tender_id, "kind": new.kind,
+                                                    "bidder": new.bidder.national_id})
         return self.envelope(caller, tender_id, envelope_id)
 
     def envelopes(self, caller: Caller, tender_id: str) -> list[EnvelopeView]:
@@ -257,6 +289,8 @@ class Tenders:
                 envelope_id=row.id, document_id=doc_id, position=position, added_at=now,
             ))
             self._prepared(conn, row.id)
+            AuditLog(self.database).append(conn, audit.ENVELOPE_DOCUMENT_ADDED, actor=_actor(caller),
+                                           subject=row.id, details={"tender": tender_id, "document": doc_id})
         return self.envelope(caller, tender_id, envelope_id)
 
     def replace_document(
@@ -290,6 +324,9 @@ class Tenders:
             ))
             _supersede(conn, row.id, now, "replaced")
             self._prepared(conn, row.id)
+            AuditLog(self.database).append(conn, audit.ENVELOPE_DOCUMENT_REPLACED, actor=_actor(caller),
+                                           subject=row.id,
+                                           details={"tender": tender_id, "document": new_id, "replaced": doc_id})
         log.info("envelope %s: document %s replaced by %s", row.id, doc_id, new_id)
         return self.envelope(caller, tender_id, envelope_id)
 
@@ -300,6 +337,8 @@ class Tenders:
         with self.database.write() as conn:
             self._claim(conn, row.id, tender.deadline, (*PREPARING, SUBMITTED), state=WITHDRAWN, withdrawn_at=now)
             _supersede(conn, row.id, now, "withdrawn")
+            AuditLog(self.database).append(conn, audit.ENVELOPE_WITHDRAWN, actor=_actor(caller), subject=row.id,
+                                           details={"tender": tender_id})
         log.info("envelope %s withdrawn", row.id)
         return self.envelope(caller, tender_id, envelope_id)
 
@@ -363,7 +402,7 @@ class Tenders:
                 ))
                 # The transaction's last write: the audit head stays locked only until commit.
                 AuditLog(self.database).append(
-                    conn, audit.ENVELOPE_SUBMITTED, actor=api_key_actor(caller.api_key_sha256), subject=row.id,
+                    conn, audit.ENVELOPE_SUBMITTED, actor=_actor(caller), subject=row.id,
                     details={
                         "tender": tender.id, "kind": row.kind, "bidder": row.bidder_national_id,
                         "submitted_at": iso_utc(proof.time), "tsa_token_sha256": proof.token_sha256,
@@ -405,11 +444,7 @@ class Tenders:
             )
             if moved.rowcount != 1:
                 tender = _tender_view(_tender_row(conn, caller, tender_id), now)
-                if now < tender.deadline:
-                    raise PakatError(errors.DEADLINE_NOT_REACHED, f"the deadline is {iso_utc(tender.deadline)}")
-                done = ", ".join(tender.opened_kinds) or "none"
-                due = KINDS[len(tender.opened_kinds)] if len(tender.opened_kinds) < len(KINDS) else "none"
-                raise PakatError(errors.OPENING_OUT_OF_ORDER, f"opened so far: {done}; next: {due}")
+                raise tender.opening_refusal(kind) or PakatError(errors.OPENING_OUT_OF_ORDER, kind)
             ids = list(conn.execute(
                 update(envelopes)
                 .where((envelopes.c.tender_id == tender_id) & (envelopes.c.kind == kind)
@@ -417,6 +452,8 @@ class Tenders:
                 .values(state=OPENED, opened_at=now, updated_at=now)
                 .returning(envelopes.c.id)
             ).scalars())
+            AuditLog(self.database).append(conn, audit.TENDER_OPENED, actor=_actor(caller), subject=tender_id,
+                                           details={"kind": kind, "envelopes": sorted(ids)})
         log.info("tender %s: %d envelope(s) of kind %s opened", tender_id, len(ids), kind)
         opened = tuple(sorted((self.envelope(caller, tender_id, i) for i in ids), key=lambda e: e.created_at))
         return Opening(self.tender(caller, tender_id), kind, opened)
@@ -539,6 +576,11 @@ class Tenders:
 
 
 # -- rows and views ----------------------------------------------------------------------------------
+
+
+def _actor(caller: Caller) -> str:
+    """Who the audit log names: the console's person if one acts, else the API key."""
+    return caller.actor or api_key_actor(caller.api_key_sha256)
 
 
 def _tender_row(conn: Connection, caller: Caller, tender_id: str) -> Row[Any]:

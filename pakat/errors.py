@@ -556,6 +556,11 @@ TENDER_EXISTS = _kind(
     "این سامانه پیش‌تر مناقصه‌ای با همین شماره ثبت کرده است.",
     "This platform already has a tender with this reference.",
 )
+TENDER_PLATFORM_UNKNOWN = _kind(
+    "TENDER_PLATFORM_UNKNOWN", 422, 3,
+    "این سامانه از آنِ سازمان شما نیست یا سامانه‌ای برای مناقصه برگزیده نشده است.",
+    "That platform is not one of your organisation's, or no platform was chosen for the tender.",
+)
 ENVELOPE_NOT_FOUND = _kind(
     "ENVELOPE_NOT_FOUND", 404, 3,
     "چنین پاکتی در این مناقصه وجود ندارد.",

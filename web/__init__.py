@@ -1,4 +1,4 @@
-"""Flask application factory and blueprints (api, agent, pages, /validate, /sign, /api/docs, the console)."""
+"""Flask application factory and blueprints (api, agent, pages; /validate, /sign, /api/docs; the console)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from web.console import admin as console_admin
 from web.console import auth as console_auth
 from web.console import batches as console_batches
 from web.console import home as console_home
+from web.console import tenders as console_tenders
 from web.console import users as console_users
 from web.state import EXTENSION_KEY
 
@@ -81,6 +82,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (health.bp, api.bp, batches_api.bp, documents_api.bp, sessions_api.bp, tenders_api.bp,
                       agent.bp, pages.bp, validate_page.bp, sign_page.bp, admin_api.bp, api_docs.bp,
                       console_auth.bp, console_home.bp, console_users.bp, console_admin.bp,
-                      console_batches.bp):
+                      console_batches.bp, console_tenders.bp):
         app.register_blueprint(blueprint)
     return app

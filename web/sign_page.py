@@ -294,7 +294,7 @@ def _state_json(seen: PageView, lang: Lang) -> dict[str, Any]:
         # The link names the first document still open; the agent finds the others from it.
         link = pairing_link(agent_url(open_now[0].id if open_now else session.id), seen.secret)
         body["pairing_link"] = link
-        body["qr_svg"] = _qr_data_url(link)
+        body["qr_svg"] = qr_data_url(link)
     return body
 
 
@@ -373,7 +373,8 @@ def _expected_json(session: SessionView, lang: Lang) -> dict[str, Any]:
     }
 
 
-def _qr_data_url(link: str) -> str:
+def qr_data_url(link: str) -> str:
+    """A QR code of ``link`` as a data: URL for an <img> (the signing page's and the console's)."""
     # segno's SVG as a data: URL for an <img>: no external QR service, no inline markup to trust.
     svg = io.BytesIO()
     segno.make(link, error="m").save(svg, kind="svg", scale=4, border=2, xmldecl=False)
