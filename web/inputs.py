@@ -178,3 +178,28 @@ def _check_path_values(_endpoint: str | None, values: dict[str, Any] | None) -> 
 def register(app: Flask) -> None:
     """Refuse path ids that cannot be ids (404 NOT_FOUND, as for any unknown URL) before any view runs."""
     app.url_value_preprocessor(_check_path_values)
+
+
+def digits_text(raw: Any, what: str) -> str:
+    """A required field of ASCII digits (a national ID), at most 32 of them."""
+    text = required_text(raw, what, 32)
+    if not text.isascii() or not text.isdigit():
+        raise InputError(errors.REQUEST_INVALID, f"{what} must be ASCII digits")
+    return text
+
+
+def optional_text(value: Any, what: str, limit: int) -> str | None:
+    """A form or JSON text field, stripped; None when absent or blank; REQUEST_INVALID past ``limit``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise InputError(errors.REQUEST_INVALID, f"{what} must be text of at most {limit} characters")
+    return value.strip()
+
+
+def required_text(value: Any, what: str, limit: int) -> str:
+    """As :func:`optional_text`, but absent or blank is REQUEST_INVALID."""
+    text = optional_text(value, what, limit)
+    if text is None:
+        raise InputError(errors.REQUEST_INVALID, f"{what} is required")
+    return text

@@ -28,7 +28,7 @@ from envelopes.tenders import Tenders
 from pakat import errors
 from pakat.errors import InputError
 from web.auth import caller_api_key_sha256, organisation_of_caller
-from web.inputs import json_body, moment
+from web.inputs import digits_text, json_body, moment, optional_text, required_text
 from web.state import app_services
 from web.uploads import report_file_name, upload_request, uploaded_path
 
@@ -54,9 +54,9 @@ def create_tender() -> tuple[Response, int]:
     who = caller()
     body = json_body()
     new = NewTender(
-        reference=_required(body.get("reference"), "reference", 128),
-        title_fa=_required(body.get("title_fa"), "title_fa", 500),
-        title_en=_required(body.get("title_en"), "title_en", 500),
+        reference=required_text(body.get("reference"), "reference", 128),
+        title_fa=required_text(body.get("title_fa"), "title_fa", 500),
+        title_en=required_text(body.get("title_en"), "title_en", 500),
         deadline=_deadline(body.get("deadline")),
     )
     return jsonify(tenders().create_tender(who, new).as_dict()), 201
@@ -76,7 +76,7 @@ def get_tender(tender_id: str) -> Response:
 def open_envelopes(tender_id: str) -> Response:
     """JSON ``{"kind": "A"}``: open the tender's submitted envelopes of that kind (A, then B, then C)."""
     who = caller()
-    kind = _required(json_body().get("kind"), "kind", 1)
+    kind = required_text(json_body().get("kind"), "kind", 1)
     return jsonify(tenders().open(who, tender_id, kind.upper()).as_dict())
 
 
@@ -87,11 +87,11 @@ def create_envelope(tender_id: str) -> tuple[Response, int]:
     body = json_body()
     bidder = _object(body.get("bidder"), "bidder")
     new = NewEnvelope(
-        kind=_required(body.get("kind"), "kind", 1).upper(),
+        kind=required_text(body.get("kind"), "kind", 1).upper(),
         bidder=Bidder(
-            national_id=_digits(bidder.get("national_id"), "bidder.national_id"),
-            name_fa=_required(bidder.get("name_fa"), "bidder.name_fa", 255),
-            name_en=_required(bidder.get("name_en"), "bidder.name_en", 255),
+            national_id=digits_text(bidder.get("national_id"), "bidder.national_id"),
+            name_fa=required_text(bidder.get("name_fa"), "bidder.name_fa", 255),
+            name_en=required_text(bidder.get("name_en"), "bidder.name_en", 255),
         ),
         requirements=_requirements(_object(body.get("requirements"), "requirements")),
     )
@@ -164,7 +164,7 @@ def _document_source() -> DocumentSource:
     doc_id = body.get("document_id")
     if doc_id is None:
         raise InputError(errors.PDF_MISSING, "send a multipart pdf, or JSON with document_id")
-    return DocumentSource(document_id=_required(doc_id, "document_id", 64))
+    return DocumentSource(document_id=required_text(doc_id, "document_id", 64))
 
 
 def _requirements(raw: dict[str, Any]) -> Requirements:
@@ -175,21 +175,21 @@ def _requirements(raw: dict[str, Any]) -> Requirements:
     for n, item in enumerate(signatories):
         entry = _object(item, f"requirements.signatories[{n}]")
         parsed.append(Signatory(
-            national_id=_digits(entry.get("national_id"), f"requirements.signatories[{n}].national_id"),
-            role=_text(entry.get("role"), f"requirements.signatories[{n}].role", 255),
+            national_id=digits_text(entry.get("national_id"), f"requirements.signatories[{n}].national_id"),
+            role=optional_text(entry.get("role"), f"requirements.signatories[{n}].role", 255),
         ))
     seal_required = raw.get("seal_required", True)
     if not isinstance(seal_required, bool):
         raise InputError(errors.REQUEST_INVALID, "requirements.seal_required must be true or false")
     return Requirements(
         signatories=tuple(parsed),
-        min_assurance=_text(raw.get("min_assurance"), "requirements.min_assurance", 64),
+        min_assurance=optional_text(raw.get("min_assurance"), "requirements.min_assurance", 64),
         seal_required=seal_required,
     )
 
 
 def _deadline(raw: Any) -> datetime:
-    return moment(_required(raw, "deadline", 64), "deadline", offset_required=True)
+    return moment(required_text(raw, "deadline", 64), "deadline", offset_required=True)
 
 
 def _object(raw: Any, what: str) -> dict[str, Any]:
@@ -200,23 +200,3 @@ def _object(raw: Any, what: str) -> dict[str, Any]:
     return raw
 
 
-def _digits(raw: Any, what: str) -> str:
-    text = _required(raw, what, 32)
-    if not text.isascii() or not text.isdigit():
-        raise InputError(errors.REQUEST_INVALID, f"{what} must be ASCII digits")
-    return text
-
-
-def _text(value: Any, what: str, limit: int) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise InputError(errors.REQUEST_INVALID, f"{what} must be text of at most {limit} characters")
-    return value.strip()
-
-
-def _required(value: Any, what: str, limit: int) -> str:
-    text = _text(value, what, limit)
-    if text is None:
-        raise InputError(errors.REQUEST_INVALID, f"{what} is required")
-    return text

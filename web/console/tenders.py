@@ -50,12 +50,11 @@ from signer.external import ExpectedSigner
 from signer.levels import PadesLevel
 from web.console.access import current_person, requires, surface
 from web.documents_api import signing_page_url
-from web.inputs import moment
+from web.inputs import digits_text, moment, optional_text, required_text
 from web.look import num, render_page, word, words
 from web.security import public_base
 from web.sign_page import qr_data_url
 from web.state import app_services
-from web.tenders_api import _digits, _required, _text
 from web.uploads import report_file_name, upload_request, uploaded_path
 
 bp = Blueprint("console_tenders", __name__, url_prefix="/console/tenders")
@@ -223,9 +222,9 @@ def create_tender() -> Response:
     try:
         caller = tenders().platform_caller(me.organisation, form.get("platform", ""), person_actor(me.id))
         new = NewTender(
-            reference=_required(form.get("reference"), "reference", 128),
-            title_fa=_required(form.get("title_fa"), "title_fa", 500),
-            title_en=_required(form.get("title_en"), "title_en", 500),
+            reference=required_text(form.get("reference"), "reference", 128),
+            title_fa=required_text(form.get("title_fa"), "title_fa", 500),
+            title_en=required_text(form.get("title_en"), "title_en", 500),
             deadline=form_deadline(form.get("deadline")),
         )
         created = tenders().create_tender(caller, new)
@@ -290,15 +289,15 @@ def create_envelope(tender_id: str) -> Response:
     form = request.form
     try:
         new = NewEnvelope(
-            kind=_required(form.get("kind"), "kind", 1).upper(),
+            kind=required_text(form.get("kind"), "kind", 1).upper(),
             bidder=Bidder(
-                national_id=_digits(form.get("bidder_national_id"), "bidder.national_id"),
-                name_fa=_required(form.get("bidder_name_fa"), "bidder.name_fa", 255),
-                name_en=_required(form.get("bidder_name_en"), "bidder.name_en", 255),
+                national_id=digits_text(form.get("bidder_national_id"), "bidder.national_id"),
+                name_fa=required_text(form.get("bidder_name_fa"), "bidder.name_fa", 255),
+                name_en=required_text(form.get("bidder_name_en"), "bidder.name_en", 255),
             ),
             requirements=Requirements(
                 signatories=signatories(form.get("signatories", "")),
-                min_assurance=_text(form.get("min_assurance"), "requirements.min_assurance", 64),
+                min_assurance=optional_text(form.get("min_assurance"), "requirements.min_assurance", 64),
                 seal_required=form.get("seal_required") == "yes",
             ),
         )
@@ -314,8 +313,8 @@ def signatories(raw: str) -> tuple[Signatory, ...]:
     for n, line in enumerate(line for line in raw.splitlines() if line.strip()):
         national_id, _, role = line.replace("،", ",").partition(",")
         what = f"requirements.signatories[{n}]"
-        found.append(Signatory(national_id=_digits(_ascii_digits(national_id.strip()), f"{what}.national_id"),
-                               role=_text(role, f"{what}.role", 255)))
+        found.append(Signatory(national_id=digits_text(_ascii_digits(national_id.strip()), f"{what}.national_id"),
+                               role=optional_text(role, f"{what}.role", 255)))
     return tuple(found)
 
 
@@ -328,7 +327,7 @@ def _ascii_digits(text: str) -> str:
 def open_kind(tender_id: str) -> Response:
     caller = _caller(tender_id)
     try:
-        opening = tenders().open(caller, tender_id, _required(request.form.get("kind"), "kind", 1).upper())
+        opening = tenders().open(caller, tender_id, required_text(request.form.get("kind"), "kind", 1).upper())
     except PakatError as error:
         return _tender_page(tender_id, error.kind.http_status, error=error)
     return _tender_page(tender_id, notice="tenders.envelope_done", opened=list(opening.opened))
