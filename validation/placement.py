@@ -36,7 +36,7 @@ def annotation_pages(reader: PdfFileReader) -> dict[Key, int]:
     found: dict[Key, int] = {}
     try:
         root = reader.root.raw_get("/Pages")
-    except Exception:  # no page tree: no page for any widget
+    except Exception:  # no page tree (or no readable catalogue): no page for any widget
         return found
     stack: list[object] = [root]
     seen: set[object] = set()
@@ -50,14 +50,14 @@ def annotation_pages(reader: PdfFileReader) -> dict[Key, int]:
         node = _resolve(raw)
         if not isinstance(node, generic.DictionaryObject):
             continue
-        kids = _resolve(node.raw_get("/Kids")) if "/Kids" in node else None
-        if isinstance(kids, generic.ArrayObject) and _resolve(node.raw_get("/Type")) != "/Page":
+        kids = _entry(node, "/Kids")
+        if isinstance(kids, generic.ArrayObject) and _entry(node, "/Type") != "/Page":
             stack.extend(reversed(list(kids)))
             continue
         number += 1
         if number % 1000 == 0:
             check_time()
-        annots = _resolve(node.raw_get("/Annots")) if "/Annots" in node else None
+        annots = _entry(node, "/Annots")
         if isinstance(annots, generic.ArrayObject):
             for item in annots:
                 if isinstance(item, generic.IndirectObject):
@@ -71,11 +71,11 @@ def placements(found: FoundSignature, pages: dict[Key, int]) -> list[WidgetPlace
     """The widgets of ``found``'s field with their page and rectangle, in /Kids order."""
     field = found.field
     widgets: list[tuple[Key | None, generic.DictionaryObject]] = []
-    merged = "/Rect" in field or ("/Subtype" in field and _resolve(field.raw_get("/Subtype")) == "/Widget")
+    merged = "/Rect" in field or _entry(field, "/Subtype") == "/Widget"
     if merged:
         widgets.append(((found.field_ref.idnum, found.field_ref.generation), field))
     else:
-        kids = _resolve(field.raw_get("/Kids")) if "/Kids" in field else None
+        kids = _entry(field, "/Kids")
         if isinstance(kids, generic.ArrayObject):
             for kid in list(kids)[:MAX_WIDGETS]:
                 widget = _resolve(kid)
@@ -87,19 +87,19 @@ def placements(found: FoundSignature, pages: dict[Key, int]) -> list[WidgetPlace
 
 def _placement(key: Key | None, widget: generic.DictionaryObject, pages: dict[Key, int]) -> WidgetPlacement:
     page = pages.get(key) if key is not None else None
-    if page is None and "/P" in widget:
-        claimed = widget.raw_get("/P")
+    if page is None:
+        claimed = _raw_entry(widget, "/P")
         if isinstance(claimed, generic.IndirectObject):
             page = pages.get(_page_key(claimed))
     rect = _rect(widget)
-    flags = _resolve(widget.raw_get("/F")) if "/F" in widget else 0
+    flags = _entry(widget, "/F") or 0
     hidden = isinstance(flags, int) and bool(flags & (_HIDDEN | _NO_VIEW))
     empty = rect is None or rect[2] - rect[0] == 0 or rect[3] - rect[1] == 0
     return WidgetPlacement(page=page, rect=rect, invisible=hidden or empty)
 
 
 def _rect(widget: generic.DictionaryObject) -> list[float] | None:
-    raw = _resolve(widget.raw_get("/Rect")) if "/Rect" in widget else None
+    raw = _entry(widget, "/Rect")
     if not isinstance(raw, generic.ArrayObject) or len(raw) != 4:
         return None
     try:
@@ -114,6 +114,19 @@ def _rect(widget: generic.DictionaryObject) -> list[float] | None:
 def _page_key(ref: generic.IndirectObject) -> Key:
     # Pages share the key space with annotations; a negative generation keeps the two apart.
     return ref.idnum, -1 - ref.generation
+
+
+def _raw_entry(dictionary: generic.DictionaryObject, key: str) -> object:
+    """The entry as written (a reference stays one); None when absent."""
+    try:
+        return dictionary.raw_get(key)
+    except Exception:  # absent (KeyError) or unreadable
+        return None
+
+
+def _entry(dictionary: generic.DictionaryObject, key: str) -> object:
+    """The entry's value, references followed; None when absent, dangling or unreadable."""
+    return _resolve(_raw_entry(dictionary, key))
 
 
 def _resolve(raw: object) -> object:

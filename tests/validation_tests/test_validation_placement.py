@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 from pakat_testkit import CONFORMANCE_CORPUS
+from pyhanko.pdf_utils import generic
 
 from envelopes.sealing import SealService
 from hsm_config.deployment import default_validation_config, load_deployment
@@ -23,6 +24,7 @@ from signer.levels import PadesLevel
 from signer.placement import VisibleSignature
 from validation.engine import Validator
 from validation.model import DocumentReport, WidgetPlacement
+from validation.placement import annotation_pages
 from validation.reports.json_report import report_schema, report_to_dict
 
 DSS = CONFORMANCE_CORPUS / "files" / "dss"
@@ -124,3 +126,20 @@ def _page_count(data: bytes) -> int:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     return int(PdfFileReader(io.BytesIO(data)).root["/Pages"]["/Count"])
+
+
+def test_a_page_tree_missing_its_entries_reads_as_no_page_not_an_error() -> None:
+    """A damaged page tree (a node with /Kids but no /Type; a page with no /Annots; a catalogue with no
+    /Pages) gives no page for a widget: placement is a courtesy and must never cost the verdict (the seal
+    fuzz test once ended in VALIDATION_INCOMPLETE on exactly such a node)."""
+
+    def reader(catalogue: generic.DictionaryObject) -> Any:
+        return type("Reader", (), {"root": catalogue})()
+
+    name = generic.NameObject
+    page = generic.DictionaryObject({name("/Type"): name("/Page")})
+    untyped_node = generic.DictionaryObject({name("/Kids"): generic.ArrayObject([page])})
+    assert annotation_pages(reader(generic.DictionaryObject({name("/Pages"): untyped_node}))) == {}
+    assert annotation_pages(reader(generic.DictionaryObject())) == {}
+    untyped_leaf = generic.DictionaryObject({name("/Annots"): generic.ArrayObject([generic.NullObject()])})
+    assert annotation_pages(reader(generic.DictionaryObject({name("/Pages"): untyped_leaf}))) == {}
