@@ -31,6 +31,7 @@ from signer.levels import PadesLevel
 from validation.config import RevocationMode, ValidationConfig
 from validation.engine import Validator
 from validation.model import DocumentReport, Indication, Severity, SignatureReport, SubIndication
+from validation.reports.html import render_html
 from validation.reports.json_report import report_schema, report_to_dict
 
 TEN_MONTHS = dt.timedelta(days=300)
@@ -88,6 +89,9 @@ def test_signed_today_validated_ten_months_ago_is_not_passed(samples: SampleFact
     assert sig.best_signature_time == then
     assert sig.pades_level is None
     assert_schema_valid(report)
+    # The person reading the report is told, in both languages, why the timestamp does not count.
+    assert "پس از زمان اعتبارسنجی صادر شده است" in render_html(report, "fa")
+    assert "issued after the validation time" in render_html(report, "en")
 
 
 def test_backdated_signature_is_judged_on_either_side_of_its_time(
