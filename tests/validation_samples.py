@@ -481,6 +481,8 @@ SOFT_SIGNERS: dict[str, tuple[dt.timedelta, dt.timedelta] | None] = {
     "revoked-after": None,
     "expired": (-dt.timedelta(days=10), -dt.timedelta(days=2)),
     "short-lived": (-dt.timedelta(days=1), dt.timedelta(days=2)),
+    # Valid long before and after now: validation at a past time is judged on the signature's times alone.
+    "long-standing": (-dt.timedelta(days=500), dt.timedelta(days=400)),
 }
 
 

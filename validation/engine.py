@@ -11,7 +11,9 @@ for each signature, in the order a careful reader would check:
 3. what changed after signing, judged by the validation policy and by what
    the pages show (:mod:`validation.modifications`,
    :mod:`validation.modification_verdict`);
-4. timestamps, which give the best signature time (proof of existence);
+4. timestamps, which give the best signature time (proof of existence): only
+   those made by the validation time count, and a signature that by its own
+   claimed signing time did not yet exist then is not valid then;
 5. the signer's chain to a pinned root with revocation, now, and when that
    fails for expiry or revocation, again at the proven signing time;
 6. the policy's cryptographic suite and certificate constraints.
@@ -119,6 +121,9 @@ _LEVEL_SEVERITY = {Level.FAIL: Severity.ERROR, Level.WARN: Severity.WARNING, Lev
 # Findings that are a disallowed change after signing: the signature fails as a format failure.
 _MODIFICATION_FAILURES = ("MODIFIED_AFTER_SIGNING", "COVERAGE_INCOMPLETE", "DOCMDP_VIOLATION",
                           "FIELD_LOCK_VIOLATION")
+# Chain failures EN 319 102-1 carries on to the time comparisons (5.5.4 step 2: TRY_LATER and
+# OUT_OF_BOUNDS_* go on to step 4), where a signature made after the validation time is answered first.
+_TIME_COMPARED_FAILURES = ("no_revocation", "expired")
 # How many changes a finding's detail names (the report lists them all).
 _NAMED_CHANGES = 3
 # How many of the other fields showing one signature value a finding names.
@@ -396,11 +401,16 @@ class Validator:
         # 4. timestamps
         evidence = doc.evidence.plus(_cms_evidence(emb.signed_data, signer_info))
         verdict.timestamps = self._signature_timestamps(doc, signer_info, evidence)
+        # EN 319 102-1, 5.5.4: best-signature-time starts at the validation time (step 1) and a time-stamp
+        # lowers it only when generated before it (step 3b): a later one did not exist at the validation
+        # time and proves nothing there (_usable leaves it out; _timestamp marks it).
         poe = _earliest(
-            [t.time for t in verdict.timestamps if t.intact and t.trusted]
+            [t.time for t in verdict.timestamps if _usable(t)]
             + [t.report.time for t in doc.doc_timestamps if t.sound and t.revision >= emb.signed_revision]
         )
         verdict.best_time = poe
+        if any(t.after_validation_time for t in verdict.timestamps):
+            verdict.findings.append(finding("TIMESTAMP_AFTER_VALIDATION_TIME"))
         if verdict.claimed_time and poe and verdict.claimed_time > poe + doc.policy.clock_skew:
             self._constraint(doc, verdict, "claimed_time_after_timestamp", "CLAIMED_TIME_AFTER_TIMESTAMP")
 
@@ -421,6 +431,11 @@ class Validator:
             return verdict.indeterminate(SubIndication.GENERIC)
         if broken is not None:  # an algorithm Pakat cannot compute
             return verdict.report(*broken)
+        if not outcome.trusted and outcome.failure not in _TIME_COMPARED_FAILURES:
+            return _chain_verdict(verdict, outcome)
+        late = _made_after_validation_time(doc, verdict)
+        if late is not None:
+            return late
         if not outcome.trusted:
             return _chain_verdict(verdict, outcome)
         crypto = _crypto_constraints(doc.rules, cms_check, signer_cert, poe, verdict)
@@ -614,6 +629,13 @@ class Validator:
         problem = None if intact else (check.detail if not check.passed else "the imprint does not match")
         if problem is None and not chain.trusted:
             problem = chain.message
+        # A token generated after the validation time did not exist then: whatever its signature and
+        # its TSA, it is not valid at that time (EN 319 102-1, 5.4 validates a time-stamp at the
+        # validation time; 5.5.4 step 3b uses only those generated before best-signature-time).
+        late = _after_validation_time(doc, gen_time)
+        if problem is None and late:
+            problem = (f"generated at {gen_time.astimezone(UTC).isoformat()}, after the validation time"
+                       f" {doc.moment.isoformat()}: it did not exist then")
         return TimestampReport(
             kind=kind,
             time=gen_time,
@@ -622,6 +644,7 @@ class Validator:
             trusted=chain.trusted,
             digest_algorithm=md,
             field_name=field_name,
+            after_validation_time=late,
             problem=problem,
         )
 
@@ -653,7 +676,7 @@ class Validator:
             return _DocTimestamp(_broken_timestamp("document", type(exc).__name__, field_name=name), -1, False)
         report = self._timestamp(doc, emb.signed_data, "document", doc.evidence, digest=digest, field_name=name)
         report = replace(report, covers_entire_file=covers_file)
-        return _DocTimestamp(report, revision, report.intact and report.trusted, candidate.covered_end)
+        return _DocTimestamp(report, revision, _usable(report), candidate.covered_end)
 
     # -- the document ---------------------------------------------------------------------------
 
@@ -672,6 +695,8 @@ class Validator:
                 findings.append(finding("TIMESTAMP_INVALID", detail=stamp.report.field_name))
             elif not stamp.report.trusted:
                 findings.append(finding("TIMESTAMP_UNTRUSTED", detail=stamp.report.field_name))
+            elif stamp.report.after_validation_time:
+                findings.append(finding("TIMESTAMP_AFTER_VALIDATION_TIME", detail=stamp.report.field_name))
         if only_timestamps:
             # Nothing else vouches for the document: what changed after each timestamp is judged here.
             for stamp, candidate in zip(doc.doc_timestamps, stamps, strict=True):
@@ -704,11 +729,21 @@ class Validator:
         elif unsure:
             indication, sub, text = Indication.INDETERMINATE, unsure[0].sub_indication, unsure[0].reason
         elif not signatures:
-            untrusted = [t for t in doc.doc_timestamps if not t.sound]
+            untrusted = [t for t in doc.doc_timestamps if not (t.report.intact and t.report.trusted)]
+            late = [t for t in doc.doc_timestamps if t.report.after_validation_time]
             if untrusted:
                 indication, sub = Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND
                 text = Text(fa="مرجع مهر زمانی سند مورد اعتماد نیست.", en="A document timestamp's authority is not"
                             " trusted.")
+            elif late:
+                # Nothing proves the document existed at the validation time: EN 319 102-1's NO_POE
+                # (clause 5.1.3, Table 5: a proof of existence is missing).
+                indication, sub = Indication.INDETERMINATE, SubIndication.NO_POE
+                text = Text(
+                    fa="مهر زمانی سند پس از زمان اعتبارسنجی صادر شده است؛ وجود سند در آن زمان ثابت نمی‌شود.",
+                    en="A document timestamp was issued after the validation time: nothing proves the document"
+                    " existed then.",
+                )
             else:
                 indication, sub = Indication.TOTAL_PASSED, None
                 text = Text(
@@ -887,6 +922,38 @@ def _chain_verdict(verdict: _Verdict, outcome: ChainOutcome) -> SignatureReport:
     return verdict.indeterminate(SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE)
 
 
+def _after_validation_time(doc: _Document, moment: datetime) -> bool:
+    """Whether ``moment`` lies after the validation time, beyond the policy's allowance for clock skew."""
+    return moment.astimezone(UTC) > doc.moment + doc.policy.clock_skew
+
+
+def _usable(stamp: TimestampReport) -> bool:
+    """A timestamp that proves existence at the validation time: intact, trusted, and existing by then."""
+    return stamp.intact and stamp.trusted and not stamp.after_validation_time
+
+
+def _made_after_validation_time(doc: _Document, verdict: _Verdict) -> SignatureReport | None:
+    """The verdict on a signature that, by the signer's own word, did not yet exist at the validation time.
+
+    EN 319 102-1 validates at the validation time ("current time", clause 5.2.6.1), where best-signature-
+    time starts (5.5.4 step 1): a signature whose claimed signing time lies after it, with no proof of
+    existence at or before it (a time-stamp generated by then), did not exist at that time and is not
+    valid at it. The standard's sub-indication for a missing proof of existence is NO_POE (clause 5.1.3,
+    Table 5: "a proof of existence is missing to ascertain that a signed object has been produced before
+    some compromising event"; here the event is the validation time itself), under INDETERMINATE: the
+    signature may well be valid at a later time, so it is not FAILED. (A certificate not yet valid at the
+    validation time has already been answered by the chain check: 5.2.6.4 step 7, 5.5.4 step 4.)
+    EU DSS has no such check: it only leaves a later time-stamp out of best-signature-time.
+    """
+    claimed = verdict.claimed_time
+    if claimed is None or verdict.best_time is not None or not _after_validation_time(doc, claimed):
+        return None
+    verdict.findings.append(finding("SIGNED_AFTER_VALIDATION_TIME", detail=f"claimed {claimed.isoformat()}"))
+    report = verdict.indeterminate(SubIndication.NO_POE)
+    report.reason = verdict.findings[-1].text
+    return report
+
+
 def _crypto_constraints(
     rules: PolicyRules, check: CmsCheck, cert: asn1_x509.Certificate, poe: datetime | None, verdict: _Verdict
 ) -> SubIndication | None:
@@ -962,7 +1029,7 @@ def _pades_level(
         return None
     signed = emb.signed_revision
     stamped_docs = [t for t in doc.doc_timestamps if t.sound and t.revision >= signed]
-    if not any(t.intact and t.trusted for t in verdict.timestamps) and not stamped_docs:
+    if not any(_usable(t) for t in verdict.timestamps) and not stamped_docs:
         return "B-B"
     path = outcome.path[:-1] if outcome.path else ((verdict.signer_cert,) if verdict.signer_cert else ())
     long_term = any(r > signed for r in doc.dss_changes) and bool(path) and all(

@@ -130,6 +130,18 @@ FINDINGS: dict[str, tuple[Severity, str, str]] = {
         "صادرکننده مهر زمانی مورد اعتماد نیست.",
         "A timestamp's authority is not trusted.",
     ),
+    "TIMESTAMP_AFTER_VALIDATION_TIME": (
+        Severity.WARNING,
+        "مهر زمانی پس از زمان اعتبارسنجی صادر شده است؛ در آن زمان وجود نداشت و چیزی را در آن زمان ثابت نمی‌کند.",
+        "A timestamp was issued after the validation time: it did not exist then and proves nothing at that time.",
+    ),
+    "SIGNED_AFTER_VALIDATION_TIME": (
+        Severity.ERROR,
+        "به گفته خود امضاکننده، امضا پس از زمان اعتبارسنجی ساخته شده و در آن زمان وجود نداشت؛"
+        " پس در آن زمان معتبر شمرده نمی‌شود.",
+        "By the signer's own claimed signing time the signature was made after the validation time and did not"
+        " exist then, so it cannot be valid at that time.",
+    ),
     "CLAIMED_TIME_AFTER_TIMESTAMP": (
         Severity.WARNING,
         "زمان اعلام‌شده امضاکننده پس از زمان مهر زمانی است.",

@@ -176,6 +176,9 @@ class TimestampReport:
     digest_algorithm: str
     field_name: str | None = None  # document timestamps live in their own field
     covers_entire_file: bool | None = None  # document timestamps only
+    # Generated after the validation time (beyond the clock skew): it did not exist then, so it is no
+    # proof of existence at that time and is not reported valid (EN 319 102-1, 5.5.4 steps 1 and 3b).
+    after_validation_time: bool = False
     problem: str | None = None
 
 

@@ -240,6 +240,16 @@ class ChainJudge:
                 return bounds
             expired = f"the certificate expired at {not_after.isoformat()}"
             return self._failed("expired", expired, cert, evidence, mode, fetched)
+        not_before = cert.not_valid_before
+        if mode is not RevocationMode.SKIP and isinstance(not_before, datetime) \
+                and moment < not_before - self._policy.clock_skew:
+            # Not yet valid at the moment: "out of bounds" too (EN 319 102-1, 5.2.6.4 step 7), whatever
+            # revocation data there is (none can speak of a time before the certificate existed).
+            bounds = self._validate(
+                cert, evidence, moment, RevocationMode.SKIP, key_usage, extended_key_usage, False
+            )
+            if bounds.failure is not None:
+                return bounds
         if mode is RevocationMode.SKIP:
             evidence = Evidence(evidence.certificates)
         context = self._context(evidence, moment, mode, retroactive)

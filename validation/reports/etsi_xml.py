@@ -453,7 +453,8 @@ class _Builder:
     def _bst_proof(self, sig: SignatureReport, token_ids: dict[int, str]) -> vr.VOReferenceType | None:
         # The best signature time is proven by the trusted timestamp that gives it, if any.
         for i, ts in enumerate(sig.timestamps):
-            if ts.intact and ts.trusted and ts.time == sig.best_signature_time and i in token_ids:
+            if ts.intact and ts.trusted and not ts.after_validation_time and ts.time == sig.best_signature_time \
+                    and i in token_ids:
                 return vr.VOReferenceType(voreference=(token_ids[i],))
         return None
 
@@ -581,11 +582,14 @@ def _timestamp_object(
 
 
 def _timestamp_status(ts: TimestampReport) -> tuple[Indication, SubIndication | None]:
-    if ts.intact and ts.trusted:
-        return Indication.TOTAL_PASSED, None
     if not ts.intact:
         return Indication.TOTAL_FAILED, None  # imprint or signature: the model does not say which
-    return Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    if not ts.trusted:
+        return Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    if ts.after_validation_time:
+        # Generated after the validation time: no proof of existence there (EN 319 102-1, 5.1.3 NO_POE).
+        return Indication.INDETERMINATE, SubIndication.NO_POE
+    return Indication.TOTAL_PASSED, None
 
 
 def _match_token(ts: TimestampReport, tokens: list[TokenEvidence]) -> TokenEvidence | None:

@@ -399,6 +399,12 @@ UI: dict[str, Text] = {
     "tsa": T("مرجع مهر زمانی", "Timestamp authority"),
     "intact": T("سالم", "Intact"),
     "covers_entire_file": T("پوشش کل فایل", "Covers the entire file"),
+    "after_validation_time": T("پس از زمان اعتبارسنجی", "After the validation time"),
+    "after_validation_time_note": T(
+        "این مهر زمانی پس از زمان اعتبارسنجی صادر شده است؛ در آن زمان وجود نداشت و در آن زمان معتبر نیست.",
+        "This timestamp was issued after the validation time: it did not exist then and is not valid at that"
+        " time.",
+    ),
     "findings": T("یافته‌ها", "Findings"),
     "document_findings": T("یافته‌های کل سند", "Findings on the whole document"),
     "no_findings": T("یافته‌ای نیست.", "No findings."),

@@ -322,8 +322,9 @@ def _times(sig: SignatureReport, lang: Lang) -> Section:
         rows.append(Row(ui("claimed_time", lang), pick(L.NONE_GIVEN, lang)))
     for ts in sig.timestamps:
         if ts.kind == "signature":
-            tone: Tone = "ok" if ts.intact and ts.trusted else "bad"
-            rows.append(Row(ui("timestamp_time", lang), when(ts.time, lang), tone=tone))
+            tone: Tone = "ok" if ts.intact and ts.trusted and not ts.after_validation_time else "bad"
+            note = ui("after_validation_time_note", lang) if ts.after_validation_time else None
+            rows.append(Row(ui("timestamp_time", lang), when(ts.time, lang), tone=tone, note=note))
     rows.append(Row(ui("best_time", lang), when(sig.best_signature_time, lang)))
     return Section(ui("times", lang), rows)
 
@@ -477,6 +478,9 @@ def _timestamp_section(ts: TimestampReport, number: int, lang: Lang) -> Section:
         rows.append(name_row(ui("tsa", lang), ts.tsa, lang))
     if ts.field_name:
         rows.append(Row(ui("field_name", lang), clean_text(ts.field_name)))
+    if ts.after_validation_time:
+        rows.append(Row(ui("after_validation_time", lang), _yes_no(True, lang), tone="bad",
+                        note=ui("after_validation_time_note", lang)))
     if ts.covers_entire_file is not None:
         rows.append(Row(ui("covers_entire_file", lang), _yes_no(ts.covers_entire_file, lang),
                         tone="ok" if ts.covers_entire_file else "warn"))
