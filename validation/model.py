@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-REPORT_SCHEMA_VERSION = "1.0"
+# 1.1 added signed_revision and placements per signature, after_validation_time per timestamp.
+REPORT_SCHEMA_VERSION = "1.1"
 
 
 class Indication(enum.StrEnum):

@@ -182,7 +182,7 @@ def test_passed_and_failed_reports_match_the_schema(validator: jsonschema.Draft2
     validator.validate(data)
     assert json.loads(report_to_json(report)) == data
 
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == "1.1"
     assert data["indication"] == "TOTAL_FAILED" and data["sub_indication"] == "HASH_FAILURE"
     first, second = data["signatures"]
     assert first["signer"]["kind"] == "organisation_seal" and first["signer"]["affiliation"] == "private"
