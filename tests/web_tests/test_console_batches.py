@@ -25,7 +25,6 @@ from pakat_testkit import check_sealed, pakat_worker, pdf_bytes, unparseable_pdf
 from werkzeug.test import TestResponse
 
 from envelopes import audit
-from envelopes.audit import person_actor
 from envelopes.people import Role
 from pakat import errors
 from signer.levels import PadesLevel
