@@ -128,10 +128,15 @@ class Console:
     def post(self, path: str, data: dict[str, Any] | None = None, *, csrf: bool = True,
              **kwargs: Any) -> TestResponse:
         """A form sent with the page's CSRF token (``csrf=False``: without it, or with whatever ``data`` says)."""
+        return self.send_form("POST", path, data, csrf=csrf, **kwargs)
+
+    def send_form(self, method: str, path: str, data: dict[str, Any] | None = None, *, csrf: bool = True,
+                  **kwargs: Any) -> TestResponse:
+        """A form sent with any method, with the page's CSRF token as its field unless ``csrf=False``."""
         body = dict(data or {})
         if csrf:
             body["csrf_token"] = self.csrf()
-        return self._keep(self.client.post(path, data=body, **kwargs))
+        return self._keep(self.client.open(path, method=method, data=body, **kwargs))
 
     def page(self, path: str, status: int = 200) -> str:
         """The page at ``path``, which must answer ``status``."""
