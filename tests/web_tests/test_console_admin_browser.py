@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import requests
-from browser_kit import assert_only_loopback
+from browser_kit import assert_only_loopback, screenshot_folder
 from pakat_testkit import pakat_command, pakat_server, process_env
 
 PASSWORD = "browser admin passphrase"
@@ -61,10 +61,8 @@ def admin(served: Served) -> str:
 
 
 @pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("console-admin-screenshots")
-    print(f"\nscreenshots: {folder}")
-    return folder
+def screens() -> Path:
+    return screenshot_folder("console-admin")
 
 
 def by_id(driver: Any, element_id: str) -> Any:
@@ -184,4 +182,3 @@ def test_admin_pages_in_both_languages_and_widths(browser: Any, served: Served, 
             assert by_id(browser, f"admin-nav-{page}").get_attribute("aria-current") == "page"
             browser.save_screenshot(str(screens / f"{page}-{lang}-{width}.png"))
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-    print(f"screenshots of {page}: {screens}")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_kit import assert_only_loopback
+from browser_kit import assert_only_loopback, screenshot_folder
 from pakat_testkit import (
     check_sealed,
     pakat_command,
@@ -59,10 +59,8 @@ def service(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("console-batches-screenshots")
-    print(f"\nscreenshots: {folder}")
-    return folder
+def screens() -> Path:
+    return screenshot_folder("console-batches")
 
 
 def width(driver: Any, pixels: int) -> None:

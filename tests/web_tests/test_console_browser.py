@@ -3,7 +3,7 @@
 In Persian and English, at 1280 and 390 px wide: the layout's direction and font,
 no sideways scrolling, the session cookie's flags as the browser keeps them,
 nothing loaded from off this machine, no password in the page or its URL.
-Screenshots go to the test's tmp folder (printed).
+Screenshots go to the artifacts folder (printed).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_kit import assert_only_loopback
+from browser_kit import assert_only_loopback, screenshot_folder
 from pakat_testkit import pakat_command, pakat_server, process_env
 
 PASSWORD = "browser console passphrase"
@@ -66,8 +66,7 @@ def test_sign_in_see_the_home_and_sign_out(browser: Any, server: str, tmp_path: 
                                            width: int) -> None:
     from selenium.webdriver.common.by import By
 
-    shots = tmp_path / "console-shots"
-    shots.mkdir()
+    shots = screenshot_folder("console-sign-in")
     browser.delete_all_cookies()
     browser.set_window_size(width, 1000)
 
@@ -106,5 +105,4 @@ def test_sign_in_see_the_home_and_sign_out(browser: Any, server: str, tmp_path: 
     browser.get(f"{server}/console")
     assert "/console/sign-in" in browser.current_url
     assert_only_loopback(browser)
-    print(f"screenshots: {shots}")
-    assert len(list(shots.glob("*.png"))) == 4
+    assert len(list(shots.glob(f"*-{lang}-{width}.png"))) == 4

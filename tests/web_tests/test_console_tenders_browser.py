@@ -6,7 +6,7 @@ envelope asks for the bidder's company seal: the dev HSM seals, the dev TSA
 timestamps), opens a signing session on another envelope's document (its link
 and QR code), submits (the sealed receipt), and once the deadline has passed
 opens A → B → C. The countdown ticks without a reload. Screenshots at 1280
-and 390 px, in Persian and English, go to the test's tmp folder (printed).
+and 390 px, in Persian and English, go to the artifacts folder (printed).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_kit import JALALI_DATE, assert_only_loopback
+from browser_kit import JALALI_DATE, assert_only_loopback, screenshot_folder
 from pakat_testkit import pakat_command, pakat_server, pdf_bytes, process_env
 
 from pakat.dates import TEHRAN
@@ -114,8 +114,7 @@ def test_a_tender_envelope_from_creation_to_the_opening(browser: Any, server: st
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    shots = tmp_path / "tender-shots"
-    shots.mkdir()
+    shots = screenshot_folder("console-tenders")
     files = []
     for name in ("guarantee", "annex"):
         path = tmp_path / f"{name}.pdf"
@@ -231,5 +230,4 @@ def test_a_tender_envelope_from_creation_to_the_opening(browser: Any, server: st
     _shoot(browser, shots, "tender-opened", tender_url)
     _shoot(browser, shots, "envelope-opened", envelope_url)
     assert_only_loopback(browser)
-    print(f"screenshots: {shots}")
     assert len(list(shots.glob("*.png"))) == 2 + 5 * 4
