@@ -13,8 +13,8 @@ new one cannot slip past these checks. For every route that changes something
   SIGN_IN_REQUIRED); a page, with ``next`` to come back to it.
 
 And every page: a viewer gets it or 403 ROLE_FORBIDDEN (or 404 for a dummy id),
-never a server error, and nothing rendered shows an API key, the viewer's
-password or their session token.
+never a server error; nothing a viewer or an administrator is shown holds an
+API key, their password or their session token.
 """
 
 from __future__ import annotations
@@ -169,8 +169,6 @@ def test_a_stranger_is_sent_to_sign_in(app: Flask) -> None:
 def test_every_page_a_viewer_opens_shows_no_secret(app: Flask) -> None:
     issued = app.extensions["pakat"].api_keys().create("demo-co", ("batches",), "guard test", actor="system:test")
     viewer = Console(app, "demo-co", Role.VIEWER)
-    session = viewer.client.get_cookie("pakat_console", path="/console")
-    assert session is not None
     pages: list[TestResponse] = []
     for (method, rule), who in sorted(ROUTES.items()):
         if method != "GET":
@@ -189,8 +187,25 @@ def test_every_page_a_viewer_opens_shows_no_secret(app: Flask) -> None:
                 assert page.status_code == 404, (path, page.status_code)  # nothing has the dummy id
             else:
                 assert page.status_code == 200, (path, page.status_code)
+    assert_no_secret(viewer, pages, issued.api_key)
+
+
+def test_every_page_an_admin_opens_shows_no_secret(app: Flask) -> None:
+    """The admin's pages list keys, people and deliveries: none shows a key's secret or a session's token."""
+    issued = app.extensions["pakat"].api_keys().create("demo-co", ("batches",), "guard test", actor="system:test")
+    admin = Console(app, "demo-co", Role.ADMIN)
+    pages = [admin.get(f"{dummy_path(rule)}?lang={lang}") for (method, rule) in sorted(ROUTES)
+             if method == "GET" for lang in ("fa", "en")]
+    assert all(page.status_code in (200, 303, 404) for page in pages), [
+        (page.request.path, page.status_code) for page in pages if page.status_code not in (200, 303, 404)]
+    assert_no_secret(admin, pages, issued.api_key)
+
+
+def assert_no_secret(console: Console, pages: list[TestResponse], api_key: str) -> None:
+    session = console.client.get_cookie("pakat_console", path="/console")
+    assert session is not None
     for page in pages:
         shown = page.get_data(as_text=True) + page.headers.get("Location", "")
         assert not _API_KEY.search(shown), page.request.path
-        assert issued.api_key not in shown and PASSWORD not in shown, page.request.path
+        assert api_key not in shown and PASSWORD not in shown, page.request.path
         assert session.value not in shown, page.request.path
