@@ -2,15 +2,19 @@
 
 ``open_browser`` starts Debian's chromium through its chromedriver (a missing one
 fails the test loudly, naming the packages); ``assert_only_loopback`` checks that a
-page loaded nothing from off this machine and logged no error or warning.
+page loaded nothing from off this machine and logged no error or warning;
+``screenshot_folder`` is where a test keeps its screenshots, for CI to keep as
+artifacts.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +25,25 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 JALALI_DATE = re.compile(r"۱۴[۰-۹]{2}/[۰-۹]{2}/[۰-۹]{2} ساعت [۰-۹]{2}:[۰-۹]{2}:[۰-۹]{2} \(تهران\)")
 EXTERNAL_URL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+#: Where CI collects the tests' artifacts (screenshots...): ``$PAKAT_TEST_ARTIFACTS``, else this folder.
+ARTIFACTS_DEFAULT = Path(__file__).resolve().parent.parent / "test-artifacts"
+_announced: set[Path] = set()
+
+
+def screenshot_folder(name: str) -> Path:
+    """The folder for a test's screenshots, ``<artifacts>/screenshots/<name>``: emptied of an earlier run's
+    pictures and printed the first time this process asks for it.
+
+    Not the pytest tmp folder: CI keeps the artifacts folder after the run, so a failure's pictures can be seen.
+    ``name`` is the test file's own (the suite runs a file per process: no other process writes there).
+    """
+    folder = Path(os.environ.get("PAKAT_TEST_ARTIFACTS") or ARTIFACTS_DEFAULT) / "screenshots" / name
+    if folder not in _announced:
+        _announced.add(folder)
+        shutil.rmtree(folder, ignore_errors=True)  # this run's pictures only (numbered names count what is there)
+        print(f"\nscreenshots: {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @contextmanager

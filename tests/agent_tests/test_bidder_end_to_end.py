@@ -9,7 +9,7 @@ it), a SoftHSM token holding a dev-PKI person's key, the PIN typed into the
 app's window with xdotool. The page must turn to "signed" by itself (no reload),
 and the PDF it downloads must validate at B-LT in Pakat's validator and in pyHanko.
 
-Artifacts, in the test's tmp folder under ``screenshots/`` (the paths are printed):
+Artifacts, in the artifacts folder's ``screenshots/`` (the paths are printed):
 ``page-fa.png``, ``page-en.png``, ``page-signed.png``, ``page-signed-fa.png`` and the
 app's windows ``app-NN-<window>.png``.
 """
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from app_kit import App, need_tool, pakat_service, sign_through_the_windows
-from browser_kit import assert_only_loopback
+from browser_kit import assert_only_loopback, screenshot_folder
 from pakat_testkit import api_key, assert_no_secret, pdf_bytes, wait_until
 from session_kit import PERSON
 from signing_checks import assert_pades_level
@@ -76,8 +76,7 @@ def test_the_bidder_signs_from_the_page_with_pakat_signer_and_the_page_follows(
     need_tool("import", "imagemagick")  # the app's screenshots are artifacts of this test, not a nicety
     user = dev_env.users[PERSON]
     url, headers = service["url"], {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    shots = screenshot_folder("bidder-sign-page")
 
     # The platform: a document and a B-LT session for this person, over the HTTP API.
     doc = requests.post(f"{url}/api/v1/documents", headers=headers, timeout=30,
@@ -174,7 +173,6 @@ def test_the_bidder_signs_from_the_page_with_pakat_signer_and_the_page_follows(
     assert_no_secret([out, err, *logs], [user.read_pin(), session["agent_secret"], view_token])
     for picture in ("page-fa", "page-en", "page-signed", "page-signed-fa"):
         assert (shots / f"{picture}.png").stat().st_size > 0
-    print(f"screenshots: {shots}")
 
 
 def test_an_envelopes_documents_are_signed_from_the_page_with_one_pin(
@@ -187,8 +185,7 @@ def test_an_envelopes_documents_are_signed_from_the_page_with_one_pin(
     need_tool("import", "imagemagick")
     user = dev_env.users[PERSON]
     url, headers = service["url"], {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    shots = screenshot_folder("bidder-envelope")
     names = ["پاکت-الف.pdf", "پاکت-ب.pdf", "پاکت-ج.pdf"]
     doc_ids = []
     for number, name in enumerate(names, 1):
@@ -250,4 +247,3 @@ def test_an_envelopes_documents_are_signed_from_the_page_with_one_pin(
     logs = [log.read_bytes() for log in service["logs"]]
     assert_no_secret([out, err, *logs], [user.read_pin(), session["agent_secret"],
                                          urlsplit(session["signing_page_url"]).fragment])
-    print(f"screenshots: {shots}")

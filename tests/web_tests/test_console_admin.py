@@ -14,69 +14,30 @@ Redis of the tests' own.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
+from console_kit import PASSWORD, Console, Receiver, audit_entries, code_of, eventually, webhook_app
 from flask import Flask
 from markupsafe import escape
-from pakat_testkit import api_key, pakat_app, pakat_worker
+from pakat_testkit import api_key
 from werkzeug.test import TestResponse
 
-from envelopes.audit import person_actor
 from envelopes.people import Role
 from hsm_config.deployment import hash_api_key
 from pakat.dates import format_date
 
-PASSWORD = "console admin passphrase"
 HOOK_SECRET = "admin-page-hook-secret-0123456789"
 HOOK_TOKEN = "platform-own-query-token"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 _KEY = re.compile(r'<code dir="ltr" id="new-key">(pk_[0-9a-f]{12}_[A-Za-z0-9_-]{43})</code>')
 PAGES = ("/console/admin/seals", "/console/admin/api-keys", "/console/admin/webhooks", "/console/admin/audit")
 
 
-class Receiver:
-    """A platform's webhook endpoint: 500 while ``failing``, 200 after."""
-
-    def __init__(self) -> None:
-        self.failing = True
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                self.send_response(500 if receiver.failing else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook?token={HOOK_TOKEN}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    found = Receiver()
+    found = Receiver(HOOK_TOKEN)
     yield found
     found.close()
 
@@ -84,102 +45,18 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def app(dev_env: Any, redis_url: str, receiver: Receiver,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """The module's app and a worker on one home and queue; demo-co's and demo-gov's platforms have a webhook
-    that the queue gives up on after one attempt."""
+    """The module's app and a worker; demo-co's and demo-gov's platforms post their webhooks to ``receiver``."""
     home = tmp_path_factory.mktemp("console-admin-home")
-    secret = home.parent / "console-admin-hook.secret"
-    secret.write_text(HOOK_SECRET, encoding="utf-8")
-    raw = yaml.safe_load(dev_env.deployment_path.read_text(encoding="utf-8"))
-    for entry in raw["api_keys"]:
-        if entry["organisation"] in ("demo-co", "demo-gov"):
-            entry["webhook"] = {"url": receiver.url, "secret_file": str(secret)}
-    raw["webhooks"] = {"retry_intervals": [], "timeout_seconds": 5}
-    variant = dev_env.deployment_path.with_name(f"console-admin-{uuid.uuid4().hex[:8]}.yaml")
-    variant.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    queue = f"console-admin-{uuid.uuid4().hex[:8]}"
-    try:
-        with pakat_app(variant, home, 20 * 1024 * 1024, redis_url=redis_url, queue=queue) as application, \
-                pakat_worker(home, {"PAKAT_CONFIG": str(variant), "REDIS_URL": redis_url, "PAKAT_QUEUE": queue}):
-            yield application
-    finally:
-        variant.unlink()
-
-
-class Console:
-    """A browser on the console: its own address, its cookies, and everything it was shown."""
-
-    def __init__(self, app: Flask, organisation: str, role: Role) -> None:
-        self.app = app
-        self.username = f"{role.value}-{uuid.uuid4().hex[:8]}"
-        created = app.extensions["pakat"].people().create(organisation, self.username, role, actor="system:test",
-                                                          password=PASSWORD)
-        self.person = created.person
-        self.client = app.test_client()
-        self.client.environ_base["REMOTE_ADDR"] = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
-        self.seen: list[str] = []
-        signed = self.post("/console/sign-in", {"username": self.username, "password": PASSWORD},
-                           token=self._token("/console/sign-in"))
-        assert signed.status_code == 303, signed.get_data(as_text=True)[:300]
-
-    @property
-    def actor(self) -> str:
-        return person_actor(self.person.id)
-
-    def _keep(self, response: TestResponse) -> TestResponse:
-        self.seen += [response.get_data(as_text=True), response.headers.get("Location", ""),
-                      response.request.full_path if response.request else ""]
-        return response
-
-    def _token(self, page: str) -> str:
-        found = _CSRF.search(self.client.get(page).get_data(as_text=True))
-        assert found
-        return found.group(1)
-
-    def get(self, path: str, **kwargs: Any) -> TestResponse:
-        return self._keep(self.client.get(path, **kwargs))
-
-    def post(self, path: str, data: dict[str, Any] | None = None, *, token: str | None = None,
-             csrf: bool = True) -> TestResponse:
-        body = dict(data or {})
-        if csrf:
-            body["csrf_token"] = token if token is not None else self._token("/console/sign-out")
-        return self._keep(self.client.post(path, data=body))
+    with webhook_app(dev_env, redis_url, receiver, home, HOOK_SECRET) as application:
+        yield application
 
 
 def text(response: TestResponse) -> str:
     return response.get_data(as_text=True)
 
 
-def code_of(response: TestResponse) -> str:
-    found = re.search(r'<code dir="ltr">([A-Z_]+)</code>', text(response))
-    return found.group(1) if found else ""
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"still waiting for {what}"
-        time.sleep(0.2)
-
-
-def all_entries(app: Flask) -> list[Any]:
-    found: list[Any] = []
-    while page := app.extensions["pakat"].audit_log().entries(after=found[-1].seq if found else 0, limit=1000):
-        found += page
-    return found
-
-
 def audit_of(app: Flask, action: str) -> list[Any]:
-    return [e for e in all_entries(app) if e.action == action]
-
-
-@pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    caplog.set_level(logging.DEBUG)
-    yield caplog
+    return [e for e in audit_entries(app) if e.action == action]
 
 
 def test_only_admins_reach_the_pages_and_their_forms(app: Flask) -> None:
@@ -230,7 +107,7 @@ def test_every_admin_form_is_refused_without_its_csrf_token(app: Flask) -> None:
                        ("/console/admin/webhooks/deliveries/1/retry", {}),
                        ("/console/admin/audit/verify", {})]:
         for token in (None, "not-the-token"):
-            refused = admin.post(path, data, csrf=token is not None, token=token)
+            refused = admin.post(path, data if token is None else {**data, "csrf_token": token}, csrf=False)
             assert refused.status_code == 403 and code_of(refused) == "CSRF_INVALID", (path, token)
     assert app.extensions["pakat"].api_keys().get(key.key.id).revoked_at is None
     # Every form on the pages carries the token.
@@ -291,7 +168,7 @@ def test_a_key_made_on_the_page_works_at_once_is_shown_once_and_dies_when_revoke
     for shown in (secret, new_secret):
         assert sum(shown in seen for seen in admin.seen) == 1
     everything = [*admin.seen, *(r.getMessage() for r in logs.records)]
-    everything += [e.details_json for e in all_entries(app)]
+    everything += [e.details_json for e in audit_entries(app)]
     assert not any(secret.split("_", 2)[2] in t or new_secret.split("_", 2)[2] in t
                    for t in everything if "id=\"new-key\"" not in t)
     assert not any(PASSWORD in t for t in everything)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,72 +19,29 @@ from typing import Any
 
 import pytest
 import requests
-from browser_kit import assert_only_loopback
-from pakat_testkit import pakat_command, pakat_server, process_env
+from browser_kit import assert_only_loopback, screenshot_folder
+from console_kit import Served, at_width, browser_sign_in, by_id, served_console
 
-PASSWORD = "browser admin passphrase"
 WIDTHS = (1280, 390)
 PAGES = ("seals", "api-keys", "webhooks", "audit")
 
 
-class Served:
-    """``pakat serve`` with its home, and the environment its CLI commands need."""
-
-    def __init__(self, url: str, env: dict[str, str]) -> None:
-        self.url = url
-        self.env = env
-
-    def cli(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(pakat_command(*args), env=process_env(self.env), input=stdin, capture_output=True,
-                              text=True, timeout=120, check=False)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-
 @pytest.fixture(scope="module")
 def served(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    home = tmp_path_factory.mktemp("console-admin-serve")
-    env = {"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(dev_env.deployment_path), "REDIS_URL": redis_url,
-           "PAKAT_QUEUE": f"console-admin-browser-{uuid.uuid4().hex[:8]}"}
-    with pakat_server(dev_env.deployment_path, home, workers=1, env=env) as (url, _, _):
-        yield Served(url, env)
+    env = {"REDIS_URL": redis_url, "PAKAT_QUEUE": f"console-admin-browser-{uuid.uuid4().hex[:8]}"}
+    with served_console(dev_env, tmp_path_factory.mktemp("console-admin-serve"), env) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
 def admin(served: Served) -> str:
     """The organisation's first administrator, made on the command line with the password on stdin."""
-    username = f"admin-{uuid.uuid4().hex[:6]}"
-    served.cli("user", "add", "--org", "demo-co", "--username", username, "--role", "admin",
-               "--display-name", "مدیر آزمون", "--password-stdin", stdin=PASSWORD + "\n")
-    return username
+    return served.add_person(f"admin-{uuid.uuid4().hex[:6]}", "admin", display_name="مدیر آزمون")
 
 
 @pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("console-admin-screenshots")
-    print(f"\nscreenshots: {folder}")
-    return folder
-
-
-def by_id(driver: Any, element_id: str) -> Any:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.ID, element_id)
-
-
-def sign_in(driver: Any, served: Served, username: str) -> None:
-    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-    driver.delete_all_cookies()
-    driver.get(f"{served.url}/console/sign-in?lang=fa")
-    by_id(driver, "username").send_keys(username)
-    by_id(driver, "password").send_keys(PASSWORD)
-    by_id(driver, "password").submit()
-    assert by_id(driver, "who-username").text == username
-
-
-def at_width(driver: Any, width: int) -> None:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+def screens() -> Path:
+    return screenshot_folder("console-admin")
 
 
 def check_page(driver: Any, lang: str, width: int, what: str) -> None:
@@ -104,7 +60,7 @@ def check_page(driver: Any, lang: str, width: int, what: str) -> None:
 
 def test_a_key_made_on_the_page_works_until_it_is_revoked_there(browser: Any, served: Served, admin: str,
                                                                    screens: Path) -> None:
-    sign_in(browser, served, admin)
+    browser_sign_in(browser, served.url, admin)
     browser.get(f"{served.url}/console")
     by_id(browser, "surface-api-keys").click()
     label = f"ERP {uuid.uuid4().hex[:6]}"
@@ -147,7 +103,7 @@ def test_a_key_made_on_the_page_works_until_it_is_revoked_there(browser: Any, se
 
 
 def test_verify_the_audit_chain_and_see_the_head_hash(browser: Any, served: Served, admin: str) -> None:
-    sign_in(browser, served, admin)
+    browser_sign_in(browser, served.url, admin)
     browser.get(f"{served.url}/console/admin/audit?lang=en")
     by_id(browser, "verify").click()
     verdict = by_id(browser, "verdict")
@@ -163,7 +119,7 @@ def test_verify_the_audit_chain_and_see_the_head_hash(browser: Any, served: Serv
 @pytest.mark.parametrize("page", PAGES)
 def test_admin_pages_in_both_languages_and_widths(browser: Any, served: Served, admin: str, screens: Path,
                                                   page: str) -> None:
-    sign_in(browser, served, admin)
+    browser_sign_in(browser, served.url, admin)
     for lang in ("fa", "en"):
         for width in WIDTHS:
             at_width(browser, width)
@@ -184,4 +140,3 @@ def test_admin_pages_in_both_languages_and_widths(browser: Any, served: Served, 
             assert by_id(browser, f"admin-nav-{page}").get_attribute("aria-current") == "page"
             browser.save_screenshot(str(screens / f"{page}-{lang}-{width}.png"))
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-    print(f"screenshots of {page}: {screens}")

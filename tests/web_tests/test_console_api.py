@@ -11,63 +11,23 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import yaml
+from console_kit import Receiver, code_of, eventually, webhook_app
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_kit import SPEC_PATH, Spec
-from pakat_testkit import api_key, pakat_app, pakat_worker, pdf_bytes, secrets_of, unparseable_pdf_bytes
+from pakat_testkit import api_key, pdf_bytes, secrets_of, unparseable_pdf_bytes
 
 from hsm_config.deployment import hash_api_key
 
 SPEC = Spec(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8")))
 HOOK_SECRET = "console-hook-secret-value-0123456789"
-
-
-class Receiver:
-    """A platform's webhook endpoint: refuses (500) while ``failing``, and keeps what it was sent."""
-
-    def __init__(self) -> None:
-        self.failing = True
-        self.seen: list[tuple[str, bytes, int]] = []  # event id, body, the status answered
-        handler = self._handler()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook?token=platform-own-token"
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = 500 if receiver.failing else 200
-                receiver.seen.append((self.headers.get("X-Pakat-Event-Id", ""), body, status))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture(scope="module")
@@ -80,25 +40,11 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def app(dev_env: Any, redis_url: str, receiver: Receiver,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """This module's app and a worker on one home and queue; demo-co's and demo-gov's platforms have webhooks
+    """This module's app and a worker; demo-co's and demo-gov's platforms post their webhooks to ``receiver``
     (one attempt each: the queue gives up at once)."""
     home = tmp_path_factory.mktemp("console-api-home")
-    secret = home.parent / "console-hook.secret"
-    secret.write_text(HOOK_SECRET, encoding="utf-8")
-    raw = yaml.safe_load(dev_env.deployment_path.read_text(encoding="utf-8"))
-    for entry in raw["api_keys"]:
-        if entry["organisation"] in ("demo-co", "demo-gov"):
-            entry["webhook"] = {"url": receiver.url, "secret_file": str(secret)}
-    raw["webhooks"] = {"retry_intervals": [], "timeout_seconds": 5}
-    variant = dev_env.deployment_path.with_name(f"console-{uuid.uuid4().hex[:8]}.yaml")
-    variant.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    queue = f"console-api-{uuid.uuid4().hex[:8]}"
-    try:
-        with pakat_app(variant, home, 20 * 1024 * 1024, redis_url=redis_url, queue=queue) as application, \
-                pakat_worker(home, {"PAKAT_CONFIG": str(variant), "REDIS_URL": redis_url, "PAKAT_QUEUE": queue}):
-            yield application
-    finally:
-        variant.unlink()
+    with webhook_app(dev_env, redis_url, receiver, home, HOOK_SECRET) as application:
+        yield application
 
 
 def key(app: Flask, organisation: str, *scopes: str) -> dict[str, str]:
@@ -109,20 +55,6 @@ def key(app: Flask, organisation: str, *scopes: str) -> dict[str, str]:
 def platform(dev_env: Any, organisation: str) -> dict[str, str]:
     """The organisation's platform key of the deployment file (every scope but admin)."""
     return {"Authorization": f"Bearer {api_key(dev_env, organisation)}"}
-
-
-def code_of(reply: Any) -> str:
-    return str(reply.get_json()["error"]["code"])
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"still waiting for {what}"
-        time.sleep(0.2)
 
 
 def new_batch(client: FlaskClient, headers: dict[str, str], *pdfs: bytes) -> str:

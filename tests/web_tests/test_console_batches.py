@@ -13,29 +13,24 @@ from __future__ import annotations
 import io
 import re
 import time
-import uuid
 import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from console_kit import JSON, Console, audit_entries, code_of
 from flask import Flask
-from flask.testing import FlaskClient
 from markupsafe import escape
 from pakat_testkit import check_sealed, pakat_worker, pdf_bytes, unparseable_pdf_bytes
 from werkzeug.test import TestResponse
 
 from envelopes import audit
-from envelopes.audit import AuditLog, person_actor
 from envelopes.people import Role
 from pakat import errors
 from signer.levels import PadesLevel
 
 #: The module app's PDF limit: a batch's per-file limit too (Services.batch_limits).
 UPLOAD_LIMIT = 256 * 1024
-PASSWORD = "console batches passphrase"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
-JSON = {"Accept": "application/json"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -48,27 +43,8 @@ def worker(app: Flask, dev_env: Any, redis_url: str) -> Iterator[None]:
         yield
 
 
-class Person:
-    """Someone of an organisation signed in to the console with a test client of their own."""
-
-    def __init__(self, app: Flask, organisation: str, role: Role) -> None:
-        self.username = f"{role.value}-{uuid.uuid4().hex[:8]}"
-        created = app.extensions["pakat"].people().create(organisation, self.username, role, actor="system:test",
-                                                           password=PASSWORD)
-        self.id = created.person.id
-        self.organisation = organisation
-        self.client: FlaskClient = app.test_client()
-        self.client.environ_base["REMOTE_ADDR"] = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
-        token = self.token("/console/sign-in")
-        signed = self.client.post("/console/sign-in", data={"username": self.username, "password": PASSWORD,
-                                                            "csrf_token": token, "next": "/console"})
-        assert signed.status_code == 303, signed.get_data(as_text=True)
-        assert signed.headers["Location"] == "/console"
-
-    def token(self, page: str = "/console/sign-out") -> str:
-        found = _CSRF.search(self.client.get(page).get_data(as_text=True))
-        assert found
-        return found.group(1)
+class Person(Console):
+    """Someone of an organisation signed in to the console, and the new-batch form as they send it."""
 
     def send(self, *, files: list[tuple[bytes, str]] | None = None, archive: tuple[bytes, str] | None = None,
              script: bool = True, csrf: bool = True, **form: str) -> TestResponse:
@@ -79,9 +55,9 @@ class Person:
             data["archive"] = (io.BytesIO(archive[0]), archive[1])
         headers: dict[str, str] = {}
         if csrf and script:
-            headers = {"X-CSRF-Token": self.token(), **JSON}
+            headers = {"X-CSRF-Token": self.csrf(), **JSON}
         elif csrf:
-            data["csrf_token"] = self.token()
+            data["csrf_token"] = self.csrf()
         return self.client.post("/console/batches", data=data, headers=headers, content_type="multipart/form-data")
 
 
@@ -110,18 +86,8 @@ def zip_of(members: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def code_on_page(answer: TestResponse) -> str:
-    found = re.search(r'data-code="([A-Z_]+)"', answer.get_data(as_text=True))
-    return found.group(1) if found else ""
-
-
-def audit_entries(app: Flask, action: str, subject: str) -> list[Any]:
-    log = AuditLog(app.extensions["pakat"].database)
-    found, after = [], 0
-    while batch := log.entries(after=after, limit=500):
-        found += [e for e in batch if e.action == action and e.subject == subject]
-        after = batch[-1].seq
-    return found
+def audit_of(app: Flask, action: str, subject: str) -> list[Any]:
+    return [e for e in audit_entries(app) if e.action == action and e.subject == subject]
 
 
 def test_a_viewer_reads_and_an_operator_seals(app: Flask) -> None:
@@ -134,7 +100,7 @@ def test_a_viewer_reads_and_an_operator_seals(app: Flask) -> None:
                    viewer.send(files=[(pdf_bytes("viewer"), "v.pdf")], script=False),
                    viewer.send(files=[(pdf_bytes("viewer"), "v.pdf")])):
         assert answer.status_code == 403
-    assert code_on_page(viewer.client.get("/console/batches/new")) == "ROLE_FORBIDDEN"
+    assert code_of(viewer.client.get("/console/batches/new")) == "ROLE_FORBIDDEN"
     assert viewer.send(files=[(pdf_bytes("viewer"), "v.pdf")]).get_json()["error"]["code"] == "ROLE_FORBIDDEN"
 
     assert 'id="new-batch"' in operator.client.get("/console/batches").get_data(as_text=True)
@@ -150,22 +116,22 @@ def test_a_viewer_reads_and_an_operator_seals(app: Flask) -> None:
     assert 'role="progressbar"' in page and f"/console/batches/{batch}/delete" not in page
     assert viewer.client.get(f"/console/batches/{batch}/results.zip").status_code == 200
     assert viewer.client.get(f"/console/batches/{batch}/delete").status_code == 403
-    refused = viewer.client.post(f"/console/batches/{batch}/delete", data={"csrf_token": viewer.token()})
-    assert refused.status_code == 403 and code_on_page(refused) == "ROLE_FORBIDDEN"
+    refused = viewer.client.post(f"/console/batches/{batch}/delete", data={"csrf_token": viewer.csrf()})
+    assert refused.status_code == 403 and code_of(refused) == "ROLE_FORBIDDEN"
     assert operator.client.get(f"/console/batches/{batch}").status_code == 200  # still there
 
 
 def test_every_post_needs_the_csrf_token(app: Flask) -> None:
     operator = Person(app, "demo-co", Role.OPERATOR)
     without = operator.send(files=[(pdf_bytes("no token"), "a.pdf")], csrf=False)
-    assert without.status_code == 403 and code_on_page(without) == "CSRF_INVALID"
+    assert without.status_code == 403 and code_of(without) == "CSRF_INVALID"
     wrong = operator.client.post("/console/batches", data={"files": [(io.BytesIO(pdf_bytes()), "a.pdf")]},
                                  headers={"X-CSRF-Token": "x" * 43, **JSON}, content_type="multipart/form-data")
     assert wrong.status_code == 403 and wrong.get_json()["error"]["code"] == "CSRF_INVALID"
     batch = batch_of(operator.send(files=[(pdf_bytes("kept"), "kept.pdf")]))
     wait_finished(operator, batch)
     refused = operator.client.post(f"/console/batches/{batch}/delete")
-    assert refused.status_code == 403 and code_on_page(refused) == "CSRF_INVALID"
+    assert refused.status_code == 403 and code_of(refused) == "CSRF_INVALID"
     assert operator.client.get(f"/console/batches/{batch}").status_code == 200
     listed = operator.client.get("/console/batches").get_data(as_text=True)
     assert f'id="batch-{batch}"' in listed
@@ -181,8 +147,8 @@ def test_a_batch_of_the_console_from_upload_to_deletion(app: Flask, dev_env: Any
     progress = services.batches().progress("demo-co", batch)  # the organisation's, whoever sent it
     assert progress.total == 3 and progress.level == "B-T"
     assert services.batches().options("demo-co", batch).visible
-    created = audit_entries(app, audit.BATCH_CREATED, batch)
-    assert [e.actor for e in created] == [person_actor(operator.id)]
+    created = audit_of(app, audit.BATCH_CREATED, batch)
+    assert [e.actor for e in created] == [operator.actor]
     assert created[0].details["organisation"] == "demo-co"
 
     view = wait_finished(operator, batch)
@@ -214,23 +180,23 @@ def test_a_batch_of_the_console_from_upload_to_deletion(app: Flask, dev_env: Any
 
     asked = operator.client.get(f"/console/batches/{batch}/delete")
     assert asked.status_code == 200 and 'id="confirm-delete"' in asked.get_data(as_text=True)
-    deleted = operator.client.post(f"/console/batches/{batch}/delete", data={"csrf_token": operator.token()})
+    deleted = operator.client.post(f"/console/batches/{batch}/delete", data={"csrf_token": operator.csrf()})
     assert deleted.status_code == 303 and deleted.headers["Location"] == "/console/batches?deleted=1"
-    assert [e.actor for e in audit_entries(app, audit.BATCH_DELETED, batch)] == [person_actor(operator.id)]
+    assert [e.actor for e in audit_of(app, audit.BATCH_DELETED, batch)] == [operator.actor]
     gone = operator.client.get(f"/console/batches/{batch}")
-    assert gone.status_code == 404 and code_on_page(gone) == "BATCH_NOT_FOUND"
+    assert gone.status_code == 404 and code_of(gone) == "BATCH_NOT_FOUND"
 
 
 def test_a_running_batch_is_not_deleted(app: Flask) -> None:
     operator = Person(app, "demo-co", Role.OPERATOR)
     pdfs = [(pdf_bytes(f"running {n}"), f"r{n}.pdf") for n in range(6)]
     batch = batch_of(operator.send(files=pdfs, level="B-T"))
-    refused = operator.client.post(f"/console/batches/{batch}/delete", data={"csrf_token": operator.token()})
+    refused = operator.client.post(f"/console/batches/{batch}/delete", data={"csrf_token": operator.csrf()})
     text = refused.get_data(as_text=True)
-    assert refused.status_code == 409 and code_on_page(refused) == "BATCH_RUNNING"
+    assert refused.status_code == 409 and code_of(refused) == "BATCH_RUNNING"
     assert escape(errors.BATCH_RUNNING.fa) in text and escape(errors.BATCH_RUNNING.en) in text
     assert 'role="progressbar"' in text  # the batch's page again, with the refusal
-    assert audit_entries(app, audit.BATCH_DELETED, batch) == []
+    assert audit_of(app, audit.BATCH_DELETED, batch) == []
     wait_finished(operator, batch)
     progress = operator.client.get(f"/console/batches/{batch}/progress", headers=JSON)
     assert progress.headers["Cache-Control"] == "no-store"
@@ -246,7 +212,7 @@ def test_the_form_works_without_the_script(app: Flask) -> None:
     assert wait_finished(operator, batch)["sealed"] == 2
     refused = operator.send(script=False)
     text = refused.get_data(as_text=True)
-    assert refused.status_code == 400 and code_on_page(refused) == "BATCH_EMPTY"
+    assert refused.status_code == 400 and code_of(refused) == "BATCH_EMPTY"
     assert "در درخواست هیچ فایل PDF نیست." in text and "The request holds no PDF file." in text
 
 
@@ -272,7 +238,7 @@ def test_limits_and_refusals_come_back_in_both_languages_with_their_code(
     assert answer.status_code == status == kind.http_status
     assert (body["code"], body["message_fa"], body["message_en"]) == (code, kind.fa, kind.en)
     page = operator.send(script=False, **form)
-    assert page.status_code == status and code_on_page(page) == code
+    assert page.status_code == status and code_of(page) == code
     assert escape(kind.fa) in page.get_data(as_text=True) and escape(kind.en) in page.get_data(as_text=True)
     assert len(app.extensions["pakat"].batches().page("demo-co", limit=100).batches) == before
 
@@ -286,13 +252,13 @@ def test_another_organisations_batch_is_never_listed_or_reached(app: Flask) -> N
     for path in (f"/console/batches/{batch}", f"/console/batches/{batch}/results.zip",
                  f"/console/batches/{batch}/delete", f"/console/batches?before={batch}"):
         answer = mine.client.get(path)
-        assert answer.status_code == 404 and code_on_page(answer) == "BATCH_NOT_FOUND", path
+        assert answer.status_code == 404 and code_of(answer) == "BATCH_NOT_FOUND", path
         assert "gov.pdf" not in answer.get_data(as_text=True)
     for path in (f"/console/batches/{batch}/progress", f"/console/batches/{batch}/failed"):
         answer = mine.client.get(path, headers=JSON)
         assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "BATCH_NOT_FOUND", path
-    deleted = mine.client.post(f"/console/batches/{batch}/delete", data={"csrf_token": mine.token()})
-    assert deleted.status_code == 404 and code_on_page(deleted) == "BATCH_NOT_FOUND"
+    deleted = mine.client.post(f"/console/batches/{batch}/delete", data={"csrf_token": mine.csrf()})
+    assert deleted.status_code == 404 and code_of(deleted) == "BATCH_NOT_FOUND"
     assert theirs_operator.client.get(f"/console/batches/{batch}").status_code == 200
 
 

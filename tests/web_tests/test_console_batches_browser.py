@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import time
 import uuid
 import zipfile
@@ -23,20 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_kit import assert_only_loopback
-from pakat_testkit import (
-    check_sealed,
-    pakat_command,
-    pakat_server,
-    pakat_worker,
-    pdf_bytes,
-    process_env,
-    unparseable_pdf_bytes,
-)
+from browser_kit import assert_only_loopback, screenshot_folder
+from console_kit import at_width, browser_sign_in, served_console
+from pakat_testkit import check_sealed, pdf_bytes, unparseable_pdf_bytes
 
 from signer.levels import PadesLevel
 
-PASSWORD = "browser batches passphrase"
 WIDTHS = (1280, 390)
 SEALED = 7  # good PDFs in the batch, and one broken one
 
@@ -44,41 +35,17 @@ SEALED = 7  # good PDFs in the batch, and one broken one
 @pytest.fixture(scope="module")
 def service(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``pakat serve`` and one worker sealing one item at a time (so the progress is seen to move)."""
-    home = tmp_path_factory.mktemp("console-batches-serve")
     env = {"REDIS_URL": redis_url, "PAKAT_QUEUE": f"console-batches-{uuid.uuid4().hex[:8]}",
            "PAKAT_BATCH_THREADS": "1", "PAKAT_BATCH_SWEEP_SECONDS": "2"}
-    config = str(dev_env.deployment_path)
-    with pakat_server(dev_env.deployment_path, home, workers=1, env=env) as (url, _, _), \
-            pakat_worker(home, {"PAKAT_CONFIG": config, **env}):
-        for username, role in (("batch-operator", "operator"), ("batch-viewer", "viewer")):
-            subprocess.run(pakat_command("user", "add", "--org", "demo-co", "--username", username, "--role", role,
-                                         "--password-stdin"),
-                           input=PASSWORD + "\n", text=True, check=True, capture_output=True, timeout=60,
-                           env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": config}))
-        yield url
+    with served_console(dev_env, tmp_path_factory.mktemp("console-batches-serve"), env, worker=True) as served:
+        served.add_person("batch-operator", "operator")
+        served.add_person("batch-viewer", "viewer")
+        yield served.url
 
 
 @pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("console-batches-screenshots")
-    print(f"\nscreenshots: {folder}")
-    return folder
-
-
-def width(driver: Any, pixels: int) -> None:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": pixels, "height": 900, "deviceScaleFactor": 1, "mobile": pixels < 600})
-
-
-def sign_in(driver: Any, url: str, username: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.delete_all_cookies()
-    driver.get(f"{url}/console/sign-in?lang=fa")
-    driver.find_element(By.ID, "username").send_keys(username)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "sign-in").click()
-    wait_for(driver, lambda d: d.current_url.endswith("/console"), "the console's home after sign-in")
+def screens() -> Path:
+    return screenshot_folder("console-batches")
 
 
 def wait_for(driver: Any, check: Any, what: str, timeout: float = 30) -> Any:
@@ -93,7 +60,7 @@ def shoot(driver: Any, url: str, path: str, name: str, screens: Path) -> None:
 
     for lang in ("fa", "en"):
         for pixels in WIDTHS:
-            width(driver, pixels)
+            at_width(driver, pixels)
             driver.get(f"{url}{path}?lang={lang}")
             html = driver.find_element(By.TAG_NAME, "html")
             direction = "rtl" if lang == "fa" else "ltr"
@@ -156,7 +123,7 @@ def test_an_operator_seals_a_batch_in_the_browser(browser: Any, service: str, sc
     downloads.mkdir()
     browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
 
-    sign_in(browser, url, "batch-operator")
+    browser_sign_in(browser, url, "batch-operator")
     browser.find_element(By.ID, "surface-batches").click()
     wait_for(browser, lambda d: d.current_url.split("?")[0].endswith("/console/batches"), "the batches page")
     shoot(browser, url, "/console/batches", "batches-empty", screens)
@@ -183,7 +150,7 @@ def test_an_operator_seals_a_batch_in_the_browser(browser: Any, service: str, sc
     Select(browser.find_element(By.ID, "level")).select_by_value("B-T")
     browser.find_element(By.ID, "visible").click()
     for pixels in WIDTHS:  # the chosen files, before sending
-        width(browser, pixels)
+        at_width(browser, pixels)
         browser.save_screenshot(str(screens / f"batches-new-chosen-fa-{pixels}.png"))
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     browser.execute_script(WATCH_UPLOAD)
@@ -234,12 +201,12 @@ def test_an_operator_seals_a_batch_in_the_browser(browser: Any, service: str, sc
     shoot(browser, url, f"{batch_path}/delete", "batch-delete", screens)
 
     # A viewer reads the list and the batch, and is offered neither a new batch nor deletion.
-    sign_in(browser, url, "batch-viewer")
+    browser_sign_in(browser, url, "batch-viewer")
     browser.get(f"{url}/console/batches?lang=en")
     assert browser.find_elements(By.CSS_SELECTOR, ".batch-link") and not browser.find_elements(By.ID, "new-batch")
     browser.get(f"{url}{batch_path}?lang=en")
     assert browser.find_element(By.ID, "results").is_displayed() and not browser.find_elements(By.ID, "delete")
-    width(browser, 390)
+    at_width(browser, 390)
     browser.save_screenshot(str(screens / "batch-viewer-en-390.png"))
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     print(f"screenshots of the batches pages: {screens}")

@@ -3,36 +3,27 @@
 In Persian and English, at 1280 and 390 px wide: the layout's direction and font,
 no sideways scrolling, the session cookie's flags as the browser keeps them,
 nothing loaded from off this machine, no password in the page or its URL.
-Screenshots go to the test's tmp folder (printed).
+Screenshots go to the artifacts folder (printed).
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_kit import assert_only_loopback
-from pakat_testkit import pakat_command, pakat_server, process_env
+from browser_kit import assert_only_loopback, screenshot_folder
+from console_kit import PASSWORD, click_and_load, served_console
 
-PASSWORD = "browser console passphrase"
 USERNAME = "negar.admin"
 
 
 @pytest.fixture(scope="module")
 def server(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("console-serve")
-    with pakat_server(dev_env.deployment_path, home, workers=1) as (url, _, _):
+    with served_console(dev_env, tmp_path_factory.mktemp("console-serve")) as served:
         # The first admin is made as an operator makes it: the CLI, the password on stdin.
-        made = subprocess.run(
-            pakat_command("user", "add", "--org", "demo-co", "--username", USERNAME, "--role", "admin",
-                          "--display-name", "نگار احمدی", "--password-stdin"),
-            env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(dev_env.deployment_path)}),
-            input=PASSWORD + "\n", capture_output=True, text=True, timeout=120, check=False)
-        assert made.returncode == 0, made.stdout + made.stderr
-        yield url
+        served.add_person(USERNAME, "admin", display_name="نگار احمدی")
+        yield served.url
 
 
 def _page_checks(browser: Any, lang: str) -> None:
@@ -48,26 +39,12 @@ def _page_checks(browser: Any, lang: str) -> None:
     assert PASSWORD not in browser.page_source and PASSWORD not in browser.current_url
 
 
-def click_and_load(browser: Any, element_id: str) -> None:
-    """Click and wait for the next page: a form's answer does not arrive with the click."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    old = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.ID, element_id).click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
-    WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
-
-
 @pytest.mark.parametrize("lang", ["fa", "en"])
 @pytest.mark.parametrize("width", [1280, 390])
-def test_sign_in_see_the_home_and_sign_out(browser: Any, server: str, tmp_path: Path, lang: str,
-                                           width: int) -> None:
+def test_sign_in_see_the_home_and_sign_out(browser: Any, server: str, lang: str, width: int) -> None:
     from selenium.webdriver.common.by import By
 
-    shots = tmp_path / "console-shots"
-    shots.mkdir()
+    shots = screenshot_folder("console-sign-in")
     browser.delete_all_cookies()
     browser.set_window_size(width, 1000)
 
@@ -106,5 +83,4 @@ def test_sign_in_see_the_home_and_sign_out(browser: Any, server: str, tmp_path: 
     browser.get(f"{server}/console")
     assert "/console/sign-in" in browser.current_url
     assert_only_loopback(browser)
-    print(f"screenshots: {shots}")
-    assert len(list(shots.glob("*.png"))) == 4
+    assert len(list(shots.glob(f"*-{lang}-{width}.png"))) == 4

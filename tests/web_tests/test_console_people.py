@@ -9,95 +9,25 @@ password or session token in a page, a URL or a log.
 
 from __future__ import annotations
 
-import logging
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from console_kit import CSRF_FIELD, PASSWORD, Console, code_of, make_person, people_of, unique
 from flask import Flask
-from flask.testing import FlaskClient
 from pakat_testkit import pakat_app
-from werkzeug.test import TestResponse
 
 from envelopes import audit
 from envelopes.people import LOCK_AFTER, Role
 
-PASSWORD = "console test passphrase"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 _FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S)
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-class Console:
-    """A browser on the console: its own address (so lockouts stay its own), cookies, and what it saw."""
-
-    def __init__(self, app: Flask, address: str | None = None) -> None:
-        self.client: FlaskClient = app.test_client()
-        self.client.environ_base["REMOTE_ADDR"] = address or f"198.51.100.{uuid.uuid4().int % 250 + 1}"
-        self.seen: list[str] = []
-
-    def _keep(self, response: TestResponse) -> TestResponse:
-        self.seen += [response.get_data(as_text=True), response.headers.get("Location", ""),
-                      *response.headers.getlist("Set-Cookie")]
-        return response
-
-    def get(self, path: str, **kwargs: Any) -> TestResponse:
-        return self._keep(self.client.get(path, **kwargs))
-
-    def post(self, path: str, data: dict[str, str] | None = None, *, csrf: bool = True,
-             **kwargs: Any) -> TestResponse:
-        body = dict(data or {})
-        if csrf:
-            body["csrf_token"] = self.csrf()
-        return self._keep(self.client.post(path, data=body, **kwargs))
-
-    def csrf(self, page: str = "/console/sign-in") -> str:
-        """The CSRF token a console page hands out now (the sign-in page redirects once signed in)."""
-        response = self.client.get(page if not self.signed_in() else "/console/sign-out")
-        found = _CSRF.search(response.get_data(as_text=True))
-        assert found, response.get_data(as_text=True)[:500]
-        return found.group(1)
-
-    def signed_in(self) -> bool:
-        return self.client.get_cookie("pakat_console", path="/console") is not None
-
-    def sign_in(self, username: str, password: str = PASSWORD, next_path: str = "") -> TestResponse:
-        return self.post("/console/sign-in", {"username": username, "password": password, "next": next_path})
-
-
-def people_of(app: Flask) -> Any:
-    return app.extensions["pakat"].people()
-
-
-def make(app: Flask, organisation: str, role: Role, password: str = PASSWORD) -> str:
-    username = unique(role.value)
-    people_of(app).create(organisation, username, role, actor="system:test", password=password)
-    return username
-
-
-def code_of(response: TestResponse) -> str:
-    found = re.search(r'data-code="([A-Z_]+)"', response.get_data(as_text=True))
-    if found:
-        return found.group(1)
-    found = re.search(r'<code dir="ltr">([A-Z_]+)</code>', response.get_data(as_text=True))
-    return found.group(1) if found else ""
-
-
-@pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    caplog.set_level(logging.DEBUG)
-    yield caplog
-
-
 def test_sign_in_and_out_with_the_cookie_flags_and_audit(app: Flask, logs: pytest.LogCaptureFixture) -> None:
-    admin = make(app, "demo-co", Role.ADMIN)
+    admin = make_person(app, "demo-co", Role.ADMIN).username
     browser = Console(app)
     first = browser.get("/console/admin/users?x=1")
     assert first.status_code == 303
@@ -142,15 +72,15 @@ def test_sign_in_and_out_with_the_cookie_flags_and_audit(app: Flask, logs: pytes
 def test_the_cookie_is_secure_when_the_public_url_is_https(dev_env: Any, tmp_path: Any) -> None:
     with pakat_app(dev_env.deployment_path, tmp_path / "home", 1024 * 1024,
                    public_url="https://pakat.example.ir") as app:
-        admin = make(app, "demo-co", Role.ADMIN)
+        admin = make_person(app, "demo-co", Role.ADMIN).username
         signed = Console(app).sign_in(admin)
         cookie = next(c for c in signed.headers.getlist("Set-Cookie") if c.startswith("pakat_console="))
         assert "; Secure" in cookie
 
 
 def test_every_console_form_is_refused_without_its_csrf_token(app: Flask) -> None:
-    admin = make(app, "demo-co", Role.ADMIN)
-    target = make(app, "demo-co", Role.VIEWER)
+    admin = make_person(app, "demo-co", Role.ADMIN).username
+    target = make_person(app, "demo-co", Role.VIEWER).username
     target_id = people_of(app).by_username(target).id
     browser = Console(app)
     assert browser.sign_in(admin).status_code == 303
@@ -160,7 +90,8 @@ def test_every_console_form_is_refused_without_its_csrf_token(app: Flask) -> Non
         text = browser.get(page).get_data(as_text=True)
         forms = _FORM.findall(text)
         assert forms, page
-        assert all('name="csrf_token" value="' in form and _CSRF.search(form).group(1) for form in forms), page
+        assert all('name="csrf_token" value="' in form and CSRF_FIELD.search(form).group(1)
+                   for form in forms), page
 
     posts = sorted(rule.rule for rule in app.url_map.iter_rules()
                    if rule.rule.startswith("/console") and "POST" in (rule.methods or set()))
@@ -181,18 +112,18 @@ def test_every_console_form_is_refused_without_its_csrf_token(app: Flask) -> Non
     assert ok.status_code == 200 and people_of(app).by_username(target).role is Role.OPERATOR
     # Another session's token is not this session's.
     other = Console(app)
-    other.sign_in(make(app, "demo-co", Role.ADMIN))
+    other.sign_in(make_person(app, "demo-co", Role.ADMIN).username)
     stolen = other.csrf()
     assert browser.client.post(f"/console/admin/users/{target_id}/disable",
                                data={"csrf_token": stolen}).status_code == 403
 
 
 def test_viewers_and_operators_are_refused_admin_actions_by_page_and_by_post(app: Flask) -> None:
-    target = make(app, "demo-co", Role.VIEWER)
+    target = make_person(app, "demo-co", Role.VIEWER).username
     target_id = people_of(app).by_username(target).id
     for role in (Role.VIEWER, Role.OPERATOR):
         browser = Console(app)
-        assert browser.sign_in(make(app, "demo-co", role)).status_code == 303
+        assert browser.sign_in(make_person(app, "demo-co", role).username).status_code == 303
         home = browser.get("/console").get_data(as_text=True)
         assert 'href="/console/admin/users"' not in home
         assert 'href="/console/batches"' in home  # viewers read the batches, operators also seal
@@ -218,10 +149,10 @@ def test_viewers_and_operators_are_refused_admin_actions_by_page_and_by_post(app
 
 
 def test_another_organisations_people_are_never_listed_or_reached(app: Flask) -> None:
-    ours = make(app, "demo-co", Role.OPERATOR)
+    ours = make_person(app, "demo-co", Role.OPERATOR).username
     ours_id = people_of(app).by_username(ours).id
     browser = Console(app)
-    theirs_admin = make(app, "demo-gov", Role.ADMIN)
+    theirs_admin = make_person(app, "demo-gov", Role.ADMIN).username
     browser.sign_in(theirs_admin)
     listing = browser.get("/console/admin/users").get_data(as_text=True)
     assert ours not in listing and ours_id not in listing and theirs_admin in listing
@@ -236,7 +167,7 @@ def test_another_organisations_people_are_never_listed_or_reached(app: Flask) ->
 def test_admins_add_people_with_a_one_time_password_that_must_be_changed(
         app: Flask, logs: pytest.LogCaptureFixture) -> None:
     admin_browser = Console(app)
-    admin = make(app, "demo-co", Role.ADMIN)
+    admin = make_person(app, "demo-co", Role.ADMIN).username
     admin_browser.sign_in(admin)
     username = unique("newcomer")
     added = admin_browser.post("/console/admin/users", {"username": username, "display_name": "تازه‌وارد",
@@ -291,7 +222,7 @@ def strict_app(dev_env: Any, tmp_path: Path) -> Iterator[Flask]:
 
 def test_wrong_passwords_lock_the_account_and_count_towards_the_address(strict_app: Flask) -> None:
     app = strict_app
-    username = make(app, "demo-co", Role.VIEWER)
+    username = make_person(app, "demo-co", Role.VIEWER).username
     browser = Console(app)
     unknown = browser.sign_in(unique("nobody"), "whatever password")
     wrong = browser.sign_in(username, "whatever password")
@@ -313,7 +244,7 @@ def test_wrong_passwords_lock_the_account_and_count_towards_the_address(strict_a
                                  "javascript:alert(1)", "/validate", "/console@evil.example", ""])
 def test_next_is_a_console_path_of_this_site_only(app: Flask, raw: str) -> None:
     browser = Console(app)
-    username = make(app, "demo-co", Role.VIEWER)
+    username = make_person(app, "demo-co", Role.VIEWER).username
     signed = browser.sign_in(username, next_path=raw)
     assert signed.headers["Location"] == "/console"
     page = browser.client.get("/console/sign-in", query_string={"next": raw})

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from browser_kit import LOOPBACK
+from browser_kit import LOOPBACK, screenshot_folder
 from flask import Flask, Response, jsonify, render_template_string
 from flask.testing import FlaskClient
 from markupsafe import escape
@@ -228,10 +228,8 @@ def server(dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 
 
 @pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("look-screenshots")
-    print(f"\nscreenshots: {folder}")
-    return folder
+def screens() -> Path:
+    return screenshot_folder("look")
 
 
 def headers_of(url: str) -> Any:
@@ -310,4 +308,3 @@ def test_page_looks_right_in_both_languages_and_widths(browser: Any, server: str
         assert urlsplit(browser.current_url).path == PAGES[name]
         assert browser.get_cookie(look.LANG_COOKIE)["value"] == other
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-    print(f"screenshots of {name}: {screens}")

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import requests
 import yaml
-from browser_kit import EXTERNAL_URL, JALALI_DATE, assert_only_loopback
+from browser_kit import EXTERNAL_URL, JALALI_DATE, assert_only_loopback, screenshot_folder
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_kit import SPEC_PATH, Spec
@@ -271,6 +271,8 @@ def test_bidder_signs_and_the_page_follows(browser: Any, server: dict[str, Any],
                                            tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
+    shots = screenshot_folder("sign-page")
+
     url, headers = server["url"], {"Authorization": f"Bearer {api_key(dev_env, 'demo-co')}"}
     user = dev_env.users[PERSON]
     doc = requests.post(f"{url}/api/v1/documents", headers=headers, timeout=30,
@@ -299,7 +301,7 @@ def test_bidder_signs_and_the_page_follows(browser: Any, server: dict[str, Any],
     assert browser.execute_script("return document.getElementById('qr').naturalWidth") > 0
     wait_until(lambda: by_id("preview").get_attribute("src") or False, 20, "the preview")
     assert by_id("preview").get_attribute("src").startswith("blob:")
-    browser.save_screenshot(str(tmp_path / "sign-page-fa.png"))
+    browser.save_screenshot(str(shots / "sign-page-fa.png"))
     assert_only_loopback(browser)
 
     by_id("lang-switch").click()
@@ -307,7 +309,7 @@ def test_bidder_signs_and_the_page_follows(browser: Any, server: dict[str, Any],
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
     assert urlsplit(browser.current_url).fragment == token, "switching language keeps the access"
     assert by_id("sign-button").text == "Sign with my token" and by_id("doc-pages").text == "3"
-    browser.save_screenshot(str(tmp_path / "sign-page-en.png"))
+    browser.save_screenshot(str(shots / "sign-page-en.png"))
 
     # The bidder's agent, given exactly the link the page shows.
     query = parse_qs(urlsplit(link).query)
@@ -329,7 +331,7 @@ def test_bidder_signs_and_the_page_follows(browser: Any, server: dict[str, Any],
     assert by_id("phase").text == "Signed" and not by_id("act").is_displayed()
     assert by_id("signer").text and "=" not in by_id("signer").text  # the name, not an RFC 4514 string
     assert by_id("return").get_attribute("href") == RETURN_PREFIX + "77"
-    browser.save_screenshot(str(tmp_path / "sign-page-en-signed.png"))
+    browser.save_screenshot(str(shots / "sign-page-en-signed.png"))
 
     downloads = tmp_path / "downloads"
     downloads.mkdir()

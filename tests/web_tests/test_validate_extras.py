@@ -20,7 +20,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from browser_kit import EXTERNAL_URL, assert_only_loopback
+from browser_kit import EXTERNAL_URL, assert_only_loopback, screenshot_folder
 from flask.testing import FlaskClient
 from pakat_testkit import CONFORMANCE_CORPUS, pakat_server, pdf_bytes, wait_until
 
@@ -191,8 +191,7 @@ def test_browser_two_files_past_time_and_signed_version(browser: Any, server: st
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    shots = screenshot_folder("validate-extras")
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
@@ -251,5 +250,4 @@ def test_browser_two_files_past_time_and_signed_version(browser: Any, server: st
                 ".slice(-3).map(e => e.tagName + '.' + e.className + ' ' + e.textContent.slice(0, 60));")
             assert overflow <= 1, f"{lang} at {width} px scrolls sideways by {overflow} px: {wide}"
         assert_only_loopback(browser)
-    print(f"screenshots: {shots}")
 
