@@ -832,6 +832,13 @@ AUDIT_FILTER_INVALID = _kind(
     "پالایهٔ گزارش رویدادها نادرست است (کنش، کنشگر، موضوع، بازهٔ زمانی یا صفحه).",
     "The audit log filter is invalid (action, actor, subject, time range or page).",
 )
+DATETIME_INVALID = _kind(
+    "DATETIME_INVALID", 400, 3,
+    "تاریخ و ساعت نادرست است یا چنین روزی در تقویم نیست؛ آن را به شکل سال/ماه/روز ساعت:دقیقه بنویسید،"
+    " مثلاً ۱۴۰۵/۰۹/۲۰ ۱۴:۳۰ (به وقت تهران).",
+    "The date and time are malformed or name no real day; write them as year-month-day hour:minute,"
+    " e.g. 2026-12-11 14:30 (Tehran time).",
+)
 WEBHOOK_DELIVERY_NOT_FOUND = _kind(
     "WEBHOOK_DELIVERY_NOT_FOUND", 404, 3,
     "چنین تحویل وب‌هوکی برای این سازمان یا این کلید وجود ندارد.",

@@ -19,7 +19,7 @@ seal and the signing sessions. Viewers read; operators change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, request, send_file
@@ -43,15 +43,15 @@ from envelopes.tender_types import (
 )
 from envelopes.tenders import Tenders
 from pakat import errors
-from pakat.dates import TEHRAN
+from pakat.dates import TEHRAN, datetime_hint, parse_datetime
 from pakat.errors import InputError, PakatError
 from pakat.text import Lang
 from signer.external import ExpectedSigner
 from signer.levels import PadesLevel
 from web.console.access import current_person, requires, surface
 from web.documents_api import signing_page_url
-from web.inputs import digits_text, moment, optional_text, required_text
-from web.look import num, render_page, word, words
+from web.inputs import EARLIEST_YEAR, LATEST_YEAR, digits_text, optional_text, required_text
+from web.look import current_lang, num, render_page, word, words
 from web.security import public_base
 from web.sign_page import qr_data_url
 from web.state import app_services
@@ -72,6 +72,8 @@ words({
     "tenders.name": ("عنوان", "Title"),
     "tenders.deadline": ("مهلت ارسال", "Deadline"),
     "tenders.deadline_hint": ("به وقت تهران", "Tehran time"),
+    "tenders.deadline_format": ("تاریخ شمسی و ساعت: سال/ماه/روز ساعت:دقیقه؛ اکنون در تهران:",
+                                "Gregorian date and time; now in Tehran:"),
     "tenders.left": ("مانده", "Left"),
     "tenders.state": ("وضعیت", "State"),
     "tenders.envelopes": ("پاکت‌ها", "Envelopes"),
@@ -205,7 +207,8 @@ def _list_page(status: int = 200, *, error: PakatError | None = None,
     found = tenders().organisation_tenders(me.organisation)
     return render_page("console/tenders.html", status=status, tenders=found, error=error, form=form or {},
                        platforms=tenders().platforms(me.organisation), states=SHOWN_STATES,
-                       remaining=remaining, may_change=me.may(Role.OPERATOR))
+                       remaining=remaining, may_change=me.may(Role.OPERATOR),
+                       deadline_now=datetime_hint(datetime.now(UTC), current_lang()))
 
 
 @bp.get("")
@@ -234,17 +237,19 @@ def create_tender() -> Response:
 
 
 def form_deadline(raw: str | None) -> datetime:
-    """A deadline from the form: an ISO moment with its offset, or a ``datetime-local`` value in Tehran time."""
-    text = (raw or "").strip()
-    if text and "T" in text and not any(mark in text[10:] for mark in ("Z", "z", "+", "-")):
-        try:
-            local = datetime.fromisoformat(text)
-        except ValueError:
-            local = None
-        if local is not None and local.tzinfo is None:
-            # What a person types is Tehran's wall clock: the page says so beside the field.
-            text = local.replace(tzinfo=TEHRAN).isoformat()
-    return moment(text, "deadline", offset_required=True)
+    """A deadline from the form, as the UTC moment it names: :func:`pakat.dates.parse_datetime`.
+
+    The Persian form takes a Jalali date and time as tender notices state them («۱۴۰۵/۰۹/۲۰ ۱۴:۳۰»),
+    the English form a ``datetime-local`` value; both are Tehran's wall clock, as the page says
+    beside the field. An ISO moment with its offset (a script posting the form) is taken as written.
+    """
+    try:
+        found = parse_datetime((raw or "")[:64], gregorian_zone=TEHRAN)
+    except ValueError as exc:
+        raise InputError(errors.DATETIME_INVALID, f"deadline: {exc}") from None
+    if not EARLIEST_YEAR <= found.year <= LATEST_YEAR:
+        raise InputError(errors.DATETIME_INVALID, f"deadline: between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return found
 
 
 # -- a tender ---------------------------------------------------------------------------------------
