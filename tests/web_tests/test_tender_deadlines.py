@@ -14,63 +14,43 @@ from typing import Any
 
 import jdatetime
 import pytest
+from console_kit import Console
 from flask import Flask
-from flask.testing import FlaskClient
 
 from envelopes.people import Role
 from pakat import errors
 from pakat.dates import TEHRAN
 from pakat.text import persian_digits
 
-PASSWORD = "a long enough test passphrase 42"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _token(html: str) -> str:
-    found = TOKEN.search(html)
-    assert found, "no csrf_token field on the page"
-    return found.group(1)
-
 
 @pytest.fixture(scope="module")
-def operator(app: Flask) -> FlaskClient:
-    username = f"deadline-{uuid.uuid4().hex[:8]}"
-    app.extensions["pakat"].people().create("demo-co", username, Role.OPERATOR, actor="system:test",
-                                            password=PASSWORD)
-    client = app.test_client()
-    page = client.get("/console/sign-in")
-    reply = client.post("/console/sign-in", data={"username": username, "password": PASSWORD,
-                                                  "csrf_token": _token(page.text)})
-    assert reply.status_code == 303, reply.text
-    return client
+def operator(app: Flask) -> Console:
+    return Console(app, "demo-co", Role.OPERATOR)
 
 
-def _create(app: Flask, client: FlaskClient, lang: str, deadline: str, status: int) -> tuple[str, Any]:
-    page = client.get(f"/console/tenders?lang={lang}")
-    assert page.status_code == 200
+def _create(app: Flask, console: Console, lang: str, deadline: str, status: int) -> tuple[str, Any]:
     (platform,) = app.extensions["pakat"].tenders().platforms("demo-co")
     reference = f"D-{uuid.uuid4().hex[:8]}"
-    reply = client.post("/console/tenders", data={
-        "csrf_token": _token(page.text), "platform": platform.api_key_sha256, "reference": reference,
+    html = console.submit(f"/console/tenders?lang={lang}", status, {
+        "platform": platform.api_key_sha256, "reference": reference,
         "title_fa": "خرید تجهیزات شبکه", "title_en": "Network equipment purchase", "deadline": deadline})
-    assert reply.status_code == status, reply.text[:3000]
     made = [t for t in app.extensions["pakat"].tenders().organisation_tenders("demo-co")
             if t.reference == reference]
-    return reply.text, (made[0] if made else None)
+    return html, (made[0] if made else None)
 
 
-def test_the_persian_form_takes_jalali_and_the_english_form_gregorian(app: Flask, operator: FlaskClient) -> None:
+def test_the_persian_form_takes_jalali_and_the_english_form_gregorian(app: Flask, operator: Console) -> None:
     moment = (datetime.now(UTC) + timedelta(days=9)).replace(second=0, microsecond=0)
     local = moment.astimezone(TEHRAN)
     jalali = jdatetime.datetime.fromgregorian(datetime=local)
     typed_fa = persian_digits(f"{jalali.year}/{jalali.month:02d}/{jalali.day:02d} {local:%H:%M}")
 
-    fa_page = operator.get("/console/tenders?lang=fa").text
+    fa_page = operator.page("/console/tenders?lang=fa")
     field = re.search(r'<input id="t-deadline"[^>]*>', fa_page)
     assert field and 'type="text"' in field.group(0) and 'aria-describedby="t-deadline-hint"' in field.group(0)
     today = jdatetime.datetime.fromgregorian(datetime=datetime.now(TEHRAN))
     assert persian_digits(f"{today.year}/{today.month:02d}/{today.day:02d} ") in fa_page  # the hint shows today
-    en_page = operator.get("/console/tenders?lang=en").text
+    en_page = operator.page("/console/tenders?lang=en")
     field = re.search(r'<input id="t-deadline"[^>]*>', en_page)
     assert field and 'type="datetime-local"' in field.group(0)
     assert f"{datetime.now(TEHRAN):%Y-%m-%d} " in en_page
@@ -88,7 +68,7 @@ def test_the_persian_form_takes_jalali_and_the_english_form_gregorian(app: Flask
 
 
 @pytest.mark.parametrize("typed", ["1405/12/30 10:00", "1405/13/01 10:00", "1409/05/20", "tomorrow", ""])
-def test_an_impossible_deadline_keeps_the_form_with_the_message(app: Flask, operator: FlaskClient,
+def test_an_impossible_deadline_keeps_the_form_with_the_message(app: Flask, operator: Console,
                                                                  typed: str) -> None:
     for lang in ("fa", "en"):
         html, made = _create(app, operator, lang, typed, 400)

@@ -2,68 +2,41 @@
 
 The deadline goes in as the tender notice states it, Persian digits and all, and the
 tender's page shows it back in Jalali. The form with its hint is photographed at 1280
-and 390 px, in Persian and English, into the test's tmp folder (printed).
+and 390 px, in Persian and English, into the screenshots folder (browser_kit.screenshot_folder).
 """
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import jdatetime
 import pytest
-from browser_kit import assert_only_loopback
-from pakat_testkit import pakat_command, pakat_server, process_env
+from browser_kit import assert_only_loopback, screenshot_folder
+from console_kit import browser_sign_in, click_and_load, served_console
 
 from pakat.dates import TEHRAN
 from pakat.text import persian_digits
 
-PASSWORD = "deadline clerk passphrase"
 CLERK = "maryam.clerk"
 
 
 @pytest.fixture(scope="module")
 def server(dev_env: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("deadline-serve")
     queue = {"REDIS_URL": redis_url, "PAKAT_QUEUE": f"deadline-browser-{uuid.uuid4().hex[:8]}"}
-    with pakat_server(dev_env.deployment_path, home, workers=1, env=queue) as (url, _, _):
-        made = subprocess.run(
-            pakat_command("user", "add", "--org", "demo-co", "--username", CLERK, "--role", "operator",
-                          "--password-stdin"),
-            env=process_env({"PAKAT_HOME": str(home), "PAKAT_CONFIG": str(dev_env.deployment_path)}),
-            input=PASSWORD + "\n", capture_output=True, text=True, timeout=120, check=False)
-        assert made.returncode == 0, made.stdout + made.stderr
-        yield url
+    with served_console(dev_env, tmp_path_factory.mktemp("deadline-serve"), queue) as served:
+        served.add_person(CLERK, "operator")
+        yield served.url
 
 
-def _submit(browser: Any, button: Any) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    old = browser.find_element(By.TAG_NAME, "html")
-    button.click()
-    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(old))
-    WebDriverWait(browser, 30).until(lambda b: b.execute_script("return document.readyState") == "complete")
-
-
-def test_a_jalali_deadline_typed_on_the_persian_form(browser: Any, server: str, tmp_path: Path) -> None:
+def test_a_jalali_deadline_typed_on_the_persian_form(browser: Any, server: str) -> None:
     from selenium.webdriver.common.by import By
 
-    shots = tmp_path / "deadline-shots"
-    shots.mkdir()
-    print(f"screenshots: {shots}")
+    shots = screenshot_folder("tender-deadline")
     browser.set_window_size(1280, 1200)
-    browser.delete_all_cookies()
-    browser.get(f"{server}/console/tenders?lang=fa")
-    browser.find_element(By.ID, "username").send_keys(CLERK)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    _submit(browser, browser.find_element(By.ID, "sign-in"))
-    assert browser.current_url == f"{server}/console/tenders?lang=fa"
+    browser_sign_in(browser, server, CLERK, page="/console/tenders?lang=fa")
 
     for lang in ("fa", "en"):
         for width in (1280, 390):
@@ -92,7 +65,7 @@ def test_a_jalali_deadline_typed_on_the_persian_form(browser: Any, server: str, 
     browser.find_element(By.ID, "t-title-en").send_keys("Network equipment purchase")
     browser.find_element(By.ID, "t-deadline").send_keys(typed)
     assert browser.find_element(By.ID, "t-deadline").get_attribute("value") == typed
-    _submit(browser, browser.find_element(By.ID, "create-tender"))
+    click_and_load(browser, "create-tender", timeout=60)
     assert not browser.find_elements(By.ID, "console-error")
     shown = browser.find_element(By.ID, "tender-deadline").text
     assert shown == typed.replace(" ", " ساعت ") + ":۰۰ (تهران)"
