@@ -407,7 +407,7 @@ def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 #: Pages a guest reads (a signed-in person is sent on from the sign-in page).
-GUEST_SAMPLE = ("/", "/validate", "/api/docs", "/console/sign-in", "/no-such-page")
+GUEST_SAMPLE = ("/", "/validate", "/validate#report", "/api/docs", "/console/sign-in", "/no-such-page")
 
 
 def console_sample(site: Site) -> list[str]:
@@ -462,8 +462,22 @@ def test_the_browser_checks_see_what_is_wrong(browser: Any, served: str) -> None
 
 def test_pages_are_readable_focusable_and_fit_390_px(browser: Any, site: Site, served: str, screens: Path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     failures: list[str] = []
+
+    sealed = screens / "نامه-مهرشده.pdf"
+    sealed.write_bytes(site.sealed)
+
+    def open_page(page: str) -> None:
+        browser.get(page)
+        if "#report" in page:  # the validation report: the form sent with a sealed PDF, as a person does
+            old = browser.find_element(By.TAG_NAME, "body")
+            browser.find_element(By.ID, "file").send_keys(str(sealed))
+            browser.find_element(By.ID, "submit").click()
+            WebDriverWait(browser, 60).until(expected_conditions.staleness_of(old))
+            assert browser.find_elements(By.TAG_NAME, "h1"), "no report"
 
     def visit(path: str, lang: str, shot: str) -> None:
         parts = urlsplit(html.unescape(path))
@@ -471,12 +485,12 @@ def test_pages_are_readable_focusable_and_fit_390_px(browser: Any, site: Site, s
         page = f"{served}{parts.path}?{query}" + (f"#{parts.fragment}" if parts.fragment else "")
         what = f"{path} ({lang})"
         at_width(browser, 1280)
-        browser.get(page)
+        open_page(page)
         failures.extend(f"{what}: contrast {c}" for c in browser.execute_script(CONTRAST_JS))
         failures.extend(f"{what}: {f}" for f in focus_problems(browser))
         browser.save_screenshot(str(screens / f"{shot}-1280.png"))
         at_width(browser, 390)
-        browser.get(page)
+        open_page(page)
         overflow = browser.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         if overflow > 0:
