@@ -36,6 +36,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+from browser_kit import screenshot_folder
+from console_kit import PASSWORD as CONSOLE_PASSWORD
+from console_kit import Console, at_width
 from flask import Flask
 from flask.testing import FlaskClient
 from pakat_testkit import pdf_bytes
@@ -46,8 +49,6 @@ from envelopes.sealing import SealService
 from hsm_config.deployment import load_deployment
 from signer.levels import PadesLevel
 
-PASSWORD = "accessibility test passphrase 16"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 LANGS = ("fa", "en")
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -177,72 +178,42 @@ def problems_in(html: str) -> list[str]:
     return found
 
 
-class Visitor:
-    """A browser of the app in process: its cookies, and the CSRF token of its pages."""
-
-    def __init__(self, app: Flask, role: Role | None) -> None:
-        self.client: FlaskClient = app.test_client()
-        self.client.environ_base["REMOTE_ADDR"] = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
-        self.username = ""
-        if role is None:
-            return
-        self.username = f"{role.value}-{uuid.uuid4().hex[:8]}"
-        app.extensions["pakat"].people().create("demo-co", self.username, role, actor="system:test",
-                                                 password=PASSWORD)
-        page = self.client.get("/console/sign-in").text
-        reply = self.client.post("/console/sign-in", data={"username": self.username, "password": PASSWORD,
-                                                           "csrf_token": self.token(page)})
-        assert reply.status_code == 303, reply.text[:2000]
-
-    @staticmethod
-    def token(html: str) -> str:
-        found = TOKEN.search(html)
-        assert found, "no csrf_token field on the page"
-        return found.group(1)
-
-    def post(self, path: str, data: dict[str, Any], status: int = 201) -> str:
-        body = {**data, "csrf_token": self.token(self.client.get("/console/sign-out").text)}
-        reply = self.client.post(path, data=body, content_type="multipart/form-data")
-        assert reply.status_code == status, (path, reply.status_code, reply.text[:2000])
-        return reply.text
-
-
 @dataclass
 class Site:
     """The app with real objects in it, and the pages of those objects."""
 
     app: Flask
-    admin: Visitor
-    guest: Visitor
-    viewer: Visitor
+    admin: Console
+    guest: Console
+    viewer: Console
     object_pages: list[str]
     sealed: bytes
 
 
 @pytest.fixture(scope="module")
 def site(app: Flask, dev_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Site:
-    admin, guest, viewer = Visitor(app, Role.ADMIN), Visitor(app, None), Visitor(app, Role.VIEWER)
+    admin, guest, viewer = Console(app, "demo-co", Role.ADMIN), Console(app), Console(app, "demo-co", Role.VIEWER)
     (platform,) = app.extensions["pakat"].tenders().platforms("demo-co")
-    page = admin.post("/console/tenders", {
+    page = admin.submit("/console/tenders", 201, {
         "platform": str(platform.api_key_sha256), "reference": f"A11Y-{uuid.uuid4().hex[:6]}",
         "title_fa": "خرید تجهیزات شبکه", "title_en": "Network equipment purchase",
         "deadline": (datetime.now(UTC) + timedelta(days=3)).isoformat()})
     (tender_id,) = set(re.findall(r'data-tender="([0-9a-f]{32})"', page))
-    page = admin.post(f"/console/tenders/{tender_id}/envelopes", {
+    page = admin.submit(f"/console/tenders/{tender_id}/envelopes", 201, {
         "kind": "B", "bidder_national_id": "14000123453", "bidder_name_fa": "شرکت نمونه پاکت",
         "bidder_name_en": "Pakat Demo Co.", "signatories": "۰۰۱۲۳۴۵۶۷۸, مدیرعامل", "min_assurance": "",
         "seal_required": "yes"})
     (envelope_id,) = set(re.findall(r'data-envelope="([0-9a-f]{32})"', page))
     envelope = f"/console/tenders/{tender_id}/envelopes/{envelope_id}"
-    page = admin.post(f"{envelope}/documents", {"pdf": [(io.BytesIO(pdf_bytes("guarantee")), "ضمانت.pdf")]})
+    page = admin.submit(f"{envelope}/documents", 201, {"pdf": [(io.BytesIO(pdf_bytes("guarantee")), "ضمانت.pdf")]})
     (document_id,) = set(re.findall(r'id="doc-([0-9a-f]{32})"', page))
-    page = admin.post(f"{envelope}/documents/{document_id}/sessions", {"expected": "0012345678"})
+    page = admin.submit(f"{envelope}/documents/{document_id}/sessions", 201, {"expected": "0012345678"})
     signing = re.findall(r'id="signing-page-url"[^>]*>[^<]*?(/sign/[^<\s]+)</a>', page)
     assert signing, "the envelope page gave no signing link"
-    made = admin.post("/console/admin/api-keys", {"label": "ERP دسترسی", "scopes": "batches"})
+    made = admin.submit("/console/admin/api-keys", 201, {"label": "ERP دسترسی", "scopes": "batches"})
     key_id = re.findall(r'id="new-key">pk_([0-9a-f]{12})_', made)[0]
     reply = admin.client.post("/console/batches", content_type="multipart/form-data", data={
-        "csrf_token": admin.token(admin.client.get("/console/batches/new").text), "level": "B-B",
+        "csrf_token": admin.csrf(), "level": "B-B",
         "files": [(io.BytesIO(pdf_bytes("first")), "first.pdf")]})
     assert reply.status_code in (201, 303), reply.text[:2000]
     batch = reply.headers["Location"]
@@ -400,10 +371,8 @@ def served(site: Site) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("accessibility-screenshots")
-    print(f"\nscreenshots: {folder}")
-    return folder
+def screens() -> Path:
+    return screenshot_folder("accessibility")
 
 
 #: Pages a guest reads (a signed-in person is sent on from the sign-in page).
@@ -414,11 +383,6 @@ def console_sample(site: Site) -> list[str]:
     tender, envelope, batch = site.object_pages[:3]
     return ["/console", "/console/tenders", tender, envelope, "/console/batches/new", batch,
             "/console/admin/api-keys", "/console/admin/users", "/console/account/password", site.object_pages[-1]]
-
-
-def at_width(driver: Any, width: int) -> None:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
 
 
 def focus_problems(driver: Any) -> list[str]:
@@ -506,7 +470,7 @@ def test_pages_are_readable_focusable_and_fit_390_px(browser: Any, site: Site, s
         at_width(browser, 1280)
         browser.get(f"{served}/console/sign-in?lang={lang}")
         browser.find_element(By.ID, "username").send_keys(site.admin.username)
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.ID, "password").send_keys(CONSOLE_PASSWORD)
         browser.find_element(By.ID, "password").submit()
         assert browser.find_element(By.ID, "who-username").text == site.admin.username
         for number, path in enumerate(console_sample(site)):
