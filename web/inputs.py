@@ -18,6 +18,7 @@ from flask import Flask, request
 from werkzeug.exceptions import NotFound
 
 from pakat import errors
+from pakat.dates import TEHRAN, parse_datetime
 from pakat.errors import ErrorKind, InputError
 
 MAX_JSON_BYTES = 64 * 1024
@@ -158,6 +159,20 @@ def moment(raw: Any, what: str, *, offset_required: bool = False,
     if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
         raise InputError(kind, f"{what} must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     return parsed.astimezone(UTC)
+
+
+def typed_moment(raw: Any, what: str) -> datetime:
+    """A moment a person typed on a page: a Jalali date and time (the Persian pages, as notices state them:
+    «۱۴۰۵/۰۹/۲۰ ۱۴:۳۰») or a Gregorian one (the English pages' datetime-local), Tehran's wall clock unless
+    the text names a zone (:func:`pakat.dates.parse_datetime`), within the years the API accepts;
+    DATETIME_INVALID (400, saying what is wrong) otherwise. The one reading of every date form field."""
+    try:
+        found = parse_datetime(raw[:64] if isinstance(raw, str) else "", gregorian_zone=TEHRAN)
+    except ValueError as exc:
+        raise InputError(errors.DATETIME_INVALID, f"{what}: {exc}") from None
+    if not EARLIEST_YEAR <= found.year <= LATEST_YEAR:
+        raise InputError(errors.DATETIME_INVALID, f"{what}: between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return found
 
 
 #: Longest id a path may carry: ours are 32 hex characters; anything far longer is not an id.

@@ -13,10 +13,11 @@ and no client-supplied report is ever re-rendered under Pakat's name.
 Several files may be sent at once (at most :data:`MAX_FILES`, each within the
 deployment's PDF size limit): each gets its own report, downloads and
 refusal, so one bad file never hides the others' verdicts. A single refused
-file is the page's error, as it always was. ``at`` validates at a past moment,
-parsed as the API's ``at`` (:func:`web.inputs.moment`, same 400 BAD_REQUEST);
-a time without an offset is the person's clock in Tehran, not UTC (the API's
-callers are programs, this form's are people in Iran).
+file is the page's error, as it always was. ``at`` validates at a past moment
+typed as people type dates (:func:`web.inputs.typed_moment`, as the console's
+forms): a Jalali date and time on the Persian page, the browser's Gregorian
+picker on the English one, Tehran's wall clock unless a zone is written (the
+API's callers are programs and give ISO times, this form's are people in Iran).
 
 "View signed version" (as in Acrobat) keeps nothing here either: the report
 gives each signature's signed-revision length and SHA-256, and
@@ -34,14 +35,14 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException, NotFound
 
 from envelopes import audit
 from pakat import errors
-from pakat.dates import TEHRAN
+from pakat.dates import datetime_hint
 from pakat.errors import ErrorKind, InputError, PakatError
 from validation.model import DocumentReport
 from validation.reports import labels
@@ -51,7 +52,7 @@ from validation.reports.labels import Lang
 from validation.reports.pdf import FONT_DIR, FONT_FILES
 from validation.reports.view import placement_words
 from web import errors as web_errors
-from web.inputs import moment
+from web.inputs import typed_moment
 from web.look import current_lang, render_page
 from web.state import app_services
 from web.uploads import report_file_name, upload_request, uploaded_path
@@ -107,7 +108,7 @@ def validate() -> Response:
     if len(files) > MAX_FILES:
         raise InputError(errors.VALIDATION_TOO_MANY_FILES, f"{len(files)} files; at most {MAX_FILES}")
     at_text = request.form.get("at", "").strip()
-    at = _person_moment(at_text) if at_text else None
+    at = typed_moment(at_text, "at") if at_text else None
     policy = request.form.get("policy", "").strip() or None
     results = []
     for number, upload in enumerate(files, 1):
@@ -132,14 +133,6 @@ def validate() -> Response:
 
 def _max_pdf_bytes() -> int:
     return int(current_app.config["PAKAT_MAX_PDF_BYTES"])
-
-
-def _person_moment(text: str) -> datetime:
-    """The form's ``at``: parsed and bounded as the API's, but a time without an offset is Tehran's wall clock."""
-    parsed = moment(text, "at", kind=web_errors.BAD_REQUEST)  # naive: taken as UTC by the API's rule
-    if datetime.fromisoformat(text).tzinfo is None:
-        parsed = parsed.replace(tzinfo=None).replace(tzinfo=TEHRAN)
-    return moment(parsed.isoformat(), "at", kind=web_errors.BAD_REQUEST)
 
 
 def _result(number: int, name: str, report: DocumentReport, lang: Lang) -> FileResult:
@@ -224,6 +217,7 @@ def _page(lang: Lang, *, results: list[FileResult] | None = None, error: PakatEr
         chosen_policy=chosen_policy or "",
         at=at,
         at_text=at_text,
+        at_now=datetime_hint(datetime.now(UTC), lang),
         max_files=MAX_FILES,
         placement_words=lambda place: placement_words(place, lang),
     )

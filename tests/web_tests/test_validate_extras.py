@@ -70,9 +70,11 @@ def json_reports(page: str) -> list[dict[str, Any]]:
 def test_form_offers_several_files_and_a_time(client: FlaskClient) -> None:
     page = client.get("/validate").get_data(as_text=True)
     assert re.search(r'<input type="file" id="file" name="file"[^>]* multiple', page)
-    assert '<label for="at">زمان اعتبارسنجی' in page and 'type="datetime-local" id="at" name="at"' in page
+    # Persian: a Jalali date and time as people write them, with today's shown as the example.
+    assert '<label for="at">زمان اعتبارسنجی' in page and 'type="text" id="at" name="at"' in page
+    assert re.search(r'<bdi dir="ltr" id="at-now">۱۴[۰-۹]{2}/[۰-۹]{2}/[۰-۹]{2} ', page)
     english = client.get("/validate?lang=en").get_data(as_text=True)
-    assert '<label for="at">Validation time' in english
+    assert '<label for="at">Validation time' in english and 'type="datetime-local" id="at" name="at"' in english
     assert '<script src="/static/validate.js"></script>' in page and "<script>" not in page
     assert not EXTERNAL_URL.search(page)
     csp = client.get("/validate").headers["Content-Security-Policy"]
@@ -145,11 +147,13 @@ def test_past_validation_time_is_shown_in_jalali(client: FlaskClient) -> None:
     assert "2020-03-01 10:00:00 UTC" in text and json_reports(text)[0]["validation_time"] == "2020-03-01T10:00:00Z"
 
 
-@pytest.mark.parametrize("at", ["yesterday", "1900-01-01T00:00", "2020-13-01T00:00"])
-def test_bad_validation_time_is_the_apis_400(client: FlaskClient, sealed: Path, at: str) -> None:
+@pytest.mark.parametrize("at", ["yesterday", "1900-01-01T00:00", "2020-13-01T00:00", "1404/12/30 10:00"])
+def test_bad_validation_time_is_a_400_on_page_and_api(client: FlaskClient, sealed: Path, at: str) -> None:
+    # The page reads what people type (Jalali or Gregorian, DATETIME_INVALID saying what is wrong); the API
+    # reads ISO 8601 for programs (BAD_REQUEST): both refuse, nothing is validated at a moment nobody meant.
     page = post(client, [(sealed.read_bytes(), sealed.name)], at=at)
     assert page.status_code == 400
-    assert 'data-code="BAD_REQUEST"' in page.get_data(as_text=True)
+    assert 'data-code="DATETIME_INVALID"' in page.get_data(as_text=True)
     api = client.post(f"/api/v1/validate?at={at}", data={"file": (io.BytesIO(sealed.read_bytes()), "x.pdf")},
                       content_type="multipart/form-data")
     assert api.status_code == 400 and api.get_json()["error"]["code"] == "BAD_REQUEST"
@@ -200,8 +204,10 @@ def test_browser_two_files_past_time_and_signed_version(browser: Any, server: st
         browser.get(f"{server}/validate?lang={lang}")
         old = browser.find_element(By.TAG_NAME, "body")
         browser.find_element(By.ID, "file").send_keys(f"{sealed}\n{TWICE_SIGNED}")
-        # datetime-local: typed as the browser's locale expects; set through the DOM instead.
-        browser.execute_script("document.getElementById('at').value = '2026-01-15T12:00:00';")
+        if lang == "fa":  # typed as a Persian reader writes it: Jalali, Persian digits, Tehran's clock
+            browser.find_element(By.ID, "at").send_keys("۱۴۰۴/۱۰/۲۵ ۱۲:۰۰")
+        else:  # datetime-local: typed as the browser's locale expects; set through the DOM instead
+            browser.execute_script("document.getElementById('at').value = '2026-01-15T12:00:00';")
         browser.find_element(By.ID, "submit").click()
         WebDriverWait(browser, 60).until(expected_conditions.staleness_of(old))
         WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "file-2"))

@@ -460,8 +460,9 @@ PAGE: dict[str, Text] = {
     "files_hint": T("می‌توانید چند فایل را با هم بفرستید؛ بیشینه:", "You may send several files at once; at most"),
     "at": T("زمان اعتبارسنجی (اختیاری)", "Validation time (optional)"),
     "at_hint": T(
-        "خالی بگذارید تا امضاها در همین لحظه سنجیده شوند؛ یا زمانی در گذشته به وقت تهران بدهید.",
-        "Leave empty to judge the signatures now, or give a past moment in Tehran time.",
+        "خالی بگذارید تا امضاها در همین لحظه سنجیده شوند، یا زمانی در گذشته بدهید: تاریخ شمسی و ساعت به وقت"
+        " تهران، سال/ماه/روز ساعت:دقیقه؛ اکنون:",
+        "Leave empty to judge the signatures now, or give a past moment in Tehran time; now:",
     ),
     "validated_at": T("سنجیده در زمان", "Validated at"),
     "signed_versions": T("نسخه‌های امضاشده", "Signed versions"),

@@ -43,14 +43,14 @@ from envelopes.tender_types import (
 )
 from envelopes.tenders import Tenders
 from pakat import errors
-from pakat.dates import TEHRAN, datetime_hint, parse_datetime
+from pakat.dates import datetime_hint
 from pakat.errors import InputError, PakatError
 from pakat.text import Lang
 from signer.external import ExpectedSigner
 from signer.levels import PadesLevel
 from web.console.access import current_person, requires, surface
 from web.documents_api import signing_page_url
-from web.inputs import EARLIEST_YEAR, LATEST_YEAR, digits_text, optional_text, required_text
+from web.inputs import digits_text, optional_text, required_text, typed_moment
 from web.look import current_lang, num, render_page, word, words
 from web.security import public_base
 from web.sign_page import qr_data_url
@@ -243,13 +243,7 @@ def form_deadline(raw: str | None) -> datetime:
     the English form a ``datetime-local`` value; both are Tehran's wall clock, as the page says
     beside the field. An ISO moment with its offset (a script posting the form) is taken as written.
     """
-    try:
-        found = parse_datetime((raw or "")[:64], gregorian_zone=TEHRAN)
-    except ValueError as exc:
-        raise InputError(errors.DATETIME_INVALID, f"deadline: {exc}") from None
-    if not EARLIEST_YEAR <= found.year <= LATEST_YEAR:
-        raise InputError(errors.DATETIME_INVALID, f"deadline: between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
-    return found
+    return typed_moment(raw, "deadline")
 
 
 # -- a tender ---------------------------------------------------------------------------------------
