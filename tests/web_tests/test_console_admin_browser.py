@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 from browser_kit import assert_only_loopback, screenshot_folder
-from console_kit import Served, at_width, browser_sign_in, by_id, served_console
+from console_kit import Served, at_width, browser_sign_in, by_id, click_and_load, served_console
 
 WIDTHS = (1280, 390)
 PAGES = ("seals", "api-keys", "webhooks", "audit")
@@ -62,11 +62,11 @@ def test_a_key_made_on_the_page_works_until_it_is_revoked_there(browser: Any, se
                                                                    screens: Path) -> None:
     browser_sign_in(browser, served.url, admin)
     browser.get(f"{served.url}/console")
-    by_id(browser, "surface-api-keys").click()
+    click_and_load(browser, "surface-api-keys")
     label = f"ERP {uuid.uuid4().hex[:6]}"
     by_id(browser, "key-label").send_keys(label)
     by_id(browser, "scope-batches").click()
-    by_id(browser, "create-key").click()
+    click_and_load(browser, "create-key")
     secret = by_id(browser, "new-key").text.strip()
     assert re.fullmatch(r"pk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", secret), secret
     key_id = secret.split("_")[1]
@@ -86,10 +86,10 @@ def test_a_key_made_on_the_page_works_until_it_is_revoked_there(browser: Any, se
     assert secret not in browser.page_source and secret.split("_", 2)[2] not in browser.page_source
     row = by_id(browser, f"key-{key_id}")
     assert row.get_attribute("data-state") == "active" and label in row.text
-    by_id(browser, f"revoke-{key_id}").click()
+    click_and_load(browser, f"revoke-{key_id}")
     assert by_id(browser, "revoke-key-id").text == key_id
     browser.save_screenshot(str(screens / "api-key-revoke-confirm-fa-1280.png"))
-    by_id(browser, "revoke-confirm").click()
+    click_and_load(browser, "revoke-confirm")
     assert by_id(browser, f"key-{key_id}").get_attribute("data-state") == "revoked"
     refused = requests.get(f"{served.url}/api/v1/batches", headers=bearer, timeout=20)
     assert refused.status_code == 401, refused.text
@@ -105,7 +105,7 @@ def test_a_key_made_on_the_page_works_until_it_is_revoked_there(browser: Any, se
 def test_verify_the_audit_chain_and_see_the_head_hash(browser: Any, served: Served, admin: str) -> None:
     browser_sign_in(browser, served.url, admin)
     browser.get(f"{served.url}/console/admin/audit?lang=en")
-    by_id(browser, "verify").click()
+    click_and_load(browser, "verify")  # a form: wait for its answer, not the page that had the button
     verdict = by_id(browser, "verdict")
     assert verdict.get_attribute("data-ok") == "yes" and "The chain is intact." in verdict.text
     head_hash = by_id(browser, "head-hash").text.strip()
@@ -126,7 +126,7 @@ def test_admin_pages_in_both_languages_and_widths(browser: Any, served: Served, 
             browser.get_log("browser")  # forget what earlier pages logged
             browser.get(f"{served.url}/console/admin/{page}?lang={lang}")
             if page == "audit":
-                by_id(browser, "verify").click()
+                click_and_load(browser, "verify")  # a form: wait for its answer, not the page that had the button
                 assert by_id(browser, "verdict").get_attribute("data-ok") == "yes"
                 if lang == "fa":  # Jalali, Persian digits
                     assert re.search(r"۱۴[۰-۹]{2}/[۰-۹]{2}/[۰-۹]{2}", by_id(browser, "entries").text)

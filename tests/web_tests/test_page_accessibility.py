@@ -37,8 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from browser_kit import screenshot_folder
-from console_kit import PASSWORD as CONSOLE_PASSWORD
-from console_kit import Console, at_width
+from console_kit import Console, at_width, browser_sign_in
 from flask import Flask
 from flask.testing import FlaskClient
 from pakat_testkit import pdf_bytes
@@ -468,11 +467,7 @@ def test_pages_are_readable_focusable_and_fit_390_px(browser: Any, site: Site, s
         for number, path in enumerate(GUEST_SAMPLE):
             visit(path, lang, f"{lang}-guest-{number:02d}")
         at_width(browser, 1280)
-        browser.get(f"{served}/console/sign-in?lang={lang}")
-        browser.find_element(By.ID, "username").send_keys(site.admin.username)
-        browser.find_element(By.ID, "password").send_keys(CONSOLE_PASSWORD)
-        browser.find_element(By.ID, "password").submit()
-        assert browser.find_element(By.ID, "who-username").text == site.admin.username
+        browser_sign_in(browser, served, site.admin.username, page=f"/console?lang={lang}")
         for number, path in enumerate(console_sample(site)):
             visit(path, lang, f"{lang}-admin-{number:02d}")
     at_width(browser, 1280)
