@@ -18,7 +18,10 @@ answers; ``at_width`` emulates a phone's or a desktop's width.
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import re
+import secrets
 import subprocess
 import threading
 import time
@@ -62,6 +65,13 @@ def people_of(app: Flask) -> Any:
     return app.extensions["pakat"].people()
 
 
+#: A client address per console, never one an earlier console used: the throttle counts (and locks out) by
+#: address, and a random pick among 250 once gave a viewer the 429 of another console's refused requests.
+#: 10.0.0.0/8 from a random start, so test processes sharing one Redis do not meet either.
+_ADDRESSES = (str(ipaddress.IPv4Address(0x0A000000 + n % 0x1000000))
+              for n in itertools.count(secrets.randbelow(0x1000000)))
+
+
 class Console:
     """A browser on the console: its own address, its cookies, and everything it was shown.
 
@@ -73,7 +83,7 @@ class Console:
                  address: str | None = None, password: str = PASSWORD) -> None:
         self.app = app
         self.client: FlaskClient = app.test_client()
-        self.client.environ_base["REMOTE_ADDR"] = address or f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+        self.client.environ_base["REMOTE_ADDR"] = address or next(_ADDRESSES)
         self.seen: list[str] = []
         self.person: Person | None = None
         if organisation is not None and role is not None:
