@@ -14,50 +14,25 @@ records every change.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 from cryptography.hazmat.primitives import serialization
 
-from commands.common import config_option
-from envelopes import schema
+from commands.common import config_option, current_services, echo_json, json_option
 from envelopes.api_keys import DEFAULT_GRACE, SCOPES, ApiKeyView, IssuedKey, parse_scopes
 from envelopes.audit import operator_actor
 from envelopes.seal_keys import SealKeys
-from envelopes.services import Services
 from hsm_config.deployment import Organisation
 from pakat import errors
 from pakat.errors import AccessError, InputError
 from pakat.files import write_atomically
-from pakat.settings import Settings
 from pakat.terminal import answer_in_json
 from signer.seal_keys import ALGORITHMS, RSA_3072
-
-json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Print the result (or error) as JSON on stdout.")
-
-
-@contextlib.contextmanager
-def _services(config: Path | None) -> Iterator[Services]:
-    """The deployment's services, once the database is at this Pakat's schema; closed afterwards."""
-    settings = Settings.from_env().with_config(config)
-    schema.check_current(settings.database_url)
-    services = Services.from_settings(settings)
-    try:
-        yield services
-    finally:
-        services.close()
-
-
-def _echo_json(body: Any) -> None:
-    click.echo(json.dumps(body, ensure_ascii=False))
-
 
 # -- API keys ------------------------------------------------------------------------------------
 
@@ -76,7 +51,7 @@ def _key_line(key: ApiKeyView) -> str:
 
 def _show_issued(issued: IssuedKey, what: str, as_json: bool) -> None:
     if as_json:
-        _echo_json(issued.as_dict())
+        echo_json(issued.as_dict())
         return
     click.echo(f"{what}: {_key_line(issued.key)}")
     click.echo("کلید زیر فقط همین یک بار نشان داده می‌شود؛ آن را به سکو بدهید و جای دیگری نگه ندارید.")
@@ -98,7 +73,7 @@ def api_key_create(org_id: str, scopes: tuple[str, ...], label: str, replaces: s
                    as_json: bool) -> None:
     """Create an API key for an organisation with scopes; its secret is printed once."""
     answer_in_json(as_json)
-    with _services(config) as services:
+    with current_services(config) as services:
         issued = services.api_keys().create(
             org_id, parse_scopes(scopes), label, actor=operator_actor(), replaces=replaces)
     _show_issued(issued, "ساخته شد / created", as_json)
@@ -111,11 +86,11 @@ def api_key_create(org_id: str, scopes: tuple[str, ...], label: str, replaces: s
 def api_key_list(org_id: str | None, config: Path | None, as_json: bool) -> None:
     """List the API keys (id, organisation, scopes, state, times); never a secret."""
     answer_in_json(as_json)
-    with _services(config) as services:
+    with current_services(config) as services:
         keys = services.api_keys().list(org_id)
         yaml_keys = len(services.deployment.platforms)
     if as_json:
-        _echo_json({"keys": [k.as_dict() for k in keys], "deployment_yaml_keys": yaml_keys})
+        echo_json({"keys": [k.as_dict() for k in keys], "deployment_yaml_keys": yaml_keys})
         return
     for key in keys:
         click.echo(_key_line(key))
@@ -146,7 +121,7 @@ def api_key_rotate(key_id: str, grace: str, config: Path | None, as_json: bool) 
     """Give KEY_ID a new secret (printed once); the old one works until the grace period ends."""
     answer_in_json(as_json)
     period = parse_grace(grace)
-    with _services(config) as services:
+    with current_services(config) as services:
         issued = services.api_keys().rotate(key_id, actor=operator_actor(),
                                                                         grace=period)
     _show_issued(issued, "کلید تازه شد / rotated", as_json)
@@ -159,10 +134,10 @@ def api_key_rotate(key_id: str, grace: str, config: Path | None, as_json: bool) 
 def api_key_revoke(key_id: str, config: Path | None, as_json: bool) -> None:
     """Revoke KEY_ID now: every request with it, old secret included, is refused from this moment."""
     answer_in_json(as_json)
-    with _services(config) as services:
+    with current_services(config) as services:
         key = services.api_keys().revoke(key_id, actor=operator_actor())
     if as_json:
-        _echo_json(key.as_dict())
+        echo_json(key.as_dict())
     else:
         click.echo(f"باطل شد / revoked: {_key_line(key)}")
 
@@ -187,7 +162,7 @@ def _prompt_pin(org: Organisation) -> str:
 
 @contextlib.contextmanager
 def _seal_keys(config: Path | None) -> Iterator[SealKeys]:
-    with _services(config) as services:
+    with current_services(config) as services:
         yield services.seal_keys(prompt_pin=_prompt_pin)
 
 
@@ -208,7 +183,7 @@ def seal_key_generate(org_id: str, algorithm: str, key_label: str | None, config
     with _seal_keys(config) as keys:
         key = keys.generate(org_id, algorithm, actor=operator_actor(), key_label=key_label)
     if as_json:
-        _echo_json({"organisation": org_id, **key.as_dict()})
+        echo_json({"organisation": org_id, **key.as_dict()})
     else:
         click.echo(f"کلید ساخته شد / key generated: {org_id} {key.key_label} {key.algorithm} id {key.key_id}")
 
@@ -236,7 +211,7 @@ def seal_key_csr(org_id: str, national_id: str, organisation_fa: str | None, com
     if destination is not None:
         write_atomically(destination, pem, mode=0o644)  # a request is public; never half written
     if as_json:
-        _echo_json({"organisation": org_id, "subject": request.subject.rfc4514_string(),
+        echo_json({"organisation": org_id, "subject": request.subject.rfc4514_string(),
                     "csr": pem.decode("ascii"), "path": str(destination) if destination else None})
     elif destination is not None:
         click.echo(f"درخواست گواهی نوشته شد / request written: {destination} ({request.subject.rfc4514_string()})")
@@ -260,7 +235,7 @@ def seal_key_install(certificate: Path, org_id: str, chain: Path | None, key_lab
         installed = keys.install(org_id, certificate.read_bytes(), actor=operator_actor(),
                                  chain_data=chain.read_bytes() if chain else b"", key_label=key_label)
     if as_json:
-        _echo_json(installed.as_dict())
+        echo_json(installed.as_dict())
         return
     facts = installed.as_dict()
     click.echo(f"گواهی نصب شد / certificate installed: {facts['subject']}, serial {facts['serial']}, "
@@ -286,7 +261,7 @@ def seal_key_list(org_id: str | None, no_keys: bool, config: Path | None, as_jso
         seals = keys.list(with_keys=not no_keys, organisation=org_id)
     rows = [seal.as_dict() for seal in seals]
     if as_json:
-        _echo_json({"seals": rows})
+        echo_json({"seals": rows})
         return
     for row in rows:
         certificate = (f"{row['subject']}\tserial {row['serial']}\t{row['days_to_expiry']} days"

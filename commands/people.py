@@ -11,41 +11,24 @@ audit log, with the operator (``operator:<user>@<host>``) as its actor.
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 
-from commands.common import config_option
-from envelopes import schema
+from commands.common import config_option, current_services, echo_json, json_option
 from envelopes.audit import operator_actor
 from envelopes.people import ROLES, People, Person, check_password, check_username
-from envelopes.services import Services
 from pakat import errors
 from pakat.errors import InputError
-from pakat.settings import Settings
 from pakat.terminal import answer_in_json
-
-json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Print the result (or error) as JSON on stdout.")
 
 
 @contextlib.contextmanager
 def _people(config: Path | None) -> Iterator[People]:
-    settings = Settings.from_env().with_config(config)
-    schema.check_current(settings.database_url)
-    services = Services.from_settings(settings)
-    try:
+    with current_services(config) as services:
         yield services.people()
-    finally:
-        services.close()
-
-
-def _echo_json(body: Any) -> None:
-    click.echo(json.dumps(body, ensure_ascii=False))
 
 
 def _line(person: Person) -> str:
@@ -92,7 +75,7 @@ def user_add(org_id: str, username: str, role: str, display_name: str, password_
         created = people.create(org_id, username, role, actor=operator_actor(), display_name=display_name or None,
                                 password=password)
     if as_json:
-        _echo_json(created.person.as_dict())
+        echo_json(created.person.as_dict())
     else:
         click.echo(f"ساخته شد / added: {_line(created.person)}")
 
@@ -107,7 +90,7 @@ def user_list(org_id: str | None, config: Path | None, as_json: bool) -> None:
     with _people(config) as people:
         found = people.list(org_id)
     if as_json:
-        _echo_json({"people": [p.as_dict() for p in found]})
+        echo_json({"people": [p.as_dict() for p in found]})
         return
     for person in found:
         click.echo(_line(person))
@@ -119,7 +102,7 @@ def _set_disabled(username: str, disabled: bool, config: Path | None, as_json: b
         person = people.by_username(username)
         changed = people.set_disabled(person.organisation, person.id, disabled, actor=operator_actor())
     if as_json:
-        _echo_json(changed.as_dict())
+        echo_json(changed.as_dict())
     else:
         click.echo(f"{'غیرفعال شد / disabled' if disabled else 'فعال شد / enabled'}: {_line(changed)}")
 
@@ -153,7 +136,7 @@ def user_reset(username: str, config: Path | None, as_json: bool) -> None:
         person = people.by_username(username)
         given = people.reset_password(person.organisation, person.id, actor=operator_actor())
     if as_json:
-        _echo_json({**given.person.as_dict(), "one_time_password": given.password})
+        echo_json({**given.person.as_dict(), "one_time_password": given.password})
         return
     click.echo(f"گذرواژه بازنشانی شد / password reset: {_line(given.person)}")
     click.echo("گذرواژهٔ یک‌بارمصرف زیر فقط همین یک بار نشان داده می‌شود؛ در نخستین ورود باید عوض شود.")
